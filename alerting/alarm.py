@@ -1,0 +1,92 @@
+"""The alarm record: one occurrence of a condition on a sensor, and each journalled transition."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from alerting.lifecycle import Event
+from alerting.priority import Priority
+from hazardwatch.model import AlarmState, Condition
+
+
+def _json_float(x: float | None) -> float | None:
+    # NaN (communication loss has no value) and infinities are not JSON.
+    return x if x is not None and math.isfinite(x) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """One alarm occurrence; a snapshot (the manager replaces it on every transition).
+
+    `id` is per occurrence: an alarm that returned to NORMAL and activates again gets a new id.
+    Timestamps are epoch seconds; `value` is the latest value the detector reported for it.
+    """
+
+    id: int
+    sensor: int
+    tag: str
+    condition: Condition
+    priority: Priority
+    state: AlarmState
+    enterprise: str
+    hazard_source: str
+    unit: str
+    value: float
+    raised_ts: float
+    changed_ts: float
+    cleared_ts: float | None = None
+    acked_ts: float | None = None
+    acked_by: str | None = None
+    ack_comment: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Not yet back to NORMAL: it still counts for the risk colour."""
+        return self.state is not AlarmState.NORMAL
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: enums as their lowercase labels, NaN and infinities as None."""
+        return {
+            "id": self.id,
+            "sensor": self.sensor,
+            "tag": self.tag,
+            "condition": self.condition.label,
+            "priority": self.priority.label,
+            "state": self.state.value,
+            "enterprise": self.enterprise,
+            "hazard_source": self.hazard_source,
+            "unit": self.unit,
+            "value": _json_float(self.value),
+            "raised_ts": _json_float(self.raised_ts),
+            "changed_ts": _json_float(self.changed_ts),
+            "cleared_ts": _json_float(self.cleared_ts),
+            "acked_ts": _json_float(self.acked_ts),
+            "acked_by": self.acked_by,
+            "ack_comment": self.ack_comment,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """One journalled transition: what the live channel pushes.
+
+    `alarm` is the snapshot after the transition; `seq` is the journal's sequence number.
+    """
+
+    seq: int
+    alarm: Alarm
+    event: Event
+    from_state: AlarmState
+    to_state: AlarmState
+    ts: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "event": self.event.value,
+            "from_state": self.from_state.value,
+            "to_state": self.to_state.value,
+            "ts": _json_float(self.ts),
+            "alarm": self.alarm.to_dict(),
+        }

@@ -1,0 +1,331 @@
+"""The alarm journal: every alarm transition and risk-colour change, in one SQLite file.
+
+The journal is the source of truth; the manager's in-memory state is rebuilt from it.
+WAL with synchronous=NORMAL: a committed transaction survives a crash or kill -9 of the
+process (not necessarily a power cut, which would need synchronous=FULL). Beside the
+append-only event log it keeps `alarm`, the latest snapshot of every alarm, written in the
+same transaction, so a restart and the closed-alarm queries need not replay years of events.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alerting.alarm import Alarm, AlarmEvent
+from alerting.lifecycle import AlertingError, Event
+from alerting.priority import ColourChange, Priority
+from hazardwatch.model import AlarmState, Condition, RiskColour
+
+SCHEMA_VERSION = 1
+
+_SNAPSHOT = (
+    "sensor INTEGER NOT NULL, tag TEXT NOT NULL, condition TEXT NOT NULL,"
+    " priority INTEGER NOT NULL, state TEXT NOT NULL, enterprise TEXT NOT NULL,"
+    " hazard_source TEXT NOT NULL, unit TEXT NOT NULL, value REAL, raised_ts REAL NOT NULL,"
+    " changed_ts REAL NOT NULL, cleared_ts REAL, acked_ts REAL, acked_by TEXT, ack_comment TEXT"
+)
+_SNAPSHOT_COLS = (
+    "sensor, tag, condition, priority, state, enterprise, hazard_source, unit, value,"
+    " raised_ts, changed_ts, cleared_ts, acked_ts, acked_by, ack_comment"
+)
+_N_SNAPSHOT = 15
+
+# AUTOINCREMENT: a sequence number is never reused, even after old events are purged.
+# IF NOT EXISTS: two processes may create a fresh journal at the same moment.
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS alarm_event (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alarm_id INTEGER NOT NULL, event TEXT NOT NULL,
+    from_state TEXT NOT NULL, to_state TEXT NOT NULL, ts REAL NOT NULL,
+    {_SNAPSHOT}
+);
+CREATE INDEX IF NOT EXISTS alarm_event_by_alarm ON alarm_event (alarm_id, seq);
+CREATE TABLE IF NOT EXISTS alarm (id INTEGER PRIMARY KEY, {_SNAPSHOT}, last_seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS alarm_by_state ON alarm (state, priority, raised_ts);
+CREATE TABLE IF NOT EXISTS colour_change (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hazard_source TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS colour_change_by_source ON colour_change (hazard_source, seq);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+class JournalError(AlertingError):
+    """The journal file cannot be opened, read or written."""
+
+
+def _snapshot(a: Alarm) -> tuple[object, ...]:
+    return (
+        a.sensor,
+        a.tag,
+        a.condition.label,
+        int(a.priority),
+        a.state.value,
+        a.enterprise,
+        a.hazard_source,
+        a.unit,
+        None if math.isnan(a.value) else a.value,  # SQLite would store NaN as NULL anyway
+        a.raised_ts,
+        a.changed_ts,
+        a.cleared_ts,
+        a.acked_ts,
+        a.acked_by,
+        a.ack_comment,
+    )
+
+
+def _alarm(alarm_id: int, row: Sequence[Any]) -> Alarm:
+    """An Alarm from the snapshot columns of a row (in _SNAPSHOT_COLS order)."""
+    return Alarm(
+        id=int(alarm_id),
+        sensor=int(row[0]),
+        tag=row[1],
+        condition=Condition[row[2].upper()],
+        priority=Priority(row[3]),
+        state=AlarmState(row[4]),
+        enterprise=row[5],
+        hazard_source=row[6],
+        unit=row[7],
+        value=math.nan if row[8] is None else float(row[8]),
+        raised_ts=row[9],
+        changed_ts=row[10],
+        cleared_ts=row[11],
+        acked_ts=row[12],
+        acked_by=row[13],
+        ack_comment=row[14],
+    )
+
+
+class Journal:
+    """Append-only alarm journal in a SQLite file; safe to share between threads.
+
+    Every error it raises is a JournalError. Use as a context manager or call close().
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            # Autocommit mode: transactions are opened explicitly, one per append.
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise JournalError(f"cannot open alarm journal {self.path}: {e}") from e
+        try:
+            self._open()
+        except BaseException:
+            self._db.close()
+            self._db = None
+            raise
+
+    def _open(self) -> None:
+        with self._guard("open") as db:
+            db.execute("PRAGMA busy_timeout = 5000")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise JournalError(f"alarm journal {self.path}: WAL mode refused (got {mode})")
+            db.execute("PRAGMA synchronous = NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            elif version != SCHEMA_VERSION:
+                raise JournalError(
+                    f"alarm journal {self.path} has schema version {version}; "
+                    f"this HazardWatch reads version {SCHEMA_VERSION}"
+                )
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[sqlite3.Connection]:
+        """Serialise access and turn every sqlite3 error into a JournalError."""
+        with self._lock:
+            if self._db is None:
+                raise JournalError(f"alarm journal {self.path} is closed")
+            try:
+                yield self._db
+            except sqlite3.Error as e:
+                raise JournalError(f"alarm journal {self.path}: {what} failed: {e}") from e
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, event: AlarmEvent) -> int:
+        """Journal one transition; returns its sequence number once committed.
+
+        The journal assigns `seq`: the one on `event` is ignored.
+        """
+        return self._write([event], ())[0][0]
+
+    def append_colour(self, change: ColourChange) -> int:
+        """Journal one risk-colour change; returns its sequence number once committed."""
+        return self._write((), [change])[1][0]
+
+    def append_many(
+        self, events: Sequence[AlarmEvent], colour_changes: Sequence[ColourChange] = ()
+    ) -> list[int]:
+        """Journal transitions and colour changes in one transaction; returns the events' seqs.
+
+        Nothing of it is kept if any part fails.
+        """
+        return self._write(events, colour_changes)[0]
+
+    def _write(
+        self, events: Sequence[AlarmEvent], colour_changes: Sequence[ColourChange]
+    ) -> tuple[list[int], list[int]]:
+        event_seqs: list[int] = []
+        colour_seqs: list[int] = []
+        with self._guard("append") as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for e in events:
+                    snap = _snapshot(e.alarm)
+                    cur = db.execute(
+                        f"INSERT INTO alarm_event (alarm_id, event, from_state, to_state, ts,"
+                        f" {_SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?{', ?' * _N_SNAPSHOT})",
+                        (
+                            e.alarm.id,
+                            e.event.value,
+                            e.from_state.value,
+                            e.to_state.value,
+                            e.ts,
+                            *snap,
+                        ),
+                    )
+                    seq = int(cur.lastrowid or 0)
+                    db.execute(
+                        f"INSERT OR REPLACE INTO alarm (id, {_SNAPSHOT_COLS}, last_seq)"
+                        f" VALUES (?{', ?' * _N_SNAPSHOT}, ?)",
+                        (e.alarm.id, *snap, seq),
+                    )
+                    event_seqs.append(seq)
+                for c in colour_changes:
+                    cur = db.execute(
+                        "INSERT INTO colour_change (hazard_source, old, new, ts)"
+                        " VALUES (?, ?, ?, ?)",
+                        (c.hazard_source, c.old.value, c.new.value, c.ts),
+                    )
+                    colour_seqs.append(int(cur.lastrowid or 0))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return event_seqs, colour_seqs
+
+    # ------------------------------------------------------------------ reading
+
+    def open_alarms(self) -> list[Alarm]:
+        """Every alarm whose latest state is not NORMAL, by id."""
+        with self._guard("read open alarms") as db:
+            rows = db.execute(
+                f"SELECT id, {_SNAPSHOT_COLS} FROM alarm WHERE state != ? ORDER BY id",
+                (AlarmState.NORMAL.value,),
+            ).fetchall()
+        return [_alarm(r[0], r[1:]) for r in rows]
+
+    def alarm(self, alarm_id: int) -> Alarm | None:
+        """The latest snapshot of one alarm, open or closed; None if it never existed."""
+        with self._guard("read alarm") as db:
+            row = db.execute(
+                f"SELECT {_SNAPSHOT_COLS} FROM alarm WHERE id = ?", (alarm_id,)
+            ).fetchone()
+        return None if row is None else _alarm(alarm_id, row)
+
+    def closed_alarms(
+        self,
+        *,
+        enterprise: str | None = None,
+        hazard_source: str | None = None,
+        priority: Priority | None = None,
+        limit: int = 500,
+    ) -> list[Alarm]:
+        """Alarms back in NORMAL, highest priority then newest first."""
+        where = ["state = ?"]
+        args: list[object] = [AlarmState.NORMAL.value]
+        for column, value in (
+            ("enterprise", enterprise),
+            ("hazard_source", hazard_source),
+            ("priority", None if priority is None else int(priority)),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        args.append(max(0, limit))
+        with self._guard("read closed alarms") as db:
+            rows = db.execute(
+                f"SELECT id, {_SNAPSHOT_COLS} FROM alarm WHERE {' AND '.join(where)}"
+                " ORDER BY priority DESC, raised_ts DESC, id DESC LIMIT ?",
+                args,
+            ).fetchall()
+        return [_alarm(r[0], r[1:]) for r in rows]
+
+    def history(self, alarm_id: int) -> list[AlarmEvent]:
+        """Every transition of one alarm, oldest first; empty for an unknown id."""
+        with self._guard("read history") as db:
+            rows = db.execute(
+                f"SELECT seq, event, from_state, to_state, ts, {_SNAPSHOT_COLS}"
+                " FROM alarm_event WHERE alarm_id = ? ORDER BY seq",
+                (alarm_id,),
+            ).fetchall()
+        return [
+            AlarmEvent(
+                seq=int(r[0]),
+                alarm=_alarm(alarm_id, r[5:]),
+                event=Event(r[1]),
+                from_state=AlarmState(r[2]),
+                to_state=AlarmState(r[3]),
+                ts=float(r[4]),
+            )
+            for r in rows
+        ]
+
+    def next_alarm_id(self) -> int:
+        """One more than the largest alarm id ever journalled (1 for an empty journal)."""
+        with self._guard("read next id") as db:
+            top = db.execute("SELECT max(alarm_id) FROM alarm_event").fetchone()[0]
+        return 1 if top is None else int(top) + 1
+
+    def colour_history(self, hazard_source: str) -> list[ColourChange]:
+        """Every risk-colour change of one hazard source, oldest first."""
+        with self._guard("read colour history") as db:
+            rows = db.execute(
+                "SELECT old, new, ts FROM colour_change WHERE hazard_source = ? ORDER BY seq",
+                (hazard_source,),
+            ).fetchall()
+        return [ColourChange(hazard_source, RiskColour(o), RiskColour(n), ts) for o, n, ts in rows]
+
+    def latest_colours(self) -> dict[str, RiskColour]:
+        """The last journalled colour of every hazard source that ever changed colour."""
+        with self._guard("read colours") as db:
+            rows = db.execute(
+                "SELECT hazard_source, new FROM colour_change WHERE seq IN"
+                " (SELECT max(seq) FROM colour_change GROUP BY hazard_source)"
+            ).fetchall()
+        return {h: RiskColour(c) for h, c in rows}
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Close the file; further calls raise JournalError. Closing twice is harmless."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,123 @@
+"""How fast does ingest decode gateway batches? Prints readings/s; asserts nothing.
+
+Baseline: plain `json.loads` + one dict lookup per row into numpy, with no validation.
+Run from the repository root: /tmp/hwvenv/bin/python -m benchmarks.bench_decode
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+
+import numpy as np
+
+from hazardwatch.model import (
+    Enterprise,
+    HazardSource,
+    Kind,
+    Limits,
+    Responsible,
+    Sensor,
+    SensorTable,
+    Site,
+    Unit,
+)
+from ingest import Decoder
+
+N_SENSORS = 10_000
+ROWS = 100
+MESSAGES = 5_000
+NOW = 1_763_800_000.0
+
+
+def site() -> Site:
+    def sensor(tag: str) -> Sensor:
+        return Sensor(tag, Kind.LEVEL, "m", 0.0, 20.0, Limits(hh=18.0), 0.5, 0, 0, 5, 3, False)
+
+    units = tuple(
+        Unit(
+            f"T{u}",
+            "tank",
+            "oil",
+            1e3,
+            False,
+            "gw1",
+            tuple(sensor(f"T{u}.S{i}") for i in range(10)),
+        )
+        for u in range(N_SENSORS // 10)
+    )
+    hs = HazardSource("hs", "farm", 2, Responsible("a", "b", "c"), units)
+    return Site("bench", "hw", (Enterprise("ent1", "E1", (hs,)),))
+
+
+def payloads(table: SensorTable, timestamps: bool) -> list[bytes]:
+    rng = np.random.default_rng(1)
+    out = []
+    for m in range(MESSAGES):
+        idx = rng.choice(table.n, ROWS, replace=False)
+        vals = rng.uniform(0, 20, ROWS).round(3)
+        if timestamps:
+            rows = [
+                [table.tags[i], float(v), NOW - 1 + j * 1e-3]
+                for j, (i, v) in enumerate(zip(idx, vals, strict=True))
+            ]
+        else:
+            rows = [[table.tags[i], float(v)] for i, v in zip(idx, vals, strict=True)]
+        out.append(json.dumps({"ts": NOW - m * 1e-3, "r": rows}).encode())
+    return out
+
+
+def baseline(table: SensorTable, msgs: list[bytes]) -> int:
+    index = table.tag_index
+    n = 0
+    for p in msgs:
+        obj = json.loads(p)
+        sensors, values = [], []
+        for tag, v, *_ in obj["r"]:
+            sensors.append(index[tag])
+            values.append(v)
+        n += len(np.array(sensors, np.int64)) + 0 * len(np.array(values, np.float64))
+    return n
+
+
+def ours(decoder: Decoder, msgs: list[bytes]) -> int:
+    n = 0
+    for p in msgs:
+        n += len(decoder.decode("hw/ent1/_batch/gw1", p, NOW).batch)
+    return n
+
+
+def rate(fn, *args) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        n = fn(*args)
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def main() -> None:
+    table = SensorTable.from_site(site())
+    decoder = Decoder(table)
+    gc.freeze()  # what the service does after start-up: keep the cyclic GC off the config
+    print(f"{MESSAGES} gateway batches of {ROWS} readings, {table.n} sensors (best of 3)")
+    for label, with_ts in (("[tag, v] + batch ts", False), ("[tag, v, ts]", True)):
+        msgs = payloads(table, with_ts)
+        base = rate(baseline, table, msgs)
+        fast = rate(ours, decoder, msgs)
+        print(
+            f"  {label:22s} json baseline {base / 1e6:5.2f} M readings/s   "
+            f"ingest.Decoder (orjson, validated) {fast / 1e6:5.2f} M readings/s   "
+            f"ratio {fast / base:4.2f}"
+        )
+    singles = [json.dumps({"v": 1.5, "ts": NOW - 1}).encode() for _ in range(50_000)]
+    t0 = time.perf_counter()
+    for p in singles:
+        decoder.decode("hw/ent1/T7.S3", p, NOW)
+    dt = time.perf_counter() - t0
+    print(f"  single-reading messages: {len(singles) / dt / 1e3:6.1f} k messages/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The shapes of API v1: request bodies, filter enums and the responses that are ours.
+
+Alarms and alarm events are passed through as the alerting package's `to_dict()`, so a
+field it adds appears in the API without a change here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class PriorityName(StrEnum):
+    """Alarm priority as the API spells it (a filter value and a field of every alarm)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class AckRequest(BaseModel):
+    """Body of `POST /api/alarms/{id}/ack`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    who: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        Field(description="Name of the operator who acknowledges", examples=["Zhang Wei"]),
+    ]
+    comment: Annotated[
+        str | None,
+        StringConstraints(strip_whitespace=True, max_length=500),
+        Field(description="Optional remark, kept in the journal"),
+    ] = None
+
+
+class LimitsOut(BaseModel):
+    """Alarm set points in the sensor's unit; null where not configured."""
+
+    hh: float | None
+    h: float | None
+    l: float | None  # noqa: E741 - the plant's name for the low limit
+    ll: float | None
+
+
+class RangeOut(BaseModel):
+    lo: float
+    hi: float
+
+
+class SensorOut(BaseModel):
+    """One sensor with its place in the site and its latest reading."""
+
+    tag: str
+    kind: str
+    unit: str = Field(description="Engineering unit, e.g. m, degC, kPa, %LEL, ppm")
+    enterprise: str
+    hazard_source: str
+    unit_id: str = Field(description="The tank (plant unit) the sensor belongs to")
+    limits: LimitsOut
+    range: RangeOut
+    value: float | None = Field(description="Latest value; null if never reported")
+    ts: float | None = Field(description="Epoch seconds of the latest value")
+    conditions: list[str] = Field(description="Active condition labels, e.g. hh, gas1")
+
+
+class SensorsOut(BaseModel):
+    sensors: list[SensorOut]
+
+
+class ReadingOut(BaseModel):
+    ts: float
+    value: float | None
+    quality: str
+
+
+class ReadingsOut(BaseModel):
+    tag: str
+    unit: str
+    readings: list[ReadingOut]
+
+
+class ResponsibleOut(BaseModel):
+    """The three responsible people (包保责任制)."""
+
+    main: str
+    technical: str
+    operation: str
+
+
+class OpenCounts(BaseModel):
+    """Open alarms (not back to normal) of a hazard source by priority."""
+
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    total: int = 0
+    unacked: int = 0
+
+
+class HazardSourceOut(BaseModel):
+    id: str
+    name: str
+    enterprise: str
+    enterprise_name: str
+    grade: int = Field(description="GB 18218 grade, 1 (highest) to 4")
+    responsible: ResponsibleOut
+    colour: str = Field(description="Risk colour: red, orange, yellow or blue")
+    open: OpenCounts
+
+
+class HazardSourcesOut(BaseModel):
+    hazard_sources: list[HazardSourceOut]
+
+
+class EnterpriseOut(BaseModel):
+    id: str
+    name: str
+    hazard_sources: list[str]
+
+
+class SiteOut(BaseModel):
+    """What the control-room page needs to label everything."""
+
+    park: str
+    version: str
+    enterprises: list[EnterpriseOut]
+    sensors: int
+
+
+class ErrorOut(BaseModel):
+    """Body of a 404 or 409 answer."""
+
+    detail: str

@@ -1,0 +1,309 @@
+"""The Detector: applies batches of readings to the state and reports condition changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from detectors import checks, decide
+from detectors.state import PROCESS_BITS, SLOTS, Params, State
+from hazardwatch.model import CONDITION_SEVERITY, Batch, Condition, ConditionChange, SensorTable
+
+_CONDITIONS = tuple(Condition)
+_SEVERITY = tuple(CONDITION_SEVERITY[c] for c in _CONDITIONS)
+_COMM = np.uint32(Condition.COMM_LOSS.bit)
+_BAD = np.uint32(Condition.BAD_QUALITY.bit)
+_OOR = np.uint32(Condition.OUT_OF_RANGE.bit)
+_INSTRUMENT_BITS = _COMM | _BAD | _OOR
+_PROCESS_BITS = np.uint32(PROCESS_BITS)
+
+
+class _Changes:
+    """Changes found during one call, as columns, sorted and turned into objects at the end."""
+
+    def __init__(self) -> None:
+        self._cols: list[tuple[np.ndarray, ...]] = []
+
+    def add_diff(
+        self,
+        sensor: np.ndarray,
+        old: np.ndarray,
+        new: np.ndarray,
+        value: np.ndarray,
+        ts: np.ndarray,
+        round_no: int,
+    ) -> None:
+        """Record every bit that differs between `old` and `new` for rows of one round."""
+        diff = old ^ new
+        rows = np.flatnonzero(diff)
+        if rows.size == 0:
+            return
+        diff, new = diff[rows], new[rows]
+        for c in _CONDITIONS:
+            hit = np.flatnonzero(diff & np.uint32(c.bit))
+            if hit.size:
+                r = rows[hit]
+                self._cols.append(
+                    (
+                        ts[r],
+                        sensor[r],
+                        np.full(r.size, int(c)),
+                        (new[hit] & np.uint32(c.bit)) != 0,
+                        value[r],
+                        np.full(r.size, round_no),
+                    )
+                )
+
+    def add_raised(self, sensor: np.ndarray, condition: Condition, ts: float) -> None:
+        k = sensor.size
+        if k:
+            self._cols.append(
+                (
+                    np.full(k, ts),
+                    sensor,
+                    np.full(k, int(condition)),
+                    np.ones(k, bool),
+                    np.full(k, np.nan),
+                    np.zeros(k, np.int64),
+                )
+            )
+
+    def result(self) -> list[ConditionChange]:
+        """By ts, then sensor, then condition; one sensor's rounds keep their order."""
+        if not self._cols:
+            return []
+        ts, sensor, cond, active, value, rnd = (
+            np.concatenate(c) for c in zip(*self._cols, strict=True)
+        )
+        order = np.lexsort((rnd, cond, sensor, ts))
+        return [
+            ConditionChange(s, _CONDITIONS[c], a, v, t, _SEVERITY[c])
+            for t, s, c, a, v in zip(
+                ts[order].tolist(),
+                sensor[order].tolist(),
+                cond[order].tolist(),
+                active[order].tolist(),
+                value[order].tolist(),
+                strict=True,
+            )
+        ]
+
+
+class Detector:
+    """Every sensor's conditions, kept in arrays and advanced one batch at a time.
+
+    `start_ts`: a sensor never heard from counts as last seen at `start_ts`.
+    `range_tolerance`: fraction of the instrument span a value may pass the range by.
+    `dense_from`: a speed knob only; rounds with at least this fraction of all sensors
+    are computed over every sensor with masks instead of gathering per reading.
+    """
+
+    def __init__(
+        self,
+        table: SensorTable,
+        start_ts: float,
+        *,
+        range_tolerance: float = checks.RANGE_TOLERANCE,
+        dense_from: float = 0.1,
+    ) -> None:
+        self.params = Params.from_table(table)
+        self.state = State.new(self.params.n, start_ts)
+        self.range_tolerance = float(range_tolerance)
+        self.dense_from = float(dense_from)
+        self._sensors = np.arange(self.params.n)
+        self.stats: dict[str, int] = {
+            "batches": 0,
+            "readings": 0,
+            "applied": 0,
+            "out_of_order": 0,
+            "bad_ts": 0,
+            "changes": 0,
+        }
+        # Set by restore() only: conditions this sensor's kind no longer raises.
+        self._orphans = False
+
+    # ------------------------------------------------------------------ readings
+
+    def step(self, batch: Batch) -> list[ConditionChange]:
+        """Apply a batch in time order; return only the conditions that changed.
+
+        Several readings of one sensor are applied one after another in ts order (ties in
+        arrival order); a reading older than its sensor's last applied ts is ignored and
+        counted as `out_of_order`, a non-finite ts as `bad_ts`.
+        """
+        self.stats["batches"] += 1
+        m = len(batch)
+        self.stats["readings"] += m
+        if m == 0:
+            return []
+        sensor, ts, value, quality = batch.sensor, batch.ts, batch.value, batch.quality
+        finite = np.isfinite(ts)
+        if not finite.all():
+            self.stats["bad_ts"] += int(m - np.count_nonzero(finite))
+            sensor, ts, value, quality = sensor[finite], ts[finite], value[finite], quality[finite]
+        out = _Changes()
+        for round_no, sel in enumerate(self._rounds(sensor, ts)):
+            if sel is None:
+                self._apply(sensor, ts, value, quality, out, round_no)
+            else:
+                self._apply(sensor[sel], ts[sel], value[sel], quality[sel], out, round_no)
+        changes = out.result()
+        self.stats["changes"] += len(changes)
+        return changes
+
+    def _rounds(self, sensor: np.ndarray, ts: np.ndarray) -> Iterable[np.ndarray | None]:
+        """Index arrays in which each sensor appears at most once, its readings in ts order.
+
+        The common batch (each sensor once) is a single round, `None` meaning "all".
+        """
+        if sensor.size == 0:
+            return []
+        if np.bincount(sensor, minlength=self.params.n).max() <= 1:
+            return [None]
+        by_ts = np.argsort(ts, kind="stable")
+        order = by_ts[np.argsort(sensor[by_ts], kind="stable")]
+        s = sensor[order]
+        pos = np.arange(s.size)
+        first = np.maximum.accumulate(np.where(np.r_[True, s[1:] != s[:-1]], pos, 0))
+        rank = pos - first
+        return [order[rank == r] for r in range(int(rank.max()) + 1)]
+
+    def _apply(
+        self,
+        idx: np.ndarray,
+        t: np.ndarray,
+        v: np.ndarray,
+        q: np.ndarray,
+        out: _Changes,
+        round_no: int,
+    ) -> None:
+        """Apply one reading per sensor in `idx` (no duplicates).
+
+        A round covering much of the park is lifted into sensor order first: three
+        scatters then replace two dozen gathers and scatters of state and parameters.
+        """
+        n = self.params.n
+        if idx.size >= self.dense_from * n:
+            t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
+            q_all = np.zeros(n, np.uint8)
+            t_all[idx], v_all[idx], q_all[idx] = t, v, q
+            self._advance(slice(None), self._sensors, t_all, v_all, q_all, out, round_no)
+        else:
+            self._advance(idx, idx, t, v, q, out, round_no)
+
+    def _advance(
+        self,
+        rows: np.ndarray | slice,
+        sensor: np.ndarray,
+        t: np.ndarray,
+        v: np.ndarray,
+        q: np.ndarray,
+        out: _Changes,
+        round_no: int,
+    ) -> None:
+        """Advance the state at `rows` (sensor indices, or every sensor) by one reading each.
+
+        With `rows` a slice, reads of state are views, so everything is read before
+        anything is written.
+        """
+        st, p = self.state, self.params
+        last_ts, old = st.last_ts[rows], st.active[rows]
+        fresh = t >= last_ts  # NaN ts is never fresh
+        applied = int(np.count_nonzero(fresh))
+        self.stats["applied"] += applied
+        self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
+        if applied == 0:
+            return
+        bad = checks.bad_quality(q)
+        oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
+        usable = fresh & ~bad & ~oor
+        # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
+        new = old & ~_INSTRUMENT_BITS
+        new |= bad * _BAD
+        new |= np.where(bad, old & _OOR, oor * _OOR)
+        new = np.where(fresh, new, old)
+        if usable.any():
+            new = self._limits(rows, t, v, usable, old, new)
+        out.add_diff(sensor, old, new, v, t, round_no)
+        last_seen, last_value, last_quality = (
+            st.last_seen[rows],
+            st.last_value[rows],
+            st.last_quality[rows],
+        )
+        st.active[rows] = new
+        st.last_ts[rows] = np.where(fresh, t, last_ts)
+        st.last_seen[rows] = np.where(fresh, np.fmax(last_seen, t), last_seen)
+        st.last_quality[rows] = np.where(fresh, q, last_quality)
+        st.last_value[rows] = np.where(usable, v, last_value)
+
+    def _limits(
+        self,
+        rows: np.ndarray | slice,
+        t: np.ndarray,
+        v: np.ndarray,
+        usable: np.ndarray,
+        old: np.ndarray,
+        new: np.ndarray,
+    ) -> np.ndarray:
+        """Limit conditions for the usable readings; other rows keep them and their timers."""
+        st, p = self.state, self.params
+        deadband, on, off = p.deadband[rows], p.on_delay_s[rows], p.off_delay_s[rows]
+        gas = p.is_gas[rows]
+        for k, slot in enumerate(SLOTS):
+            bit = slot.bits(gas)
+            active = (old & bit) != 0
+            hold = decide.hold_high if slot.high else decide.hold_low
+            want = hold(v, p.limit[k][rows], deadband, active)
+            pending_row = st.pending_since[k]  # a view: row k of the 2-D array
+            pending = pending_row[rows]
+            now_active, now_pending = decide.delay(want, active, pending, t, on, off)
+            pending_row[rows] = np.where(usable, now_pending, pending)
+            new = new ^ ((now_active ^ active) & usable) * bit
+        if self._orphans:
+            # A restored condition the current config cannot raise ends on the next measurement.
+            orphan = new & _PROCESS_BITS & ~p.valid_bits[rows]
+            new = np.where(usable, new & ~orphan, new)
+        return new
+
+    # ------------------------------------------------------------------ silence
+
+    def check_stale(self, now: float) -> list[ConditionChange]:
+        """Raise COMM_LOSS (ts=now, value NaN) where `now - last_seen > stale_after_s`."""
+        st = self.state
+        silent = checks.is_stale(now, st.last_seen, self.params.stale_after_s)
+        rows = np.flatnonzero(silent & ((st.active & _COMM) == 0))
+        return self._raise_comm_loss(rows, now)
+
+    def gateway_offline(self, sensors: np.ndarray, ts: float) -> list[ConditionChange]:
+        """A gateway's last will fired: COMM_LOSS for its sensors now, without waiting."""
+        rows = np.unique(np.asarray(sensors, dtype=np.int64))
+        rows = rows[(self.state.active[rows] & _COMM) == 0]
+        return self._raise_comm_loss(rows, ts)
+
+    def _raise_comm_loss(self, rows: np.ndarray, ts: float) -> list[ConditionChange]:
+        self.state.active[rows] |= _COMM
+        out = _Changes()
+        out.add_raised(rows, Condition.COMM_LOSS, float(ts))
+        changes = out.result()
+        self.stats["changes"] += len(changes)
+        return changes
+
+    # ------------------------------------------------------------------ restart
+
+    def restore(self, active: Iterable[tuple[int, Condition]]) -> None:
+        """Mark conditions already active (from the alarm journal) without reporting them.
+
+        Each then clears by the ordinary rules; a process condition the sensor's current
+        config cannot raise clears on the sensor's next usable reading.
+        """
+        st, p = self.state, self.params
+        for sensor, condition in active:
+            i, c = int(sensor), Condition(condition)
+            st.active[i] |= np.uint32(c.bit)
+            gas = bool(p.is_gas[i])
+            for row, slot in enumerate(SLOTS):
+                if c == slot.condition_for(gas):
+                    st.pending_since[row, i] = np.nan
+            if not c.is_instrument and not (int(p.valid_bits[i]) & c.bit):
+                self._orphans = True

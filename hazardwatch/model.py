@@ -1,0 +1,356 @@
+"""The shared vocabulary: kinds, qualities, conditions, the site tree, batches and changes.
+
+Every package speaks these types; none of them does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+import numpy as np
+
+
+class HazardWatchError(Exception):
+    """Root of every error HazardWatch raises on purpose."""
+
+
+class Kind(IntEnum):
+    """What a sensor measures; the integer is the value stored in sensor arrays."""
+
+    TEMPERATURE = 0
+    LEVEL = 1
+    PRESSURE = 2
+    FLOW = 3
+    GAS_COMBUSTIBLE = 4
+    GAS_TOXIC = 5
+    GENERIC = 6
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Kind:
+        return cls[text.upper()]
+
+    @property
+    def is_gas(self) -> bool:
+        return self in (Kind.GAS_COMBUSTIBLE, Kind.GAS_TOXIC)
+
+
+class Quality(IntEnum):
+    """Quality a device attaches to a reading (wire values `good`, `uncertain`, `bad`)."""
+
+    GOOD = 0
+    UNCERTAIN = 1
+    BAD = 2
+
+
+# Bits of Batch.flags.
+FLAG_TS_FROM_RECEIPT = 1  # the payload carried no timestamp; receipt time was used
+
+
+class Condition(IntEnum):
+    """A condition a detector can find on one sensor; the integer is its bit position.
+
+    Gas detectors raise GAS2/GAS1 (second/first level, GB/T 50493) instead of HH/H.
+    """
+
+    HH = 0
+    H = 1
+    L = 2
+    LL = 3
+    GAS2 = 4
+    GAS1 = 5
+    OUT_OF_RANGE = 6
+    BAD_QUALITY = 7
+    COMM_LOSS = 8
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def bit(self) -> int:
+        return 1 << int(self)
+
+    @property
+    def is_instrument(self) -> bool:
+        """A fault of the measurement, not of the process."""
+        return self in (Condition.OUT_OF_RANGE, Condition.BAD_QUALITY, Condition.COMM_LOSS)
+
+
+class Severity(IntEnum):
+    """How serious a condition is in itself; alerting maps it to a priority."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+CONDITION_SEVERITY: dict[Condition, Severity] = {
+    Condition.HH: Severity.HIGH,
+    Condition.LL: Severity.HIGH,
+    Condition.GAS2: Severity.HIGH,
+    Condition.H: Severity.MEDIUM,
+    Condition.L: Severity.MEDIUM,
+    Condition.GAS1: Severity.MEDIUM,
+    Condition.COMM_LOSS: Severity.MEDIUM,
+    Condition.OUT_OF_RANGE: Severity.LOW,
+    Condition.BAD_QUALITY: Severity.LOW,
+}
+
+
+class AlarmState(StrEnum):
+    """ISA-18.2 alarm states (first cut: the four core states)."""
+
+    NORMAL = "normal"
+    ACTIVE_UNACK = "active_unack"
+    ACTIVE_ACK = "active_ack"
+    CLEARED_UNACK = "cleared_unack"
+
+
+class RiskColour(StrEnum):
+    """Risk colour of a hazard source: red/orange/yellow/blue = major/considerable/general/low."""
+
+    RED = "red"
+    ORANGE = "orange"
+    YELLOW = "yellow"
+    BLUE = "blue"
+
+
+# ---------------------------------------------------------------- the site tree
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Alarm set points in the sensor's engineering unit; None where not configured.
+
+    For gas detectors `hh` is the second level and `h` the first level.
+    """
+
+    hh: float | None = None
+    h: float | None = None
+    l: float | None = None  # noqa: E741 - the plant's name for the low limit
+    ll: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """One measurement channel, with every default already applied."""
+
+    tag: str
+    kind: Kind
+    unit: str  # engineering unit, e.g. "m", "degC", "kPa", "%LEL", "ppm"
+    range_lo: float
+    range_hi: float
+    limits: Limits
+    deadband: float  # absolute, in the engineering unit
+    on_delay_s: float
+    off_delay_s: float
+    period_s: float  # expected reporting period
+    stale_periods: float  # silent for this many periods -> communication loss
+    latch: bool  # an alarm stays until reset by a person (gas second level)
+    substance: str | None = None  # for gas detectors
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A tank (or another plant unit) with its sensors."""
+
+    id: str
+    type: str  # "tank"
+    substance: str
+    capacity_m3: float
+    pressurised: bool
+    gateway: str
+    sensors: tuple[Sensor, ...]
+    camera_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Responsible:
+    """The three responsible people of a hazard source (包保责任制)."""
+
+    main: str
+    technical: str
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class HazardSource:
+    id: str
+    name: str
+    grade: int  # GB 18218 grade 1 (highest) .. 4
+    responsible: Responsible
+    units: tuple[Unit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Enterprise:
+    id: str
+    name: str
+    hazard_sources: tuple[HazardSource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The whole park, as loaded and validated from the site config."""
+
+    park: str
+    root_topic: str
+    enterprises: tuple[Enterprise, ...]
+    source: str = "<memory>"  # file it was loaded from, for messages
+
+    def iter_sensors(self) -> list[tuple[Enterprise, HazardSource, Unit, Sensor]]:
+        """Every sensor with its place in the tree, in sensor-index order."""
+        return [
+            (e, h, u, s)
+            for e in self.enterprises
+            for h in e.hazard_sources
+            for u in h.units
+            for s in u.sensors
+        ]
+
+
+# ------------------------------------------------------------ compiled tables
+
+
+def _nan_if_none(x: float | None) -> float:
+    return float("nan") if x is None else float(x)
+
+
+@dataclass(frozen=True, eq=False)
+class SensorTable:
+    """The site compiled to arrays, one row per sensor index.
+
+    Limits that are not configured are NaN, so every comparison with them is False.
+    """
+
+    tags: tuple[str, ...]
+    tag_index: dict[str, int]
+    kind: np.ndarray  # int8, Kind
+    range_lo: np.ndarray  # float64
+    range_hi: np.ndarray
+    limit_hh: np.ndarray
+    limit_h: np.ndarray
+    limit_l: np.ndarray
+    limit_ll: np.ndarray
+    deadband: np.ndarray
+    on_delay_s: np.ndarray
+    off_delay_s: np.ndarray
+    stale_after_s: np.ndarray  # period_s * stale_periods
+    latch: np.ndarray  # bool
+    enterprise: tuple[str, ...]  # enterprise id per sensor
+    hazard_source: tuple[str, ...]  # hazard source id per sensor
+    unit: tuple[str, ...]  # unit id per sensor
+    gateway: tuple[str, ...]  # "<enterprise>/<gateway>" per sensor
+    gateway_sensors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.tags)
+
+    @classmethod
+    def from_site(cls, site: Site) -> SensorTable:
+        rows = site.iter_sensors()
+        sensors = [s for _, _, _, s in rows]
+
+        def col(values: list[float], dtype: type = np.float64) -> np.ndarray:
+            return np.asarray(values, dtype=dtype)
+
+        gateway = tuple(f"{e.id}/{u.gateway}" for e, _, u, _ in rows)
+        gw_map: dict[str, list[int]] = {}
+        for i, g in enumerate(gateway):
+            gw_map.setdefault(g, []).append(i)
+        tags = tuple(s.tag for s in sensors)
+        return cls(
+            tags=tags,
+            tag_index={t: i for i, t in enumerate(tags)},
+            kind=col([int(s.kind) for s in sensors], np.int8),
+            range_lo=col([s.range_lo for s in sensors]),
+            range_hi=col([s.range_hi for s in sensors]),
+            limit_hh=col([_nan_if_none(s.limits.hh) for s in sensors]),
+            limit_h=col([_nan_if_none(s.limits.h) for s in sensors]),
+            limit_l=col([_nan_if_none(s.limits.l) for s in sensors]),
+            limit_ll=col([_nan_if_none(s.limits.ll) for s in sensors]),
+            deadband=col([s.deadband for s in sensors]),
+            on_delay_s=col([s.on_delay_s for s in sensors]),
+            off_delay_s=col([s.off_delay_s for s in sensors]),
+            stale_after_s=col([s.period_s * s.stale_periods for s in sensors]),
+            latch=col([s.latch for s in sensors], np.bool_),
+            enterprise=tuple(e.id for e, _, _, _ in rows),
+            hazard_source=tuple(h.id for _, h, _, _ in rows),
+            unit=tuple(u.id for _, _, u, _ in rows),
+            gateway=gateway,
+            gateway_sensors={g: np.asarray(ix, dtype=np.int64) for g, ix in gw_map.items()},
+        )
+
+
+# ------------------------------------------------------------- data in flight
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Readings in columns, one row per reading; produced by ingest, trusted downstream.
+
+    `sensor` holds sensor indices into the SensorTable; `ts` epoch seconds (float64);
+    `value` float64 (finite); `quality` uint8 (Quality); `flags` uint8 (FLAG_*).
+    """
+
+    sensor: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray
+    flags: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sensor.shape[0])
+
+    @classmethod
+    def empty(cls) -> Batch:
+        return cls.of([], [], [])
+
+    @classmethod
+    def of(
+        cls,
+        sensor: list[int] | np.ndarray,
+        ts: list[float] | np.ndarray,
+        value: list[float] | np.ndarray,
+        quality: list[int] | np.ndarray | None = None,
+        flags: list[int] | np.ndarray | None = None,
+    ) -> Batch:
+        """Build a batch from plain sequences (tests, simulators, replay)."""
+        n = len(sensor)
+        return cls(
+            sensor=np.asarray(sensor, dtype=np.int64),
+            ts=np.asarray(ts, dtype=np.float64),
+            value=np.asarray(value, dtype=np.float64),
+            quality=np.zeros(n, np.uint8) if quality is None else np.asarray(quality, np.uint8),
+            flags=np.zeros(n, np.uint8) if flags is None else np.asarray(flags, np.uint8),
+        )
+
+    @classmethod
+    def concat(cls, batches: list[Batch]) -> Batch:
+        if not batches:
+            return cls.empty()
+        return cls(
+            sensor=np.concatenate([b.sensor for b in batches]),
+            ts=np.concatenate([b.ts for b in batches]),
+            value=np.concatenate([b.value for b in batches]),
+            quality=np.concatenate([b.quality for b in batches]),
+            flags=np.concatenate([b.flags for b in batches]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionChange:
+    """A condition became active (or cleared) on one sensor at one time."""
+
+    sensor: int
+    condition: Condition
+    active: bool
+    value: float  # the reading that caused it (NaN for communication loss)
+    ts: float  # epoch seconds of that reading (or of the detection, for staleness)
+    severity: Severity

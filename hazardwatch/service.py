@@ -1,0 +1,269 @@
+"""The wiring: builds every stage from the site and connects them. Stages never build each other.
+
+MQTT -> Ingestor -> Detector.step -> AlarmManager.apply (journal) -> Hub (live push)
+                 \\-> reading writer -> ReadingStore
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uvicorn
+
+from alerting import AlarmEvent, AlarmManager, Journal
+from dashboards import Hub, Server, ServiceAdapter, alarm_message, create_app, risk_message
+from detectors import Detector
+from hazardwatch.clock import Clock, SystemClock
+from hazardwatch.model import Batch, ConditionChange, SensorTable, Site
+from hazardwatch.storage import SqliteStore
+from ingest import DeadLetter, Decoder, GatewayStatus, IngestCounters, Ingestor
+
+log = logging.getLogger("hazardwatch.service")
+
+EventSink = Callable[[list[AlarmEvent]], None]
+
+
+@dataclass
+class Settings:
+    """How one service process runs; the CLI fills it from its flags."""
+
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    data_dir: Path = Path("data")
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8000
+    client_id: str = "hazardwatch"
+    topics: list[str] | None = None  # a shard: the topic filters this worker owns
+    stale_check_interval_s: float = 1.0
+    retention_days: float = 90.0  # raw readings (standards.md: at least 30 days)
+    max_batch_rows: int = 10_000
+    max_batch_wait_s: float = 0.02
+    store_queue_batches: int = 1_000
+
+
+@dataclass
+class StoreStats:
+    written: int = 0
+    queued_batches: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    purged: int = 0
+
+
+@dataclass(eq=False)
+class Service:
+    """One HazardWatch worker: ingest, detect, alarm, store and serve, on one event loop."""
+
+    site: Site
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    sinks: list[EventSink] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.table = SensorTable.from_site(self.site)
+        self.started_at = self.clock.now()
+        self.counters = IngestCounters()
+        self.decoder = Decoder(self.table, root_topic=self.site.root_topic)
+        self.deadletter = DeadLetter(s.data_dir / "deadletter.jsonl")
+        self.store = SqliteStore(s.data_dir / "readings.db")
+        self.journal = Journal(s.data_dir / "alarms.db")
+        self.alarms = AlarmManager(self.table, self.journal, self.clock)
+        self.detector = Detector(self.table, start_ts=self.started_at)
+        # Alarms that were active before a restart must be able to clear.
+        self.detector.restore(self.alarms.active_conditions())
+        self.hub = Hub()
+        self.store_stats = StoreStats()
+        self._store_queue: asyncio.Queue[Batch | None] | None = None
+        self._ingestor: Ingestor | None = None
+        self.view = ServiceAdapter(
+            site=self.site,
+            table=self.table,
+            alarms=self.alarms,
+            hub=self.hub,
+            latest_fn=self._latest,
+            readings_fn=self._readings,
+            health_fn=self._health,
+        )
+        self.app = create_app(self.view)
+
+    # ------------------------------------------------------------- view helpers
+
+    def _latest(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        st = self.detector.state
+        return st.last_value, st.last_ts, st.active
+
+    def _readings(
+        self, sensor: int, since: float | None, until: float | None, limit: int
+    ) -> list[tuple[float, float, int]]:
+        return [tuple(r) for r in self.store.readings(sensor, since, until, limit)]
+
+    def _health(self) -> dict[str, Any]:
+        return {
+            "uptime_s": round(self.clock.now() - self.started_at, 3),
+            "broker": {
+                "url": self.settings.broker_url,
+                "connected": bool(self._ingestor is not None and self._ingestor.connected),
+            },
+            "ingest": self.counters.snapshot(),
+            "detector": dict(self.detector.stats),
+            "store": {
+                "written": self.store_stats.written,
+                "queued_batches": self.store_stats.queued_batches,
+                "errors": self.store_stats.errors,
+                "last_error": self.store_stats.last_error,
+            },
+            "sensors": self.table.n,
+        }
+
+    # ---------------------------------------------------------------- the flow
+
+    def handle_changes(self, changes: list[ConditionChange]) -> list[AlarmEvent]:
+        """Journal the alarm transitions, then tell everyone who listens."""
+        if not changes:
+            return []
+        events = self.alarms.apply(changes)  # committed to the journal before it returns
+        for event in events:
+            self.hub.publish(alarm_message(event))
+        for change in self.alarms.take_colour_changes():
+            self.hub.publish(risk_message(change.hazard_source, change.new))
+        for sink in self.sinks:
+            sink(events)
+        return events
+
+    def handle_batch(self, batch: Batch) -> list[AlarmEvent]:
+        events = self.handle_changes(self.detector.step(batch))
+        if self._store_queue is not None and len(batch):
+            self._store_queue.put_nowait(batch)
+            self.store_stats.queued_batches = self._store_queue.qsize()
+        return events
+
+    def handle_status(self, status: GatewayStatus) -> list[AlarmEvent]:
+        sensors = self.table.gateway_sensors.get(status.key)
+        if status.online or sensors is None:
+            # Back online: each sensor's next reading clears its communication loss.
+            return []
+        return self.handle_changes(self.detector.gateway_offline(sensors, status.ts))
+
+    async def _ingest_loop(self, ingestor: Ingestor) -> None:
+        s = self.settings
+        async for item in ingestor.stream(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s):
+            if isinstance(item, GatewayStatus):
+                self.handle_status(item)
+            else:
+                self.handle_batch(item)
+
+    async def _stale_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.stale_check_interval_s)
+            self.handle_changes(self.detector.check_stale(self.clock.now()))
+
+    async def _store_loop(self, queue: asyncio.Queue[Batch | None]) -> None:
+        """Write readings off the hot path, in order; purge old raw readings hourly."""
+        next_purge = time.monotonic()
+        while True:
+            batch = await queue.get()
+            if batch is None:
+                return
+            pending = [batch]
+            while not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    await self._write(pending)
+                    return
+                pending.append(more)
+            await self._write(pending)
+            self.store_stats.queued_batches = queue.qsize()
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + 3600
+                cutoff = self.clock.now() - self.settings.retention_days * 86400
+                self.store_stats.purged += await asyncio.to_thread(self.store.purge, cutoff)
+
+    async def _write(self, batches: list[Batch]) -> None:
+        merged = Batch.concat(batches)
+        try:
+            self.store_stats.written += await asyncio.to_thread(self.store.write, merged)
+        except Exception as exc:  # a full disk must not stop alarms; counted and logged
+            self.store_stats.errors += 1
+            self.store_stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("reading store write failed: %s", exc)
+
+    async def run(self, stop: asyncio.Event | None = None, *, serve_http: bool = True) -> None:
+        """Run until `stop` is set (or a stage fails); shuts down in order, flushing the store."""
+        stop = stop or asyncio.Event()
+        s = self.settings
+        queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        self._store_queue = queue
+        ingestor = Ingestor(
+            s.broker_url,
+            self.decoder,
+            self.deadletter,
+            self.counters,
+            client_id=s.client_id,
+            topics=s.topics,
+            clock=self.clock,
+        )
+        server: Server | None = None
+        if serve_http:
+            config = uvicorn.Config(
+                self.app,
+                host=s.listen_host,
+                port=s.listen_port,
+                log_level="warning",
+                lifespan="off",
+            )
+            server = QuietServer(config, self.hub)
+        store_task = asyncio.create_task(self._store_loop(queue), name="store")
+        try:
+            async with ingestor:
+                self._ingestor = ingestor
+                stages = [
+                    asyncio.create_task(self._ingest_loop(ingestor), name="ingest"),
+                    asyncio.create_task(self._stale_loop(), name="stale"),
+                ]
+                http_task = asyncio.create_task(server.serve(), name="http") if server else None
+                waiter = asyncio.create_task(stop.wait(), name="stop")
+                watched = [waiter, *stages, *([http_task] if http_task else [])]
+                try:
+                    done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        if task is not waiter and not task.cancelled() and task.exception():
+                            raise task.exception()  # type: ignore[misc]
+                finally:
+                    waiter.cancel()
+                    if server is not None and http_task is not None:
+                        server.should_exit = True
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(http_task, 10)
+                    for task in stages:
+                        task.cancel()
+                    await asyncio.gather(*stages, return_exceptions=True)
+        finally:
+            self._ingestor = None
+            # Everything accepted so far reaches the store before it closes.
+            queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(store_task, 60)
+            self._store_queue = None
+            self.close()
+
+    def close(self) -> None:
+        self.deadletter.close()
+        self.store.close()
+        self.journal.close()
+
+
+class QuietServer(Server):
+    """uvicorn without its own signal handlers: the CLI owns Ctrl-C and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield

@@ -1,0 +1,33 @@
+"""The reading store interface every backend implements."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from hazardwatch.model import Batch
+
+
+class ReadingRow(NamedTuple):
+    ts: float
+    value: float
+    quality: int
+
+
+class ReadingStore(Protocol):
+    """Raw readings by sensor index; duplicates (same sensor and ts) are kept once."""
+
+    def write(self, batch: Batch) -> int:
+        """Store a batch; returns the number of rows handed to the backend."""
+        ...
+
+    def readings(
+        self, sensor: int, since: float | None = None, until: float | None = None, limit: int = 1000
+    ) -> list[ReadingRow]:
+        """The newest `limit` readings of one sensor within [since, until], ascending by ts."""
+        ...
+
+    def purge(self, older_than_ts: float) -> int:
+        """Drop raw readings older than a time; returns how many went."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,182 @@
+"""The substances table: exposure limits and LEL of the gases detectors watch for.
+
+The numbers live in `hazardwatch/data/substances.yaml` (data, with provenance per entry);
+this module only loads and looks them up.
+
+>>> h2s = substance("H2S")
+>>> h2s.name, h2s.oel_mg_m3
+('hydrogen sulfide', 10.0)
+>>> round(h2s.to_unit(h2s.oel_mg_m3, "ppm"), 3)  # 10 x 24.45 / 34.08
+7.174
+>>> substance("Hydrogen  Sulfide") is h2s
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hazardwatch.model import HazardWatchError
+
+# Litres per mole of an ideal gas at 25 °C and 1 atm: ppm = mg/m³ × MOLAR_VOLUME_L / M.
+MOLAR_VOLUME_L = 24.45
+
+# The units a toxic gas detector may report in, as stored on a Sensor.
+GAS_CONCENTRATION_UNITS = ("ppm", "mg/m3")
+
+
+class UnknownSubstanceError(HazardWatchError, LookupError):
+    """A substance name that is not in the table."""
+
+
+@dataclass(frozen=True, slots=True)
+class Substance:
+    """One gas with its limits in mg/m³ (None where unknown or not applicable)."""
+
+    name: str
+    formula: str | None
+    aliases: tuple[str, ...]
+    molar_mass_g_mol: float
+    mac_mg_m3: float | None
+    pc_twa_mg_m3: float | None
+    pc_stel_mg_m3: float | None
+    idlh_mg_m3: float | None
+    combustible: bool
+    toxic: bool
+    lel_vol_pct: float | None = None
+
+    @property
+    def oel_mg_m3(self) -> float | None:
+        """The occupational exposure limit for set points: MAC where one exists, else PC-TWA."""
+        return self.mac_mg_m3 if self.mac_mg_m3 is not None else self.pc_twa_mg_m3
+
+    @property
+    def oel_basis(self) -> str:
+        """Which limit `oel_mg_m3` is: "MAC", "PC-TWA" or "none"."""
+        if self.mac_mg_m3 is not None:
+            return "MAC"
+        return "PC-TWA" if self.pc_twa_mg_m3 is not None else "none"
+
+    def ppm(self, mg_m3: float) -> float:
+        """Convert mg/m³ to ppm at 25 °C, 1 atm.
+
+        >>> round(substance("NH3").ppm(20), 2)
+        28.71
+        """
+        return mg_m3 * MOLAR_VOLUME_L / self.molar_mass_g_mol
+
+    def mg_m3(self, ppm: float) -> float:
+        """Convert ppm to mg/m³ at 25 °C, 1 atm."""
+        return ppm * self.molar_mass_g_mol / MOLAR_VOLUME_L
+
+    def to_unit(self, mg_m3: float, unit: str) -> float:
+        """Express a concentration given in mg/m³ in `unit` ("ppm" or "mg/m3")."""
+        if unit == "ppm":
+            return self.ppm(mg_m3)
+        if unit == "mg/m3":
+            return mg_m3
+        raise ValueError(f"unit must be one of {GAS_CONCENTRATION_UNITS}, not {unit!r}")
+
+
+def normalise_name(name: str) -> str:
+    """The lookup key of a name: case-folded, with runs of space, '_' and '-' as one space."""
+    return re.sub(r"[\s_\-]+", " ", name.strip()).casefold()
+
+
+class _RawSubstance(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    name: str = Field(min_length=1)
+    formula: str | None = None
+    aliases: list[str] = []
+    molar_mass_g_mol: float = Field(gt=0)
+    mac_mg_m3: float | None = Field(default=None, gt=0)
+    pc_twa_mg_m3: float | None = Field(default=None, gt=0)
+    pc_stel_mg_m3: float | None = Field(default=None, gt=0)
+    idlh_mg_m3: float | None = Field(default=None, gt=0)
+    idlh_ppm: float | None = Field(default=None, gt=0)
+    combustible: bool
+    toxic: bool
+    lel_vol_pct: float | None = Field(default=None, gt=0, le=100)
+
+
+class _RawTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    substances: list[_RawSubstance]
+
+
+def _build(raw: _RawSubstance) -> Substance:
+    if raw.idlh_ppm is not None and raw.idlh_mg_m3 is not None:
+        raise HazardWatchError(f"substance {raw.name!r}: give idlh_ppm or idlh_mg_m3, not both")
+    idlh = raw.idlh_mg_m3
+    if raw.idlh_ppm is not None:
+        idlh = raw.idlh_ppm * raw.molar_mass_g_mol / MOLAR_VOLUME_L
+    s = Substance(
+        name=raw.name,
+        formula=raw.formula,
+        aliases=tuple(raw.aliases),
+        molar_mass_g_mol=raw.molar_mass_g_mol,
+        mac_mg_m3=raw.mac_mg_m3,
+        pc_twa_mg_m3=raw.pc_twa_mg_m3,
+        pc_stel_mg_m3=raw.pc_stel_mg_m3,
+        idlh_mg_m3=idlh,
+        combustible=raw.combustible,
+        toxic=raw.toxic,
+        lel_vol_pct=raw.lel_vol_pct,
+    )
+    if s.toxic and s.oel_mg_m3 is None:
+        raise HazardWatchError(f"substance {s.name!r} is toxic but has neither MAC nor PC-TWA")
+    if s.combustible and s.lel_vol_pct is None:
+        raise HazardWatchError(f"substance {s.name!r} is combustible but has no lel_vol_pct")
+    return s
+
+
+def parse_table(text: str) -> dict[str, Substance]:
+    """Parse a substances YAML document into a lookup of every name, formula and alias.
+
+    A broken table is a packaging bug, so it raises HazardWatchError rather than a ConfigError.
+    """
+    try:
+        table = _RawTable.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise HazardWatchError(f"the substances table is invalid: {exc}") from exc
+    index: dict[str, Substance] = {}
+    for raw in table.substances:
+        s = _build(raw)
+        for key in {normalise_name(k) for k in (s.name, s.formula, *s.aliases) if k}:
+            if key in index:
+                raise HazardWatchError(
+                    f"substances table: {key!r} names both {index[key].name!r} and {s.name!r}"
+                )
+            index[key] = s
+    return index
+
+
+@functools.cache
+def _table() -> dict[str, Substance]:
+    text = resources.files("hazardwatch").joinpath("data", "substances.yaml").read_text("utf-8")
+    return parse_table(text)
+
+
+def substances() -> tuple[Substance, ...]:
+    """Every substance in the table, in file order."""
+    return tuple(dict.fromkeys(_table().values()))
+
+
+def substance(name: str) -> Substance:
+    """Look a substance up by name, formula or alias, case-insensitively.
+
+    Raises UnknownSubstanceError (a LookupError) naming the known substances.
+    """
+    try:
+        return _table()[normalise_name(name)]
+    except KeyError:
+        known = ", ".join(s.name for s in substances())
+        raise UnknownSubstanceError(f"unknown substance {name!r}; known: {known}") from None

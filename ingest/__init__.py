@@ -1,0 +1,38 @@
+"""MQTT ingest: subscribe, decode wire format v1, validate, and yield columnar Batches.
+
+Bad input never stops the stream: each rejection is counted by `Reason` and kept in the
+dead-letter file.
+"""
+
+from ingest.batcher import Batcher
+from ingest.counters import IngestCounters
+from ingest.deadletter import DeadLetter, payload_text
+from ingest.decode import (
+    MAX_AGE_S,
+    MAX_FUTURE_S,
+    MAX_PAYLOAD_BYTES,
+    Decoded,
+    Decoder,
+    GatewayStatus,
+    Reason,
+    Rejection,
+)
+from ingest.session import IngestError, Ingestor, parse_broker_url
+
+__all__ = [
+    "MAX_AGE_S",
+    "MAX_FUTURE_S",
+    "MAX_PAYLOAD_BYTES",
+    "Batcher",
+    "DeadLetter",
+    "Decoded",
+    "Decoder",
+    "GatewayStatus",
+    "IngestCounters",
+    "IngestError",
+    "Ingestor",
+    "Reason",
+    "Rejection",
+    "parse_broker_url",
+    "payload_text",
+]

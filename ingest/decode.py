@@ -1,0 +1,563 @@
+"""Wire format v1: MQTT topic + payload bytes -> a columnar Batch, rejections, gateway status.
+
+Topics under the configurable root (default ``hw``):
+
+- ``<root>/<enterprise>/<tag>``: one reading ``{"v": 12.3, "ts": 1763800000.5, "q": "good"}``
+- ``<root>/<enterprise>/_batch/<gateway>``: ``{"ts": <default>, "r": [[tag, v, ts?, q?], ...]}``
+- ``<root>/<enterprise>/_status/<gateway>``: ``online`` or ``offline``
+
+The decoder never raises on outside input: every row ends up either in the batch or as
+exactly one `Rejection`; a message-level rejection (``row is None``) accepts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import orjson
+
+from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_FUTURE_S = 300.0
+MAX_AGE_S = 7 * 24 * 3600.0
+
+_QUALITY = {"good": Quality.GOOD, "uncertain": Quality.UNCERTAIN, "bad": Quality.BAD}
+_NON_FINITE_WORDS = frozenset(
+    {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
+)
+_STATUS = {b"online": True, b"offline": False}
+
+
+class Reason(StrEnum):
+    """Why a message or a row was rejected; the value is also the counter label."""
+
+    MALFORMED_JSON = "malformed_json"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    UNKNOWN_TAG = "unknown_tag"
+    WRONG_ENTERPRISE = "wrong_enterprise"
+    TS_FUTURE = "ts_future"
+    TS_TOO_OLD = "ts_too_old"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_QUALITY = "bad_quality"
+    OVERSIZE = "oversize"
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_GATEWAY = "unknown_gateway"
+    DUPLICATE = "duplicate"
+    INTERNAL_ERROR = "internal_error"  # a decoder bug, logged with its traceback
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One rejected message (``row is None``) or one rejected row of a gateway batch.
+
+    `payload` is the whole message for a message-level rejection (cut to the size limit
+    for `oversize`) and the offending row re-serialised as JSON for a row rejection.
+    """
+
+    reason: Reason
+    topic: str
+    detail: str
+    payload: bytes
+    row: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """A gateway said it is online, or its broker-side last will said it went offline."""
+
+    enterprise: str
+    gateway: str
+    online: bool
+    ts: float  # receipt time, epoch seconds
+
+    @property
+    def key(self) -> str:
+        """The key of `SensorTable.gateway_sensors`."""
+        return f"{self.enterprise}/{self.gateway}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What one message turned into."""
+
+    batch: Batch
+    rejections: list[Rejection]
+    status: GatewayStatus | None = None
+
+
+class _Bad(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _kind(x: object) -> str:
+    """JSON-ish name of a value's type, for details."""
+    if x is None:
+        return "null"
+    return {bool: "bool", int: "number", float: "number", str: "string", list: "array"}.get(
+        type(x), "object" if isinstance(x, dict) else type(x).__name__
+    )
+
+
+def _short(x: object, limit: int = 60) -> str:
+    text = repr(x)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _value(v: Any) -> float:
+    """A reading's value as a finite float, or _Bad."""
+    t = type(v)
+    if t is float:
+        if v - v == 0.0:  # false for NaN and +-inf
+            return float(v)
+        raise _Bad(Reason.NOT_FINITE, f"v is {v!r}")
+    if t is int:
+        try:
+            return float(v)
+        except OverflowError:
+            raise _Bad(Reason.NOT_FINITE, "v overflows a double") from None
+    if t is str and v.strip().lower() in _NON_FINITE_WORDS:
+        raise _Bad(Reason.NOT_FINITE, f"v is the string {_short(v)}")
+    raise _Bad(Reason.WRONG_TYPE, f"v must be a number, got {_kind(v)} {_short(v)}")
+
+
+def _quality(q: Any) -> int:
+    if q is None:
+        return Quality.GOOD
+    found = _QUALITY.get(q) if type(q) is str else None
+    if found is None:
+        raise _Bad(Reason.BAD_QUALITY, f"q must be good|uncertain|bad, got {_short(q)}")
+    return found
+
+
+def _loads(payload: bytes) -> Any:
+    """Parse JSON; fall back to the stdlib only on error, so NaN/1e400 become not_finite rows."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        first = exc
+    try:
+        # orjson refuses NaN literals and numbers that overflow a double; the stdlib
+        # parses them, so one bad value costs one row instead of the whole batch.
+        return json.loads(payload)
+    except (ValueError, RecursionError):
+        raise _Bad(Reason.MALFORMED_JSON, f"not JSON: {first}") from None
+
+
+class _Window:
+    """Timestamps accepted for one message: parsed, then checked against receipt time."""
+
+    __slots__ = ("_iso", "decoder", "hi", "lo", "received")
+
+    def __init__(self, decoder: Decoder, received: float) -> None:
+        self.decoder = decoder
+        self.received = received
+        self.lo = received - decoder.max_age_s
+        self.hi = received + decoder.max_future_s
+        self._iso: dict[str, float] = {}  # gateways repeat one ISO string for many rows
+
+    def ts(self, raw: Any) -> float:
+        t = type(raw)
+        if t is float or t is int:
+            try:
+                ts = float(raw)
+            except OverflowError:
+                raise _Bad(Reason.BAD_TIMESTAMP, "ts overflows a double") from None
+            if ts - ts != 0.0:
+                raise _Bad(Reason.BAD_TIMESTAMP, f"ts is {ts!r}")
+        elif t is str:
+            ts = self._iso[raw] if raw in self._iso else self._parse_iso(raw)
+        else:
+            raise _Bad(
+                Reason.BAD_TIMESTAMP,
+                f"ts must be epoch seconds or an ISO 8601 string, got {_kind(raw)}",
+            )
+        if ts > self.hi:
+            hint = " (milliseconds instead of seconds?)" if ts > 1e11 else ""
+            raise _Bad(
+                Reason.TS_FUTURE,
+                f"ts {ts:.3f} is {ts - self.received:.1f} s after receipt "
+                f"(max {self.decoder.max_future_s:g} s){hint}",
+            )
+        if ts < self.lo:
+            raise _Bad(
+                Reason.TS_TOO_OLD,
+                f"ts {ts:.3f} is {self.received - ts:.1f} s before receipt "
+                f"(max {self.decoder.max_age_s:g} s)",
+            )
+        return ts
+
+    def _parse_iso(self, raw: str) -> float:
+        try:
+            parsed = datetime.fromisoformat(raw)
+            if parsed.tzinfo is None or parsed.utcoffset() is None:
+                raise _Bad(
+                    Reason.BAD_TIMESTAMP,
+                    f"ISO timestamp {_short(raw)} has no UTC offset (add Z or +08:00)",
+                )
+            ts = parsed.timestamp()
+        except (ValueError, OverflowError, OSError):
+            raise _Bad(Reason.BAD_TIMESTAMP, f"ts {_short(raw)} is not ISO 8601") from None
+        self._iso[raw] = ts
+        return ts
+
+
+class Decoder:
+    """Turns one MQTT message into good readings, rejections and gateway status."""
+
+    def __init__(
+        self,
+        table: SensorTable,
+        root_topic: str = "hw",
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        max_future_s: float = MAX_FUTURE_S,
+        max_age_s: float = MAX_AGE_S,
+    ) -> None:
+        self.table = table
+        self.root_topic = root_topic.strip("/")
+        self.max_payload_bytes = max_payload_bytes
+        self.max_future_s = max_future_s
+        self.max_age_s = max_age_s
+        self._prefix = self.root_topic + "/"
+        # One dict per enterprise, so a row costs one lookup and no enterprise compare.
+        self._tags_of: dict[str, dict[str, int]] = {}
+        for i, (tag, ent) in enumerate(zip(table.tags, table.enterprise, strict=True)):
+            self._tags_of.setdefault(ent, {})[tag] = i
+        self._routes: dict[str, tuple[str, str, str, int]] = {}
+
+    def decode(self, topic: str, payload: bytes, received_ts: float) -> Decoded:
+        """Decode one message; never raises."""
+        try:
+            return self._decode(topic, payload, received_ts)
+        except Exception as exc:
+            log.exception("decoder bug on topic %r", topic)
+            detail = f"decoder error {type(exc).__name__}: {exc}"
+            return _rejected(Reason.INTERNAL_ERROR, topic, detail, bytes(payload[:4096]))
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _decode(self, topic: str, payload: bytes, received: float) -> Decoded:
+        size = len(payload)
+        if size > self.max_payload_bytes:
+            detail = (
+                f"payload is {size} bytes, limit {self.max_payload_bytes}"
+                f" (dead letter keeps the first {self.max_payload_bytes})"
+            )
+            return _rejected(Reason.OVERSIZE, topic, detail, payload[: self.max_payload_bytes])
+        try:
+            route = self._routes.get(topic) or self._route(topic)
+            form, enterprise, name, idx = route
+            if form == "single":
+                return self._single(idx, payload, received)
+            if form == "batch":
+                return self._batch(topic, enterprise, payload, received)
+            return self._status(enterprise, name, payload, received)
+        except _Bad as bad:
+            return _rejected(bad.reason, topic, bad.detail, payload)
+
+    def _route(self, topic: str) -> tuple[str, str, str, int]:
+        """(form, enterprise, tag or gateway, sensor index or -1); cached once it resolves."""
+        if not topic.startswith(self._prefix):
+            raise _Bad(Reason.BAD_TOPIC, f"topic is not under {self._prefix!r}")
+        parts = topic[len(self._prefix) :].split("/")
+        route: tuple[str, str, str, int] | None = None
+        if len(parts) == 2 and parts[0] and parts[1] and not parts[1].startswith("_"):
+            route = ("single", parts[0], parts[1], self._resolve(parts[0], parts[1]))
+        elif len(parts) == 3 and parts[0] and parts[2] and parts[1] in ("_batch", "_status"):
+            self._gateway(parts[0], parts[2])
+            route = (parts[1][1:], parts[0], parts[2], -1)
+        if route is None:
+            raise _Bad(
+                Reason.BAD_TOPIC,
+                f"expected {self._prefix}<enterprise>/<tag>, .../_batch/<gateway> "
+                "or .../_status/<gateway>",
+            )
+        # only topics that resolved are kept, so the cache is bounded by the site config
+        self._routes[topic] = route
+        return route
+
+    def _gateway(self, enterprise: str, gateway: str) -> None:
+        if f"{enterprise}/{gateway}" not in self.table.gateway_sensors:
+            raise _Bad(
+                Reason.UNKNOWN_GATEWAY,
+                f"gateway {gateway!r} of enterprise {enterprise!r} is not in the site config",
+            )
+
+    def _resolve(self, enterprise: str, tag: str) -> int:
+        idx = self._tags_of.get(enterprise, {}).get(tag)
+        if idx is not None:
+            return idx
+        owner = self.table.tag_index.get(tag)
+        if owner is None:
+            raise _Bad(Reason.UNKNOWN_TAG, f"tag {_short(tag)} is not in the site config")
+        raise _Bad(
+            Reason.WRONG_ENTERPRISE,
+            f"tag {tag!r} belongs to enterprise {self.table.enterprise[owner]!r},"
+            f" not {enterprise!r}",
+        )
+
+    # ------------------------------------------------------------------ the three forms
+
+    def _status(self, enterprise: str, gateway: str, payload: bytes, received: float) -> Decoded:
+        online = _STATUS.get(bytes(payload).strip())
+        if online is None:
+            raise _Bad(
+                Reason.WRONG_TYPE,
+                f"status payload must be 'online' or 'offline', got {_short(bytes(payload))}",
+            )
+        status = GatewayStatus(enterprise, gateway, online, received)
+        return Decoded(Batch.empty(), [], status)
+
+    def _single(self, idx: int, payload: bytes, received: float) -> Decoded:
+        obj = _loads(payload)
+        if type(obj) is not dict:
+            raise _Bad(
+                Reason.WRONG_TYPE, f'payload must be an object like {{"v": 1.5}}, got {_kind(obj)}'
+            )
+        if "v" not in obj:
+            raise _Bad(Reason.WRONG_TYPE, "payload has no 'v'")
+        value = _value(obj["v"])
+        raw_ts = obj.get("ts")
+        if raw_ts is None:
+            ts, flags = received, FLAG_TS_FROM_RECEIPT
+        else:
+            ts, flags = _Window(self, received).ts(raw_ts), 0
+        quality = _quality(obj.get("q"))
+        return Decoded(
+            Batch(
+                sensor=np.array([idx], np.int64),
+                ts=np.array([ts], np.float64),
+                value=np.array([value], np.float64),
+                quality=np.array([quality], np.uint8),
+                flags=np.array([flags], np.uint8),
+            ),
+            [],
+        )
+
+    def _batch(self, topic: str, enterprise: str, payload: bytes, received: float) -> Decoded:
+        obj = _loads(payload)
+        if type(obj) is not dict:
+            raise _Bad(
+                Reason.WRONG_TYPE,
+                f'payload must be an object like {{"r": [...]}}, got {_kind(obj)}',
+            )
+        rows = obj.get("r")
+        if type(rows) is not list:
+            raise _Bad(Reason.WRONG_TYPE, f"'r' must be an array of rows, got {_kind(rows)}")
+        window = _Window(self, received)
+        # The default ts is checked once; if it is bad, only the rows that need it fail.
+        default_ts: float = received
+        default_flags = FLAG_TS_FROM_RECEIPT
+        default_bad: _Bad | None = None
+        if obj.get("ts") is not None:
+            default_flags = 0
+            try:
+                default_ts = window.ts(obj["ts"])
+            except _Bad as bad:
+                default_bad = _Bad(bad.reason, f"batch default {bad.detail}")
+        lookup = self._tags_of.get(enterprise, {})
+        rejections: list[Rejection] = []
+        if default_bad is None and rows:
+            batch = _all_good(rows, lookup, window, default_ts, default_flags)
+            if batch is not None:
+                return Decoded(batch, rejections)
+        batch = self._row_by_row(
+            topic, rows, enterprise, window, default_ts, default_flags, default_bad, rejections
+        )
+        if len(batch) > 1:
+            batch = _drop_duplicates(batch, rows, rejections, topic, self.table.tags)
+        return Decoded(batch, rejections)
+
+    def _row_by_row(
+        self,
+        topic: str,
+        rows: list[Any],
+        enterprise: str,
+        window: _Window,
+        default_ts: float,
+        default_flags: int,
+        default_bad: _Bad | None,
+        rejections: list[Rejection],
+    ) -> Batch:
+        """The careful path: each row validated on its own, bad rows become rejections."""
+        sensors: list[int] = []
+        values: list[float] = []
+        stamps: list[float] = []
+        odd: list[tuple[int, int, int]] = []  # (position, quality, flags) where not default
+        for i, row in enumerate(rows):
+            try:
+                idx, ts, value, quality, flags = self._row(
+                    row, enterprise, window, default_ts, default_flags, default_bad
+                )
+            except _Bad as bad:
+                rejections.append(Rejection(bad.reason, topic, bad.detail, _dump(row), i))
+                continue
+            sensors.append(idx)
+            values.append(value)
+            stamps.append(ts)
+            if quality or flags:
+                odd.append((len(sensors) - 1, quality, flags))
+        return _columns(sensors, stamps, values, odd)
+
+    def _row(
+        self,
+        row: Any,
+        enterprise: str,
+        window: _Window,
+        default_ts: float,
+        default_flags: int,
+        default_bad: _Bad | None,
+    ) -> tuple[int, float, float, int, int]:
+        if type(row) is not list:
+            raise _Bad(
+                Reason.WRONG_TYPE, f"row must be an array [tag, v, ts?, q?], got {_kind(row)}"
+            )
+        n = len(row)
+        if not 2 <= n <= 4:
+            raise _Bad(Reason.WRONG_TYPE, f"row has {n} items, expected 2 to 4")
+        tag = row[0]
+        if type(tag) is not str:
+            raise _Bad(Reason.WRONG_TYPE, f"tag must be a string, got {_kind(tag)}")
+        idx = self._resolve(enterprise, tag)
+        value = _value(row[1])
+        if n >= 3 and row[2] is not None:
+            ts, flags = window.ts(row[2]), 0
+        elif default_bad is not None:
+            raise default_bad
+        else:
+            ts, flags = default_ts, default_flags
+        quality = _quality(row[3]) if n == 4 else Quality.GOOD
+        return idx, ts, value, quality, flags
+
+
+_NUMBER = frozenset({float, int})
+
+
+def _all_good(
+    rows: list[Any],
+    lookup: dict[str, int],
+    window: _Window,
+    default_ts: float,
+    default_flags: int,
+) -> Batch | None:
+    """A batch whose rows are all good, in a few C-level passes; None if any row is not.
+
+    Handles the common shapes, all ``[tag, v]`` or all ``[tag, v, ts]`` with numeric
+    values and timestamps and no duplicates. Anything else, or any doubt, returns None
+    and the caller goes row by row.
+    """
+    try:
+        columns = tuple(zip(*rows, strict=True))
+    except (TypeError, ValueError):  # a row without items, or rows of different lengths
+        return None
+    if len(columns) == 2:
+        tags, values = columns
+        stamps: tuple[Any, ...] | None = None
+    elif len(columns) == 3:
+        tags, values, stamps = columns
+    else:
+        return None
+    # exact types: bool is an int subclass, and dict or string rows unpack to strings
+    if not set(map(type, values)) <= _NUMBER:
+        return None
+    if stamps is not None and not set(map(type, stamps)) <= _NUMBER:
+        return None
+    try:
+        sensors = list(map(lookup.__getitem__, tags))
+        value = np.array(values, np.float64)
+        ts = np.array(stamps, np.float64) if stamps is not None else None
+    except (KeyError, TypeError, OverflowError):
+        return None
+    if not math.isfinite(value.sum()):  # an overflowing sum only sends us row by row
+        return None
+    n = len(sensors)
+    if ts is None:
+        if len(set(sensors)) != n:
+            return None
+        ts = np.full(n, default_ts, np.float64)
+        flags = np.full(n, default_flags, np.uint8)
+    else:
+        if not ((ts >= window.lo) & (ts <= window.hi)).all():
+            return None
+        if len(set(zip(sensors, stamps, strict=True))) != n:  # type: ignore[arg-type]
+            return None
+        flags = np.zeros(n, np.uint8)
+    return Batch(
+        sensor=np.array(sensors, np.int64),
+        ts=ts,
+        value=value,
+        quality=np.zeros(n, np.uint8),
+        flags=flags,
+    )
+
+
+def _rejected(reason: Reason, topic: str, detail: str, payload: bytes) -> Decoded:
+    return Decoded(Batch.empty(), [Rejection(reason, topic, detail, bytes(payload), None)])
+
+
+def _dump(row: Any) -> bytes:
+    try:
+        return orjson.dumps(row)
+    except (TypeError, orjson.JSONEncodeError):
+        # NaN from the stdlib fallback, or integers beyond 64 bits
+        return json.dumps(row, default=repr).encode("utf-8", "backslashreplace")
+
+
+def _columns(
+    sensors: list[int], stamps: list[float], values: list[float], odd: list[tuple[int, int, int]]
+) -> Batch:
+    n = len(sensors)
+    quality = np.zeros(n, np.uint8)
+    flags = np.zeros(n, np.uint8)
+    for pos, q, f in odd:
+        quality[pos] = q
+        flags[pos] = f
+    return Batch(
+        sensor=np.array(sensors, np.int64),
+        ts=np.array(stamps, np.float64),
+        value=np.array(values, np.float64),
+        quality=quality,
+        flags=flags,
+    )
+
+
+def _drop_duplicates(
+    batch: Batch, rows: list[Any], rejections: list[Rejection], topic: str, tags: tuple[str, ...]
+) -> Batch:
+    """Keep the first of several rows with the same sensor and ts; reject the others."""
+    order = np.lexsort((batch.ts, batch.sensor))
+    s, t = batch.sensor[order], batch.ts[order]
+    if not np.any((s[1:] == s[:-1]) & (t[1:] == t[:-1])):
+        return batch
+    rejected = {r.row for r in rejections}
+    row_of = [i for i in range(len(rows)) if i not in rejected]  # accepted rows, in order
+    seen: set[tuple[int, float]] = set()
+    keep = np.ones(len(batch), np.bool_)
+    for pos, key in enumerate(zip(batch.sensor.tolist(), batch.ts.tolist(), strict=True)):
+        if key in seen:
+            keep[pos] = False
+            i = row_of[pos]
+            detail = f"tag {tags[key[0]]!r} at ts {key[1]:.3f} already appeared in this message"
+            rejections.append(Rejection(Reason.DUPLICATE, topic, detail, _dump(rows[i]), i))
+        seen.add(key)
+    rejections.sort(key=lambda r: r.row if r.row is not None else -1)
+    return Batch(
+        sensor=batch.sensor[keep],
+        ts=batch.ts[keep],
+        value=batch.value[keep],
+        quality=batch.quality[keep],
+        flags=batch.flags[keep],
+    )

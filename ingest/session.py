@@ -1,0 +1,302 @@
+"""The MQTT session: subscribe, reconnect with backoff, decode, batch, dead-letter, count."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self, cast
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from hazardwatch.clock import Clock, SystemClock
+from hazardwatch.model import Batch, HazardWatchError
+from ingest.batcher import Batcher
+from ingest.counters import IngestCounters
+from ingest.deadletter import DeadLetter
+from ingest.decode import Decoded, Decoder, GatewayStatus
+
+log = logging.getLogger(__name__)
+
+_LOST = object()  # the connection dropped while waiting for a message
+
+
+class IngestError(HazardWatchError):
+    """The ingest session cannot do its job (bad broker URL, refused subscription, ...)."""
+
+
+def parse_broker_url(url: str) -> tuple[str, int, str | None, str | None]:
+    """``mqtt://[user:pass@]host[:port]`` -> (host, port, username, password).
+
+    >>> parse_broker_url("mqtt://127.0.0.1:18830")
+    ('127.0.0.1', 18830, None, None)
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise IngestError(f"broker URL {url!r} must look like mqtt://HOST:PORT")
+    try:
+        port = parts.port or 1883
+    except ValueError as exc:
+        raise IngestError(f"broker URL {url!r}: {exc}") from None
+    return parts.hostname, port, parts.username, parts.password
+
+
+class Ingestor:
+    """A persistent QoS 1 MQTT session that yields decoded readings and gateway status.
+
+    ``async with Ingestor(...) as ingest: async for item in ingest.stream(): ...``
+
+    The session is persistent (clean_session=False, fixed `client_id`), so messages
+    published while the service was down arrive when it comes back. A lost broker is
+    retried forever with exponential backoff (`backoff_initial_s` * `backoff_factor`**n,
+    capped at `backoff_max_s`); with `fail_fast`, entering the context raises IngestError
+    if the first connection does not succeed within `connect_timeout_s`.
+
+    Readings the client has received are acknowledged to the broker before they are
+    yielded, so a crash loses what is in memory (at most one flush window).
+    """
+
+    def __init__(
+        self,
+        broker_url: str,
+        decoder: Decoder,
+        deadletter: DeadLetter,
+        counters: IngestCounters,
+        client_id: str,
+        topics: list[str] | None = None,
+        clock: Clock | None = None,
+        *,
+        qos: int = 1,
+        connect_timeout_s: float = 5.0,
+        fail_fast: bool = False,
+        backoff_initial_s: float = 0.5,
+        backoff_factor: float = 2.0,
+        backoff_max_s: float = 10.0,
+        keepalive_s: int = 15,
+    ) -> None:
+        self.broker_url = broker_url
+        self._host, self._port, self._username, self._password = parse_broker_url(broker_url)
+        self.decoder = decoder
+        self.deadletter = deadletter
+        self.counters = counters
+        self.client_id = client_id
+        self.topics = list(topics) if topics else [f"{decoder.root_topic}/#"]
+        self.clock: Clock = clock or SystemClock()
+        self.qos = qos
+        self.connect_timeout_s = connect_timeout_s
+        self.fail_fast = fail_fast
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_factor = backoff_factor
+        self.backoff_max_s = backoff_max_s
+        self.keepalive_s = keepalive_s
+        # One inbox shared by every client object of this session: messages the broker
+        # already counts as delivered survive a reconnect instead of dying with a client.
+        self._inbox: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+        self._client: aiomqtt.Client | None = None
+        self._next_task: asyncio.Future[aiomqtt.Message] | None = None
+        self._ever_connected = False
+        self._entered = False
+        self._streaming = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether a broker connection with our subscriptions is up right now."""
+        return self._client is not None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise IngestError("an Ingestor is not re-entrant")
+        self._entered = True
+        try:
+            if self.fail_fast:
+                await self._connect(deadline_s=self.connect_timeout_s)
+            else:
+                # One early attempt claims the persistent session; stream() keeps trying.
+                self._client = await self._attempt()
+        except BaseException:
+            self._entered = False
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task, self._next_task = self._next_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await task
+        await self._drop_client()
+        self._entered = False
+
+    # ------------------------------------------------------------------ connection
+
+    def _inbox_factory(self, maxsize: int = 0) -> asyncio.Queue[aiomqtt.Message]:
+        return self._inbox
+
+    async def _attempt(self) -> aiomqtt.Client | None:
+        """One connect + subscribe; None (counted and logged) if the broker is not there."""
+        client = aiomqtt.Client(
+            self._host,
+            self._port,
+            username=self._username,
+            password=self._password,
+            identifier=self.client_id,
+            clean_session=False,
+            keepalive=self.keepalive_s,
+            timeout=self.connect_timeout_s,
+            queue_type=cast("type[asyncio.Queue[aiomqtt.Message]]", self._inbox_factory),
+        )
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttError as exc:
+            self.counters.connect_failures += 1
+            log.warning("cannot connect to %s: %s", self.broker_url, exc)
+            return None
+        try:
+            granted = await client.subscribe([(t, self.qos) for t in self.topics])
+        except aiomqtt.MqttError as exc:
+            self.counters.connect_failures += 1
+            log.warning("subscribe on %s failed: %s", self.broker_url, exc)
+            await self._close(client)
+            return None
+        refused = [t for t, code in zip(self.topics, granted, strict=False) if _refused(code)]
+        if refused:
+            await self._close(client)
+            raise IngestError(f"broker {self.broker_url} refused the subscription to {refused}")
+        if self._ever_connected:
+            self.counters.reconnects += 1
+            log.info("reconnected to %s", self.broker_url)
+        self._ever_connected = True
+        return client
+
+    async def _connect(self, deadline_s: float | None = None) -> None:
+        """Try until connected, sleeping with exponential backoff between attempts."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        delay = self.backoff_initial_s
+        while (client := await self._attempt()) is None:
+            wait = delay
+            if deadline_s is not None:
+                left = deadline_s - (loop.time() - started)
+                if left <= 0:
+                    raise IngestError(
+                        f"cannot connect to MQTT broker {self.broker_url} within {deadline_s:g} s"
+                    )
+                wait = min(delay, left)
+            await asyncio.sleep(wait)
+            delay = min(delay * self.backoff_factor, self.backoff_max_s)
+        self._client = client
+
+    async def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await self._close(client)
+
+    @staticmethod
+    async def _close(client: aiomqtt.Client) -> None:
+        try:
+            await client.__aexit__(None, None, None)
+        except aiomqtt.MqttError as exc:
+            log.info("MQTT disconnect was not clean: %s", exc)
+
+    # ------------------------------------------------------------------ messages
+
+    async def _next(self, wait_s: float | None) -> Any:
+        """The next message, None on timeout, or _LOST if the connection dropped.
+
+        The waiting task is never cancelled on timeout, so a message it already took
+        from the inbox cannot be lost; it is picked up on the next call.
+        """
+        if self._next_task is None:
+            if not self._inbox.empty():
+                return self._inbox.get_nowait()
+            assert self._client is not None
+            self._next_task = asyncio.ensure_future(self._client.messages.__anext__())
+        task = self._next_task
+        if not task.done():
+            done, _ = await asyncio.wait({task}, timeout=wait_s)
+            if not done:
+                return None
+        self._next_task = None
+        exc = task.exception()
+        if isinstance(exc, aiomqtt.MqttError):
+            log.warning("lost MQTT broker %s: %s", self.broker_url, exc)
+            return _LOST
+        return task.result()
+
+    def _take(self, message: aiomqtt.Message) -> Decoded:
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = b"" if payload is None else str(payload).encode()
+        received = self.clock.now()
+        decoded = self.decoder.decode(message.topic.value, bytes(payload), received)
+        self.counters.record(decoded)
+        if decoded.rejections:
+            try:
+                self.deadletter.write_all(decoded.rejections, received)
+            except OSError:
+                self.counters.deadletter_errors += 1
+                log.exception("cannot write the dead letter %s", self.deadletter.path)
+        return decoded
+
+    async def stream(
+        self, max_rows: int = 10_000, max_wait_s: float = 0.05
+    ) -> AsyncIterator[Batch | GatewayStatus]:
+        """Yield batches of good readings and gateway status changes, in arrival order.
+
+        Readings of several messages are merged and flushed when `max_rows` are pending
+        or `max_wait_s` has passed since the first pending one; pending readings are
+        flushed before a status is yielded and before reconnecting.
+        """
+        if not self._entered:
+            raise IngestError("use `async with Ingestor(...)` before stream()")
+        if self._streaming:
+            raise IngestError("stream() is already being consumed")
+        self._streaming = True
+        try:
+            loop = asyncio.get_running_loop()
+            batcher = Batcher()
+            deadline = 0.0
+            while True:
+                timeout: float | None = None
+                if batcher.rows:
+                    if batcher.rows >= max_rows or loop.time() >= deadline:
+                        yield batcher.flush()
+                        continue
+                    timeout = deadline - loop.time()
+                if self._client is None and self._next_task is None and self._inbox.empty():
+                    await self._connect()
+                item = await self._next(timeout)
+                if item is None:
+                    continue
+                if item is _LOST:
+                    if batcher.rows:
+                        yield batcher.flush()
+                    await self._drop_client()
+                    continue
+                decoded = self._take(item)
+                if len(decoded.batch):
+                    if not batcher.rows:
+                        deadline = loop.time() + max_wait_s
+                    batcher.add(decoded.batch)
+                if decoded.status is not None:
+                    if batcher.rows:
+                        yield batcher.flush()
+                    yield decoded.status
+        finally:
+            self._streaming = False
+
+
+def _refused(code: object) -> bool:
+    """A SUBACK code of 0x80 or more means the broker refused that filter."""
+    value = getattr(code, "value", code)
+    return isinstance(value, int) and value >= 0x80

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up everything HazardWatch needs on a fresh Debian machine, idempotently.
+#   scripts/setup.sh          the virtual environment (enough for the demo)
+#   scripts/setup.sh test     plus mosquitto and chromium from Debian's packages, for the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want="${1:-run}"
+venv="${HW_VENV:-.venv}"
+python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "setup: installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$want" = "test" ]; then
+    apt_install mosquitto mosquitto-clients chromium
+fi
+
+stamp="$venv/.hazardwatch-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    echo "setup: creating $venv with $("$python" --version)"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -r requirements.lock
+    "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+    rm -f "$venv"/.hazardwatch-*
+    touch "$stamp"
+fi

@@ -1,0 +1,516 @@
+"""The fleet publisher: a simulated farm on the air, one MQTT client per gateway.
+
+Each gateway of the site gets its own paho-mqtt client with the wire format's last will
+(`offline`, retained, on `<root>/<enterprise>/_status/<gateway>`) and announces `online` on
+connect. Every tick publishes every sensor's reading, as gateway batches or single readings.
+Payload `ts` is simulated time; `speed` makes simulated time run faster than the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import numpy as np
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from hazardwatch.model import HazardWatchError, Site
+from simulators.physics import TankFarm
+from simulators.scenario import Overfill, Scenario, Script
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["batch", "single"]
+KEEPALIVE_S = 30
+MAX_INFLIGHT = 1000  # QoS 1 messages awaiting PUBACK per client before paho queues locally
+RECONNECT_MIN_S = 0.5  # a lost gateway retries after this, doubling up to RECONNECT_MAX_S
+RECONNECT_MAX_S = 10.0
+MAX_BEHIND_S = 1.0  # pacing further behind than this skips ahead instead of bursting
+PAUSE_SLICE_S = 0.05  # how often a pause looks at the stop events
+
+
+class PublisherError(HazardWatchError):
+    """The publisher was given bad settings or cannot reach its broker."""
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """Host and port of an `mqtt://HOST:PORT` URL; the port defaults to 1883.
+
+    >>> parse_broker_url("mqtt://127.0.0.1:18830")
+    ('127.0.0.1', 18830)
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        raise PublisherError(f"broker URL {url!r}: {err}") from None
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise PublisherError(f"broker URL {url!r}: expected mqtt://HOST:PORT")
+    return parts.hostname, port or 1883
+
+
+@dataclass(eq=False)
+class _Gateway:
+    """One gateway's topics, sensors and live connection."""
+
+    key: str  # "<enterprise>/<gateway>"
+    enterprise: str
+    name: str
+    sensors: np.ndarray  # sensor indices behind this gateway
+    tags: list[str]
+    batch_topic: str
+    status_topic: str
+    single_topics: list[str]
+    client: mqtt.Client | None = None
+    connected: threading.Event = field(default_factory=threading.Event)
+    lost: bool = False  # written by paho's network thread
+    retry_at: float = 0.0
+    backoff_s: float = RECONNECT_MIN_S
+
+
+def _on_connect(
+    client: mqtt.Client, gw: _Gateway, flags: Any, reason: Any, properties: Any
+) -> None:
+    if reason.is_failure:
+        log.warning("gateway %s: broker refused the connection: %s", gw.key, reason)
+        gw.lost = True
+        return
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        try:  # without it the first hop adds tens of ms (Nagle) to every reading's latency
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as err:
+            log.debug("gateway %s: TCP_NODELAY not set: %s", gw.key, err)
+    client.publish(gw.status_topic, b"online", qos=1, retain=True)
+    gw.backoff_s = RECONNECT_MIN_S
+    gw.connected.set()
+
+
+def _on_disconnect(
+    client: mqtt.Client, gw: _Gateway, flags: Any, reason: Any, properties: Any
+) -> None:
+    gw.connected.clear()
+    gw.lost = True
+
+
+class FleetPublisher:
+    """Publishes a simulated site to an MQTT broker, paced by the wall clock.
+
+    Use `run()` to block, or `start()` for a background thread and `close()` to stop; as a
+    context manager it closes on exit. `published_readings` and `published_messages` count
+    what went out.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        broker_url: str,
+        *,
+        rate_hz: float = 1.0,
+        mode: Mode = "batch",
+        speed: float = 1.0,
+        seed: int = 0,
+        scenarios: Iterable[Scenario] = (),
+        qos: int = 1,
+        start_ts: float | None = None,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        if not rate_hz > 0:
+            raise PublisherError(f"rate_hz must be > 0, got {rate_hz}")
+        if not speed > 0:
+            raise PublisherError(f"speed must be > 0, got {speed}")
+        if mode not in ("batch", "single"):
+            raise PublisherError(f"mode must be 'batch' or 'single', got {mode!r}")
+        if qos not in (0, 1, 2):
+            raise PublisherError(f"qos must be 0, 1 or 2, got {qos}")
+        self.site = site
+        self.broker_url = broker_url
+        self._host, self._port = parse_broker_url(broker_url)
+        self.rate_hz = float(rate_hz)
+        self.mode: Mode = mode
+        self.speed = float(speed)
+        self.seed = seed
+        self.qos = qos
+        self.connect_timeout_s = connect_timeout_s
+        start = time.time() if start_ts is None else float(start_ts)
+        self.farm = TankFarm(site, np.random.default_rng(seed), start)
+        self.script = Script(self.farm, scenarios)
+        self._gateways = self._build_gateways(site)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._held_down: set[str] = set()  # killed by hand, until revived
+        self._down: set[str] = set()  # off the air now, for any reason
+        self.ticks = 0
+        self.published_readings = 0
+        self.published_messages = 0
+        self.unsent_readings = 0  # gateway down or not connected at that tick
+        self.publish_errors = 0
+        self.late_ticks = 0  # times pacing fell too far behind and skipped ahead
+        self.kills = 0
+        self.reconnects = 0
+        self.wall_elapsed_s = 0.0
+
+    def _build_gateways(self, site: Site) -> dict[str, _Gateway]:
+        root = site.root_topic.rstrip("/")
+        rows = site.iter_sensors()
+        groups: dict[str, tuple[str, str, list[int]]] = {}
+        for i, (e, _, u, _) in enumerate(rows):
+            groups.setdefault(f"{e.id}/{u.gateway}", (e.id, u.gateway, []))[2].append(i)
+        out: dict[str, _Gateway] = {}
+        for key, (ent, name, ix) in groups.items():
+            tags = [rows[i][3].tag for i in ix]
+            if self.mode == "single":
+                bad = [t for t in tags if "+" in t or "#" in t]
+                if bad:
+                    raise PublisherError(f"tags {bad} cannot be MQTT topic levels (+ or #)")
+            out[key] = _Gateway(
+                key=key,
+                enterprise=ent,
+                name=name,
+                sensors=np.asarray(ix, dtype=np.int64),
+                tags=tags,
+                batch_topic=f"{root}/{ent}/_batch/{name}",
+                status_topic=f"{root}/{ent}/_status/{name}",
+                single_topics=[f"{root}/{ent}/{t}" for t in tags],
+            )
+        return out
+
+    # ------------------------------------------------------------ connections
+
+    @property
+    def gateways(self) -> tuple[str, ...]:
+        """Gateway keys, `<enterprise>/<gateway>`."""
+        return tuple(self._gateways)
+
+    def status_topic(self, key: str) -> str:
+        return self._gateway(key).status_topic
+
+    def _gateway(self, key: str) -> _Gateway:
+        try:
+            return self._gateways[key]
+        except KeyError:
+            raise PublisherError(
+                f"no gateway {key!r} (gateways: {', '.join(self._gateways)})"
+            ) from None
+
+    def connect(self) -> None:
+        """Connect every gateway that should be on the air; wait (bounded) for each CONNACK."""
+        with self._lock:
+            try:
+                for gw in self._gateways.values():
+                    if gw.key not in self._down and gw.client is None:
+                        self._open(gw)
+            except PublisherError:
+                self._close_all(timeout_s=1.0)
+                raise
+            pending = [gw for gw in self._gateways.values() if gw.client is not None]
+        deadline = time.monotonic() + self.connect_timeout_s
+        missing = [
+            g.key for g in pending if not g.connected.wait(max(0.0, deadline - time.monotonic()))
+        ]
+        if missing:
+            with self._lock:
+                self._close_all(timeout_s=1.0)
+            raise PublisherError(
+                f"gateways {missing} got no CONNACK from {self.broker_url} "
+                f"within {self.connect_timeout_s:g} s"
+            )
+
+    def _open(self, gw: _Gateway) -> None:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"hwsim-{gw.enterprise}-{gw.name}-{secrets.token_hex(4)}",
+            userdata=gw,
+            reconnect_on_failure=False,  # reconnection is ours: see _heal
+        )
+        client.will_set(gw.status_topic, b"offline", qos=1, retain=True)
+        client.max_inflight_messages_set(MAX_INFLIGHT)
+        client.on_connect = _on_connect
+        client.on_disconnect = _on_disconnect
+        gw.connected.clear()
+        gw.lost = False
+        try:
+            client.connect(self._host, self._port, keepalive=KEEPALIVE_S)
+        except OSError as err:
+            raise PublisherError(
+                f"gateway {gw.key}: cannot connect to {self.broker_url}: {err}"
+            ) from None
+        client.loop_start()
+        gw.client = client
+
+    def _drop(self, gw: _Gateway) -> None:
+        """Cut the gateway's TCP connection without an MQTT DISCONNECT: its last will fires."""
+        client, gw.client = gw.client, None
+        gw.connected.clear()
+        if client is None:
+            return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError as err:  # already gone: the broker has seen it die anyway
+                log.debug("gateway %s: shutdown: %s", gw.key, err)
+        # paho sees EOF and, with reconnect_on_failure off, its network thread ends.
+        client.loop_stop()
+
+    def _close_all(self, timeout_s: float) -> None:
+        """Say `offline` on every live gateway, wait (bounded) for the broker, disconnect."""
+        live = [gw for gw in self._gateways.values() if gw.client is not None]
+        sent = []
+        for gw in live:
+            assert gw.client is not None
+            if gw.connected.is_set():
+                sent.append(gw.client.publish(gw.status_topic, b"offline", qos=1, retain=True))
+        deadline = time.monotonic() + timeout_s
+        for info in sent:
+            if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+        for gw in live:
+            client, gw.client = gw.client, None
+            gw.connected.clear()
+            assert client is not None
+            client.disconnect()
+            client.loop_stop()
+
+    def kill_gateway(self, key: str) -> None:
+        """Drop a gateway's socket without DISCONNECT; it stays off until `revive_gateway`."""
+        with self._lock:
+            gw = self._gateway(key)
+            self._held_down.add(key)
+            if key not in self._down:
+                self._down.add(key)
+                self._drop(gw)
+                self.kills += 1
+
+    def revive_gateway(self, key: str) -> None:
+        """Bring a killed gateway back (unless a scenario still holds it down)."""
+        with self._lock:
+            gw = self._gateway(key)
+            self._held_down.discard(key)
+            if key in self._down and key not in self.script.gateways_down():
+                self._down.discard(key)
+                self._open(gw)
+                self.reconnects += 1
+
+    def _apply_outages(self) -> None:
+        want = self.script.gateways_down() | self._held_down
+        for key in sorted(want - self._down):
+            self._down.add(key)
+            self._drop(self._gateways[key])
+            self.kills += 1
+        for key in sorted(self._down - want):
+            self._down.discard(key)
+            self._gateways[key].retry_at = 0.0
+
+    def _heal(self, now: float) -> None:
+        """Reconnect gateways that should be up but are not, with a doubling backoff."""
+        for gw in self._gateways.values():
+            if gw.key in self._down or (gw.client is not None and not gw.lost):
+                continue
+            if now < gw.retry_at:
+                continue
+            self._drop(gw)  # joins a dead network thread, if any
+            try:
+                self._open(gw)
+            except PublisherError as err:
+                log.warning("%s; retrying in %.1f s", err, gw.backoff_s)
+                gw.retry_at = now + gw.backoff_s
+                gw.backoff_s = min(2 * gw.backoff_s, RECONNECT_MAX_S)
+                continue
+            self.reconnects += 1
+
+    # ------------------------------------------------------------ publishing
+
+    def tick(self) -> None:
+        """Advance the simulation one step (`speed / rate_hz` simulated seconds) and publish."""
+        _, values = self.script.tick(self.speed / self.rate_hz)
+        ts = round(self.farm.ts, 3)
+        with self._lock:
+            self._apply_outages()
+            self._heal(time.monotonic())
+            for gw in self._gateways.values():
+                if gw.key in self._down or gw.client is None or not gw.connected.is_set():
+                    self.unsent_readings += len(gw.tags)
+                    continue
+                self._publish_gateway(gw, gw.client, ts, values[gw.sensors].tolist())
+        self.ticks += 1
+
+    def _publish_gateway(
+        self, gw: _Gateway, client: mqtt.Client, ts: float, values: list[float]
+    ) -> None:
+        if self.mode == "batch":
+            rows = list(map(list, zip(gw.tags, values, strict=True)))
+            messages = [(gw.batch_topic, orjson.dumps({"ts": ts, "r": rows}))]
+        else:
+            messages = [
+                (topic, orjson.dumps({"v": v, "ts": ts, "q": "good"}))
+                for topic, v in zip(gw.single_topics, values, strict=True)
+            ]
+        failed = 0
+        for topic, payload in messages:
+            if client.publish(topic, payload, qos=self.qos).rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                failed += 1
+        self.publish_errors += failed
+        self.published_messages += len(messages) - failed
+        sent = len(values) if failed == 0 else (0 if self.mode == "batch" else len(values) - failed)
+        self.published_readings += sent
+        self.unsent_readings += len(values) - sent
+
+    def run(
+        self, duration_s: float | None = None, stop: threading.Event | None = None
+    ) -> dict[str, Any]:
+        """Publish until `duration_s` simulated seconds have passed, `stop` is set or `close()`.
+
+        Blocks; returns `stats()`. Connects first if needed.
+        """
+        if duration_s is not None and not duration_s >= 0:
+            raise PublisherError(f"duration_s must be >= 0, got {duration_s}")
+        self.connect()
+        period = 1.0 / self.rate_hz
+        n_ticks = None if duration_s is None else round(duration_s * self.rate_hz / self.speed)
+        started = time.monotonic()
+        next_t = started + period
+        done = 0
+        try:
+            while n_ticks is None or done < n_ticks:
+                if self._stopping(stop):
+                    break
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    if self._pause(delay, stop):
+                        break
+                elif -delay > MAX_BEHIND_S:
+                    self.late_ticks += 1
+                    next_t = time.monotonic()
+                self.tick()
+                done += 1
+                next_t += period
+        finally:
+            self.wall_elapsed_s += time.monotonic() - started
+        return self.stats()
+
+    def _stopping(self, stop: threading.Event | None) -> bool:
+        return self._stop.is_set() or (stop is not None and stop.is_set())
+
+    def _pause(self, delay_s: float, stop: threading.Event | None) -> bool:
+        """Sleep `delay_s`, waking early to return True if asked to stop."""
+        end = time.monotonic() + delay_s
+        while not self._stopping(stop):
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._stop.wait(min(remaining, PAUSE_SLICE_S))
+        return True
+
+    def start(self, duration_s: float | None = None) -> threading.Thread:
+        """Connect, then `run` in a background thread; `close()` stops it."""
+        if self._thread is not None and self._thread.is_alive():
+            raise PublisherError("the publisher is already running")
+        self._stop.clear()
+        self.connect()  # in the caller's thread, so a dead broker is the caller's error
+        self._thread = threading.Thread(
+            target=self._run_guarded, args=(duration_s,), name="hw-fleet", daemon=True
+        )
+        self._thread.start()
+        return self._thread
+
+    def _run_guarded(self, duration_s: float | None) -> None:
+        try:
+            self.run(duration_s)
+        except Exception as err:
+            log.exception("fleet publisher stopped by an error")
+            self._error = err
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the loop, say `offline` on every live gateway and disconnect cleanly.
+
+        Re-raises an error that stopped the background thread.
+        """
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.warning("fleet publisher thread still running after %.1f s", timeout_s)
+        with self._lock:
+            self._close_all(timeout_s)
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def __enter__(self) -> FleetPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, settings and the ground truth so far."""
+        return {
+            "sensors": self.farm.n_sensors,
+            "gateways": len(self._gateways),
+            "mode": self.mode,
+            "rate_hz": self.rate_hz,
+            "speed": self.speed,
+            "seed": self.seed,
+            "ticks": self.ticks,
+            "sim_elapsed_s": self.farm.elapsed_s,
+            "wall_elapsed_s": self.wall_elapsed_s,
+            "published_readings": self.published_readings,
+            "published_messages": self.published_messages,
+            "unsent_readings": self.unsent_readings,
+            "publish_errors": self.publish_errors,
+            "late_ticks": self.late_ticks,
+            "kills": self.kills,
+            "reconnects": self.reconnects,
+            "truth": self.script.truth(),
+        }
+
+
+def simulate(
+    site: Site,
+    broker_url: str,
+    *,
+    rate_hz: float = 1.0,
+    mode: Mode = "batch",
+    duration_s: float | None = None,
+    speed: float = 1.0,
+    seed: int = 0,
+    overfill: str | None = None,
+    overfill_at_s: float = 30.0,
+    qos: int = 1,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run a simulated park against a broker (for the CLI); return the publisher's stats.
+
+    `duration_s` is simulated seconds (None: until `stop` or Ctrl-C); `overfill` names a unit
+    whose inflow opens `overfill_at_s` simulated seconds after the start.
+    """
+    scenarios: list[Scenario] = [] if overfill is None else [Overfill(overfill, overfill_at_s)]
+    fleet = FleetPublisher(
+        site,
+        broker_url,
+        rate_hz=rate_hz,
+        mode=mode,
+        speed=speed,
+        seed=seed,
+        scenarios=scenarios,
+        qos=qos,
+    )
+    with fleet:
+        try:
+            fleet.run(duration_s, stop)
+        except KeyboardInterrupt:
+            log.info("simulation interrupted; closing the gateways")
+    return fleet.stats()

@@ -1,0 +1,213 @@
+"""The control-room page in a real headless Chromium, against the app served by uvicorn.
+
+The app runs as the service runs it: uvicorn on its own event loop thread, alarms raised
+and published on that loop. Every request the page makes is checked: only loopback is
+allowed, as on an isolated command-room network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+
+from alerting import AlarmEvent
+from dashboards import Server, alarm_message, create_app, risk_message
+from hazardwatch.model import AlarmState, Condition
+from tests.unit.test_api import Park
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
+
+
+class ServedPark:
+    """A Park behind uvicorn on 127.0.0.1, its own event loop on a background thread."""
+
+    def __init__(self, journal_path: Path) -> None:
+        self.park = Park.build(journal_path)
+        self.park.clock.set(time.time())  # the page shows today's times as HH:MM:SS
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(
+            create_app(self.park.view()), log_level="warning", lifespan="on", access_log=False
+        )
+        self.server = Server(config, hub=self.park.hub)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="uvicorn", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve(sockets=[self.sock])
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by start() and stop()
+            self.failure = exc
+
+    def start(self) -> ServedPark:
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.server.started and time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start: {self.failure!r}")
+            time.sleep(0.02)
+        if not self.server.started:
+            raise TimeoutError(f"uvicorn not started after {START_TIMEOUT_S}s")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(STOP_TIMEOUT_S)
+        self.sock.close()
+        self.park.journal.close()
+        assert not self.thread.is_alive(), "uvicorn did not shut down"
+        assert self.failure is None, repr(self.failure)
+
+    def on_loop(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the server's event loop, as the service's own code runs."""
+        assert self.loop is not None
+
+        async def call() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=5)
+
+    def raise_alarm(self, tag: str, condition: Condition, value: float) -> AlarmEvent:
+        """Apply a condition change and publish what it caused, like the service does."""
+
+        def apply() -> AlarmEvent:
+            event = self.park.change(tag, condition, True, value)
+            self.park.clock.set(time.time())
+            self.park.hub.publish(alarm_message(event))
+            for change in self.park.manager.take_colour_changes():
+                self.park.hub.publish(risk_message(change.hazard_source, change.new))
+            return event
+
+        return self.on_loop(apply)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServedPark]:
+    service = ServedPark(tmp_path / "journal.sqlite").start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def _row(page: object, alarm_id: int) -> object:
+    return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
+def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
+    served: ServedPark, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    first = served.raise_alarm("T101.LT", Condition.HH, 18.7)
+    outside: list[str] = []
+    alarm_fetches: list[str] = []
+
+    def loopback_only(route: Route) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
+            outside.append(url)
+            route.abort()
+            return
+        if urlsplit(url).path == "/api/alarms":
+            alarm_fetches.append(url)
+        route.continue_()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1600, "height": 900})
+            context.route("**/*", loopback_only)
+            page = context.new_page()
+            page.goto(served.url + "/")
+
+            expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "open")
+            expect(page.get_by_test_id("park-name")).to_have_text("测试化工园区 Test Park")
+            row = _row(page, first.alarm.id)
+            expect(row).to_have_attribute("data-state", "active_unack")
+            expect(row).to_have_class(re.compile(r"\bunacked\b"))
+            expect(row.get_by_test_id("alarm-state")).to_contain_text("未确认 UNACK")
+            expect(row).to_contain_text("HH 高高")
+            expect(row).to_contain_text("18.70")
+            assert row.evaluate("r => getComputedStyle(r).animationName") == "blink"
+            expect(page.get_by_test_id("tile-hs1")).to_have_attribute("data-colour", "red")
+            expect(page.get_by_test_id("tile-count-hs1")).to_have_text("1")
+            expect(page.get_by_test_id("tile-hs3")).to_have_attribute("data-colour", "blue")
+
+            # Raised after the page loaded: it can only arrive over the live channel.
+            second = served.raise_alarm("T301.PT", Condition.HH, 420.0)
+            expect(_row(page, second.alarm.id)).to_have_attribute("data-state", "active_unack")
+            expect(page.get_by_test_id("tile-hs3")).to_have_attribute("data-colour", "red")
+            expect(page.get_by_test_id("alarm-row")).to_have_count(2)
+            assert len(alarm_fetches) == 1, alarm_fetches
+
+            # The first ack asks for the operator's name once, then remembers it.
+            row.get_by_test_id("ack-button").click()
+            page.get_by_test_id("operator-input").fill("Zhang Wei")
+            page.get_by_test_id("operator-ok").click()
+            expect(row).to_have_attribute("data-state", "active_ack")
+            expect(row).not_to_have_class(re.compile(r"\bunacked\b"))
+            expect(row.get_by_test_id("ack-button")).to_have_count(0)
+            expect(row.get_by_test_id("alarm-state")).to_contain_text("Zhang Wei")
+            expect(page.get_by_test_id("tile-unacked-hs1")).to_contain_text("0 未确认")
+            expect(page.get_by_test_id("tile-count-hs1")).to_have_text("1")
+            acked = served.on_loop(lambda: served.park.manager.get(first.alarm.id))
+            assert acked.state is AlarmState.ACTIVE_ACK
+            assert acked.acked_by == "Zhang Wei"
+            assert page.evaluate("localStorage.getItem('hazardwatch.operator')") == "Zhang Wei"
+
+            for path in (tmp_path / "control-room.png", Path("/tmp/hw-page.png")):
+                page.screenshot(path=str(path), full_page=True, animations="disabled")
+            context.close()
+        finally:
+            browser.close()
+
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
+    assert (tmp_path / "control-room.png").stat().st_size > 0
+
+
+def test_shutdown_is_not_held_up_by_an_open_live_stream(tmp_path: Path) -> None:
+    service = ServedPark(tmp_path / "journal.sqlite").start()
+    try:
+        with (
+            httpx.Client(timeout=5.0) as client,
+            client.stream("GET", service.url + "/api/live") as stream,
+        ):
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 3000"
+            assert service.park.hub.subscribers == 1
+            service.server.should_exit = True
+            service.thread.join(STOP_TIMEOUT_S)
+            assert not service.thread.is_alive(), "an open stream held up shutdown"
+            assert [line for line in lines if line.startswith("data:")] == []
+    finally:
+        service.stop()

@@ -1,0 +1,115 @@
+"""The vectorised Detector gives exactly the slow reference's answers on random timelines."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detectors import Detector
+from hazardwatch.model import Batch, Condition, Kind, Limits, Sensor, SensorTable
+from tests.reference import ReferenceDetector
+from tests.unit.test_detectors import T0, rows, sensor, table
+
+LIMIT_VALUES = st.none() | st.sampled_from([5.0, 10.0, 20.0, 25.0, 50.0, 80.0, 90.0, 100.0])
+# Values on a coarse grid hit limits and limit +- deadband exactly; the rest probe the edges.
+VALUES = st.integers(-4, 44).map(lambda k: k * 2.5) | st.sampled_from(
+    [-0.5, -0.51, 100.5, 100.51, 150.0, -1e9, math.nan, math.inf, -math.inf]
+)
+QUALITY = st.sampled_from([0, 0, 0, 1, 2])
+
+
+@st.composite
+def sensors(draw: st.DrawFn, i: int) -> Sensor:
+    kind = draw(st.sampled_from(list(Kind)))
+    limits = Limits(
+        hh=draw(LIMIT_VALUES), h=draw(LIMIT_VALUES), l=draw(LIMIT_VALUES), ll=draw(LIMIT_VALUES)
+    )
+    return sensor(
+        f"S{i}",
+        kind,
+        limits,
+        range_lo=0.0,
+        range_hi=draw(st.sampled_from([100.0, 100.0, 50.0])),
+        deadband=draw(st.sampled_from([0.0, 1.0, 2.5, 5.0, math.nan])),
+        on_delay_s=draw(st.sampled_from([0.0, 0.0, 2.0, 5.0])),
+        off_delay_s=draw(st.sampled_from([0.0, 0.0, 3.0])),
+        period_s=draw(st.sampled_from([1.0, 2.0])),
+        stale_periods=draw(st.sampled_from([2.0, 3.0])),
+    )
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> SensorTable:
+    n = draw(st.integers(1, 4))
+    gateways = tuple(draw(st.sampled_from(["gw1", "gw2"])) for _ in range(n))
+    return table(*(draw(sensors(i)) for i in range(n)), gateways=gateways)
+
+
+@st.composite
+def timelines(draw: st.DrawFn, n: int) -> list[tuple]:
+    """Operations in wall-clock order; reading timestamps jitter, repeat and go backwards."""
+    ops: list[tuple] = []
+    for k in range(draw(st.integers(1, 12))):
+        base = T0 + 4.0 * k
+        op = draw(st.sampled_from(["step", "step", "step", "stale", "offline"]))
+        if op == "step":
+            m = draw(st.integers(0, 8))
+            readings = [
+                (
+                    draw(st.integers(0, n - 1)),
+                    base + draw(st.integers(-6, 4)) * 0.5,
+                    draw(VALUES),
+                    draw(QUALITY),
+                )
+                for _ in range(m)
+            ]
+            ops.append(("step", readings))
+        elif op == "stale":
+            ops.append(("stale", base + draw(st.integers(0, 8))))
+        else:
+            ops.append(("offline", draw(st.sampled_from(["e1/gw1", "e1/gw2"])), base))
+    return ops
+
+
+def restored(n: int) -> st.SearchStrategy[list[tuple[int, Condition]]]:
+    return st.lists(st.tuples(st.integers(0, n - 1), st.sampled_from(list(Condition))), max_size=4)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_detector_equals_reference(data: st.DataObject) -> None:
+    tab = data.draw(tables())
+    ops = data.draw(timelines(tab.n))
+    restore = data.draw(restored(tab.n))
+    start = T0 - data.draw(st.sampled_from([0.0, 3.0]))
+    fast, slow = Detector(tab, start), ReferenceDetector(tab, start)
+    fast.restore(restore)
+    slow.restore(restore)
+    for op in ops:
+        if op[0] == "step":
+            cols = list(zip(*op[1], strict=True)) or [[], [], [], []]
+            batch = Batch.of(*cols)
+            got, want = fast.step(batch), slow.step(batch)
+        elif op[0] == "stale":
+            got, want = fast.check_stale(op[1]), slow.check_stale(op[1])
+        else:
+            ix = tab.gateway_sensors.get(op[1], np.zeros(0, np.int64))
+            got, want = fast.gateway_offline(ix, op[2]), slow.gateway_offline(ix, op[2])
+        assert rows(got) == rows(want), op
+        assert [c.severity for c in got] == [c.severity for c in want]
+    assert fast.state.active.tolist() == slow.active_bits()
+    for key in ("out_of_order", "applied"):
+        assert fast.stats[key] == slow.stats[key], key
+
+
+def test_reference_agrees_on_a_hand_timeline() -> None:
+    """The reference itself gives the known answer (so the property test compares to truth)."""
+    tab = table(sensor(on_delay_s=10.0, off_delay_s=5.0))
+    ref = ReferenceDetector(tab, T0)
+    out = []
+    for dt, v in [(0, 85.0), (5, 85.0), (10, 85.0), (11, 70.0), (15, 50.0), (16, 50.0)]:
+        out += rows(ref.step(Batch.of([0], [T0 + dt], [v])))
+    assert out == [(0, Condition.H, True, 85.0, T0 + 10), (0, Condition.H, False, 50.0, T0 + 16)]

@@ -1,0 +1,384 @@
+"""The vectorised detector: each check and each rule on a known timeline."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import detectors
+from detectors import CHECKS, DECISIONS, Detector
+from hazardwatch.model import (
+    Batch,
+    Condition,
+    ConditionChange,
+    Enterprise,
+    HazardSource,
+    Kind,
+    Limits,
+    Quality,
+    Responsible,
+    Sensor,
+    SensorTable,
+    Severity,
+    Site,
+    Unit,
+)
+
+T0 = 1_763_800_000.0
+HH, H, L, LL = Condition.HH, Condition.H, Condition.L, Condition.LL
+GAS1, GAS2 = Condition.GAS1, Condition.GAS2
+OOR, BAD, COMM = Condition.OUT_OF_RANGE, Condition.BAD_QUALITY, Condition.COMM_LOSS
+
+
+def sensor(
+    tag: str = "LT-1",
+    kind: Kind = Kind.LEVEL,
+    limits: Limits | None = None,
+    *,
+    range_lo: float = 0.0,
+    range_hi: float = 100.0,
+    deadband: float = 2.0,
+    on_delay_s: float = 0.0,
+    off_delay_s: float = 0.0,
+    period_s: float = 10.0,
+    stale_periods: float = 3.0,
+) -> Sensor:
+    return Sensor(
+        tag=tag,
+        kind=kind,
+        unit="%LEL" if kind.is_gas else "m",
+        range_lo=range_lo,
+        range_hi=range_hi,
+        limits=limits if limits is not None else Limits(hh=90.0, h=80.0, l=20.0, ll=10.0),
+        deadband=deadband,
+        on_delay_s=on_delay_s,
+        off_delay_s=off_delay_s,
+        period_s=period_s,
+        stale_periods=stale_periods,
+        latch=False,
+    )
+
+
+def table(*sensors: Sensor, gateways: tuple[str, ...] | None = None) -> SensorTable:
+    """A one-enterprise site with one tank per sensor (gateway per tank as given)."""
+    gws = gateways or ("gw1",) * len(sensors)
+    units = tuple(
+        Unit(f"T{i}", "tank", "crude", 1000.0, False, gw, (s,))
+        for i, (s, gw) in enumerate(zip(sensors, gws, strict=True))
+    )
+    source = HazardSource("hs1", "Tank farm 1", 2, Responsible("a", "b", "c"), units)
+    return SensorTable.from_site(Site("park", "hw", (Enterprise("e1", "E1", (source,)),)))
+
+
+def rows(changes: list[ConditionChange]) -> list[tuple]:
+    """Changes as comparable tuples (NaN values become None)."""
+    return [
+        (c.sensor, c.condition, c.active, None if math.isnan(c.value) else c.value, c.ts)
+        for c in changes
+    ]
+
+
+def feed(det: Detector, sensor_ix: int, timeline: list[tuple[float, float]]) -> list[tuple]:
+    """One reading per step at (seconds after T0, value); all changes, as rows."""
+    out = []
+    for dt, v in timeline:
+        out += rows(det.step(Batch.of([sensor_ix], [T0 + dt], [v])))
+    return out
+
+
+# ------------------------------------------------------------------ the checks
+
+
+def test_docstring_examples_pass() -> None:
+    names = ["checks.limits", "checks.instrument", "checks.stale", "decide", "state", "step"]
+    modules = [importlib.import_module(f"detectors.{n}") for n in names]
+    for module in modules:
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+    assert sum(doctest.testmod(m).attempted for m in modules) >= 8
+
+
+SAMPLES = {
+    "value": np.array([-1.0, 0.0, 50.0, 80.0, np.nan, np.inf, -np.inf, 100.6]),
+    "threshold": np.array([80.0, np.nan, 50.0, 80.0, 80.0, 80.0, 0.0, 100.0]),
+    "limit": np.array([80.0, np.nan, 50.0, 80.0, 80.0, 80.0, 0.0, 100.0]),
+    "deadband": np.array([2.0, 2.0, np.nan, 0.0, 1.0, 1.0, 1.0, 1.0]),
+    "active": np.array([True, False, True, True, False, True, False, True]),
+    "want": np.array([False, False, True, True, True, False, False, True]),
+    "pending_since": np.array([np.nan, 10.0, np.nan, 5.0, np.nan, 0.0, np.nan, 1.0]),
+    "ts": np.array([10.0, 20.0, 30.0, 40.0, np.nan, 60.0, 70.0, 80.0]),
+    "on_delay_s": np.array([0.0, 15.0, 60.0, np.nan, 0.0, 0.0, 5.0, 5.0]),
+    "off_delay_s": np.array([0.0, 15.0, 60.0, 0.0, np.nan, 0.0, 5.0, 5.0]),
+    "range_lo": np.array([0.0, 0.0, np.nan, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    "range_hi": np.array([100.0, 100.0, 100.0, np.nan, 100.0, 100.0, 100.0, 100.0]),
+    "quality": np.array([0, 1, 2, 0, 1, 2, 0, 3], dtype=np.uint8),
+    "now": 100.0,
+    "last_seen": np.array([0.0, 90.0, np.nan, 50.0, 100.0, -np.inf, 69.0, 71.0]),
+    "stale_after_s": np.array([30.0, 30.0, 30.0, np.nan, 0.0, 30.0, 30.0, 30.0]),
+}
+
+
+@pytest.mark.parametrize("fn", CHECKS + DECISIONS, ids=lambda f: f.__name__)
+def test_every_check_keeps_shape_and_never_mutates(fn) -> None:
+    names = [p.name for p in inspect.signature(fn).parameters.values() if p.default is p.empty]
+    missing = [n for n in names if n not in SAMPLES]
+    assert not missing, f"add sample arrays for {missing} to SAMPLES"
+    args = {
+        n: np.copy(SAMPLES[n]) if isinstance(SAMPLES[n], np.ndarray) else SAMPLES[n] for n in names
+    }
+    with np.errstate(all="raise"):
+        result = fn(**args)
+    outputs = result if isinstance(result, tuple) else (result,)
+    for out in outputs:
+        assert isinstance(out, np.ndarray)
+        assert out.shape == SAMPLES["value"].shape
+        assert out.dtype in (np.bool_, np.float64)
+    for n in names:
+        np.testing.assert_array_equal(args[n], SAMPLES[n])
+    assert fn.__doc__ and ">>>" in fn.__doc__
+
+
+def test_limit_checks_known_answers() -> None:
+    v = np.array([79.99, 80.0, 80.01])
+    assert detectors.checks.at_or_above(v, np.full(3, 80.0)).tolist() == [False, True, True]
+    assert detectors.checks.at_or_below(v, np.full(3, 80.0)).tolist() == [True, True, False]
+
+
+def test_out_of_range_allows_half_a_percent_of_span() -> None:
+    lo, hi = np.full(4, 0.0), np.full(4, 200.0)  # tolerance = 1.0
+    v = np.array([-1.0, -1.01, 201.0, 201.01])
+    assert detectors.checks.out_of_range(v, lo, hi).tolist() == [False, True, False, True]
+
+
+def test_stale_known_answer() -> None:
+    got = detectors.checks.is_stale(100.0, np.array([70.0, 69.9]), np.array([30.0, 30.0]))
+    assert got.tolist() == [False, True]
+
+
+# ------------------------------------------------------------------ limits and hysteresis
+
+
+def test_each_limit_raises_its_condition_with_severity() -> None:
+    det = Detector(table(sensor(), sensor("LT-2"), sensor("LT-3"), sensor("LT-4")), T0)
+    changes = det.step(Batch.of([0, 1, 2, 3], [T0] * 4, [85.0, 95.0, 15.0, 5.0]))
+    assert rows(changes) == [
+        (0, H, True, 85.0, T0),
+        (1, HH, True, 95.0, T0),
+        (1, H, True, 95.0, T0),
+        (2, L, True, 15.0, T0),
+        (3, L, True, 5.0, T0),
+        (3, LL, True, 5.0, T0),
+    ]
+    assert [c.severity for c in changes[:2]] == [Severity.MEDIUM, Severity.HIGH]
+
+
+def test_reaching_the_limit_raises_and_clearing_needs_the_deadband() -> None:
+    det = Detector(table(sensor(deadband=2.0)), T0)
+    got = feed(det, 0, [(0, 80.0), (1, 78.0), (2, 77.99)])
+    assert got == [(0, H, True, 80.0, T0), (0, H, False, 77.99, T0 + 2)]
+
+
+def test_low_limit_mirrors_high() -> None:
+    det = Detector(table(sensor(deadband=2.0)), T0)
+    got = feed(det, 0, [(0, 20.0), (1, 22.0), (2, 22.01)])
+    assert got == [(0, L, True, 20.0, T0), (0, L, False, 22.01, T0 + 2)]
+
+
+def test_noise_of_half_a_deadband_around_a_limit_gives_exactly_one_alarm() -> None:
+    rng = np.random.default_rng(7)
+    det = Detector(table(sensor(deadband=2.0)), T0)
+    noise = rng.uniform(-1.0, 1.0, 500)
+    got = feed(det, 0, [(i, 80.0 + x) for i, x in enumerate(noise)])
+    assert [(s, c, a) for s, c, a, _, _ in got] == [(0, H, True)]
+
+
+def test_unconfigured_limit_never_triggers() -> None:
+    det = Detector(table(sensor(limits=Limits(hh=None, h=80.0))), T0)
+    assert [c.condition for c in det.step(Batch.of([0], [T0], [99.0]))] == [H]
+    assert det.step(Batch.of([0], [T0 + 1], [0.0])) == [
+        ConditionChange(0, H, False, 0.0, T0 + 1, Severity.MEDIUM)
+    ]
+
+
+def test_gas_detector_raises_first_and_second_level_at_once_and_no_low() -> None:
+    gas = sensor("AT-1", Kind.GAS_COMBUSTIBLE, Limits(hh=50.0, h=25.0, l=5.0, ll=1.0), deadband=1.0)
+    det = Detector(table(gas), T0)
+    assert feed(det, 0, [(0, 25.0), (1, 60.0), (2, 0.0)]) == [
+        (0, GAS1, True, 25.0, T0),
+        (0, GAS2, True, 60.0, T0 + 1),
+        (0, GAS2, False, 0.0, T0 + 2),
+        (0, GAS1, False, 0.0, T0 + 2),
+    ]
+
+
+# ------------------------------------------------------------------ delays
+
+
+def test_on_delay_excursion_shorter_than_delay_raises_nothing() -> None:
+    det = Detector(table(sensor(on_delay_s=60.0)), T0)
+    assert feed(det, 0, [(0, 85.0), (30, 85.0), (59, 85.0), (60, 70.0), (70, 85.0)]) == []
+
+
+def test_on_delay_excursion_as_long_as_delay_raises_once() -> None:
+    det = Detector(table(sensor(on_delay_s=60.0)), T0)
+    got = feed(det, 0, [(0, 85.0), (30, 85.0), (60, 86.0), (90, 85.0)])
+    assert got == [(0, H, True, 86.0, T0 + 60)]
+
+
+def test_off_delay_keeps_the_condition_until_normal_long_enough() -> None:
+    det = Detector(table(sensor(off_delay_s=30.0)), T0)
+    got = feed(det, 0, [(0, 85.0), (10, 50.0), (20, 85.0), (30, 50.0), (59, 50.0), (60, 50.0)])
+    assert got == [(0, H, True, 85.0, T0), (0, H, False, 50.0, T0 + 60)]
+
+
+# ------------------------------------------------------------------ instrument faults
+
+
+def test_out_of_range_is_a_fault_not_a_process_alarm() -> None:
+    det = Detector(table(sensor()), T0)
+    assert feed(det, 0, [(0, 150.0), (1, 100.5), (2, 150.0), (3, 50.0)]) == [
+        (0, OOR, True, 150.0, T0),
+        (0, HH, True, 100.5, T0 + 1),
+        (0, H, True, 100.5, T0 + 1),
+        (0, OOR, False, 100.5, T0 + 1),
+        (0, OOR, True, 150.0, T0 + 2),
+        (0, HH, False, 50.0, T0 + 3),
+        (0, H, False, 50.0, T0 + 3),
+        (0, OOR, False, 50.0, T0 + 3),
+    ]
+
+
+def test_out_of_range_reading_keeps_process_state_and_timers() -> None:
+    det = Detector(table(sensor(on_delay_s=20.0)), T0)
+    got = feed(det, 0, [(0, 85.0), (10, -50.0), (20, 85.0)])
+    assert got == [
+        (0, OOR, True, -50.0, T0 + 10),
+        (0, H, True, 85.0, T0 + 20),
+        (0, OOR, False, 85.0, T0 + 20),
+    ]
+
+
+def test_non_finite_value_is_out_of_range_and_never_raises() -> None:
+    det = Detector(table(sensor()), T0)
+    got = feed(det, 0, [(0, math.nan), (1, math.inf)])
+    assert got == [(0, OOR, True, None, T0)]
+
+
+def test_bad_quality_is_a_fault_and_uncertain_is_used() -> None:
+    det = Detector(table(sensor()), T0)
+    b = Batch.of([0], [T0], [95.0], quality=[Quality.BAD])
+    assert rows(det.step(b)) == [(0, BAD, True, 95.0, T0)]
+    b = Batch.of([0], [T0 + 1], [85.0], quality=[Quality.UNCERTAIN])
+    assert rows(det.step(b)) == [(0, H, True, 85.0, T0 + 1), (0, BAD, False, 85.0, T0 + 1)]
+
+
+def test_bad_reading_keeps_out_of_range_until_a_real_measurement() -> None:
+    det = Detector(table(sensor()), T0)
+    det.step(Batch.of([0], [T0], [500.0]))
+    assert det.step(Batch.of([0], [T0 + 1], [50.0], quality=[Quality.BAD])) == [
+        ConditionChange(0, BAD, True, 50.0, T0 + 1, Severity.LOW)
+    ]
+    assert [(c.condition, c.active) for c in det.step(Batch.of([0], [T0 + 2], [50.0]))] == [
+        (OOR, False),
+        (BAD, False),
+    ]
+
+
+# ------------------------------------------------------------------ silence
+
+
+def test_stale_raises_after_stale_after_s_and_next_reading_clears() -> None:
+    det = Detector(table(sensor(period_s=10.0, stale_periods=3.0)), T0)
+    assert det.check_stale(T0 + 30.0) == []
+    assert rows(det.check_stale(T0 + 30.5)) == [(0, COMM, True, None, T0 + 30.5)]
+    assert det.check_stale(T0 + 60.0) == []  # already active: no repeat
+    b = Batch.of([0], [T0 + 61], [50.0], quality=[Quality.BAD])
+    assert rows(det.step(b)) == [(0, BAD, True, 50.0, T0 + 61), (0, COMM, False, 50.0, T0 + 61)]
+    assert det.check_stale(T0 + 91.0) == []
+    assert [c.condition for c in det.check_stale(T0 + 91.5)] == [COMM]
+
+
+def test_gateway_offline_raises_comm_loss_for_its_sensors_at_once() -> None:
+    t = table(sensor("A"), sensor("B"), sensor("C"), gateways=("gw1", "gw2", "gw1"))
+    det = Detector(t, T0)
+    det.step(Batch.of([0, 1, 2], [T0] * 3, [50.0] * 3))
+    got = det.gateway_offline(t.gateway_sensors["e1/gw1"], T0 + 1)
+    assert rows(got) == [(0, COMM, True, None, T0 + 1), (2, COMM, True, None, T0 + 1)]
+    assert det.gateway_offline(t.gateway_sensors["e1/gw1"], T0 + 2) == []
+    # the sensor on the other gateway goes stale by itself; the offline ones do not repeat
+    assert rows(det.check_stale(T0 + 100)) == [(1, COMM, True, None, T0 + 100)]
+    assert rows(det.step(Batch.of([2], [T0 + 101], [50.0]))) == [(2, COMM, False, 50.0, T0 + 101)]
+
+
+# ------------------------------------------------------------------ restart
+
+
+def test_restored_condition_clears_when_process_returns_to_normal() -> None:
+    det = Detector(table(sensor(), sensor("B")), T0)
+    det.restore([(0, HH), (0, H), (1, COMM)])
+    assert det.step(Batch.of([0], [T0], [85.0])) == [
+        ConditionChange(0, HH, False, 85.0, T0, Severity.HIGH)
+    ]
+    assert rows(det.step(Batch.of([0, 1], [T0 + 1] * 2, [50.0, 50.0]))) == [
+        (0, H, False, 50.0, T0 + 1),
+        (1, COMM, False, 50.0, T0 + 1),
+    ]
+    assert det.state.active.tolist() == [0, 0]
+
+
+def test_restored_condition_the_kind_cannot_raise_clears_on_next_reading() -> None:
+    det = Detector(table(sensor("AT-1", Kind.GAS_TOXIC, Limits(hh=20.0, h=10.0))), T0)
+    det.restore([(0, HH), (0, GAS1)])
+    assert rows(det.step(Batch.of([0], [T0], [15.0]))) == [(0, HH, False, 15.0, T0)]
+    assert det.state.active[0] == GAS1.bit
+
+
+# ------------------------------------------------------------------ batches
+
+
+def test_readings_of_one_sensor_in_one_batch_apply_in_time_order() -> None:
+    det = Detector(table(sensor(), sensor("B")), T0)
+    b = Batch.of([0, 1, 0, 0], [T0 + 2, T0 + 1, T0, T0 + 2], [50.0, 85.0, 85.0, 85.0])
+    assert rows(det.step(b)) == [
+        (0, H, True, 85.0, T0),
+        (1, H, True, 85.0, T0 + 1),
+        (0, H, False, 50.0, T0 + 2),
+        (0, H, True, 85.0, T0 + 2),
+    ]
+    assert det.state.last_ts.tolist() == [T0 + 2, T0 + 1]
+
+
+def test_out_of_order_readings_are_ignored_and_counted() -> None:
+    det = Detector(table(sensor()), T0)
+    det.step(Batch.of([0], [T0 + 10], [50.0]))
+    assert det.step(Batch.of([0, 0], [T0 + 5, T0 + 9], [95.0, 95.0])) == []
+    assert det.stats["out_of_order"] == 2
+    assert [c.condition for c in det.step(Batch.of([0], [T0 + 10], [85.0]))] == [H]
+
+
+def test_step_does_not_mutate_the_batch() -> None:
+    det = Detector(table(sensor(), sensor("B")), T0)
+    b = Batch.of([1, 0, 1], [T0 + 1, T0, T0], [95.0, math.nan, 5.0], [0, 2, 1])
+    copies = [a.copy() for a in (b.sensor, b.ts, b.value, b.quality)]
+    det.step(b)
+    for a, c in zip((b.sensor, b.ts, b.value, b.quality), copies, strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_non_finite_timestamps_are_dropped_and_counted() -> None:
+    det = Detector(table(sensor()), T0)
+    assert det.step(Batch.of([0, 0], [math.nan, math.inf], [95.0, 95.0])) == []
+    assert det.stats["bad_ts"] == 2
+    assert det.state.last_ts[0] == -math.inf
+
+
+def test_state_is_arrays_one_row_per_sensor() -> None:
+    det = Detector(table(sensor(), sensor("B"), sensor("C")), T0)
+    assert det.state.active.dtype == np.uint32 and det.state.active.shape == (3,)
+    assert det.state.last_seen.tolist() == [T0] * 3
+    assert det.state.nbytes > 0
