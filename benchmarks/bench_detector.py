@@ -73,20 +73,25 @@ def batches(n: int, steps: int, seed: int = 1) -> list[Batch]:
     value = rng.uniform(5.0, 95.0, n)
     out = []
     for k in range(steps):
-        value = np.clip(value + rng.normal(0.0, 1.5, n), 0.0, 100.0)
+        value = np.clip(value + rng.normal(0.0, 0.5, n), 0.0, 100.0)
         order = rng.permutation(n)
         out.append(Batch.of(order, np.full(n, T0 + k), value[order]))
     return out
 
 
-def rate(det: Detector | ReferenceDetector, work: list[Batch]) -> tuple[float, int]:
-    """(sensor-updates/s, changes) over all batches; the best of the step times is not used."""
-    changes = 0
-    t = time.perf_counter()
+def rate(det: Detector | ReferenceDetector, work: list[Batch]) -> tuple[float, float, int]:
+    """(median, best) sensor-updates/s over the steps, and the changes they returned.
+
+    The machine is shared, so the best step shows what the code can do and the median
+    what it did.
+    """
+    changes, seconds = 0, []
     for b in work:
+        t = time.perf_counter()
         changes += len(det.step(b))
-    elapsed = time.perf_counter() - t
-    return sum(len(b) for b in work) / elapsed, changes
+        seconds.append(time.perf_counter() - t)
+    per_step = len(work[0])
+    return per_step / float(np.median(seconds)), per_step / min(seconds), changes
 
 
 def main() -> None:
@@ -97,24 +102,42 @@ def main() -> None:
 
     results = {}
     for n in (10_000, 100_000):
-        tab, work = park(n), batches(n, args.steps)
+        tab, work = park(n), batches(n, args.steps + 3)
+        work, later = work[:-3], work[-3:]
         det = Detector(tab, T0)
         det.step(work[0])  # warm-up: first readings raise many conditions at once
         if args.profile and n == 100_000:
             from pyinstrument import Profiler
 
             with Profiler() as prof:
-                r, changes = rate(det, work[1:])
+                r, best, changes = rate(det, work[1:])
             prof.print()
         else:
-            r, changes = rate(det, work[1:])
+            r, best, changes = rate(det, work[1:])
         results[n] = r
         per_step = changes / (len(work) - 1)
         print(
-            f"Detector.step  {n:>7,} sensors: {r / 1e6:6.2f} M sensor-updates/s "
-            f"({per_step:,.0f} changes/step)"
+            f"Detector.step  {n:>7,} sensors: {r / 1e6:6.2f} M sensor-updates/s median, "
+            f"{best / 1e6:6.2f} M best step ({per_step:,.0f} changes/step)"
         )
         if n == 100_000:
+            # The same park fed as ingest delivers it: slices of 1,000 readings.
+            small = [
+                Batch(
+                    b.sensor[k : k + 1000],
+                    b.ts[k : k + 1000],
+                    b.value[k : k + 1000],
+                    b.quality[k : k + 1000],
+                    b.flags[k : k + 1000],
+                )
+                for b in later
+                for k in range(0, n, 1000)
+            ]
+            r_small, best_small, _ = rate(det, small)
+            print(
+                f"Detector.step  {n:>7,} sensors, batches of 1,000: "
+                f"{r_small / 1e6:6.2f} M sensor-updates/s median, {best_small / 1e6:6.2f} M best"
+            )
             st, pa = det.state.nbytes / n, det.params.nbytes / n
             print(f"state {st:.0f} B/sensor + params {pa:.0f} B/sensor = {st + pa:.0f} B/sensor")
 
@@ -122,9 +145,12 @@ def main() -> None:
     tab, work = park(n), batches(n, 4)
     ref = ReferenceDetector(tab, T0)
     ref.step(work[0])
-    r_ref, _ = rate(ref, work[1:])
-    print(f"reference loop {n:>7,} sensors: {r_ref / 1e6:6.2f} M sensor-updates/s")
-    print(f"ratio Detector/reference at 10,000 sensors: {results[10_000] / r_ref:.0f}x")
+    r_ref, best_ref, _ = rate(ref, work[1:])
+    print(
+        f"reference loop {n:>7,} sensors: {r_ref / 1e6:6.2f} M sensor-updates/s median, "
+        f"{best_ref / 1e6:6.2f} M best step"
+    )
+    print(f"ratio Detector/reference at 10,000 sensors (medians): {results[10_000] / r_ref:.0f}x")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ def _reject(field: str, value: object, msg: str) -> RequestValidationError:
 
 def _check_known(field: str, value: str | None, known: dict[str, Any]) -> None:
     if value is not None and value not in known:
-        raise _reject(field, value, f"unknown {field} '{value}'; known: {', '.join(known)}")
+        names = list(known)
+        listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise _reject(field, value, f"unknown {field} '{value}'; known: {listed}")
 
 
 async def _event_stream(hub: Hub, heartbeat_s: float) -> AsyncIterator[bytes]:

@@ -8,7 +8,14 @@ import numpy as np
 
 from detectors import checks, decide
 from detectors.state import PROCESS_BITS, SLOTS, Params, State
-from hazardwatch.model import CONDITION_SEVERITY, Batch, Condition, ConditionChange, SensorTable
+from hazardwatch.model import (
+    CONDITION_SEVERITY,
+    Batch,
+    Condition,
+    ConditionChange,
+    HazardWatchError,
+    SensorTable,
+)
 
 _CONDITIONS = tuple(Condition)
 _SEVERITY = tuple(CONDITION_SEVERITY[c] for c in _CONDITIONS)
@@ -130,7 +137,8 @@ class Detector:
 
         Several readings of one sensor are applied one after another in ts order (ties in
         arrival order); a reading older than its sensor's last applied ts is ignored and
-        counted as `out_of_order`, a non-finite ts as `bad_ts`.
+        counted as `out_of_order`, a non-finite ts as `bad_ts`. Sensor indices must come
+        from this detector's SensorTable (ingest resolves them); others raise.
         """
         self.stats["batches"] += 1
         m = len(batch)
@@ -138,6 +146,12 @@ class Detector:
         if m == 0:
             return []
         sensor, ts, value, quality = batch.sensor, batch.ts, batch.value, batch.quality
+        if sensor.min() < 0 or sensor.max() >= self.params.n:
+            # numpy would wrap a negative index onto another sensor: refuse instead.
+            raise HazardWatchError(
+                f"batch has sensor indices outside 0..{self.params.n - 1}; "
+                "resolve tags against the SensorTable this Detector was built from"
+            )
         finite = np.isfinite(ts)
         if not finite.all():
             self.stats["bad_ts"] += int(m - np.count_nonzero(finite))
@@ -159,7 +173,12 @@ class Detector:
         """
         if sensor.size == 0:
             return []
-        if np.bincount(sensor, minlength=self.params.n).max() <= 1:
+        if sensor.size * 8 < self.params.n:  # small batch: sorting it beats counting every sensor
+            ordered = np.sort(sensor)
+            unique = not (ordered[1:] == ordered[:-1]).any()
+        else:
+            unique = np.bincount(sensor, minlength=self.params.n).max() <= 1
+        if unique:
             return [None]
         by_ts = np.argsort(ts, kind="stable")
         order = by_ts[np.argsort(sensor[by_ts], kind="stable")]
@@ -250,6 +269,7 @@ class Detector:
         st, p = self.state, self.params
         deadband, on, off = p.deadband[rows], p.on_delay_s[rows], p.off_delay_s[rows]
         gas = p.is_gas[rows]
+        all_usable = bool(usable.all())
         for k, slot in enumerate(SLOTS):
             bit = slot.bits(gas)
             active = (old & bit) != 0
@@ -258,7 +278,9 @@ class Detector:
             pending_row = st.pending_since[k]  # a view: row k of the 2-D array
             pending = pending_row[rows]
             now_active, now_pending = decide.delay(want, active, pending, t, on, off)
-            pending_row[rows] = np.where(usable, now_pending, pending)
+            pending_row[rows] = (
+                now_pending
+            )
             new = new ^ ((now_active ^ active) & usable) * bit
         if self._orphans:
             # A restored condition the current config cannot raise ends on the next measurement.

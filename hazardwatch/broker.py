@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -97,8 +98,11 @@ class EmbeddedBroker:
         conf.write_text(
             f"listener {self.port} {self.host}\n"
             "allow_anonymous true\n"
+            # As root, mosquitto drops to user "mosquitto", which cannot write its
+            # persistence file into our folder; stay the user we are.
+            + ("user root\n" if os.geteuid() == 0 else "")
             # Without it every hop waits for Nagle: 30-40 ms (components.md).
-            "set_tcp_nodelay true\n"
+            + "set_tcp_nodelay true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"

@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -113,7 +112,7 @@ def demo(
     listen: Annotated[str, typer.Option(help="HTTP HOST:PORT")] = "127.0.0.1:8000",
     broker: Annotated[str, typer.Option(help="auto | mosquitto | amqtt")] = "auto",
     overfill: Annotated[str | None, typer.Option(help="Tank to overfill (default: first)")] = None,
-    overfill_at: Annotated[float, typer.Option(help="Seconds until the overfill")] = 60.0,
+    overfill_at: Annotated[float, typer.Option(help="Seconds until the overfill")] = 30.0,
     data_dir: Annotated[Path | None, typer.Option(help="Default: a temporary folder")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
 ) -> None:
@@ -138,13 +137,8 @@ def demo(
             publisher = FleetPublisher(
                 site, mqtt.url, rate_hz=1.0, seed=1, scenarios=[Overfill(tank, overfill_at)]
             )
-            halt = threading.Event()
-            sim = threading.Thread(
-                target=publisher.run, kwargs={"duration_s": None, "stop": halt}, daemon=True
-            )
-
             async def main(stop: asyncio.Event) -> None:
-                sim.start()
+                publisher.start()
                 typer.echo(
                     f"HazardWatch demo: {service.table.n} sensors via {mqtt.kind} at {mqtt.url}\n"
                     f"  control room: http://{host}:{port}/   API: http://{host}:{port}/docs\n"
@@ -155,9 +149,7 @@ def demo(
                 try:
                     await service.run(stop)
                 finally:
-                    halt.set()
-                    await asyncio.to_thread(sim.join, 10)
-                    publisher.close()
+                    await asyncio.to_thread(publisher.close)
 
             _run_until_signal(main)
     typer.echo("HazardWatch demo stopped.")

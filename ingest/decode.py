@@ -38,6 +38,16 @@ _NON_FINITE_WORDS = frozenset(
 _STATUS = {b"online": True, b"offline": False}
 
 
+def _frozen_empty() -> Batch:
+    empty = Batch.empty()
+    for column in (empty.sensor, empty.ts, empty.value, empty.quality, empty.flags):
+        column.flags.writeable = False
+    return empty
+
+
+_EMPTY = _frozen_empty()  # shared by every message that yields no readings
+
+
 class Reason(StrEnum):
     """Why a message or a row was rejected; the value is also the counter label."""
 
@@ -319,7 +329,7 @@ class Decoder:
                 f"status payload must be 'online' or 'offline', got {_short(bytes(payload))}",
             )
         status = GatewayStatus(enterprise, gateway, online, received)
-        return Decoded(Batch.empty(), [], status)
+        return Decoded(_EMPTY, [], status)
 
     def _single(self, idx: int, payload: bytes, received: float) -> Decoded:
         obj = _loads(payload)
@@ -492,7 +502,7 @@ def _all_good(
     else:
         if not ((ts >= window.lo) & (ts <= window.hi)).all():
             return None
-        if len(set(zip(sensors, stamps, strict=True))) != n:  # type: ignore[arg-type]
+        if len(set(zip(sensors, ts.tolist(), strict=True))) != n:
             return None
         flags = np.zeros(n, np.uint8)
     return Batch(
@@ -505,7 +515,7 @@ def _all_good(
 
 
 def _rejected(reason: Reason, topic: str, detail: str, payload: bytes) -> Decoded:
-    return Decoded(Batch.empty(), [Rejection(reason, topic, detail, bytes(payload), None)])
+    return Decoded(_EMPTY, [Rejection(reason, topic, detail, bytes(payload), None)])
 
 
 def _dump(row: Any) -> bytes:

@@ -103,7 +103,7 @@ class Ingestor:
 
     @property
     def connected(self) -> bool:
-        """Whether a broker connection with our subscriptions is up right now."""
+        """Whether a broker connection with our subscriptions is up (as of the last receive)."""
         return self._client is not None
 
     # ------------------------------------------------------------------ lifecycle
@@ -130,8 +130,9 @@ class Ingestor:
         tb: TracebackType | None,
     ) -> None:
         task, self._next_task = self._next_task, None
-        if task is not None and not task.done():
+        if task is not None:
             task.cancel()
+            # retrieve the outcome, so asyncio does not warn about an unseen MqttError
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                 await task
         await self._drop_client()

@@ -9,31 +9,24 @@ Payload `ts` is simulated time; `speed` makes simulated time run faster than the
 from __future__ import annotations
 
 import logging
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
 import orjson
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from hazardwatch.model import HazardWatchError, Site
+from simulators.gateway import RECONNECT_MAX_S, GatewayLink
 from simulators.physics import TankFarm
 from simulators.scenario import Overfill, Scenario, Script
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["batch", "single"]
-KEEPALIVE_S = 30
-MAX_INFLIGHT = 1000  # QoS 1 messages awaiting PUBACK per client before paho queues locally
-RECONNECT_MIN_S = 0.5  # a lost gateway retries after this, doubling up to RECONNECT_MAX_S
-RECONNECT_MAX_S = 10.0
 MAX_BEHIND_S = 1.0  # pacing further behind than this skips ahead instead of bursting
 PAUSE_SLICE_S = 0.05  # how often a pause looks at the stop events
 
@@ -56,50 +49,6 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
         raise PublisherError(f"broker URL {url!r}: expected mqtt://HOST:PORT")
     return parts.hostname, port or 1883
-
-
-@dataclass(eq=False)
-class _Gateway:
-    """One gateway's topics, sensors and live connection."""
-
-    key: str  # "<enterprise>/<gateway>"
-    enterprise: str
-    name: str
-    sensors: np.ndarray  # sensor indices behind this gateway
-    tags: list[str]
-    batch_topic: str
-    status_topic: str
-    single_topics: list[str]
-    client: mqtt.Client | None = None
-    connected: threading.Event = field(default_factory=threading.Event)
-    lost: bool = False  # written by paho's network thread
-    retry_at: float = 0.0
-    backoff_s: float = RECONNECT_MIN_S
-
-
-def _on_connect(
-    client: mqtt.Client, gw: _Gateway, flags: Any, reason: Any, properties: Any
-) -> None:
-    if reason.is_failure:
-        log.warning("gateway %s: broker refused the connection: %s", gw.key, reason)
-        gw.lost = True
-        return
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        try:  # without it the first hop adds tens of ms (Nagle) to every reading's latency
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as err:
-            log.debug("gateway %s: TCP_NODELAY not set: %s", gw.key, err)
-    client.publish(gw.status_topic, b"online", qos=1, retain=True)
-    gw.backoff_s = RECONNECT_MIN_S
-    gw.connected.set()
-
-
-def _on_disconnect(
-    client: mqtt.Client, gw: _Gateway, flags: Any, reason: Any, properties: Any
-) -> None:
-    gw.connected.clear()
-    gw.lost = True
 
 
 class FleetPublisher:
@@ -161,29 +110,20 @@ class FleetPublisher:
         self.reconnects = 0
         self.wall_elapsed_s = 0.0
 
-    def _build_gateways(self, site: Site) -> dict[str, _Gateway]:
-        root = site.root_topic.rstrip("/")
+    def _build_gateways(self, site: Site) -> dict[str, GatewayLink]:
         rows = site.iter_sensors()
-        groups: dict[str, tuple[str, str, list[int]]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for i, (e, _, u, _) in enumerate(rows):
-            groups.setdefault(f"{e.id}/{u.gateway}", (e.id, u.gateway, []))[2].append(i)
-        out: dict[str, _Gateway] = {}
-        for key, (ent, name, ix) in groups.items():
+            groups.setdefault((e.id, u.gateway), []).append(i)
+        out: dict[str, GatewayLink] = {}
+        for (ent, name), ix in groups.items():
             tags = [rows[i][3].tag for i in ix]
-            if self.mode == "single":
-                bad = [t for t in tags if "+" in t or "#" in t]
-                if bad:
-                    raise PublisherError(f"tags {bad} cannot be MQTT topic levels (+ or #)")
-            out[key] = _Gateway(
-                key=key,
-                enterprise=ent,
-                name=name,
-                sensors=np.asarray(ix, dtype=np.int64),
-                tags=tags,
-                batch_topic=f"{root}/{ent}/_batch/{name}",
-                status_topic=f"{root}/{ent}/_status/{name}",
-                single_topics=[f"{root}/{ent}/{t}" for t in tags],
-            )
+            bad = [t for t in tags if "+" in t or "#" in t]
+            if bad and self.mode == "single":
+                raise PublisherError(f"tags {bad} cannot be MQTT topic levels (+ or #)")
+            sensors = np.asarray(ix, dtype=np.int64)
+            gw = GatewayLink(site.root_topic.rstrip("/"), ent, name, sensors, tags)
+            out[gw.key] = gw
         return out
 
     # ------------------------------------------------------------ connections
@@ -196,7 +136,7 @@ class FleetPublisher:
     def status_topic(self, key: str) -> str:
         return self._gateway(key).status_topic
 
-    def _gateway(self, key: str) -> _Gateway:
+    def _gateway(self, key: str) -> GatewayLink:
         try:
             return self._gateways[key]
         except KeyError:
@@ -227,61 +167,23 @@ class FleetPublisher:
                 f"within {self.connect_timeout_s:g} s"
             )
 
-    def _open(self, gw: _Gateway) -> None:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"hwsim-{gw.enterprise}-{gw.name}-{secrets.token_hex(4)}",
-            userdata=gw,
-            reconnect_on_failure=False,  # reconnection is ours: see _heal
-        )
-        client.will_set(gw.status_topic, b"offline", qos=1, retain=True)
-        client.max_inflight_messages_set(MAX_INFLIGHT)
-        client.on_connect = _on_connect
-        client.on_disconnect = _on_disconnect
-        gw.connected.clear()
-        gw.lost = False
+    def _open(self, gw: GatewayLink) -> None:
         try:
-            client.connect(self._host, self._port, keepalive=KEEPALIVE_S)
+            gw.open(self._host, self._port)
         except OSError as err:
             raise PublisherError(
                 f"gateway {gw.key}: cannot connect to {self.broker_url}: {err}"
             ) from None
-        client.loop_start()
-        gw.client = client
-
-    def _drop(self, gw: _Gateway) -> None:
-        """Cut the gateway's TCP connection without an MQTT DISCONNECT: its last will fires."""
-        client, gw.client = gw.client, None
-        gw.connected.clear()
-        if client is None:
-            return
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError as err:  # already gone: the broker has seen it die anyway
-                log.debug("gateway %s: shutdown: %s", gw.key, err)
-        # paho sees EOF and, with reconnect_on_failure off, its network thread ends.
-        client.loop_stop()
 
     def _close_all(self, timeout_s: float) -> None:
         """Say `offline` on every live gateway, wait (bounded) for the broker, disconnect."""
-        live = [gw for gw in self._gateways.values() if gw.client is not None]
-        sent = []
-        for gw in live:
-            assert gw.client is not None
-            if gw.connected.is_set():
-                sent.append(gw.client.publish(gw.status_topic, b"offline", qos=1, retain=True))
+        sent = [info for gw in self._gateways.values() if (info := gw.say_offline()) is not None]
         deadline = time.monotonic() + timeout_s
         for info in sent:
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-        for gw in live:
-            client, gw.client = gw.client, None
-            gw.connected.clear()
-            assert client is not None
-            client.disconnect()
-            client.loop_stop()
+        for gw in self._gateways.values():
+            gw.disconnect()
 
     def kill_gateway(self, key: str) -> None:
         """Drop a gateway's socket without DISCONNECT; it stays off until `revive_gateway`."""
@@ -290,7 +192,7 @@ class FleetPublisher:
             self._held_down.add(key)
             if key not in self._down:
                 self._down.add(key)
-                self._drop(gw)
+                gw.drop()
                 self.kills += 1
 
     def revive_gateway(self, key: str) -> None:
@@ -307,7 +209,7 @@ class FleetPublisher:
         want = self.script.gateways_down() | self._held_down
         for key in sorted(want - self._down):
             self._down.add(key)
-            self._drop(self._gateways[key])
+            self._gateways[key].drop()
             self.kills += 1
         for key in sorted(self._down - want):
             self._down.discard(key)
@@ -316,11 +218,9 @@ class FleetPublisher:
     def _heal(self, now: float) -> None:
         """Reconnect gateways that should be up but are not, with a doubling backoff."""
         for gw in self._gateways.values():
-            if gw.key in self._down or (gw.client is not None and not gw.lost):
+            if gw.key in self._down or not gw.needs_reconnect or now < gw.retry_at:
                 continue
-            if now < gw.retry_at:
-                continue
-            self._drop(gw)  # joins a dead network thread, if any
+            gw.drop()  # joins a dead network thread, if any
             try:
                 self._open(gw)
             except PublisherError as err:
@@ -340,45 +240,41 @@ class FleetPublisher:
             self._apply_outages()
             self._heal(time.monotonic())
             for gw in self._gateways.values():
-                if gw.key in self._down or gw.client is None or not gw.connected.is_set():
+                if gw.key in self._down or not gw.up:
                     self.unsent_readings += len(gw.tags)
                     continue
-                self._publish_gateway(gw, gw.client, ts, values[gw.sensors].tolist())
+                self._publish_gateway(gw, ts, values[gw.sensors].tolist())
         self.ticks += 1
 
-    def _publish_gateway(
-        self, gw: _Gateway, client: mqtt.Client, ts: float, values: list[float]
-    ) -> None:
+    def _publish_gateway(self, gw: GatewayLink, ts: float, values: list[float]) -> None:
         if self.mode == "batch":
             rows = list(map(list, zip(gw.tags, values, strict=True)))
-            messages = [(gw.batch_topic, orjson.dumps({"ts": ts, "r": rows}))]
+            ok = gw.publish(gw.batch_topic, orjson.dumps({"ts": ts, "r": rows}), self.qos)
+            sent, messages = (len(values), 1) if ok else (0, 0)
         else:
-            messages = [
-                (topic, orjson.dumps({"v": v, "ts": ts, "q": "good"}))
+            sent = sum(
+                gw.publish(topic, orjson.dumps({"v": v, "ts": ts, "q": "good"}), self.qos)
                 for topic, v in zip(gw.single_topics, values, strict=True)
-            ]
-        failed = 0
-        for topic, payload in messages:
-            if client.publish(topic, payload, qos=self.qos).rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                failed += 1
-        self.publish_errors += failed
-        self.published_messages += len(messages) - failed
-        sent = len(values) if failed == 0 else (0 if self.mode == "batch" else len(values) - failed)
+            )
+            messages = sent
+        self.published_messages += messages
         self.published_readings += sent
         self.unsent_readings += len(values) - sent
+        self.publish_errors += (1 if self.mode == "batch" else len(values)) - messages
 
     def run(
         self, duration_s: float | None = None, stop: threading.Event | None = None
     ) -> dict[str, Any]:
-        """Publish until `duration_s` simulated seconds have passed, `stop` is set or `close()`.
+        """Publish for `duration_s` seconds of wall time (None: until `stop` or `close()`).
 
+        That is `duration_s * rate_hz` ticks, each `speed / rate_hz` simulated seconds long.
         Blocks; returns `stats()`. Connects first if needed.
         """
         if duration_s is not None and not duration_s >= 0:
             raise PublisherError(f"duration_s must be >= 0, got {duration_s}")
         self.connect()
         period = 1.0 / self.rate_hz
-        n_ticks = None if duration_s is None else round(duration_s * self.rate_hz / self.speed)
+        n_ticks = None if duration_s is None else round(duration_s * self.rate_hz)
         started = time.monotonic()
         next_t = started + period
         done = 0
@@ -490,12 +386,15 @@ def simulate(
     overfill: str | None = None,
     overfill_at_s: float = 30.0,
     qos: int = 1,
+    start_ts: float | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run a simulated park against a broker (for the CLI); return the publisher's stats.
 
-    `duration_s` is simulated seconds (None: until `stop` or Ctrl-C); `overfill` names a unit
-    whose inflow opens `overfill_at_s` simulated seconds after the start.
+    `duration_s` is wall-clock seconds (None: until `stop` or Ctrl-C); `overfill` names a unit
+    whose inflow opens `overfill_at_s` simulated seconds after the start. `start_ts` is the
+    simulated start (default now); with `speed` > 1 simulated time runs ahead of the wall
+    clock, so a consumer that refuses future timestamps wants a start in the past.
     """
     scenarios: list[Scenario] = [] if overfill is None else [Overfill(overfill, overfill_at_s)]
     fleet = FleetPublisher(
@@ -507,6 +406,7 @@ def simulate(
         seed=seed,
         scenarios=scenarios,
         qos=qos,
+        start_ts=start_ts,
     )
     with fleet:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -44,7 +45,10 @@ class Mosquitto:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            "set_tcp_nodelay true\n"
+            # As root, mosquitto drops to user "mosquitto", which cannot write its
+            # persistence file into our folder; stay the user we are.
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + "set_tcp_nodelay true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 1000000\n"

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
 
 from alerting import AlarmEvent
 from dashboards import Server, alarm_message, create_app, risk_message
@@ -114,16 +115,14 @@ def served(tmp_path: Path) -> Iterator[ServedPark]:
         service.stop()
 
 
-def _row(page: object, alarm_id: int) -> object:
-    return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')  # type: ignore[attr-defined]
+def _row(page: Page, alarm_id: int) -> Locator:
+    return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')
 
 
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
 def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
     served: ServedPark, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import Route, expect, sync_playwright
-
     first = served.raise_alarm("T101.LT", Condition.HH, 18.7)
     outside: list[str] = []
     alarm_fetches: list[str] = []

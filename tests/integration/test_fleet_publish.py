@@ -174,9 +174,9 @@ def test_batches_arrive_per_gateway_with_every_tag_and_a_tick_ts(
         # Simulated time: one tick is speed / rate_hz = 0.05 s after the last.
         assert tss[0] >= START_TS and tss == pytest.approx([tss[0] + 0.05 * k for k in range(3)])
         sub.wait_for(is_status(f"hwa/acme/_status/{gw}", b"online"), f"online of {gw}")
-    assert (
-        fleet.published_messages >= 6 and fleet.published_readings == 6 * fleet.published_messages
-    )
+    fleet.close()  # the counters settle once the loop has stopped
+    assert fleet.published_messages >= 6
+    assert fleet.published_readings == 6 * fleet.published_messages
 
 
 def test_a_late_subscriber_gets_retained_online_then_offline_after_close(
@@ -242,7 +242,7 @@ def test_same_seed_publishes_identical_payloads_and_another_seed_does_not(
         with FleetPublisher(
             make_site(root), mosquitto.url, rate_hz=50.0, seed=seed, start_ts=START_TS
         ) as f:
-            stats = f.run(duration_s=0.1)  # simulated seconds: 5 ticks of 0.02 s
+            stats = f.run(duration_s=0.1)  # 5 ticks at 50 Hz
         assert stats["ticks"] == 5
         got = sub.wait_count(lambda m: True, 10, f"batches under {root}")
         return [m.payload for m in sorted(got, key=lambda m: m.topic)]  # stable within a topic
@@ -250,6 +250,22 @@ def test_same_seed_publishes_identical_payloads_and_another_seed_does_not(
     first, again, other = payloads("hwe1", 3), payloads("hwe2", 3), payloads("hwe3", 4)
     assert first == again
     assert first != other
+
+
+def test_gateways_reconnect_and_say_online_after_a_broker_restart(
+    mosquitto: Mosquitto, subscribe: Callable[[str], Subscriber], fleets: list[FleetPublisher]
+) -> None:
+    fleet = FleetPublisher(make_site("hwr"), mosquitto.url, rate_hz=20.0)
+    fleets.append(fleet)
+    fleet.start()
+    mosquitto.restart()
+    # Batches flow again only if the publisher reconnected its gateways by itself.
+    sub = subscribe("hwr/acme/#")
+    sub.wait_for(
+        lambda m: m.topic == "hwr/acme/_batch/gw1" and not m.retain, "a batch after restart"
+    )
+    sub.wait_for(is_status("hwr/acme/_status/gw2", b"online"), "gw2 online after restart")
+    assert fleet.reconnects >= 2  # both gateways
 
 
 # ------------------------------------------------------------------ scenarios and the CLI entry
@@ -273,17 +289,18 @@ def test_gateway_outage_fires_the_will_then_comes_back_online(
 
 def test_simulate_runs_an_overfill_at_speed_and_returns_its_stats(mosquitto: Mosquitto) -> None:
     site = make_site("hwg")
-    # 60 ticks of 3 simulated seconds each, published at 50 Hz: three simulated minutes.
+    # 1.2 s of wall time at 50 Hz is 60 ticks of 3 simulated seconds: three simulated minutes.
     stats = simulate(
         site,
         mosquitto.url,
         rate_hz=50.0,
         speed=150.0,
-        duration_s=180.0,
+        duration_s=1.2,
         overfill="T1",
         overfill_at_s=30.0,
     )
     assert stats["ticks"] == 60 and stats["published_readings"] == 60 * 12
+    assert stats["sim_elapsed_s"] == pytest.approx(180.0)
     (truth,) = stats["truth"]
     assert truth["onset_ts"] is not None and truth["h_ts"] < truth["hh_ts"]
     assert truth["hh_ts"] - truth["onset_ts"] < 90.0

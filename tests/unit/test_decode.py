@@ -488,6 +488,34 @@ def test_arbitrary_json_never_raises_and_counts_every_row_once(topic: str, body:
     check_accounting(decoded, topic, payload)
 
 
+@settings(max_examples=150)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["LT-101", "TT-101", "PT-101"]),
+            st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**63),
+            st.floats(NOW - 1000, NOW + 100),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    with_ts=st.booleans(),
+)
+def test_whole_batch_fast_path_equals_row_by_row(
+    rows: list[tuple[str, float, float]], with_ts: bool
+) -> None:
+    """One bad row sends a batch row by row; the good rows must come out the same."""
+    body = [list(r) if with_ts else list(r[:2]) for r in rows]
+    decoder = Decoder(TABLE)
+    fast = decoder.decode("hw/ent1/_batch/gw1", js({"ts": NOW, "r": body}), NOW)
+    slow = decoder.decode("hw/ent1/_batch/gw1", js({"ts": NOW, "r": [*body, ["NOPE", 1]]}), NOW)
+    assert slow.rejections[-1].row == len(body)
+    assert fast.rejections == slow.rejections[:-1]
+    for column in ("sensor", "ts", "value", "quality", "flags"):
+        a, b = getattr(fast.batch, column), getattr(slow.batch, column)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), column
+
+
 # ------------------------------------------------------------------ dead letter, counters
 
 

@@ -78,31 +78,64 @@ def restored(n: int) -> st.SearchStrategy[list[tuple[int, Condition]]]:
     return st.lists(st.tuples(st.integers(0, n - 1), st.sampled_from(list(Condition))), max_size=4)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_detector_equals_reference(data: st.DataObject) -> None:
     tab = data.draw(tables())
     ops = data.draw(timelines(tab.n))
     restore = data.draw(restored(tab.n))
     start = T0 - data.draw(st.sampled_from([0.0, 3.0]))
-    fast, slow = Detector(tab, start), ReferenceDetector(tab, start)
-    fast.restore(restore)
-    slow.restore(restore)
+    # Both code paths of the Detector: every round lifted to sensor order, and none.
+    dense, sparse = Detector(tab, start, dense_from=0.0), Detector(tab, start, dense_from=2.0)
+    slow = ReferenceDetector(tab, start)
+    for det in (dense, sparse, slow):
+        det.restore(restore)
     for op in ops:
         if op[0] == "step":
             cols = list(zip(*op[1], strict=True)) or [[], [], [], []]
             batch = Batch.of(*cols)
-            got, want = fast.step(batch), slow.step(batch)
+            outs = [det.step(batch) for det in (dense, sparse, slow)]
         elif op[0] == "stale":
-            got, want = fast.check_stale(op[1]), slow.check_stale(op[1])
+            outs = [det.check_stale(op[1]) for det in (dense, sparse, slow)]
         else:
             ix = tab.gateway_sensors.get(op[1], np.zeros(0, np.int64))
-            got, want = fast.gateway_offline(ix, op[2]), slow.gateway_offline(ix, op[2])
-        assert rows(got) == rows(want), op
-        assert [c.severity for c in got] == [c.severity for c in want]
-    assert fast.state.active.tolist() == slow.active_bits()
-    for key in ("out_of_order", "applied"):
-        assert fast.stats[key] == slow.stats[key], key
+            outs = [det.gateway_offline(ix, op[2]) for det in (dense, sparse, slow)]
+        want = outs[2]
+        for got in outs[:2]:
+            assert rows(got) == rows(want), op
+            assert [c.severity for c in got] == [c.severity for c in want]
+    for fast in (dense, sparse):
+        assert fast.state.active.tolist() == slow.active_bits()
+        for key in ("out_of_order", "applied"):
+            assert fast.stats[key] == slow.stats[key], key
+
+
+def test_both_paths_equal_reference_on_a_park_of_500() -> None:
+    """Hypothesis draws tiny tables; this checks the gathers and scatters at some size."""
+    rng = np.random.default_rng(3)
+    kinds = [Kind.LEVEL, Kind.TEMPERATURE, Kind.GAS_TOXIC, Kind.PRESSURE]
+    tab = table(
+        *(
+            sensor(f"S{i}", kinds[i % 4], Limits(90.0, 80.0, 20.0, 10.0), on_delay_s=i % 3 * 2.0)
+            for i in range(500)
+        )
+    )
+    dense, sparse = Detector(tab, T0, dense_from=0.0), Detector(tab, T0, dense_from=2.0)
+    slow = ReferenceDetector(tab, T0)
+    for k in range(30):
+        m = int(rng.integers(1, 700))
+        batch = Batch.of(
+            rng.integers(0, 500, m),
+            T0 + k + rng.integers(-2, 2, m).astype(float),
+            rng.uniform(-5.0, 105.0, m).round(1),
+            rng.choice([0, 0, 0, 1, 2], m),
+        )
+        want = rows(slow.step(batch))
+        assert want, "the timeline should change something in every batch"
+        assert rows(dense.step(batch)) == want
+        assert rows(sparse.step(batch)) == want
+    assert dense.state.active.tolist() == sparse.state.active.tolist() == slow.active_bits()
+    assert dense.stats["out_of_order"] == slow.stats["out_of_order"] > 0
 
 
 def test_reference_agrees_on_a_hand_timeline() -> None:

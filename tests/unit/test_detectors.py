@@ -18,6 +18,7 @@ from hazardwatch.model import (
     ConditionChange,
     Enterprise,
     HazardSource,
+    HazardWatchError,
     Kind,
     Limits,
     Quality,
@@ -375,6 +376,13 @@ def test_non_finite_timestamps_are_dropped_and_counted() -> None:
     assert det.step(Batch.of([0, 0], [math.nan, math.inf], [95.0, 95.0])) == []
     assert det.stats["bad_ts"] == 2
     assert det.state.last_ts[0] == -math.inf
+
+
+def test_sensor_index_outside_the_table_is_refused() -> None:
+    det = Detector(table(sensor()), T0)
+    for bad in (-1, 1):
+        with pytest.raises(HazardWatchError, match=r"outside 0\.\.0"):
+            det.step(Batch.of([bad], [T0], [50.0]))
 
 
 def test_state_is_arrays_one_row_per_sensor() -> None:
