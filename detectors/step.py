@@ -1,4 +1,15 @@
-"""The Detector: applies batches of readings to the state and reports condition changes."""
+"""The Detector: applies batches of readings to the state and reports condition changes.
+
+Per reading, in ts order per sensor (limit rules: see detectors.decide):
+- older than the sensor's last applied reading: ignored, counted `out_of_order`;
+- any applied reading clears COMM_LOSS and moves `last_seen` (the reading's own ts);
+- quality BAD: BAD_QUALITY; the value is no measurement (OUT_OF_RANGE and the process
+  conditions keep their state and timers);
+- otherwise BAD_QUALITY clears and OUT_OF_RANGE follows the range check (0.5 % of span
+  tolerance, non-finite values out of range); an out-of-range reading keeps the process
+  conditions as they were; an in-range one is checked against the limits.
+Changes come back sorted by ts, then sensor, then condition.
+"""
 
 from __future__ import annotations
 
@@ -279,7 +290,7 @@ class Detector:
             pending = pending_row[rows]
             now_active, now_pending = decide.delay(want, active, pending, t, on, off)
             pending_row[rows] = (
-                now_pending
+                now_pending if all_usable else np.where(usable, now_pending, pending)
             )
             new = new ^ ((now_active ^ active) & usable) * bit
         if self._orphans:

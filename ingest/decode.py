@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -491,7 +490,7 @@ def _all_good(
         ts = np.array(stamps, np.float64) if stamps is not None else None
     except (KeyError, TypeError, OverflowError):
         return None
-    if not math.isfinite(value.sum()):  # an overflowing sum only sends us row by row
+    if not np.isfinite(value).all():
         return None
     n = len(sensors)
     if ts is None:

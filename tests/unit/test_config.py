@@ -161,7 +161,7 @@ def test_example_compiles_to_a_sensor_table(park: Site) -> None:
         1.0,
     )
     assert table.deadband[lt] == pytest.approx(0.9)  # 5 % of an 18 m span
-    assert table.on_delay_s[lt] == 60.0
+    assert table.on_delay_s[lt] == 10.0  # the park's level default, over ISA's 60 s
     assert table.stale_after_s[lt] == 6.0  # 3 periods of 2 s
     tt = table.tag_index["e01-T101-TT"]
     assert table.limit_hh[tt] == 45.0

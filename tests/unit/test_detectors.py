@@ -304,6 +304,13 @@ def test_stale_raises_after_stale_after_s_and_next_reading_clears() -> None:
     assert [c.condition for c in det.check_stale(T0 + 91.5)] == [COMM]
 
 
+def test_reading_older_than_start_does_not_age_the_sensor() -> None:
+    det = Detector(table(sensor(period_s=10.0, stale_periods=3.0)), T0)
+    det.step(Batch.of([0], [T0 - 20.0], [50.0]))  # buffered in a gateway before we started
+    assert det.check_stale(T0 + 30.0) == []
+    assert [c.condition for c in det.check_stale(T0 + 31.0)] == [COMM]
+
+
 def test_gateway_offline_raises_comm_loss_for_its_sensors_at_once() -> None:
     t = table(sensor("A"), sensor("B"), sensor("C"), gateways=("gw1", "gw2", "gw1"))
     det = Detector(t, T0)
