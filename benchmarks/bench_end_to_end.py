@@ -366,6 +366,22 @@ def cpu_s() -> float:
     return t.user + t.system
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread name of this process (threads of the same name summed)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for t in psutil.Process().threads():
+        name = names.get(t.id, "other")
+        out[name] = out.get(name, 0.0) + t.user_time + t.system_time
+    return out
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float]) -> str:
+    used = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    top = sorted(((v, k) for k, v in used.items() if v >= 0.05), reverse=True)
+    return ", ".join(f"{k} {v:.1f} s" for v, k in top) or "none"
+
+
 def _rate(n: int, t0: float, t1: float | None) -> float:
     return n / (t1 - t0) if t1 is not None and t1 > t0 else float("nan")
 
@@ -397,10 +413,10 @@ def run_throughput(
     svc = ServiceThread(site, tmp / "svc-throughput", f"mqtt://{host}:{port}", cid, [], profile)
     timeout = 30 + m / 20_000
     try:
-        cpu0 = cpu_s()
+        cpu0, threads0 = cpu_s(), thread_cpu()
         pub.ask("burst", m)
         done = svc.wait_readings(m, timeout)
-        cpu1 = cpu_s()
+        cpu1, threads1 = cpu_s(), thread_cpu()
         health = svc.service._health()
         p = pub.reply(timeout)
     finally:
@@ -412,6 +428,8 @@ def run_throughput(
         "processed": health["detector"]["readings"],
         "pub_rate": _rate(m, p["t_first"], p["t_acked"]),
         "cpu_frac": (cpu1 - cpu0) / wall,
+        "threads": cpu_split(threads0, threads1),
+        "wall": wall,
         "health": health,
         "shutdown_s": shutdown_s,
         "rss0": rss0,
@@ -437,7 +455,7 @@ def run_latency(
     svc = ServiceThread(site, tmp / "svc-latency", f"mqtt://{host}:{port}", cid, [sink], profile)
     rss_samples: list[float] = []
     try:
-        rss1, cpu0, wall0 = rss_mb(), cpu_s(), time.time()
+        rss1, cpu0, wall0, threads0 = rss_mb(), cpu_s(), time.time(), thread_cpu()
         pub.ask("paced", seconds)
         deadline = time.monotonic() + seconds + 30
         while not pub.conn.poll(0.5) and time.monotonic() < deadline:
@@ -445,7 +463,7 @@ def run_latency(
         p = pub.reply(5)
         backlog = p["readings"] - svc.readings  # still to process when the last PUBACK came
         done = svc.wait_readings(p["readings"], 15)
-        cpu1, wall1 = cpu_s(), time.time()
+        cpu1, wall1, threads1 = cpu_s(), time.time(), thread_cpu()
         health = svc.service._health()
     finally:
         shutdown_s = svc.stop()
@@ -461,6 +479,7 @@ def run_latency(
         "catch_up_s": None if done is None else done - p["t_acked"],
         "late_max_s": p["late_max_s"],
         "cpu_frac": (cpu1 - cpu0) / (wall1 - wall0),
+        "threads": cpu_split(threads0, threads1),
         "health": health,
         "shutdown_s": shutdown_s,
         "rss0": rss0,
@@ -588,6 +607,11 @@ def report(
         f" (service process CPU {thr['cpu_frac']:.0%} of one core)"
     )
     print(f"   publisher sent (all PUBACKed): {fmt(thr['pub_rate'])} readings/s")
+    det = th["detector"]
+    print(
+        f"   condition changes during the burst {det['changes']:,}"
+        f" (out of order {det['out_of_order']:,}); CPU by thread: {thr['threads']}"
+    )
     print(
         f"   reading store: {th['store']['written']:,} written when the detector was done,"
         f" queue {th['store']['queued_batches']} batches; flushed on stop in"
@@ -625,6 +649,7 @@ def report(
         f" drained {catch} after it; publisher max lateness {lat['late_max_s'] * 1000:.1f} ms;"
         f" service process CPU {lat['cpu_frac']:.0%} of one core"
     )
+    print(f"   CPU by thread: {lat['threads']}")
     growth = lat["rss2"] - lat["rss0"]
     print(
         f"5. Memory of the service process (the publisher is a separate process,"

@@ -137,6 +137,7 @@ def demo(
             publisher = FleetPublisher(
                 site, mqtt.url, rate_hz=1.0, seed=1, scenarios=[Overfill(tank, overfill_at)]
             )
+
             async def main(stop: asyncio.Event) -> None:
                 publisher.start()
                 typer.echo(
