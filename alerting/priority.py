@@ -42,6 +42,18 @@ DEFAULT_PRIORITY: dict[Condition, Priority] = {
     Condition.COMM_LOSS: Priority.MEDIUM,
     Condition.OUT_OF_RANGE: Priority.LOW,
     Condition.BAD_QUALITY: Priority.LOW,
+    # Early warnings rank with the first-level alarms they come before.
+    Condition.RATE: Priority.MEDIUM,
+    Condition.PREDICT_HH: Priority.MEDIUM,
+    Condition.PREDICT_LL: Priority.MEDIUM,
+    Condition.DRIFT: Priority.MEDIUM,
+    Condition.CO_RISE: Priority.MEDIUM,
+    # Signal faults are for maintenance, not the process.
+    Condition.STUCK: Priority.LOW,
+    Condition.SPIKE: Priority.LOW,
+    Condition.NOISY: Priority.LOW,
+    # Several detectors of one area agree: more certain than any one of them (GB 16808-2025).
+    Condition.AREA_GAS: Priority.HIGH,
 }
 
 _COLOUR: dict[Priority, RiskColour] = {

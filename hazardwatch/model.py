@@ -66,6 +66,18 @@ class Condition(IntEnum):
     OUT_OF_RANGE = 6
     BAD_QUALITY = 7
     COMM_LOSS = 8
+    # Early warnings (预警): trends that will reach a limit, before any limit is reached.
+    RATE = 9  # rate of change beyond the sensor's limit (units/min)
+    PREDICT_HH = 10  # the trend reaches HH (or gas second level) within the horizon
+    PREDICT_LL = 11  # the trend reaches LL within the horizon
+    DRIFT = 12  # sustained deviation from the learned baseline (CUSUM)
+    # Instrument faults found from the signal itself.
+    STUCK = 13  # flatline while the sensor normally moves
+    SPIKE = 14  # a single-sample jump faster than the physics allows
+    NOISY = 15  # a burst of noise far above the sensor's usual spread
+    # Cross-sensor rules; raised on the group's anchor sensor (see SensorTable).
+    AREA_GAS = 16  # k of n gas detectors of one area at first level or above
+    CO_RISE = 17  # temperature and pressure of one tank rising together
 
     @property
     def label(self) -> str:
@@ -78,7 +90,33 @@ class Condition(IntEnum):
     @property
     def is_instrument(self) -> bool:
         """A fault of the measurement, not of the process."""
-        return self in (Condition.OUT_OF_RANGE, Condition.BAD_QUALITY, Condition.COMM_LOSS)
+        return self in INSTRUMENT_CONDITIONS
+
+    @property
+    def is_early_warning(self) -> bool:
+        """A warning (预警) that comes before a limit alarm (报警)."""
+        return self in EARLY_WARNING_CONDITIONS
+
+
+INSTRUMENT_CONDITIONS = frozenset(
+    {
+        Condition.OUT_OF_RANGE,
+        Condition.BAD_QUALITY,
+        Condition.COMM_LOSS,
+        Condition.STUCK,
+        Condition.SPIKE,
+        Condition.NOISY,
+    }
+)
+EARLY_WARNING_CONDITIONS = frozenset(
+    {
+        Condition.RATE,
+        Condition.PREDICT_HH,
+        Condition.PREDICT_LL,
+        Condition.DRIFT,
+        Condition.CO_RISE,
+    }
+)
 
 
 class Severity(IntEnum):
@@ -99,6 +137,15 @@ CONDITION_SEVERITY: dict[Condition, Severity] = {
     Condition.COMM_LOSS: Severity.MEDIUM,
     Condition.OUT_OF_RANGE: Severity.LOW,
     Condition.BAD_QUALITY: Severity.LOW,
+    Condition.RATE: Severity.MEDIUM,
+    Condition.PREDICT_HH: Severity.MEDIUM,
+    Condition.PREDICT_LL: Severity.MEDIUM,
+    Condition.DRIFT: Severity.MEDIUM,
+    Condition.STUCK: Severity.LOW,
+    Condition.SPIKE: Severity.LOW,
+    Condition.NOISY: Severity.LOW,
+    Condition.AREA_GAS: Severity.HIGH,
+    Condition.CO_RISE: Severity.MEDIUM,
 }
 
 
@@ -137,6 +184,27 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Trend:
+    """Early-warning and signal-fault settings of one sensor; None switches a check off.
+
+    Defaults per kind live in the config layer; these field defaults only make a bare
+    `Sensor(...)` usable in tests.
+    """
+
+    rate_limit_per_min: float | None = None  # |slope| above this raises RATE
+    rate_window_s: float = 300.0  # least-squares slope over this much recent history
+    horizon_s: float | None = 1800.0  # PREDICT_* when the trend reaches HH/LL sooner
+    drift_h_sigma: float | None = 8.0  # CUSUM decision threshold, in baseline sigmas
+    drift_k_sigma: float = 0.5  # CUSUM slack, in baseline sigmas
+    baseline_warmup_n: int = 100  # readings before the baseline is trusted
+    baseline_alpha: float = 0.001  # EWMA weight of a new reading once warmed up
+    stuck_window_s: float | None = 900.0  # no change beyond `resolution` this long -> STUCK
+    resolution: float = 0.0  # smallest step the instrument reports, engineering units
+    spike_rate_per_s: float | None = None  # a jump faster than this is a SPIKE, not process
+    noise_ratio: float | None = 5.0  # short-term spread this many times the baseline -> NOISY
+
+
+@dataclass(frozen=True, slots=True)
 class Sensor:
     """One measurement channel, with every default already applied."""
 
@@ -153,6 +221,8 @@ class Sensor:
     stale_periods: float  # silent for this many periods -> communication loss
     latch: bool  # an alarm stays until reset by a person (gas second level)
     substance: str | None = None  # for gas detectors
+    trend: Trend = field(default_factory=Trend)
+    area: str | None = None  # gas detectors: the voting area (k of n), see Site.areas
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +272,7 @@ class Site:
     root_topic: str
     enterprises: tuple[Enterprise, ...]
     source: str = "<memory>"  # file it was loaded from, for messages
+    areas: dict[str, int] = field(default_factory=dict)  # gas area id -> k (votes to alarm)
 
     def iter_sensors(self) -> list[tuple[Enterprise, HazardSource, Unit, Sensor]]:
         """Every sensor with its place in the tree, in sensor-index order."""
@@ -247,6 +318,26 @@ class SensorTable:
     unit: tuple[str, ...]  # unit id per sensor
     gateway: tuple[str, ...]  # "<enterprise>/<gateway>" per sensor
     gateway_sensors: dict[str, np.ndarray] = field(default_factory=dict)
+    # Trend settings, NaN where a check is off (see Trend).
+    rate_limit_per_min: np.ndarray = field(default_factory=lambda: np.empty(0))
+    rate_window_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    horizon_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    drift_h_sigma: np.ndarray = field(default_factory=lambda: np.empty(0))
+    drift_k_sigma: np.ndarray = field(default_factory=lambda: np.empty(0))
+    baseline_warmup_n: np.ndarray = field(default_factory=lambda: np.empty(0))
+    baseline_alpha: np.ndarray = field(default_factory=lambda: np.empty(0))
+    stuck_window_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    resolution: np.ndarray = field(default_factory=lambda: np.empty(0))
+    spike_rate_per_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    noise_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # Groups for cross-sensor rules: index into `areas` per sensor (-1: none), the k of each
+    # area, and per unit the indices of its temperature and pressure sensors (-1: none).
+    area: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    areas: tuple[str, ...] = ()
+    area_k: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    unit_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    unit_temperature: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    unit_pressure: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     @property
     def n(self) -> int:
@@ -265,6 +356,18 @@ class SensorTable:
         for i, g in enumerate(gateway):
             gw_map.setdefault(g, []).append(i)
         tags = tuple(s.tag for s in sensors)
+        trends = [s.trend for s in sensors]
+        area_ids = tuple(sorted({s.area for s in sensors if s.area is not None}))
+        area_pos = {a: i for i, a in enumerate(area_ids)}
+        unit_ids = tuple(dict.fromkeys(u.id for _, _, u, _ in rows))
+        unit_pos = {u: i for i, u in enumerate(unit_ids)}
+        unit_t = np.full(len(unit_ids), -1, np.int64)
+        unit_p = np.full(len(unit_ids), -1, np.int64)
+        for i, (_, _, u, s) in enumerate(rows):
+            if s.kind is Kind.TEMPERATURE and unit_t[unit_pos[u.id]] < 0:
+                unit_t[unit_pos[u.id]] = i
+            if s.kind is Kind.PRESSURE and unit_p[unit_pos[u.id]] < 0:
+                unit_p[unit_pos[u.id]] = i
         return cls(
             tags=tags,
             tag_index={t: i for i, t in enumerate(tags)},
@@ -285,6 +388,23 @@ class SensorTable:
             unit=tuple(u.id for _, _, u, _ in rows),
             gateway=gateway,
             gateway_sensors={g: np.asarray(ix, dtype=np.int64) for g, ix in gw_map.items()},
+            rate_limit_per_min=col([_nan_if_none(t.rate_limit_per_min) for t in trends]),
+            rate_window_s=col([t.rate_window_s for t in trends]),
+            horizon_s=col([_nan_if_none(t.horizon_s) for t in trends]),
+            drift_h_sigma=col([_nan_if_none(t.drift_h_sigma) for t in trends]),
+            drift_k_sigma=col([t.drift_k_sigma for t in trends]),
+            baseline_warmup_n=col([t.baseline_warmup_n for t in trends], np.int64),
+            baseline_alpha=col([t.baseline_alpha for t in trends]),
+            stuck_window_s=col([_nan_if_none(t.stuck_window_s) for t in trends]),
+            resolution=col([t.resolution for t in trends]),
+            spike_rate_per_s=col([_nan_if_none(t.spike_rate_per_s) for t in trends]),
+            noise_ratio=col([_nan_if_none(t.noise_ratio) for t in trends]),
+            area=col([area_pos[s.area] if s.area is not None else -1 for s in sensors], np.int32),
+            areas=area_ids,
+            area_k=col([site.areas.get(a, 2) for a in area_ids], np.int32),
+            unit_index=col([unit_pos[u.id] for _, _, u, _ in rows], np.int32),
+            unit_temperature=unit_t,
+            unit_pressure=unit_p,
         )
 
 
@@ -354,3 +474,6 @@ class ConditionChange:
     value: float  # the reading that caused it (NaN for communication loss)
     ts: float  # epoch seconds of that reading (or of the detection, for staleness)
     severity: Severity
+    # PREDICT_*: when the trend reaches the limit (epoch s). An already active condition may
+    # be reported again with a new eta: an update, not a transition.
+    eta_ts: float | None = None

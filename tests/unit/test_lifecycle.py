@@ -70,8 +70,9 @@ def test_every_condition_has_a_default_priority() -> None:
     assert set(DEFAULT_PRIORITY) == set(Condition)
     high = {c for c, p in DEFAULT_PRIORITY.items() if p is Priority.HIGH}
     low = {c for c, p in DEFAULT_PRIORITY.items() if p is Priority.LOW}
-    assert high == {Condition.HH, Condition.LL, Condition.GAS2}
-    assert low == {Condition.OUT_OF_RANGE, Condition.BAD_QUALITY}
+    assert high == {Condition.HH, Condition.LL, Condition.GAS2, Condition.AREA_GAS}
+    # Instrument faults are low, except communication loss: the process is then unwatched.
+    assert low == {c for c in Condition if c.is_instrument} - {Condition.COMM_LOSS}
 
 
 def test_priority_paints_risk_colour() -> None:
