@@ -4,6 +4,11 @@ Validation runs in two passes: pydantic checks the structure (every field known,
 right), then the semantic checks (limit order, ranges, uniqueness, GB/T 50493 ceilings) run
 over the whole tree. Each pass reports every problem it finds, as `<file>: <path>: <message>`.
 
+Early-warning settings come from a `trend:` mapping per sensor over `defaults.<kind>.trend`
+(and `defaults.all.trend`) over the built-in product defaults of `hazardwatch.defaults`;
+`null` or `off` switches a check off. Gas detectors name a voting `area:`, defined with its
+k under the top-level `areas:`. A unit's `max_fill_rate_m_per_h` sets its level's rate limit.
+
 >>> site = parse_site('''
 ... park: {name: Demo}
 ... enterprises:
@@ -34,28 +39,37 @@ x.yaml: enterprises: the list is empty; add at least one item
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from hazardwatch.defaults import BUILTIN, KindDefaults, SensorBuilder
+from hazardwatch.config_errors import describe_error, error_path, show_value
+from hazardwatch.config_schema import (
+    KINDS,
+    RawArea,
+    RawDefaults,
+    RawEnterprise,
+    RawHazardSource,
+    RawKindDefaults,
+    RawSite,
+    RawUnit,
+)
+from hazardwatch.defaults import BUILTIN, KindDefaults
 from hazardwatch.model import (
     Enterprise,
     HazardSource,
     HazardWatchError,
     Kind,
     Responsible,
+    Sensor,
     Site,
     Unit,
 )
+from hazardwatch.sensor_rules import SensorBuilder, trend_problems
 
 __all__ = ["KINDS", "ConfigError", "load_site", "parse_site"]
-
-KINDS: tuple[str, ...] = tuple(k.label for k in Kind)
 
 
 class ConfigError(HazardWatchError):
@@ -64,111 +78,6 @@ class ConfigError(HazardWatchError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
-
-
-# ------------------------------------------------------------------ raw YAML schema
-
-
-class _Strict(BaseModel):
-    # strict: YAML already gives typed scalars, so "yes" for a number is a mistake to report.
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-_Text = Annotated[str, Field(min_length=1)]
-_NonNeg = Annotated[float, Field(ge=0)]
-_Pos = Annotated[float, Field(gt=0)]
-_KindName = Literal[
-    "temperature", "level", "pressure", "flow", "gas_combustible", "gas_toxic", "generic"
-]
-
-
-class RawPark(_Strict):
-    name: _Text
-    root_topic: str = "hw"
-
-
-class RawKindDefaults(_Strict):
-    deadband_pct: _NonNeg | None = None
-    on_delay_s: _NonNeg | None = None
-    off_delay_s: _NonNeg | None = None
-    period_s: _Pos | None = None
-    stale_periods: _Pos | None = None
-    latch: bool | None = None
-
-
-class RawDefaults(_Strict):
-    all: RawKindDefaults | None = None
-    temperature: RawKindDefaults | None = None
-    level: RawKindDefaults | None = None
-    pressure: RawKindDefaults | None = None
-    flow: RawKindDefaults | None = None
-    gas_combustible: RawKindDefaults | None = None
-    gas_toxic: RawKindDefaults | None = None
-    generic: RawKindDefaults | None = None
-
-
-class RawLimits(_Strict):
-    hh: float | None = None
-    h: float | None = None
-    l: float | None = None  # noqa: E741 - the plant's name for the low limit
-    ll: float | None = None
-    level1: float | None = None
-    level2: float | None = None
-
-
-class RawSensor(_Strict):
-    tag: _Text
-    kind: _KindName
-    unit: _Text
-    range: list[float] = Field(min_length=2, max_length=2)
-    limits: RawLimits = RawLimits()
-    deadband: _NonNeg | None = None
-    deadband_pct: _NonNeg | None = None
-    on_delay_s: _NonNeg | None = None
-    off_delay_s: _NonNeg | None = None
-    period_s: _Pos | None = None
-    stale_periods: _Pos | None = None
-    latch: bool | None = None
-    substance: _Text | None = None
-    range_cannot_reach_oel: bool = False
-
-
-class RawUnit(_Strict):
-    id: _Text
-    type: _Text = "tank"
-    substance: _Text
-    capacity_m3: _Pos
-    pressurised: bool = False
-    gateway: str | None = None
-    camera_url: str | None = None
-    sensors: list[RawSensor] = []
-
-
-class RawResponsible(_Strict):
-    main: _Text
-    technical: _Text
-    operation: _Text
-
-
-class RawHazardSource(_Strict):
-    id: _Text
-    name: _Text
-    grade: int
-    responsible: RawResponsible
-    units: list[RawUnit] = []
-
-
-class RawEnterprise(_Strict):
-    id: _Text
-    name: _Text
-    gateway: str = "gw1"
-    hazard_sources: list[RawHazardSource] = []
-
-
-class RawSite(_Strict):
-    park: RawPark
-    defaults: RawDefaults = RawDefaults()
-    enterprises: list[RawEnterprise] = Field(min_length=1)
 
 
 # ------------------------------------------------------------------ loading
@@ -202,15 +111,15 @@ def parse_site(text: str, source: str = "<string>") -> Site:
         )
     elif data is not None and not isinstance(data, dict):
         problems.append(
-            f"{source}: (top level): expected a mapping with keys park, defaults, enterprises; "
-            f"got {_show(data)}"
+            f"{source}: (top level): expected a mapping with keys park, defaults, areas, "
+            f"enterprises; got {show_value(data)}"
         )
     if not isinstance(data, dict):
         raise ConfigError(problems)
     try:
         raw = RawSite.model_validate(data)
     except ValidationError as exc:
-        problems += [f"{source}: {_path(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+        problems += [f"{source}: {error_path(e['loc'])}: {describe_error(e)}" for e in exc.errors()]
         raise ConfigError(problems) from None
     site = _SiteBuilder(source, problems).site(raw)
     if problems:
@@ -256,121 +165,6 @@ def _read_yaml(text: str, source: str) -> tuple[Any, list[str]]:
     return data, problems
 
 
-# ------------------------------------------------------------ pydantic errors, translated
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    """Render a pydantic location as `a[2].b.c`.
-
-    >>> _path(("enterprises", 2, "hazard_sources", 0, "grade"))
-    'enterprises[2].hazard_sources[0].grade'
-    """
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
-_EXPECTED = {
-    "string_type": "text",
-    "float_type": "a number",
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "bool_type": "true or false",
-    "list_type": "a list",
-    "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)",
-    "dict_type": "a mapping (key: value)",
-}
-
-
-def _describe(err: Any) -> str:
-    kind, loc, value = err["type"], err["loc"], err.get("input")
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return "required field is missing; add it"
-    if kind == "extra_forbidden":
-        name = str(loc[-1])
-        allowed = _fields_at(RawSite, loc[:-1])
-        close = difflib.get_close_matches(name, allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown field {name!r}{hint} (allowed: {', '.join(allowed)})"
-    if kind == "literal_error":
-        if loc and loc[-1] == "kind":
-            return f"unknown kind {value!r}; valid kinds: {', '.join(KINDS)}"
-        return f"{value!r} is not allowed; expected {ctx.get('expected')}"
-    if kind in _EXPECTED:
-        hint = ""
-        if kind == "string_type" and isinstance(value, int | float):
-            hint = "; put it in quotes"
-        elif kind in ("float_type", "int_type") and isinstance(value, str) and _numeric(value):
-            hint = "; write the number without quotes"
-        return f"expected {_EXPECTED[kind]}, got {_show(value)}{hint}"
-    if kind == "greater_than_equal":
-        if ctx.get("ge") == 0:
-            return f"must not be negative (got {value!r}); use 0 or more"
-        return f"must be at least {ctx.get('ge')} (got {value!r})"
-    if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')} (got {value!r})"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind in ("too_short", "too_long"):
-        if loc and loc[-1] == "range":
-            return f"expected [lo, hi], two numbers; got {len(value)} item(s)"
-        if not value:
-            return "the list is empty; add at least one item"
-        return err["msg"]
-    if kind == "finite_number":
-        return "must be a finite number, not NaN or infinity"
-    return str(err["msg"])
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """The field names of the schema model found at `loc` (for 'did you mean')."""
-    tp: Any = model
-    for part in loc:
-        tp = _strip_optional(tp)
-        if isinstance(part, int):
-            tp = typing.get_args(tp)[0]  # list[X] -> X
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
-            tp = tp.model_fields[part].annotation
-        else:
-            return []
-    tp = _strip_optional(tp)
-    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
-
-
-def _strip_optional(tp: Any) -> Any:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        rest = [a for a in typing.get_args(tp) if a is not type(None)]
-        return rest[0] if len(rest) == 1 else tp
-    return tp
-
-
 # ------------------------------------------------------------ semantic checks, building
 
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -410,13 +204,50 @@ class _SiteBuilder:
                 f"{root!r} is not a usable MQTT topic root; use words "
                 "of letters, digits, '_' and '-' joined by '/'",
             )
-        sensors = SensorBuilder(self.problem, self.unique, _kind_defaults(raw.defaults))
+        defaults = _kind_defaults(raw.defaults)
+        for where, kind in _trend_owners(raw.defaults):
+            for field, what in trend_problems(defaults[kind].trend):
+                self.problem(f"defaults.{where}.trend.{field}", f"{kind.label}: {what}")
+        sensors = SensorBuilder(self.problem, self.unique, defaults)
         enterprises = tuple(
             self.enterprise(e, f"enterprises[{i}]", sensors) for i, e in enumerate(raw.enterprises)
         )
-        return Site(
-            park=raw.park.name, root_topic=root, enterprises=enterprises, source=self.source
+        site = Site(
+            park=raw.park.name,
+            root_topic=root,
+            enterprises=enterprises,
+            source=self.source,
+            areas={a: area.k for a, area in raw.areas.items()},
         )
+        self.areas(raw.areas, site)
+        return site
+
+    def areas(self, areas: dict[str, RawArea], site: Site) -> None:
+        """Every area a detector names is defined, and has at least k detectors to vote."""
+        members: dict[str, list[str]] = {a: [] for a in areas}
+        for path, s in _sensors_with_paths(site):
+            if s.area is None:
+                continue
+            if s.area in members:
+                members[s.area].append(s.tag)
+                continue
+            close = difflib.get_close_matches(s.area, list(areas), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            known = ", ".join(areas) or "none"
+            self.problem(
+                f"{path}.area",
+                f"unknown area {s.area!r}; {hint}define it under areas: (defined: {known})",
+            )
+        for a, area in areas.items():
+            self.ident("area id", a, f"areas.{a}")
+            tags = members[a]
+            if len(tags) < area.k:
+                listed = ", ".join(tags) if tags else "none"
+                self.problem(
+                    f"areas.{a}.k",
+                    f"area {a!r} needs at least k = {area.k} gas detectors to vote, but only "
+                    f"{len(tags)} name it ({listed}); lower k or add area: {a} to more detectors",
+                )
 
     def enterprise(self, raw: RawEnterprise, path: str, sensors: SensorBuilder) -> Enterprise:
         self.ident("enterprise id", raw.id, f"{path}.id")
@@ -461,7 +292,7 @@ class _SiteBuilder:
                 f"{raw.camera_url!r} is not a URL; write it like rtsp://host/stream",
             )
         built = tuple(
-            sensors.sensor(r, f"{path}.sensors[{i}]", raw.substance)
+            sensors.sensor(r, f"{path}.sensors[{i}]", raw.substance, raw.max_fill_rate_m_per_h)
             for i, r in enumerate(raw.sensors)
         )
         return Unit(
@@ -476,11 +307,39 @@ class _SiteBuilder:
         )
 
 
+def _overrides(raw: RawKindDefaults | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    return {**raw.model_dump(exclude={"trend"}), "trend": raw.trend.given() if raw.trend else {}}
+
+
 def _kind_defaults(raw: RawDefaults) -> dict[Kind, KindDefaults]:
     """Built-in defaults, then `defaults.all`, then `defaults.<kind>` (most specific wins)."""
-    common = raw.all.model_dump() if raw.all else {}
+    common = _overrides(raw.all)
     out = {}
     for kind, builtin in BUILTIN.items():
-        specific: RawKindDefaults | None = getattr(raw, kind.label)
-        out[kind] = builtin.merged(common).merged(specific.model_dump() if specific else {})
+        out[kind] = builtin.merged(common).merged(_overrides(getattr(raw, kind.label)))
     return out
+
+
+def _trend_owners(raw: RawDefaults) -> list[tuple[str, Kind]]:
+    """(section, kind) for each kind whose trend defaults a `defaults:` section changed."""
+    owners = []
+    for kind in Kind:
+        specific: RawKindDefaults | None = getattr(raw, kind.label)
+        if specific is not None and specific.trend is not None:
+            owners.append((kind.label, kind))
+        elif raw.all is not None and raw.all.trend is not None:
+            owners.append(("all", kind))
+    return owners
+
+
+def _sensors_with_paths(site: Site) -> list[tuple[str, Sensor]]:
+    """Every sensor with its config path, for checks made once the tree is built."""
+    return [
+        (f"enterprises[{ie}].hazard_sources[{ih}].units[{iu}].sensors[{i}]", s)
+        for ie, e in enumerate(site.enterprises)
+        for ih, h in enumerate(e.hazard_sources)
+        for iu, u in enumerate(h.units)
+        for i, s in enumerate(u.sensors)
+    ]

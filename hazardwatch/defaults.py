@@ -9,22 +9,90 @@ are configurable defaults, overridden per kind or for `all` kinds by the site co
 (60.0, True)
 >>> builtin(Kind.FLOW).merged({"on_delay_s": 5.0}).on_delay_s
 5.0
+
+Early-warning and signal-fault settings (`Trend`) have built-in per-kind defaults too
+(`TREND_BUILTIN`): these are product defaults, not values from a standard, and every one
+is configurable per kind (`defaults.<kind>.trend`) and per sensor (`trend:`). Values that
+scale with the instrument come as a share of its span (`*_pct*`) and are resolved per sensor:
+
+>>> t = builtin(Kind.PRESSURE).trend.resolve(span=2.5)
+>>> round(t.rate_limit_per_min, 4), t.horizon_s, round(t.resolution, 4), t.spike_rate_per_s
+(0.125, 1800.0, 0.0025, 0.25)
+>>> builtin(Kind.GAS_TOXIC).trend.resolve(span=100.0).horizon_s is None
+True
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from hazardwatch.model import Kind, Limits, Sensor
-from hazardwatch.substances import Substance, UnknownSubstanceError, substance, substances
+from hazardwatch.model import Kind, Trend
 
 if TYPE_CHECKING:
-    from hazardwatch.config import RawSensor
+    pass
+
+
+# A quantity given in absolute units or as a share of the instrument span: setting one form
+# replaces the other, so a more specific level of the config always wins.
+SPAN_PAIRS: dict[str, str] = {
+    "rate_limit_per_min": "rate_limit_pct_per_min",
+    "resolution": "resolution_pct",
+    "spike_rate_per_s": "spike_rate_pct_per_s",
+}
+_PARTNER = {**SPAN_PAIRS, **{pct: ab for ab, pct in SPAN_PAIRS.items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class TrendDefaults:
+    """Trend settings before the instrument span is known; None switches a check off.
+
+    Of each pair in SPAN_PAIRS at most one form is set; neither set means the check is off
+    (for `resolution`: 0, an instrument that reports exact values).
+    """
+
+    rate_limit_per_min: float | None = None  # units/min
+    rate_limit_pct_per_min: float | None = None  # % of span per min
+    rate_window_s: float = 300.0
+    horizon_s: float | None = 1800.0
+    drift_h_sigma: float | None = 8.0
+    drift_k_sigma: float = 0.5
+    baseline_warmup_n: int = 100
+    baseline_alpha: float = 0.001
+    stuck_window_s: float | None = 900.0
+    resolution: float | None = None  # units
+    resolution_pct: float | None = 0.1  # % of span
+    spike_rate_per_s: float | None = None  # units/s
+    spike_rate_pct_per_s: float | None = None  # % of span per s
+    noise_ratio: float | None = 5.0
+
+    def merged(self, overrides: dict[str, Any]) -> TrendDefaults:
+        """These settings with every entry of `overrides` applied, None included (off)."""
+        changes = dict(overrides)
+        for name in overrides:
+            if name in _PARTNER and _PARTNER[name] not in overrides:
+                changes[_PARTNER[name]] = None
+        return replace(self, **changes)
+
+    def resolve(self, span: float) -> Trend:
+        """The sensor's Trend: shares of the span turned into engineering units."""
+
+        def pick(absolute: float | None, pct: float | None) -> float | None:
+            return absolute if pct is None else pct * span / 100.0
+
+        return Trend(
+            rate_limit_per_min=pick(self.rate_limit_per_min, self.rate_limit_pct_per_min),
+            rate_window_s=self.rate_window_s,
+            horizon_s=self.horizon_s,
+            drift_h_sigma=self.drift_h_sigma,
+            drift_k_sigma=self.drift_k_sigma,
+            baseline_warmup_n=self.baseline_warmup_n,
+            baseline_alpha=self.baseline_alpha,
+            stuck_window_s=self.stuck_window_s,
+            resolution=pick(self.resolution, self.resolution_pct) or 0.0,
+            spike_rate_per_s=pick(self.spike_rate_per_s, self.spike_rate_pct_per_s),
+            noise_ratio=self.noise_ratio,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +105,17 @@ class KindDefaults:
     period_s: float  # expected reporting period
     stale_periods: float  # silent this many periods -> communication loss
     latch: bool
+    trend: TrendDefaults = TrendDefaults()
 
     def merged(self, overrides: dict[str, Any]) -> KindDefaults:
-        """These defaults with the non-None entries of `overrides` applied."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """These defaults with the non-None entries of `overrides` applied.
+
+        `overrides["trend"]`, a mapping of explicitly given trend settings (None: off),
+        is merged into `trend` field by field.
+        """
+        plain = {k: v for k, v in overrides.items() if v is not None and k != "trend"}
+        trend = self.trend.merged(overrides.get("trend") or {})
+        return replace(self, **plain, trend=trend)
 
 
 PERIOD_S = 10.0  # [mem, product default] process readings every 1-10 s
@@ -51,17 +126,41 @@ def _process(deadband_pct: float, delay_s: float) -> KindDefaults:
     return KindDefaults(deadband_pct, delay_s, delay_s, PERIOD_S, STALE_PERIODS, latch=False)
 
 
+# [product defaults] for the early-warning and signal-fault checks; all configurable. Common:
+# slope over 300 s, time-to-limit horizon 1800 s, CUSUM drift 8 sigma with slack 0.5 sigma,
+# stuck after 900 s without a change beyond the resolution (0.1 % of span), noise at 5 times
+# the usual spread. Level and flow move by operation, so drift is off for them; a real gas
+# leak can jump and its limits already do the work, so gas has no rate, horizon or spike check.
+_NO_DRIFT = {"drift_h_sigma": None}
+TREND_BUILTIN: dict[Kind, TrendDefaults] = {
+    Kind.TEMPERATURE: TrendDefaults(rate_limit_per_min=2.0, spike_rate_pct_per_s=2.0),
+    Kind.PRESSURE: TrendDefaults(rate_limit_pct_per_min=5.0, spike_rate_pct_per_s=10.0),
+    # A tank's rated fill rate (the unit's max_fill_rate_m_per_h) takes the place of 2 %.
+    Kind.LEVEL: TrendDefaults(rate_limit_pct_per_min=2.0, spike_rate_pct_per_s=1.0).merged(
+        _NO_DRIFT
+    ),
+    Kind.FLOW: TrendDefaults().merged(_NO_DRIFT),
+    Kind.GAS_COMBUSTIBLE: TrendDefaults(horizon_s=None),
+    Kind.GAS_TOXIC: TrendDefaults(horizon_s=None),
+    Kind.GENERIC: TrendDefaults(),
+}
+# Level rate limit from the tank's rated fill rate: that rate plus 20 %, per minute.
+FILL_RATE_MARGIN = 1.2
+
 # [mem] ISA-18.2 starting points; gas: no on-delay beyond the detector's own (a real leak must
 # not wait), 2 % deadband [product default], and the alarm latches until a person resets it.
 _GAS = KindDefaults(2.0, 0.0, 0.0, PERIOD_S, STALE_PERIODS, latch=True)
 BUILTIN: dict[Kind, KindDefaults] = {
-    Kind.FLOW: _process(5.0, 15.0),
-    Kind.LEVEL: _process(5.0, 60.0),
-    Kind.PRESSURE: _process(2.0, 15.0),
-    Kind.TEMPERATURE: _process(1.0, 60.0),
-    Kind.GAS_COMBUSTIBLE: _GAS,
-    Kind.GAS_TOXIC: _GAS,
-    Kind.GENERIC: _process(1.0, 0.0),
+    kind: replace(d, trend=TREND_BUILTIN[kind])
+    for kind, d in {
+        Kind.FLOW: _process(5.0, 15.0),
+        Kind.LEVEL: _process(5.0, 60.0),
+        Kind.PRESSURE: _process(2.0, 15.0),
+        Kind.TEMPERATURE: _process(1.0, 60.0),
+        Kind.GAS_COMBUSTIBLE: _GAS,
+        Kind.GAS_TOXIC: _GAS,
+        Kind.GENERIC: _process(1.0, 0.0),
+    }.items()
 }
 
 
@@ -83,296 +182,3 @@ TOXIC_LEVEL1_MAX_IDLH_FRACTION = 0.05
 TOXIC_LEVEL2_MAX_IDLH_FRACTION = 0.10
 
 GAS_STANDARD = "GB/T 50493-2019"
-
-
-# ------------------------------------------------------- one sensor, defaults applied
-
-Report = Callable[[str, str], None]  # (path, what is wrong and the fix)
-
-
-def _n(x: float) -> str:
-    """A number for messages: at most 4 significant digits, float style (12.0, 7.174)."""
-    return repr(float(f"{x:.4g}"))
-
-
-_TOXIC_UNITS = {"ppm": "ppm", "mg/m3": "mg/m3", "mg/m³": "mg/m3"}
-
-
-class SensorBuilder:
-    """Applies defaults and the set-point rules to each raw sensor, reporting problems.
-
-    `report(path, what)` collects a problem; `unique(what, value, path)` checks a
-    site-wide unique name. A sensor is built even when it has problems, so every problem
-    of the file is found in one pass; the caller refuses the site if any was reported.
-    """
-
-    def __init__(
-        self,
-        report: Report,
-        unique: Callable[[str, str, str], None],
-        defaults: dict[Kind, KindDefaults],
-    ) -> None:
-        self.report = report
-        self.unique = unique
-        self.defaults = defaults
-
-    def sensor(self, raw: RawSensor, path: str, unit_substance: str) -> Sensor:
-        if not _TAG.fullmatch(raw.tag):
-            self.report(
-                f"{path}.tag",
-                f"tag {raw.tag!r} must be 1-64 characters of letters, "
-                "digits, '_', '.', ':' and '-' (it is part of MQTT topics)",
-            )
-        self.unique("tag", raw.tag, f"{path}.tag")
-        kind = Kind.parse(raw.kind)
-        d = self.defaults[kind].merged(raw.model_dump(include=set(_OVERRIDABLE)))
-        lo, hi = raw.range
-        if not lo < hi:
-            self.report(
-                f"{path}.range",
-                f"low end ({_n(lo)}) must be below high end ({_n(hi)}); write [lo, hi]",
-            )
-        span = hi - lo
-        if raw.deadband is not None and raw.deadband_pct is not None:
-            self.report(path, "give deadband (absolute) or deadband_pct (of span), not both")
-        deadband = raw.deadband if raw.deadband is not None else d.deadband_pct * span / 100.0
-        if span > 0 and deadband >= span:
-            self.report(
-                f"{path}.deadband",
-                f"deadband {_n(deadband)} must be smaller than the instrument span {_n(span)}",
-            )
-        unit, limits, substance_name, defaulted = self._limits(raw, path, kind, unit_substance)
-        self._check_limits(raw, path, kind, limits, defaulted, unit, deadband)
-        return Sensor(
-            tag=raw.tag,
-            kind=kind,
-            unit=unit,
-            range_lo=lo,
-            range_hi=hi,
-            limits=limits,
-            deadband=deadband,
-            on_delay_s=d.on_delay_s,
-            off_delay_s=d.off_delay_s,
-            period_s=d.period_s,
-            stale_periods=d.stale_periods,
-            latch=d.latch,
-            substance=substance_name,
-        )
-
-    def _limits(
-        self, raw: RawSensor, path: str, kind: Kind, unit_substance: str
-    ) -> tuple[str, Limits, str | None, dict[str, str]]:
-        lim = raw.limits
-        if kind is not Kind.GAS_TOXIC and raw.range_cannot_reach_oel:
-            self.report(
-                f"{path}.range_cannot_reach_oel", "applies only to gas_toxic sensors; remove it"
-            )
-        if not kind.is_gas:
-            if lim.level1 is not None or lim.level2 is not None:
-                self.report(
-                    f"{path}.limits",
-                    f"level1/level2 are for gas detectors; a {kind.label} sensor uses hh, h, l, ll",
-                )
-            if raw.substance is not None:
-                self.report(f"{path}.substance", "only gas detectors name a substance; remove it")
-            return raw.unit, Limits(hh=lim.hh, h=lim.h, l=lim.l, ll=lim.ll), None, {}
-        if any(v is not None for v in (lim.hh, lim.h, lim.l, lim.ll)):
-            self.report(
-                f"{path}.limits",
-                "a gas detector's limits are level1 (first level) and "
-                "level2 (second level); replace hh/h/l/ll",
-            )
-        if kind is Kind.GAS_COMBUSTIBLE:
-            return self._combustible(raw, path, unit_substance)
-        return self._toxic(raw, path, unit_substance)
-
-    def _combustible(
-        self, raw: RawSensor, path: str, unit_substance: str
-    ) -> tuple[str, Limits, str | None, dict[str, str]]:
-        if raw.unit.replace(" ", "").upper() != "%LEL":
-            self.report(
-                f"{path}.unit",
-                f'a gas_combustible sensor reads in %LEL, not {raw.unit!r}; set unit: "%LEL"',
-            )
-        lo, hi = raw.range
-        if lo < 0 or hi > 100:
-            self.report(f"{path}.range", "a %LEL range must lie within [0, 100]")
-        name: str | None = unit_substance
-        if raw.substance is not None:
-            s = self._lookup(raw.substance, f"{path}.substance", want_toxic=False)
-            name = s.name if s else raw.substance
-        else:
-            with contextlib.suppress(UnknownSubstanceError):
-                name = substance(unit_substance).name
-        l1, l2 = raw.limits.level1, raw.limits.level2
-        defaulted = {}
-        if l1 is None:
-            l1, defaulted["level1"] = COMBUSTIBLE_LEVEL1_MAX_LEL_PCT, "the default"
-        if l2 is None:
-            l2, defaulted["level2"] = COMBUSTIBLE_LEVEL2_MAX_LEL_PCT, "the default"
-        for field, value, ceiling, which in (
-            ("level1", l1, COMBUSTIBLE_LEVEL1_MAX_LEL_PCT, "first"),
-            ("level2", l2, COMBUSTIBLE_LEVEL2_MAX_LEL_PCT, "second"),
-        ):
-            if value > ceiling:
-                self.report(
-                    f"{path}.limits.{field}",
-                    f"{which}-level alarm {_n(value)} %LEL is "
-                    f"above the {_n(ceiling)} %LEL ceiling of {GAS_STANDARD} for a "
-                    f"combustible gas; set {field} to {_n(ceiling)} or less",
-                )
-        return "%LEL", Limits(hh=l2, h=l1), name, defaulted
-
-    def _toxic(
-        self, raw: RawSensor, path: str, unit_substance: str
-    ) -> tuple[str, Limits, str | None, dict[str, str]]:
-        unit = _TOXIC_UNITS.get(raw.unit.strip().lower())
-        if unit is None:
-            self.report(
-                f"{path}.unit", f"a gas_toxic sensor reads in ppm or mg/m3, not {raw.unit!r}"
-            )
-            unit = "ppm"
-        given = Limits(hh=raw.limits.level2, h=raw.limits.level1)
-        if raw.substance is not None:
-            s = self._lookup(raw.substance, f"{path}.substance", want_toxic=True)
-        else:
-            s = self._lookup(unit_substance, f"{path}.substance", want_toxic=True, implied=True)
-        if s is None or not s.toxic:
-            return unit, given, raw.substance or unit_substance, {}
-        oel = s.to_unit(s.oel_mg_m3 or 0.0, unit)
-        idlh = None if s.idlh_mg_m3 is None else s.to_unit(s.idlh_mg_m3, unit)
-        if raw.range_cannot_reach_oel:
-            if idlh is None:
-                self.report(
-                    f"{path}.range_cannot_reach_oel",
-                    f"no IDLH is known for {s.name}, "
-                    "so the 5 %/10 % IDLH rule cannot apply; give limits within the OEL",
-                )
-                return unit, given, s.name, {}
-            rule = [
-                (TOXIC_LEVEL1_MAX_IDLH_FRACTION, "5 % of the IDLH"),
-                (TOXIC_LEVEL2_MAX_IDLH_FRACTION, "10 % of the IDLH"),
-            ]
-            basis, base = f"IDLH {_n(idlh)} {unit}", idlh
-        else:
-            rule = [
-                (TOXIC_LEVEL1_MAX_OEL_FRACTION, "100 % of the OEL"),
-                (TOXIC_LEVEL2_MAX_OEL_FRACTION, "200 % of the OEL"),
-            ]
-            basis = f"{s.oel_basis} {_n(s.oel_mg_m3 or 0.0)} mg/m3 = {_n(oel)} {unit}"
-            base = oel
-        values, defaulted = [], {}
-        for field, value, (fraction, label) in zip(
-            ("level1", "level2"), (given.h, given.hh), rule, strict=True
-        ):
-            ceiling = fraction * base
-            if value is None:
-                value, defaulted[field] = ceiling, f"default: {label}"
-            elif value > ceiling * (1 + 1e-9):
-                fix = f"set {field} to {_n(ceiling)} {unit} or less"
-                if not raw.range_cannot_reach_oel and idlh is not None:
-                    fix += (
-                        " (or, if the detector's range cannot reach that, set "
-                        "range_cannot_reach_oel: true and keep level1 <= 5 % IDLH = "
-                        f"{_n(TOXIC_LEVEL1_MAX_IDLH_FRACTION * idlh)} {unit}, level2 <= "
-                        f"10 % IDLH = {_n(TOXIC_LEVEL2_MAX_IDLH_FRACTION * idlh)} {unit})"
-                    )
-                self.report(
-                    f"{path}.limits.{field}",
-                    f"{field} {_n(value)} {unit} is above "
-                    f"{label} of {s.name} ({basis}; ceiling {_n(ceiling)} {unit}), the "
-                    f"limit of {GAS_STANDARD}; {fix}",
-                )
-            values.append(value)
-        return unit, Limits(hh=values[1], h=values[0]), s.name, defaulted
-
-    def _lookup(
-        self, name: str, path: str, *, want_toxic: bool, implied: bool = False
-    ) -> Substance | None:
-        group = "toxic" if want_toxic else "combustible"
-        known = ", ".join(
-            s.name for s in substances() if (s.toxic if want_toxic else s.combustible)
-        )
-        try:
-            s = substance(name)
-        except UnknownSubstanceError:
-            s = None
-        if s is not None and (s.toxic if want_toxic else s.combustible):
-            return s
-        if implied:
-            what = (
-                f"a gas_toxic sensor needs substance: (its unit's substance {name!r} is not "
-                f"a known toxic gas); known toxic substances: {known}"
-            )
-        elif s is None:
-            what = (
-                f"unknown substance {name!r}; known {group} substances: {known} (add it to "
-                "hazardwatch/data/substances.yaml if it is missing)"
-            )
-        else:
-            what = f"{s.name} is not {group} in the substances table; known {group}: {known}"
-        self.report(path, what)
-        return None
-
-    def _check_limits(
-        self,
-        raw: RawSensor,
-        path: str,
-        kind: Kind,
-        limits: Limits,
-        defaulted: dict[str, str],
-        unit: str,
-        deadband: float,
-    ) -> None:
-        if kind.is_gas:
-            named = [("level2", "level2", limits.hh), ("level1", "level1", limits.h)]
-        else:
-            named = [
-                ("HH", "hh", limits.hh),
-                ("H", "h", limits.h),
-                ("L", "l", limits.l),
-                ("LL", "ll", limits.ll),
-            ]
-        present = [(label, field, v) for label, field, v in named if v is not None]
-
-        def show(field: str, v: float) -> str:
-            return f"{_n(v)}, {defaulted[field]}" if field in defaulted else _n(v)
-
-        def with_unit(field: str, v: float) -> str:
-            note = f" ({defaulted[field]})" if field in defaulted else ""
-            return f"{_n(v)} {unit}{note}"
-
-        for (la, fa, va), (lb, fb, vb) in itertools.pairwise(present):
-            if not va > vb:
-                self.report(
-                    f"{path}.limits", f"{la} ({show(fa, va)}) must be above {lb} ({show(fb, vb)})"
-                )
-        lo, hi = raw.range
-        if not lo < hi:
-            return
-        for label, field, v in present:
-            if not lo <= v <= hi:
-                fix = (
-                    "widen the range or set the limit explicitly"
-                    if field in defaulted
-                    else "move the limit inside the range or fix the range"
-                )
-                self.report(
-                    f"{path}.limits.{field}",
-                    f"{with_unit(field, v)} lies outside "
-                    f"the instrument range [{_n(lo)}, {_n(hi)}]; {fix}",
-                )
-            elif deadband < hi - lo and (
-                v - deadband <= lo if field not in ("l", "ll") else v + deadband >= hi
-            ):
-                # the reading would have to leave the range to clear the alarm
-                self.report(
-                    f"{path}.deadband",
-                    f"deadband {_n(deadband)} {unit} would keep the {label} alarm at "
-                    f"{with_unit(field, v)} from ever clearing inside the range "
-                    f"[{_n(lo)}, {_n(hi)}]; set a smaller deadband",
-                )
-
-
-_TAG = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_OVERRIDABLE = ("deadband_pct", "on_delay_s", "off_delay_s", "period_s", "stale_periods", "latch")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hazardwatch import config, defaults, substances
+from hazardwatch import config, config_schema, defaults, substances
 from hazardwatch.config import KINDS, ConfigError, load_site, parse_site
 from hazardwatch.model import Kind, SensorTable, Site
 from hazardwatch.substances import UnknownSubstanceError, substance
@@ -432,6 +432,127 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
         lambda c: c.update(enterprises=[]),
         ["park.yaml: enterprises: the list is empty; add at least one item"],
     ),
+    # ------------------------------------------------ trend settings
+    "trend_zero_window": (
+        _set(_lt, trend={"rate_window_s": 0}),
+        [f"{LT}.trend.rate_window_s: must be greater than 0 (got 0)"],
+    ),
+    "trend_negative_stuck_window": (
+        _set(_lt, trend={"stuck_window_s": -60}),
+        [f"{LT}.trend.stuck_window_s: must be greater than 0 (got -60)"],
+    ),
+    "trend_zero_horizon": (
+        _set(_lt, trend={"horizon_s": 0}),
+        [f"{LT}.trend.horizon_s: must be greater than 0 (got 0)"],
+    ),
+    "trend_unknown_field": (
+        _set(_lt, trend={"horizon": 600}),
+        [f"{LT}.trend.horizon: unknown field 'horizon'; did you mean 'horizon_s'?"],
+    ),
+    "trend_window_cannot_be_off": (
+        _set(_lt, trend={"rate_window_s": "off"}),
+        [f"{LT}.trend.rate_window_s: this setting cannot be switched off; give a number"],
+    ),
+    "trend_off_misspelt": (
+        _set(_lt, trend={"horizon_s": "of"}),
+        [
+            f"{LT}.trend.horizon_s: expected a number, got the text 'of'; "
+            "or write off (or null) to switch the check off"
+        ],
+    ),
+    "trend_both_forms": (
+        _set(_lt, trend={"rate_limit_per_min": 0.1, "rate_limit_pct_per_min": 1}),
+        [
+            f"{LT}.trend: give rate_limit_per_min (absolute) or rate_limit_pct_per_min "
+            "(of span), not both"
+        ],
+    ),
+    "trend_drift_k_not_below_h": (
+        _set(_gt, trend={"drift_h_sigma": 4, "drift_k_sigma": 4}),
+        [f"{GT}.trend.drift_k_sigma: drift_k_sigma (4.0) must be smaller than drift_h_sigma (4.0)"],
+    ),
+    "trend_drift_k_against_default_h": (
+        _set(_gt, trend={"drift_k_sigma": 9}),
+        [f"{GT}.trend.drift_k_sigma: drift_k_sigma (9.0) must be smaller than drift_h_sigma (8.0)"],
+    ),
+    "trend_noise_ratio_one": (
+        _set(_lt, trend={"noise_ratio": 1}),
+        [f"{LT}.trend.noise_ratio: must be greater than 1 (got 1)"],
+    ),
+    "trend_alpha_above_one": (
+        _set(_lt, trend={"baseline_alpha": 2.0}),
+        [f"{LT}.trend.baseline_alpha: must be at most 1 (got 2.0)"],
+    ),
+    "trend_warmup_fraction": (
+        _set(_lt, trend={"baseline_warmup_n": 2.5}),
+        [f"{LT}.trend.baseline_warmup_n: expected a whole number, got the number 2.5"],
+    ),
+    "defaults_trend_drift": (
+        lambda c: c.update(defaults={"temperature": {"trend": {"drift_k_sigma": 10}}}),
+        [
+            "park.yaml: defaults.temperature.trend.drift_k_sigma: temperature: drift_k_sigma "
+            "(10.0) must be smaller than drift_h_sigma (8.0)"
+        ],
+    ),
+    "defaults_all_trend_drift": (
+        lambda c: c.update(defaults={"all": {"trend": {"drift_h_sigma": 0.25}}}),
+        ["defaults.all.trend.drift_k_sigma: gas_toxic: drift_k_sigma (0.5) must be smaller"],
+    ),
+    "defaults_trend_unknown_field": (
+        lambda c: c.update(defaults={"level": {"trend": {"stuck_window": 60}}}),
+        ["defaults.level.trend.stuck_window: unknown field 'stuck_window'; did you mean"],
+    ),
+    "max_fill_rate_zero": (
+        _set(unit, max_fill_rate_m_per_h=0),
+        [f"{UNIT}.max_fill_rate_m_per_h: must be greater than 0 (got 0)"],
+    ),
+    "max_fill_rate_for_a_level_in_percent": (
+        lambda c: (
+            unit(c).update(max_fill_rate_m_per_h=2.0),
+            _lt(c).update(unit="%", range=[0, 100], limits={"hh": 90}),
+        ),
+        [f"{LT}.unit: the tank's max_fill_rate_m_per_h cannot become a rate limit"],
+    ),
+    # ------------------------------------------------ gas areas
+    "area_unknown": (
+        lambda c: (c.update(areas={"north": {"k": 1}}), _gt(c).update(area="A9")),
+        [f"{GT}.area: unknown area 'A9'; define it under areas: (defined: north)"],
+    ),
+    "area_misspelt": (
+        lambda c: (c.update(areas={"north": {"k": 1}}), _gt(c).update(area="nort")),
+        [f"{GT}.area: unknown area 'nort'; did you mean 'north'?"],
+    ),
+    "area_fewer_detectors_than_k": (
+        lambda c: (
+            c.update(areas={"A1": {"k": 3}}),
+            _gt(c).update(area="A1"),
+            _at(c).update(area="A1"),
+        ),
+        [
+            "park.yaml: areas.A1.k: area 'A1' needs at least k = 3 gas detectors to vote, "
+            "but only 2 name it (T1-GT, T1-AT); lower k or add area: A1 to more detectors"
+        ],
+    ),
+    "area_without_detectors": (
+        lambda c: c.update(areas={"A1": {}}),
+        ["areas.A1.k: area 'A1' needs at least k = 2 gas detectors to vote, but only 0"],
+    ),
+    "area_k_zero": (
+        lambda c: (c.update(areas={"A1": {"k": 0}}), _gt(c).update(area="A1")),
+        ["park.yaml: areas.A1.k: must be at least 1 (got 0)"],
+    ),
+    "area_on_level_sensor": (
+        lambda c: (c.update(areas={"A1": {"k": 1}}), _lt(c).update(area="A1")),
+        [f"{LT}.area: only gas detectors vote in an area (k of n); a level sensor cannot"],
+    ),
+    "area_bad_id": (
+        lambda c: (c.update(areas={"A 1": {"k": 1}}), _gt(c).update(area="A 1")),
+        ["park.yaml: areas.A 1: area id 'A 1' may only contain letters"],
+    ),
+    "area_unknown_field": (
+        lambda c: c.update(areas={"A1": {"n": 2}}),
+        ["areas.A1.n: unknown field 'n' (allowed: k)"],
+    ),
 }
 
 
@@ -497,8 +618,8 @@ def test_duplicate_yaml_key_is_reported_with_its_line() -> None:
 def test_top_level_list_is_refused() -> None:
     (msg,) = problems("- park\n- enterprises\n")
     assert msg == (
-        "park.yaml: (top level): expected a mapping with keys park, defaults, enterprises; "
-        "got a list"
+        "park.yaml: (top level): expected a mapping with keys park, defaults, areas, "
+        "enterprises; got a list"
     )
 
 
@@ -655,7 +776,7 @@ def test_combustible_limits_at_the_ceilings_are_accepted() -> None:
 
 
 def test_kind_names_match_the_model() -> None:
-    literal = config.RawSensor.model_fields["kind"].annotation
+    literal = config_schema.RawSensor.model_fields["kind"].annotation
     assert set(typing.get_args(literal)) == set(KINDS) == {k.label for k in Kind}
 
 
@@ -663,6 +784,139 @@ def test_parsed_site_is_frozen() -> None:
     site = parse(base())
     with pytest.raises(AttributeError):
         site.park = "other"  # type: ignore[misc]
+
+
+# ------------------------------------------------------------ trend settings, areas
+
+
+def _extra_kinds(cfg: dict[str, Any]) -> None:
+    unit(cfg)["sensors"] += [
+        {"tag": "T1-TT", "kind": "temperature", "unit": "degC", "range": [-20, 80]},
+        {"tag": "T1-PT", "kind": "pressure", "unit": "MPa", "range": [0, 2.5]},
+        {"tag": "T1-FT", "kind": "flow", "unit": "m3/h", "range": [0, 400]},
+        {"tag": "T1-XT", "kind": "generic", "unit": "mm/s", "range": [0, 50]},
+    ]
+
+
+def test_builtin_trend_defaults_per_kind() -> None:
+    cfg = base()
+    _extra_kinds(cfg)
+    site = parse(cfg)
+    # tag: (rate /min, horizon s, drift h sigma, spike /s); spans 20 m, 100 degC, 2.5 MPa, ...
+    expected = {
+        "T1-LT": (0.4, 1800.0, None, 0.2),  # 2 % and 1 % of 20 m; level moves by operation
+        "T1-TT": (2.0, 1800.0, 8.0, 2.0),  # 2 degC/min; 2 % of 100 degC per s
+        "T1-PT": (0.125, 1800.0, 8.0, 0.25),  # 5 % and 10 % of 2.5 MPa
+        "T1-FT": (None, 1800.0, None, None),
+        "T1-XT": (None, 1800.0, 8.0, None),
+        "T1-GT": (None, None, 8.0, None),  # a real leak can jump; limits do the work
+        "T1-AT": (None, None, 8.0, None),
+    }
+    for tag, (rate, horizon, drift, spike) in expected.items():
+        s = _only(site, tag)
+        t = s.trend
+        assert t.rate_limit_per_min == pytest.approx(rate), tag
+        assert (t.horizon_s, t.drift_h_sigma) == (horizon, drift), tag
+        assert t.spike_rate_per_s == pytest.approx(spike), tag
+        assert (t.stuck_window_s, t.noise_ratio, t.drift_k_sigma) == (900.0, 5.0, 0.5), tag
+        assert (t.rate_window_s, t.baseline_warmup_n, t.baseline_alpha) == (300.0, 100, 0.001)
+        assert t.resolution == pytest.approx(0.001 * (s.range_hi - s.range_lo)), tag
+
+
+def test_trend_settings_override_all_then_kind_then_sensor() -> None:
+    cfg = base()
+    _extra_kinds(cfg)
+    cfg["defaults"] = {
+        "all": {"trend": {"stuck_window_s": 600, "noise_ratio": "off"}},
+        "temperature": {"trend": {"rate_limit_pct_per_min": 1, "horizon_s": 900}},
+        "gas_combustible": {"trend": {"horizon_s": 300, "drift_h_sigma": None}},
+    }
+    sensor(cfg, 3)["trend"] = {"horizon_s": 600, "stuck_window_s": "off", "resolution": 0.5}
+    sensor(cfg, 0)["trend"] = {"rate_limit_per_min": 0.05, "spike_rate_pct_per_s": None}
+    site = parse(cfg)
+    tt, lt, gt, at = (_only(site, t).trend for t in ("T1-TT", "T1-LT", "T1-GT", "T1-AT"))
+    # the kind's share of span replaced the built-in absolute 2 degC/min
+    assert tt.rate_limit_per_min == pytest.approx(1.0)
+    assert (tt.horizon_s, tt.stuck_window_s, tt.noise_ratio, tt.resolution) == (
+        600.0,
+        None,
+        None,
+        0.5,
+    )
+    assert lt.rate_limit_per_min == 0.05 and lt.spike_rate_per_s is None
+    assert (lt.stuck_window_s, lt.noise_ratio) == (600.0, None)
+    assert (gt.horizon_s, gt.drift_h_sigma) == (300.0, None)
+    assert (at.horizon_s, at.drift_h_sigma) == (None, 8.0)  # toxic is another kind
+
+
+def test_sensor_trend_mapping_compiles_to_table_columns() -> None:
+    cfg = base()
+    sensor(cfg, 0)["trend"] = {"horizon_s": "off", "drift_h_sigma": 6, "drift_k_sigma": 1}
+    table = SensorTable.from_site(parse(cfg))
+    lt = table.tag_index["T1-LT"]
+    assert np.isnan(table.horizon_s[lt])
+    assert (table.drift_h_sigma[lt], table.drift_k_sigma[lt]) == (6.0, 1.0)
+    assert table.rate_limit_per_min[lt] == pytest.approx(0.4)
+    assert np.isnan(table.rate_limit_per_min[table.tag_index["T1-GT"]])
+
+
+def test_level_rate_limit_comes_from_the_tanks_rated_fill_rate() -> None:
+    cfg = base()
+    unit(cfg)["max_fill_rate_m_per_h"] = 3.0
+    assert _only(parse(cfg), "T1-LT").trend.rate_limit_per_min == pytest.approx(0.06)
+    sensor(cfg, 0).update(unit="mm", range=[0, 20000], limits={"hh": 18500}, deadband=100)
+    assert _only(parse(cfg), "T1-LT").trend.rate_limit_per_min == pytest.approx(60.0)
+    # the tank's rate wins over the park's level default; the sensor's own over both
+    cfg["defaults"] = {"level": {"trend": {"rate_limit_pct_per_min": 5}}}
+    assert _only(parse(cfg), "T1-LT").trend.rate_limit_per_min == pytest.approx(60.0)
+    sensor(cfg, 0)["trend"] = {"rate_limit_per_min": "off"}
+    assert _only(parse(cfg), "T1-LT").trend.rate_limit_per_min is None
+    # other kinds in the tank are not touched by its fill rate
+    assert _only(parse(cfg), "T1-GT").trend.rate_limit_per_min is None
+
+
+def test_gas_areas_fill_the_site_and_the_table() -> None:
+    cfg = base()
+    cfg["areas"] = {"tank-top": {"k": 2}, "pump-pit": {}}
+    add_unit(cfg, "T2", "T2-LT")
+    extra = [
+        {"tag": f"T2-GT{i}", "kind": "gas_combustible", "unit": "%LEL", "range": [0, 100]}
+        for i in (1, 2)
+    ]
+    unit(cfg)["sensors"] += extra
+    sensor(cfg, 1)["area"] = sensor(cfg, 2)["area"] = "tank-top"
+    sensor(cfg, 3)["area"] = sensor(cfg, 4)["area"] = "pump-pit"
+    site = parse(cfg)
+    assert site.areas == {"tank-top": 2, "pump-pit": 2}
+    assert _only(site, "T1-AT").area == "tank-top" and _only(site, "T1-LT").area is None
+    table = SensorTable.from_site(site)
+    assert table.areas == ("pump-pit", "tank-top")
+    by_tag = {
+        t: table.areas[a] if a >= 0 else None for t, a in zip(table.tags, table.area, strict=True)
+    }
+    assert by_tag == {
+        "T1-LT": None,
+        "T1-GT": "tank-top",
+        "T1-AT": "tank-top",
+        "T2-GT1": "pump-pit",
+        "T2-GT2": "pump-pit",
+        "T2-LT": None,
+    }
+    assert list(table.area_k) == [2, 2]
+
+
+def test_example_park_has_gas_areas_and_rated_fill_rates(park: Site) -> None:
+    assert len(park.areas) >= 3 and set(park.areas.values()) == {2}
+    sensors = [s for *_, s in park.iter_sensors()]
+    for area, k in park.areas.items():
+        members = [s for s in sensors if s.area == area]
+        assert k <= len(members) <= 3, area
+        assert all(s.kind.is_gas for s in members), area
+    substances = {u.substance for *_, u, s in park.iter_sensors() if s.area is not None}
+    assert {"LPG", "ammonia"} <= substances
+    lt = _only(park, "e01-T101-LT")
+    assert lt.trend.rate_limit_per_min == pytest.approx(2.0 * 1.2 / 60)  # 2 m/h rated fill
+    assert _only(park, "e01-T201-TT").trend.rate_limit_per_min == 1.0
 
 
 # ------------------------------------------------------------------ substances
