@@ -21,6 +21,8 @@ class Alarm:
 
     `id` is per occurrence: an alarm that returned to NORMAL and activates again gets a new id.
     Timestamps are epoch seconds; `value` is the latest value the detector reported for it.
+    `changed_ts` is the time of the last state change (an UPDATE does not move it);
+    `eta_ts` is, for PREDICT_* alarms while active, when the trend reaches the limit.
     """
 
     id: int
@@ -39,6 +41,15 @@ class Alarm:
     acked_ts: float | None = None
     acked_by: str | None = None
     ack_comment: str | None = None
+    eta_ts: float | None = None
+
+    @property
+    def category(self) -> str:
+        """`early_warning` (预警, before a limit), `instrument` (a fault of the measurement)
+        or `alarm` (报警): how the control room shows it."""
+        if self.condition.is_early_warning:
+            return "early_warning"
+        return "instrument" if self.condition.is_instrument else "alarm"
 
     @property
     def is_open(self) -> bool:
@@ -52,6 +63,7 @@ class Alarm:
             "sensor": self.sensor,
             "tag": self.tag,
             "condition": self.condition.label,
+            "category": self.category,
             "priority": self.priority.label,
             "state": self.state.value,
             "enterprise": self.enterprise,
@@ -64,12 +76,14 @@ class Alarm:
             "acked_ts": _json_float(self.acked_ts),
             "acked_by": self.acked_by,
             "ack_comment": self.ack_comment,
+            "eta_ts": _json_float(self.eta_ts),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class AlarmEvent:
-    """One journalled transition: what the live channel pushes.
+    """One journalled transition (or UPDATE, with `from_state == to_state`): what the live
+    channel pushes.
 
     `alarm` is the snapshot after the transition; `seq` is the journal's sequence number.
     """

@@ -23,19 +23,27 @@ from alerting.lifecycle import AlertingError, Event
 from alerting.priority import ColourChange, Priority
 from hazardwatch.model import AlarmState, Condition, RiskColour
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SNAPSHOT = (
     "sensor INTEGER NOT NULL, tag TEXT NOT NULL, condition TEXT NOT NULL,"
     " priority INTEGER NOT NULL, state TEXT NOT NULL, enterprise TEXT NOT NULL,"
     " hazard_source TEXT NOT NULL, unit TEXT NOT NULL, value REAL, raised_ts REAL NOT NULL,"
-    " changed_ts REAL NOT NULL, cleared_ts REAL, acked_ts REAL, acked_by TEXT, ack_comment TEXT"
+    " changed_ts REAL NOT NULL, cleared_ts REAL, acked_ts REAL, acked_by TEXT, ack_comment TEXT,"
+    " eta_ts REAL"
 )
 _SNAPSHOT_COLS = (
     "sensor, tag, condition, priority, state, enterprise, hazard_source, unit, value,"
-    " raised_ts, changed_ts, cleared_ts, acked_ts, acked_by, ack_comment"
+    " raised_ts, changed_ts, cleared_ts, acked_ts, acked_by, ack_comment, eta_ts"
 )
-_N_SNAPSHOT = 15
+_N_SNAPSHOT = 16
+
+# Version 1 -> 2 added eta_ts (predicted time of crossing) to both snapshots; NULL for old rows.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE alarm_event ADD COLUMN eta_ts REAL;
+ALTER TABLE alarm ADD COLUMN eta_ts REAL;
+PRAGMA user_version = 2;
+"""
 
 # AUTOINCREMENT: a sequence number is never reused, even after old events are purged.
 # IF NOT EXISTS: two processes may create a fresh journal at the same moment.
@@ -79,6 +87,7 @@ def _snapshot(a: Alarm) -> tuple[object, ...]:
         a.acked_ts,
         a.acked_by,
         a.ack_comment,
+        a.eta_ts,
     )
 
 
@@ -101,6 +110,7 @@ def _alarm(alarm_id: int, row: Sequence[Any]) -> Alarm:
         acked_ts=row[12],
         acked_by=row[13],
         ack_comment=row[14],
+        eta_ts=row[15],
     )
 
 
@@ -137,6 +147,8 @@ class Journal:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            elif version == 1:
+                db.executescript(f"BEGIN IMMEDIATE; {_MIGRATE_1_TO_2} COMMIT;")
             elif version != SCHEMA_VERSION:
                 raise JournalError(
                     f"alarm journal {self.path} has schema version {version}; "

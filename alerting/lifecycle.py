@@ -1,11 +1,21 @@
 """The ISA-18.2 alarm lifecycle as one table: (state, event) -> state.
 
+`Event.UPDATE` (an active alarm reports a new value and predicted time of crossing) is not
+a state change, so it is kept beside the table: `transition` accepts it in the active
+states only and answers the same state.
+
 >>> transition(AlarmState.NORMAL, Event.ACTIVATE).value
 'active_unack'
 >>> transition(AlarmState.NORMAL, Event.ACK)
 Traceback (most recent call last):
 ...
 alerting.lifecycle.InvalidTransition: cannot ack an alarm in state normal
+>>> transition(AlarmState.ACTIVE_ACK, Event.UPDATE).value
+'active_ack'
+>>> transition(AlarmState.CLEARED_UNACK, Event.UPDATE)
+Traceback (most recent call last):
+...
+alerting.lifecycle.InvalidTransition: cannot update an alarm in state cleared_unack
 """
 
 from __future__ import annotations
@@ -31,11 +41,14 @@ class InvalidTransition(AlertingError):
 
 
 class Event(StrEnum):
-    """What can happen to an alarm: the detector activates or clears it, a person acks it."""
+    """What can happen to an alarm: the detector activates, updates or clears it, a person
+    acks it. UPDATE carries a new value and predicted time of crossing, never a new state.
+    """
 
     ACTIVATE = "activate"
     CLEAR = "clear"
     ACK = "ack"
+    UPDATE = "update"
 
 
 TRANSITIONS: dict[tuple[AlarmState, Event], AlarmState] = {
@@ -52,7 +65,14 @@ ACTIVE_STATES: frozenset[AlarmState] = frozenset({AlarmState.ACTIVE_UNACK, Alarm
 
 
 def transition(state: AlarmState, event: Event) -> AlarmState:
-    """The state after `event`; raises InvalidTransition for a pair not in the table."""
+    """The state after `event`; raises InvalidTransition for a pair not in the table.
+
+    UPDATE is legal only while the condition is present (ACTIVE_STATES) and keeps the state.
+    """
+    if event is Event.UPDATE:
+        if state in ACTIVE_STATES:
+            return state
+        raise InvalidTransition(state, event)
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:

@@ -11,6 +11,7 @@ them and are also queued for the live channel: `take_colour_changes()` drains th
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -40,6 +41,10 @@ class AlarmNotFound(AlertingError):
 
 class InvalidAcknowledgement(AlertingError):
     """An acknowledgement without a name for the person who made it."""
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 class AlarmManager:
@@ -122,8 +127,10 @@ class AlarmManager:
     def apply(self, changes: list[ConditionChange]) -> list[AlarmEvent]:
         """Turn condition changes into alarm transitions, journalled before this returns.
 
-        An activation of an alarm already active, and a clear of a condition with no active
-        alarm, are ignored. Returns the transitions in order, with their journal seqs.
+        An activation of an alarm already active is an UPDATE when it brings a new predicted
+        time of crossing (`eta_ts`, its value goes along), and is ignored otherwise; a clear
+        of a condition with no active alarm is ignored. Returns the transitions in order,
+        with their journal seqs.
         """
         with self._lock:
             for c in changes:
@@ -138,12 +145,18 @@ class AlarmManager:
             for c in changes:
                 key = (c.sensor, c.condition)
                 alarm = work[key] if key in work else self._by_key.get(key)
-                if c.active:
+                eta = _finite_or_none(c.eta_ts)
+                if c.active and alarm is not None and alarm.state in ACTIVE_STATES:
+                    if eta is None or eta == alarm.eta_ts:
+                        continue
+                    event = Event.UPDATE
+                    after = replace(
+                        alarm, state=transition(alarm.state, event), value=c.value, eta_ts=eta
+                    )
+                elif c.active:
                     if alarm is None:
                         alarm = self._new_alarm(next_id, c)
                         next_id += 1
-                    elif alarm.state is not AlarmState.CLEARED_UNACK:
-                        continue
                     event = Event.ACTIVATE
                     after = replace(
                         alarm,
@@ -151,17 +164,20 @@ class AlarmManager:
                         value=c.value,
                         changed_ts=c.ts,
                         cleared_ts=None,
+                        eta_ts=eta,
                     )
                 else:
                     if alarm is None or alarm.state not in ACTIVE_STATES:
                         continue
                     event = Event.CLEAR
+                    # The trend no longer heads for the limit: no predicted crossing to show.
                     after = replace(
                         alarm,
                         state=transition(alarm.state, event),
                         value=c.value,
                         changed_ts=c.ts,
                         cleared_ts=c.ts,
+                        eta_ts=None,
                     )
                 pending.append(AlarmEvent(0, after, event, alarm.state, after.state, c.ts))
                 work[key] = after if after.is_open else None

@@ -14,7 +14,27 @@
     comm_loss: "COMM_LOSS 通讯中断",
     out_of_range: "OUT_OF_RANGE 超量程",
     bad_quality: "BAD_QUALITY 坏值",
+    rate: "RATE 变化率",
+    predict_hh: "PREDICT_HH 预计超高高",
+    predict_ll: "PREDICT_LL 预计超低低",
+    drift: "DRIFT 漂移",
+    stuck: "STUCK 卡死",
+    spike: "SPIKE 尖峰",
+    noisy: "NOISY 噪声",
+    area_gas: "AREA_GAS 区域气体(多点确认)",
+    co_rise: "CO_RISE 温压同升",
   };
+  // 预警 comes before a limit is reached, 报警 when it is; instrument faults go to maintenance.
+  // The server says which (`category`); these sets only cover an older server.
+  const CATEGORIES = {
+    early_warning: "预警 WARNING",
+    alarm: "报警 ALARM",
+    instrument: "仪表 FAULT",
+  };
+  const EARLY = new Set(["rate", "predict_hh", "predict_ll", "drift", "co_rise"]);
+  const INSTRUMENT = new Set([
+    "out_of_range", "bad_quality", "comm_loss", "stuck", "spike", "noisy",
+  ]);
   const PRIORITIES = {
     high: { rank: 3, text: "高 HIGH" },
     medium: { rank: 2, text: "中 MEDIUM" },
@@ -81,6 +101,29 @@
     return d.toDateString() === today.toDateString()
       ? hms
       : `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms}`;
+  }
+
+  function category(a) {
+    if (CATEGORIES[a.category]) return a.category;
+    if (EARLY.has(a.condition)) return "early_warning";
+    return INSTRUMENT.has(a.condition) ? "instrument" : "alarm";
+  }
+
+  // Time left until a predicted crossing, from this browser's clock.
+  function etaText(etaTs) {
+    const left = etaTs - Date.now() / 1000;
+    if (left <= 0) return "预计已到达 limit reached";
+    const min = Math.floor(left / 60);
+    if (min < 1) return "预计不到 1 分钟 in <1 min";
+    if (min < 90) return `预计 ${min} 分钟后到限 in ${min} min`;
+    const h = Math.floor(min / 60);
+    return `预计 ${h} 小时 ${min % 60} 分后到限 in ${h} h ${min % 60} min`;
+  }
+
+  function refreshEtas() {
+    for (const node of document.querySelectorAll('[data-testid="alarm-eta"]')) {
+      node.textContent = etaText(Number(node.dataset.etaTs));
+    }
   }
 
   function valueText(v) {
@@ -154,7 +197,13 @@
     const source = model.sources.get(a.hazard_source);
     const stateCell = el("td", { class: "state", "data-testid": "alarm-state" });
     if (unacked) stateCell.append(el("span", { class: "unack-mark", text: "● 未确认 UNACK " }));
-    stateCell.append(el("span", { text: STATES[a.state] || a.state }));
+    const stateText = STATES[a.state] || a.state;
+    // An active early warning is 预警, not 报警, in the state column too.
+    stateCell.append(
+      el("span", {
+        text: category(a) === "early_warning" ? stateText.replace("报警", "预警") : stateText,
+      }),
+    );
     if (a.acked_by) stateCell.append(el("span", { class: "acked-by", text: ` (${a.acked_by})` }));
 
     const action = el("td", { class: "action" });
@@ -168,14 +217,37 @@
       button.addEventListener("click", () => acknowledge(a.id, button));
       action.append(button);
     }
+    const kind = category(a);
+    const conditionCell = el(
+      "td",
+      { class: "condition" },
+      el("span", {
+        class: `badge badge-${kind}`,
+        "data-testid": "alarm-category",
+        text: CATEGORIES[kind],
+      }),
+      el("span", { text: ` ${CONDITIONS[a.condition] || a.condition}` }),
+    );
+    if (a.eta_ts !== null && a.eta_ts !== undefined && Number.isFinite(a.eta_ts)) {
+      conditionCell.append(
+        el("span", {
+          class: "eta",
+          "data-testid": "alarm-eta",
+          "data-eta-ts": String(a.eta_ts),
+          title: `预计到限时间 Predicted crossing ${timeText(a.eta_ts)}`,
+          text: etaText(a.eta_ts),
+        }),
+      );
+    }
     return el(
       "tr",
       {
-        class: `alarm p-${priority}${unacked ? " unacked" : ""}`,
+        class: `alarm p-${priority} cat-${kind}${unacked ? " unacked" : ""}`,
         "data-testid": "alarm-row",
         "data-alarm-id": String(a.id),
         "data-state": a.state,
         "data-priority": priority,
+        "data-category": kind,
         "data-tag": a.tag,
       },
       el("td", { text: timeText(a.raised_ts) }),
@@ -184,7 +256,7 @@
       el("td", { class: "place", text: source ? source.name : a.hazard_source }),
       el("td", { text: a.unit }),
       el("td", { class: "tag", text: a.tag }),
-      el("td", { class: "condition", text: CONDITIONS[a.condition] || a.condition }),
+      conditionCell,
       el("td", { class: "num", text: valueText(a.value) }),
       stateCell,
       action,
@@ -396,6 +468,7 @@
 
   function tick() {
     $("clock").textContent = clockText(new Date());
+    refreshEtas();
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
 
-from alerting import AlarmEvent
+from alerting import AlarmEvent, Event
 from dashboards import Server, alarm_message, create_app, risk_message
 from hazardwatch.model import AlarmState, Condition
 from tests.unit.test_api import Park
@@ -92,11 +92,16 @@ class ServedPark:
 
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=5)
 
-    def raise_alarm(self, tag: str, condition: Condition, value: float) -> AlarmEvent:
-        """Apply a condition change and publish what it caused, like the service does."""
+    def raise_alarm(
+        self, tag: str, condition: Condition, value: float, eta_ts: float | None = None
+    ) -> AlarmEvent:
+        """Apply a condition change and publish what it caused, like the service does.
+
+        A new `eta_ts` for an active PREDICT_* alarm makes an UPDATE event.
+        """
 
         def apply() -> AlarmEvent:
-            event = self.park.change(tag, condition, True, value)
+            event = self.park.change(tag, condition, True, value, eta_ts=eta_ts)
             self.park.clock.set(time.time())
             self.park.hub.publish(alarm_message(event))
             for change in self.park.manager.take_colour_changes():
@@ -182,6 +187,38 @@ def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
             assert acked.state is AlarmState.ACTIVE_ACK
             assert acked.acked_by == "Zhang Wei"
             assert page.evaluate("localStorage.getItem('hazardwatch.operator')") == "Zhang Wei"
+
+            # An early warning (预警) looks unlike an alarm (报警) and counts down to its limit.
+            warning = served.raise_alarm(
+                "T101.LT", Condition.PREDICT_HH, 15.2, eta_ts=time.time() + 12 * 60 + 30
+            )
+            warned = _row(page, warning.alarm.id)
+            expect(warned).to_have_attribute("data-category", "early_warning")
+            expect(warned.get_by_test_id("alarm-category")).to_have_text("预警 WARNING")
+            expect(warned).to_contain_text("PREDICT_HH 预计超高高")
+            expect(warned.get_by_test_id("alarm-eta")).to_contain_text("in 12 min")
+            expect(warned.get_by_test_id("alarm-state")).to_contain_text("预警 ACTIVE")
+            expect(row.get_by_test_id("alarm-category")).to_have_text("报警 ALARM")
+            expect(row.get_by_test_id("alarm-eta")).to_have_count(0)
+            looks = "n => getComputedStyle(n).borderTopStyle + ' ' + getComputedStyle(n).color"
+            badge_of = {
+                r: r.get_by_test_id("alarm-category").evaluate(looks) for r in (row, warned)
+            }
+            assert badge_of[row] != badge_of[warned], badge_of
+            edge = "r => getComputedStyle(r).borderLeftStyle"
+            assert (row.evaluate(edge), warned.evaluate(edge)) == ("solid", "dashed")
+
+            # The trend steepens: the same alarm, same state, a nearer time of crossing.
+            update = served.raise_alarm(
+                "T101.LT", Condition.PREDICT_HH, 15.9, eta_ts=time.time() + 5 * 60 + 30
+            )
+            assert (update.event, update.alarm.id) == (Event.UPDATE, warning.alarm.id)
+            expect(warned.get_by_test_id("alarm-eta")).to_contain_text("in 5 min")
+            expect(warned).to_contain_text("15.90")
+            expect(warned).to_have_attribute("data-state", "active_unack")
+            expect(page.get_by_test_id("alarm-row")).to_have_count(3)
+            expect(page.get_by_test_id("tile-count-hs1")).to_have_text("2")
+            assert len(alarm_fetches) == 1, alarm_fetches
 
             for path in (tmp_path / "control-room.png", Path("/tmp/hw-page.png")):
                 page.screenshot(path=str(path), full_page=True, animations="disabled")

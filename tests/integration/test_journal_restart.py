@@ -83,22 +83,31 @@ def make_site() -> Site:
 
 
 def change(
-    sensor: int, condition: Condition, active: bool, value: float, ts: float
+    sensor: int,
+    condition: Condition,
+    active: bool,
+    value: float,
+    ts: float,
+    eta_ts: float | None = None,
 ) -> ConditionChange:
-    return ConditionChange(sensor, condition, active, value, ts, CONDITION_SEVERITY[condition])
+    severity = CONDITION_SEVERITY[condition]
+    return ConditionChange(sensor, condition, active, value, ts, severity, eta_ts=eta_ts)
 
 
 def write_scripted_alarms(mgr: AlarmManager, clock: FakeClock) -> None:
-    """Leave one alarm in each state, one closed, and a NaN value among them."""
+    """Leave one alarm in each state, one closed, a NaN value among them, and a prediction
+    whose time of crossing was updated."""
     mgr.apply(
         [
+            change(0, Condition.PREDICT_HH, True, 17.0, T0 - 60, eta_ts=T0 + 600),
             change(0, Condition.HH, True, 18.4, T0),
             change(1, Condition.GAS2, True, 55.5, T0 + 1),
             change(4, Condition.L, True, 1.8, T0 + 1),
+            change(0, Condition.PREDICT_HH, True, 18.5, T0 + 2, eta_ts=T0 + 300),
         ]
     )
     clock.set(T0 + 10)
-    by_tag = {a.tag: a.id for a in mgr.alarms()}
+    by_tag = {a.tag: a.id for a in mgr.alarms() if a.condition is not Condition.PREDICT_HH}
     mgr.acknowledge(by_tag["S1"], "li", "evacuated the tank top")
     mgr.acknowledge(by_tag["S4"], "zhao")
     mgr.apply(
@@ -205,10 +214,14 @@ def test_alarms_survive_kill_9_exactly_and_can_be_acknowledged(tmp_path: Path) -
         assert mgr.take_colour_changes() == []
         assert mgr.active_conditions() == [
             (0, Condition.HH),
+            (0, Condition.PREDICT_HH),
             (1, Condition.GAS2),
             (2, Condition.COMM_LOSS),
         ]
-        by_tag = {a.tag: a for a in mgr.alarms()}
+        [predicted] = [a for a in mgr.alarms() if a.condition is Condition.PREDICT_HH]
+        assert (predicted.eta_ts, predicted.value, predicted.state) == (T0 + 300, 18.5, AU)
+        assert [e.event for e in journal.history(predicted.id)] == [Event.ACTIVATE, Event.UPDATE]
+        by_tag = {a.tag: a for a in mgr.alarms() if a.condition is not Condition.PREDICT_HH}
         assert math.isnan(by_tag["S2"].value)
         assert by_tag["S1"].acked_by == "li"
         assert by_tag["S1"].ack_comment == "evacuated the tank top"

@@ -109,6 +109,12 @@ def off(sensor: int, condition: Condition, value: float, ts: float) -> Condition
     return ConditionChange(sensor, condition, False, value, ts, CONDITION_SEVERITY[condition])
 
 
+def predict(sensor: int, value: float, ts: float, eta_ts: float | None) -> ConditionChange:
+    """PREDICT_HH active, the trend reaching HH at `eta_ts`."""
+    c = Condition.PREDICT_HH
+    return ConditionChange(sensor, c, True, value, ts, CONDITION_SEVERITY[c], eta_ts=eta_ts)
+
+
 @pytest.fixture
 def table() -> SensorTable:
     return SensorTable.from_site(make_site())
@@ -240,6 +246,77 @@ def test_one_batch_runs_its_changes_in_order(mgr: AlarmManager, journal: Journal
     seqs = [e.seq for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == 4
     assert journal.history(events[0].alarm.id) == events[:3]
+
+
+# ------------------------------------------------------------ predicted time of crossing
+
+
+def test_prediction_carries_its_eta_and_a_new_eta_is_a_journalled_update(
+    mgr: AlarmManager, journal: Journal
+) -> None:
+    [raised] = mgr.apply([predict(0, 15.0, T0, eta_ts=T0 + 1200)])
+    assert (raised.event, raised.to_state, raised.alarm.eta_ts) == (Event.ACTIVATE, AU, T0 + 1200)
+    assert raised.alarm.priority is Priority.MEDIUM
+
+    [update] = mgr.apply([predict(0, 15.6, T0 + 60, eta_ts=T0 + 900)])
+    assert (update.event, update.from_state, update.to_state, update.ts) == (
+        Event.UPDATE,
+        AU,
+        AU,
+        T0 + 60,
+    )
+    a = update.alarm
+    assert (a.id, a.eta_ts, a.value) == (raised.alarm.id, T0 + 900, 15.6)
+    assert (a.raised_ts, a.changed_ts) == (T0, T0)  # not a state change
+    assert mgr.get(a.id) == a and journal.open_alarms() == [a]
+    assert journal.history(a.id) == [raised, update]
+    assert update.to_dict()["alarm"]["eta_ts"] == T0 + 900  # type: ignore[index]
+
+
+def test_update_keeps_an_acknowledgement_and_changes_no_colour(
+    mgr: AlarmManager, clock: FakeClock
+) -> None:
+    [raised] = mgr.apply([predict(3, 15.0, T0, eta_ts=T0 + 1200)])
+    assert mgr.take_colour_changes()[-1].new is RiskColour.ORANGE
+    mgr.acknowledge(raised.alarm.id, "li")
+    [update] = mgr.apply([predict(3, 15.5, T0 + 30, eta_ts=T0 + 600)])
+    assert (update.from_state, update.to_state) == (AA, AA)
+    assert (update.alarm.acked_by, update.alarm.eta_ts) == ("li", T0 + 600)
+    assert mgr.take_colour_changes() == []
+
+
+def test_repeated_prediction_without_a_new_eta_is_ignored(mgr: AlarmManager) -> None:
+    [raised] = mgr.apply([predict(0, 15.0, T0, eta_ts=T0 + 1200)])
+    assert mgr.apply([predict(0, 15.2, T0 + 1, eta_ts=T0 + 1200)]) == []  # same eta
+    assert mgr.apply([predict(0, 15.2, T0 + 2, eta_ts=None)]) == []
+    assert mgr.apply([predict(0, 15.2, T0 + 3, eta_ts=math.nan)]) == []
+    assert mgr.get(raised.alarm.id).eta_ts == T0 + 1200
+    # a plain limit alarm reported again is still nothing, whatever it carries
+    mgr.apply([on(0, Condition.HH, 18.4, T0)])
+    assert mgr.apply([on(0, Condition.HH, 18.9, T0 + 1)]) == []
+
+
+def test_clear_drops_the_eta_and_reactivation_brings_a_new_one(mgr: AlarmManager) -> None:
+    [raised] = mgr.apply([predict(0, 15.0, T0, eta_ts=T0 + 1200)])
+    [cleared] = mgr.apply([off(0, Condition.PREDICT_HH, 14.8, T0 + 100)])
+    assert (cleared.to_state, cleared.alarm.eta_ts) == (CU, None)
+    # an update can only follow an activation: in CLEARED_UNACK it activates again
+    [again] = mgr.apply([predict(0, 15.1, T0 + 200, eta_ts=T0 + 1500)])
+    assert (again.event, again.from_state, again.to_state) == (Event.ACTIVATE, CU, AU)
+    assert (again.alarm.id, again.alarm.eta_ts) == (raised.alarm.id, T0 + 1500)
+
+
+def test_activation_and_updates_in_one_batch_run_in_order(mgr: AlarmManager) -> None:
+    events = mgr.apply(
+        [
+            predict(0, 15.0, T0, eta_ts=T0 + 1200),
+            predict(0, 15.5, T0 + 10, eta_ts=T0 + 800),
+            predict(0, 16.0, T0 + 20, eta_ts=T0 + 500),
+        ]
+    )
+    assert [e.event for e in events] == [Event.ACTIVATE, Event.UPDATE, Event.UPDATE]
+    assert [e.alarm.eta_ts for e in events] == [T0 + 1200, T0 + 800, T0 + 500]
+    assert mgr.get(events[0].alarm.id).eta_ts == T0 + 500
 
 
 def test_ack_errors_are_typed_and_change_nothing(mgr: AlarmManager, journal: Journal) -> None:
@@ -416,6 +493,45 @@ def test_a_new_manager_restores_state_colours_and_ids(
         mgr_next = again.apply([on(2, Condition.L, 1.5, T0 + 2)])[0].alarm.id
         assert mgr_next == max(e.alarm.id for e in evs) + 1
         assert again.acknowledge(evs[1].alarm.id, "li").to_state is N
+
+
+def test_a_new_manager_restores_the_latest_eta(
+    table: SensorTable, tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "alarms.db"
+    with Journal(path) as j:
+        mgr = AlarmManager(table, j, clock)
+        mgr.apply([predict(0, 15.0, T0, eta_ts=T0 + 1200)])
+        [update] = mgr.apply([predict(0, 15.9, T0 + 60, eta_ts=T0 + 700)])
+    with Journal(path) as j:
+        again = AlarmManager(table, j, clock)
+        assert again.alarms() == [update.alarm]
+        assert again.active_conditions() == [(0, Condition.PREDICT_HH)]
+        [later] = again.apply([predict(0, 16.2, T0 + 90, eta_ts=T0 + 650)])
+        assert (later.event, later.alarm.id) == (Event.UPDATE, update.alarm.id)
+
+
+def test_journal_of_schema_1_is_migrated_with_no_eta(
+    table: SensorTable, tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "alarms.db"
+    with Journal(path) as j:
+        [raised] = AlarmManager(table, j, clock).apply([on(0, Condition.HH, 18.4, T0)])
+    db = sqlite3.connect(path)  # what a first-wave service left behind
+    db.executescript(
+        "ALTER TABLE alarm_event DROP COLUMN eta_ts; ALTER TABLE alarm DROP COLUMN eta_ts;"
+        " PRAGMA user_version = 1;"
+    )
+    db.close()
+    with Journal(path) as j:
+        mgr = AlarmManager(table, j, clock)
+        assert mgr.alarms() == [raised.alarm]
+        [p] = mgr.apply([predict(0, 15.0, T0 + 5, eta_ts=T0 + 900)])
+    with Journal(path) as j:
+        assert j.alarm(p.alarm.id) == p.alarm and j.alarm(p.alarm.id).eta_ts == T0 + 900
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
 
 
 def test_restore_follows_a_changed_site_config(tmp_path: Path, clock: FakeClock) -> None:

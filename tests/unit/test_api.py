@@ -201,14 +201,26 @@ class Park:
         ]
         return rows[:limit]
 
-    def change(self, tag: str, condition: Condition, active: bool, value: float) -> AlarmEvent:
-        """Apply one condition change at the clock's time; mirror it in the latest arrays."""
+    def change(
+        self,
+        tag: str,
+        condition: Condition,
+        active: bool,
+        value: float,
+        eta_ts: float | None = None,
+    ) -> AlarmEvent:
+        """Apply one condition change at the clock's time; mirror it in the latest arrays.
+
+        `eta_ts` is a PREDICT_* alarm's time of crossing; giving a new one for an active
+        alarm makes an UPDATE event.
+        """
         i = self.table.tag_index[tag]
         now = self.clock.now()
         self.value[i], self.ts[i] = value, now
         bits = int(self.bits[i])
         self.bits[i] = (bits | condition.bit) if active else (bits & ~condition.bit)
-        change = ConditionChange(i, condition, active, value, now, CONDITION_SEVERITY[condition])
+        severity = CONDITION_SEVERITY[condition]
+        change = ConditionChange(i, condition, active, value, now, severity, eta_ts=eta_ts)
         (event,) = self.manager.apply([change])
         self.clock.advance(1.0)
         return event
@@ -289,6 +301,31 @@ def test_alarms_lists_open_alarms_most_urgent_then_newest_first(
     assert first["hazard_source"] == "hs3"
     assert first["unit"] == "T301"
     assert first["value"] == 420.0
+
+
+def test_early_warning_carries_its_category_and_predicted_time_of_crossing(
+    park: Park, client: TestClient
+) -> None:
+    alarm = park.change("T101.LT", Condition.HH, True, 18.5)
+    warning = park.change("T301.LT", Condition.PREDICT_HH, True, 15.0, eta_ts=T0 + 1200)
+    fault = park.change("T101.TT", Condition.STUCK, True, 21.0)
+    by_id = {a["id"]: a for a in client.get("/api/alarms").json()["alarms"]}
+    assert by_id[warning.alarm.id]["condition"] == "predict_hh"
+    assert by_id[warning.alarm.id]["category"] == "early_warning"
+    assert by_id[warning.alarm.id]["eta_ts"] == T0 + 1200
+    assert (by_id[alarm.alarm.id]["category"], by_id[alarm.alarm.id]["eta_ts"]) == ("alarm", None)
+    assert by_id[fault.alarm.id]["category"] == "instrument"
+
+    update = park.change("T301.LT", Condition.PREDICT_HH, True, 15.8, eta_ts=T0 + 700)
+    assert (update.event.value, update.from_state, update.to_state) == (
+        "update",
+        AlarmState.ACTIVE_UNACK,
+        AlarmState.ACTIVE_UNACK,
+    )
+    got = client.get(f"/api/alarms/{warning.alarm.id}").json()
+    assert (got["eta_ts"], got["value"], got["state"]) == (T0 + 700, 15.8, "active_unack")
+    sensors = {x["tag"]: x for x in client.get("/api/sensors").json()["sensors"]}
+    assert sensors["T301.LT"]["conditions"] == ["predict_hh"]
 
 
 def test_alarm_filters_select_by_state_place_priority_and_limit(
@@ -599,6 +636,19 @@ def test_live_stream_sends_alarm_and_risk_events_as_json(park: Park, client: Tes
     assert park.hub.subscribers == 0
 
 
+def test_live_stream_sends_an_update_with_the_new_eta(park: Park, client: TestClient) -> None:
+    park.change("T101.LT", Condition.PREDICT_HH, True, 15.0, eta_ts=T0 + 1200)
+    update = park.change("T101.LT", Condition.PREDICT_HH, True, 15.9, eta_ts=T0 + 600)
+    body = _stream_body(client, park.hub, [alarm_message(update)], idle_s=0.0)
+    [pushed] = _data(body)
+    assert (pushed["event"], pushed["from_state"], pushed["to_state"]) == (
+        "update",
+        "active_unack",
+        "active_unack",
+    )
+    assert (pushed["alarm"]["eta_ts"], pushed["alarm"]["value"]) == (T0 + 600, 15.9)
+
+
 def test_live_stream_sends_heartbeat_comments_when_idle(park: Park) -> None:
     with TestClient(create_app(park.view(), heartbeat_s=0.01)) as client:
         body = _stream_body(client, park.hub, [{"type": "risk"}], idle_s=0.1)
@@ -677,6 +727,22 @@ def test_root_serves_the_control_room_page_and_its_assets(client: TestClient) ->
     for asset in ("/static/app.js", "/static/style.css"):
         assert client.get(asset).status_code == 200
     assert client.get("/static/nothing.js").status_code == 404
+
+
+def test_page_names_every_condition_and_category() -> None:
+    script = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    block = script[
+        script.index("const CONDITIONS = {") : script.index("};", script.index("const CONDITIONS"))
+    ]
+    named = dict(re.findall(r"^\s*(\w+): \"([^\"]+)\",$", block, re.MULTILINE))
+    assert set(named) == {c.label for c in Condition}
+    assert named["predict_hh"] == "PREDICT_HH 预计超高高"
+    assert named["area_gas"] == "AREA_GAS 区域气体(多点确认)"
+    for label, text in named.items():
+        assert text.startswith(label.upper() + " ") and len(text) > len(label) + 1, label
+    for category in ("early_warning", "alarm", "instrument"):
+        assert re.search(rf"^\s*{category}: \"", script, re.MULTILINE), category
+    assert "预警 WARNING" in script and "报警 ALARM" in script
 
 
 def test_page_references_nothing_outside_the_server() -> None:

@@ -50,11 +50,26 @@ def test_every_legal_pair_moves_to_its_state(
     assert transition(*pair) is after
 
 
-ILLEGAL = [p for p in itertools.product(AlarmState, Event) if p not in LEGAL]
+# An update changes what an active alarm shows, never its state: beside the table.
+UPDATES = {(AU, Event.UPDATE): AU, (AA, Event.UPDATE): AA}
+
+ILLEGAL = [p for p in itertools.product(AlarmState, Event) if p not in LEGAL | UPDATES]
 
 
-def test_illegal_pairs_are_the_other_six() -> None:
-    assert len(ILLEGAL) == len(AlarmState) * len(Event) - 6 == 6
+def test_illegal_pairs_are_the_other_eight() -> None:
+    assert len(ILLEGAL) == len(AlarmState) * len(Event) - 6 - 2 == 8
+    assert {(s, e) for s, e in ILLEGAL if e is Event.UPDATE} == {
+        (N, Event.UPDATE),
+        (CU, Event.UPDATE),
+    }
+
+
+@pytest.mark.parametrize(("pair", "after"), UPDATES.items(), ids=lambda x: str(x))
+def test_update_is_legal_while_active_and_keeps_the_state(
+    pair: tuple[AlarmState, Event], after: AlarmState
+) -> None:
+    assert transition(*pair) is after
+    assert pair not in TRANSITIONS  # the table lists state changes only
 
 
 @pytest.mark.parametrize(("state", "event"), ILLEGAL)
@@ -110,7 +125,27 @@ def test_alarm_to_dict_is_json_with_labels_and_nan_as_none() -> None:
     assert d["state"] == "active_unack"
     assert d["value"] is None
     assert d["cleared_ts"] is None and d["acked_by"] is None
+    assert d["eta_ts"] is None
+    assert d["category"] == "instrument"
     assert _alarm(value=12.5).to_dict()["value"] == 12.5
+    predicted = _alarm(condition=Condition.PREDICT_HH, eta_ts=1_800.5).to_dict()
+    assert (predicted["condition"], predicted["eta_ts"]) == ("predict_hh", 1_800.5)
+    assert predicted["category"] == "early_warning"
+    assert _alarm(condition=Condition.HH).to_dict()["category"] == "alarm"
+    assert _alarm(condition=Condition.AREA_GAS).to_dict()["category"] == "alarm"
+    assert _alarm(condition=Condition.STUCK).to_dict()["category"] == "instrument"
+    assert _alarm(eta_ts=math.inf).to_dict()["eta_ts"] is None
+
+
+def test_update_event_to_dict_keeps_the_state_and_carries_the_eta() -> None:
+    alarm = _alarm(condition=Condition.PREDICT_LL, eta_ts=900.0)
+    d = AlarmEvent(6, alarm, Event.UPDATE, AU, AU, 120.0).to_dict()
+    assert (d["event"], d["from_state"], d["to_state"]) == (
+        "update",
+        "active_unack",
+        "active_unack",
+    )
+    assert d["alarm"]["eta_ts"] == 900.0  # type: ignore[index]
 
 
 def test_alarm_event_to_dict_nests_the_snapshot() -> None:
