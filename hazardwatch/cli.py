@@ -1,4 +1,4 @@
-"""The `hazardwatch` command: run, demo, check-config, simulate, broker."""
+"""The `hazardwatch` command: run, demo, check-config, simulate, broker, replay."""
 
 from __future__ import annotations
 
@@ -167,34 +167,141 @@ def _first_tank_with_level(site: Site) -> str:
 
 @app.command()
 def simulate(
-    config: Annotated[Path, typer.Option(help="Site config (YAML)")],
-    broker: Annotated[str, typer.Option(help="MQTT broker, mqtt://HOST:PORT")],
-    rate: Annotated[float, typer.Option(help="Readings per sensor per second")] = 1.0,
-    mode: Annotated[str, typer.Option(help="batch | single")] = "batch",
-    duration: Annotated[float | None, typer.Option(help="Seconds of wall time")] = None,
+    config: Annotated[Path | None, typer.Option(help="Site config (YAML)")] = None,
+    generate: Annotated[
+        str | None,
+        typer.Option(help="Generate a park instead: enterprises=N,tanks=M[,seed=S]"),
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="Scenario name from the library, or a scenario YAML file")
+    ] = None,
+    broker: Annotated[str | None, typer.Option(help="Publish to mqtt://HOST:PORT")] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(help="Write long CSV ts,tag,value,quality here instead (plus .truth.json)"),
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Ticks per wall second (one reading per sensor)")] = (
+        1.0
+    ),
+    mode: Annotated[str, typer.Option(help="batch | single (broker only)")] = "batch",
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Same seed, same readings")] = 0,
-    overfill: Annotated[str | None, typer.Option(help="Tank id to overfill")] = None,
-    overfill_at: Annotated[float, typer.Option(help="Seconds until the overfill")] = 60.0,
+    seed: Annotated[
+        int | None, typer.Option(help="Same seed, same readings (default: scenario's, or 0)")
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Simulated seconds (default: the scenario's; broker: until Ctrl-C)"),
+    ] = None,
+    start: Annotated[
+        float | None,
+        typer.Option(help="Simulated start, epoch s (default: now; CSV: 2026-01-01 00:00 +08)"),
+    ] = None,
+    save_config: Annotated[
+        Path | None, typer.Option(help="Write the site config used (e.g. a generated one)")
+    ] = None,
+    qos: Annotated[int, typer.Option(help="MQTT QoS of readings: 0 or 1")] = 1,
+    overfill: Annotated[str | None, typer.Option(help="Also overfill this tank id")] = None,
+    overfill_at: Annotated[float, typer.Option(help="Simulated seconds until the overfill")] = 60.0,
 ) -> None:
-    """Publish a simulated park to a broker."""
+    """Simulate a park: publish it to a broker, or record it to CSV with its ground truth.
+
+    Each tick covers speed/rate simulated seconds, with a broker and in CSV alike, so a
+    recording holds what the broker would have carried. With a broker the readings' ts is
+    simulated time, starting now: the live service refuses ts more than 300 s ahead of its
+    clock, so with --speed above 1 the run is refused when simulated time would get that
+    far ahead (duration x (1 - 1/speed) > 240 s). For faster runs, record with --csv and
+    use `hazardwatch replay`. A CSV run goes as fast as the machine allows.
+    """
+    from simulators import (
+        CSV_START_TS,
+        GenerateError,
+        Overfill,
+        check_live_clock,
+        generate_site,
+        parse_generate_spec,
+        record_run,
+        site_to_yaml,
+        truth_path,
+    )
     from simulators import simulate as run_simulation
 
-    site = _load(config)
+    if (config is None) == (generate is None):
+        raise _fail("simulate: give exactly one of --config FILE or --generate SPEC")
+    if (broker is None) == (csv is None):
+        raise _fail("simulate: give exactly one of --broker URL or --csv OUT.csv")
     if mode not in ("batch", "single"):
         raise _fail(f"--mode {mode!r}: expected batch or single")
-    stats = run_simulation(
-        site,
-        broker,
-        rate_hz=rate,
-        mode=mode,
-        duration_s=duration,
-        speed=speed,
-        seed=seed,
-        overfill=overfill,
-        overfill_at_s=overfill_at,
-    )
+    if qos not in (0, 1):
+        raise _fail(f"--qos {qos}: expected 0 or 1")
+    if not rate > 0 or not speed > 0 or (duration is not None and not duration > 0):
+        raise _fail("simulate: --rate, --speed and --duration must be greater than 0")
+    try:
+        if generate is not None:
+            spec = parse_generate_spec(generate)
+            site = generate_site(spec["enterprises"], spec["tanks"], spec.get("seed", seed or 0))
+        else:
+            assert config is not None
+            site = _load(config)
+        meta: dict[str, object] = {"scenario": None}
+        scenarios: list[object] = []
+        if scenario is not None:
+            try:  # the scenario library is being written; remove this guard once it lands
+                from simulators.scenario import load_scenario
+            except ImportError:
+                raise _fail("--scenario: the scenario library is not in this build") from None
+            loaded = load_scenario(scenario, site)
+            scenarios = list(loaded.build())
+            meta = {"scenario": loaded.name, "description": loaded.description}
+            seed = loaded.seed if seed is None else seed
+            duration = loaded.duration_s if duration is None else duration
+        if overfill is not None:
+            scenarios.append(Overfill(overfill, overfill_at))
+        seed = 0 if seed is None else seed
+        if save_config is not None:
+            save_config.write_text(site_to_yaml(site), encoding="utf-8")
+        if csv is not None:
+            if duration is None:
+                raise _fail("simulate: --csv needs --duration (or a --scenario that has one)")
+            summary = record_run(
+                site,
+                csv,
+                duration_s=duration,
+                start_ts=CSV_START_TS if start is None else start,
+                scenarios=scenarios,  # type: ignore[arg-type]
+                rate_hz=rate,
+                speed=speed,
+                seed=seed,
+                meta=meta,
+            )
+            typer.echo(
+                f"simulate: {summary['rows']} readings of {summary['sensors']} sensors over "
+                f"{duration:g} simulated s -> {csv}, truth -> {truth_path(csv)}"
+            )
+            return
+        assert broker is not None
+        import time
+
+        begin = time.time() if start is None else start
+        check_live_clock(begin, time.time(), duration, speed)
+        stats = run_simulation(
+            site,
+            broker,
+            rate_hz=rate,
+            mode=mode,  # type: ignore[arg-type]
+            duration_s=None if duration is None else duration / speed,
+            speed=speed,
+            seed=seed,
+            scenarios=scenarios,  # type: ignore[arg-type]
+            qos=qos,
+            start_ts=begin,
+        )
+    except GenerateError as exc:
+        raise _fail(str(exc)) from None
+    except (HazardWatchError, OSError) as exc:
+        raise _fail(f"simulate: {exc}") from None
+    truth = stats.pop("truth")
     typer.echo(f"simulate: {stats}")
+    typer.echo(f"simulate: ground truth: {truth}")
 
 
 @app.command("broker")
@@ -214,6 +321,43 @@ def broker_cmd(
                 await stop.wait()
 
             _run_until_signal(wait)
+
+
+@app.command()
+def replay(
+    input: Annotated[
+        Path, typer.Option(help="Readings: CSV ts,tag,value[,quality] or ts,<tag>,...")
+    ],
+    output: Annotated[Path, typer.Option(help="Alarm transitions, one JSON line each")],
+    config: Annotated[
+        Path | None, typer.Option(help="Site config (YAML); without it, a wide CSV's columns")
+    ] = None,
+    learn_rows: Annotated[int, typer.Option(help="The first N rows only teach baselines")] = 0,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Journal and readings (default: a temporary folder)")
+    ] = None,
+    slice_s: Annotated[float, typer.Option(help="Seconds of data time per detector step")] = 1.0,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read at a time")] = 50_000,
+) -> None:
+    """Run the live detector and alarm code over recorded readings; write the alarms."""
+    from hazardwatch.replay import ReplayInputError
+    from hazardwatch.replay import replay as run_replay
+
+    site = _load(config) if config is not None else None
+    try:
+        summary = run_replay(
+            input,
+            output,
+            site=site,
+            learn_rows=learn_rows,
+            data_dir=data_dir,
+            slice_s=slice_s,
+            chunk_rows=chunk_rows,
+        )
+    except ReplayInputError as exc:
+        raise _fail(f"replay: {exc}") from None
+    for line in summary.lines():
+        typer.echo(line)
 
 
 def _setup_logging() -> None:

@@ -1,0 +1,391 @@
+"""Replay: the live detector and alarm code run over recorded readings, alarms as JSON lines.
+
+A `Service` on a `FakeClock` (no MQTT, no HTTP) takes the readings in time slices of
+`slice_s` seconds of data time, aligned to whole multiples of `slice_s` since the epoch.
+For each slice the clock moves to the slice's end, the slice's readings go through
+`Service.handle_batch` (detector, then alarm manager and journal, as live), then the
+stale check runs at that time, as the live service's periodic check does. Across a gap
+in the data the stale check runs at each slice end where a sensor falls silent, so
+communication loss is raised when live would have raised it.
+
+Each alarm transition becomes one line of the output (see `alarm_line`); bad rows are
+counted by `ingest.Reason` and written to a dead-letter file beside the output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import orjson
+
+from alerting import AlarmEvent
+from hazardwatch.clock import FakeClock
+from hazardwatch.model import (
+    Batch,
+    Condition,
+    SensorTable,
+    Site,
+)
+from hazardwatch.replay_csv import CHUNK_ROWS, Chunk, CsvReader, Form, ReplayInputError
+from hazardwatch.replay_site import GENERIC_RANGE, generic_site, reporting_periods
+from hazardwatch.replay_slices import Slice, Slicer
+from hazardwatch.service import Service, Settings
+from ingest import DeadLetter, Reason
+
+# A wide CSV without a config says nothing of each instrument's range: a range this wide
+# means no out-of-range alarms, so only trend, drift and signal-fault checks speak.
+_COMM = np.uint32(Condition.COMM_LOSS.bit)
+
+
+# ------------------------------------------------------------------ output
+
+
+def iso_utc(ts: float) -> str:
+    """ISO 8601 in UTC with milliseconds.
+
+    >>> iso_utc(1763800000.5)
+    '2025-11-22T08:26:40.500Z'
+    """
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def alarm_line(event: AlarmEvent) -> dict[str, Any]:
+    """One alarm transition as a flat JSON-ready record (the replay output schema)."""
+    d = event.to_dict()
+    a = event.alarm
+    eta = _finite(a.eta_ts)
+    return {
+        "ts": d["ts"],
+        "time": iso_utc(event.ts),
+        "alarm_id": a.id,
+        "tag": a.tag,
+        "condition": a.condition.label,
+        "event": d["event"],
+        "from_state": d["from_state"],
+        "to_state": d["to_state"],
+        "value": _finite(a.value),
+        "priority": a.priority.label,
+        "enterprise": a.enterprise,
+        "hazard_source": a.hazard_source,
+        "unit": a.unit,
+        "eta_ts": eta,
+        "eta_time": None if eta is None else iso_utc(eta),
+    }
+
+
+def deadletter_path(output: Path) -> Path:
+    """Where the rejected rows of a replay go: beside the output."""
+    return output.with_name(output.name + ".rejected.jsonl")
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay read, kept, rejected and wrote."""
+
+    input: str
+    output: str
+    deadletter: str
+    form: str = ""
+    sensors: int = 0
+    generic: bool = False
+    rows_read: int = 0
+    readings_read: int = 0
+    readings_accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: {str(r): 0 for r in Reason})
+    late: int = 0  # rows whose slice had already run
+    out_of_order: int = 0  # readings older than their sensor's last; the detector ignored them
+    slices: int = 0
+    chunks: int = 0
+    learn_rows: int = 0
+    learn_readings: int = 0
+    learn_mode: str = ""  # "learn" (Detector.learn) | "step" (ran, alarms not written) | ""
+    learn_transitions_not_written: int = 0
+    alarms_written: int = 0  # transition lines
+    alarm_ids: int = 0  # distinct alarms among them
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def lines(self) -> list[str]:
+        """The human summary the CLI prints."""
+        out = [f"replay {self.input} ({self.form} CSV, {self.sensors} sensors)"]
+        if self.generic:
+            out.append(
+                "  no --config: one generic sensor per column, no limits, so only trend, drift"
+                f" and fault checks apply; range +-{GENERIC_RANGE:g} as the instrument range is"
+                " unknown (no out-of-range alarms); reporting period per column from the first"
+                " chunk"
+            )
+        if self.first_ts is not None and self.last_ts is not None:
+            out.append(f"  data time {iso_utc(self.first_ts)} .. {iso_utc(self.last_ts)}")
+        out.append(
+            f"  rows read {self.rows_read}; readings {self.readings_read}: "
+            f"accepted {self.readings_accepted}, rejected {self.rejected_total}"
+        )
+        for reason, n in self.rejected.items():
+            if n:
+                out.append(f"    {reason}: {n}")
+        if self.rejected_total:
+            out.append(f"  rejected rows written to {self.deadletter}")
+        if self.late or self.out_of_order:
+            out.append(
+                f"  late rows (their slice had run) {self.late}; readings older than their"
+                f" sensor's last, ignored by the detector: {self.out_of_order}"
+            )
+        if self.learn_mode == "learn":
+            out.append(
+                f"  learned baselines from the first {self.learn_rows} rows"
+                f" ({self.learn_readings} readings) with Detector.learn"
+            )
+        elif self.learn_mode == "step":
+            out.append(
+                f"  Detector.learn is not available: the first {self.learn_rows} rows"
+                f" ({self.learn_readings} readings) ran through the detector and alarms with"
+                f" their {self.learn_transitions_not_written} alarm transitions not written"
+            )
+        out.append(
+            f"  {self.slices} slices in {self.chunks} chunks; "
+            f"alarm transitions written {self.alarms_written} ({self.alarm_ids} alarms)"
+            f" to {self.output}"
+        )
+        return out
+
+
+# ------------------------------------------------------------------ the run
+
+
+class _Run:
+    """Feeds slices to the service and writes what it does."""
+
+    def __init__(
+        self,
+        service: Service,
+        clock: FakeClock,
+        slice_s: float,
+        learn_rows: int,
+        out: IO[bytes],
+        summary: ReplaySummary,
+    ) -> None:
+        self.service = service
+        self.detector = service.detector
+        self.clock = clock
+        self.slice_s = slice_s
+        self.learn_rows = learn_rows
+        self.out = out
+        self.summary = summary
+        self.can_learn = learn_rows > 0 and callable(getattr(self.detector, "learn", None))
+        if learn_rows > 0:
+            summary.learn_mode = "learn" if self.can_learn else "step"
+        self.checked = clock.now()  # the last time the stale check ran
+        self.replaying = False  # past the learning rows
+        self._ids: set[int] = set()
+
+    def run(self, s: Slice) -> None:
+        learning = s.row <= self.learn_rows
+        n_learning = int(np.count_nonzero(learning))
+        self.summary.learn_readings += n_learning
+        self.summary.slices += 1
+        rest = s.batch if n_learning == 0 else s.part(~learning)
+        if self.can_learn:
+            if n_learning:
+                self.detector.learn(s.part(learning))
+            if n_learning == len(learning):
+                self.clock.set(s.end)
+                return
+            if not self.replaying:
+                # Learning is not hearing from a sensor: staleness counts from the first
+                # slice replayed, as if the service had started then.
+                st = self.detector.state
+                st.last_seen[:] = np.fmax(st.last_seen, s.start)
+                self.checked = s.start
+        replaying = n_learning < len(learning)
+        self.replaying |= replaying
+        self._catch_up(s.start, write=self.replaying)
+        self.clock.set(s.end)
+        if n_learning and not self.can_learn:
+            self._step(s.part(learning), write=False)
+        if replaying:
+            self._step(rest, write=True)
+        self._stale(s.end, write=self.replaying)
+
+    def _step(self, batch: Batch, *, write: bool) -> None:
+        before = self.detector.stats["out_of_order"]
+        events = self.service.handle_batch(batch)  # the live path, reading by reading
+        self.summary.out_of_order += self.detector.stats["out_of_order"] - before
+        self._write(events, write)
+
+    def _stale(self, now: float, *, write: bool) -> None:
+        self.checked = now
+        self._write(self.service.handle_changes(self.detector.check_stale(now)), write)
+
+    def _catch_up(self, until: float, *, write: bool) -> None:
+        """Stale checks at the slice ends of a gap before `until` where a sensor falls silent."""
+        st, stale_after = self.detector.state, self.detector.params.stale_after_s
+        step = self.slice_s
+        for _ in range(stale_after.shape[0] + 1):  # each check raises at least one sensor
+            watched = ((st.active & _COMM) == 0) & np.isfinite(stale_after)
+            if not watched.any():
+                return
+            due = float(np.min(st.last_seen[watched] + stale_after[watched]))
+            # Slice ends are whole multiples of the slice length, as in the Slicer.
+            k = max(math.floor(due / step) + 1, round(self.checked / step) + 1)
+            at = k * step
+            if at > until:
+                return
+            self.clock.set(at)
+            self._stale(at, write=write)
+
+    def _write(self, events: list[AlarmEvent], write: bool) -> None:
+        if not events:
+            return
+        if not write:
+            self.summary.learn_transitions_not_written += len(events)
+            return
+        for e in events:
+            self.out.write(orjson.dumps(alarm_line(e)) + b"\n")
+            self._ids.add(e.alarm.id)
+        self.summary.alarms_written += len(events)
+        self.summary.alarm_ids = len(self._ids)
+
+
+def replay(
+    input: Path,
+    output: Path,
+    *,
+    site: Site | None = None,
+    learn_rows: int = 0,
+    data_dir: Path | None = None,
+    slice_s: float = 1.0,
+    chunk_rows: int = CHUNK_ROWS,
+    default_period_s: float = 10.0,
+) -> ReplaySummary:
+    """Replay a CSV of readings through a Service on a FakeClock; write alarms to `output`.
+
+    Without `site` the CSV must be wide: its columns become generic sensors. `data_dir`
+    (default: a temporary folder) must not already hold an alarm journal. Bad rows never
+    raise; a file that cannot be read at all raises ReplayInputError.
+    """
+    input, output = Path(input), Path(output)
+    if not slice_s > 0 or not math.isfinite(slice_s):
+        raise ReplayInputError(f"--slice-s must be a positive number of seconds, got {slice_s}")
+    if learn_rows < 0:
+        raise ReplayInputError(f"--learn-rows must be 0 or more, got {learn_rows}")
+    if output.resolve() == input.resolve():
+        raise ReplayInputError(f"--output {output} is the input file; give another path")
+    if data_dir is not None and (Path(data_dir) / "alarms.db").exists():
+        raise ReplayInputError(
+            f"--data-dir {data_dir} already holds an alarm journal; a replay starts from an "
+            "empty one (give an empty folder, or leave --data-dir out for a temporary one)"
+        )
+    summary = ReplaySummary(str(input), str(output), str(deadletter_path(output)))
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hw-replay-")))
+        table = SensorTable.from_site(site) if site is not None else None
+        reader = stack.enter_context(
+            CsvReader(input, table.tag_index if table else {}, chunk_rows=chunk_rows)
+        )
+        if table is None:
+            if reader.header.form is not Form.WIDE:
+                raise ReplayInputError(
+                    f"{input}: a long CSV (ts,tag,value) needs --config; only a wide CSV"
+                    " (ts,<tag>,<tag>,...) names its sensors in its header"
+                )
+            reader.tag_index = {t: i for i, t in enumerate(reader.header.tags)}
+        summary.form = str(reader.header.form)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        out = stack.enter_context(open(output, "wb"))
+        Path(summary.deadletter).unlink(missing_ok=True)
+        dead = stack.enter_context(DeadLetter(Path(summary.deadletter)))
+        chunks = _counted(reader.chunks(), summary, dead)
+        first = next(chunks, None)
+        if site is None:
+            tags = reader.header.tags
+            periods = (
+                reporting_periods(first, len(tags), default_period_s)
+                if first is not None
+                else [default_period_s] * len(tags)
+            )
+            site, summary.generic = generic_site(tags, periods), True
+            table = SensorTable.from_site(site)
+        assert table is not None
+        summary.sensors = table.n
+        slicer = Slicer(slice_s, table.tags, str(input))
+        service: Service | None = None
+        run: _Run | None = None
+
+        def started(s: Slice) -> _Run:
+            nonlocal service, run
+            if run is None:
+                # The service starts at the first slice: sensors never heard from count as
+                # seen then, as they do from the start of a live service.
+                clock = FakeClock(s.start)
+                service = Service(site, Settings(data_dir=Path(data_dir)), clock=clock)
+                run = _Run(service, clock, slice_s, learn_rows, out, summary)
+            return run
+
+        try:
+            for chunk in _chain(first, chunks):
+                for s in slicer.feed(chunk):
+                    started(s).run(s)
+                _dead_letters(slicer, summary, dead)
+            for s in slicer.finish():
+                started(s).run(s)
+            _dead_letters(slicer, summary, dead)
+        finally:
+            if service is not None:
+                service.close()
+        summary.late = slicer.late
+        summary.learn_rows = min(learn_rows, summary.rows_read)
+    return summary
+
+
+def _chain(first: Chunk | None, rest: Iterator[Chunk]) -> Iterator[Chunk]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _counted(chunks: Iterator[Chunk], summary: ReplaySummary, dead: DeadLetter) -> Iterator[Chunk]:
+    """Count each chunk and dead-letter its rejections as it goes by."""
+    for chunk in chunks:
+        summary.chunks += 1
+        summary.rows_read += chunk.rows
+        summary.readings_read += chunk.readings
+        summary.readings_accepted += chunk.accepted
+        if chunk.accepted:
+            lo, hi = float(chunk.ts.min()), float(chunk.ts.max())
+            summary.first_ts = lo if summary.first_ts is None else min(lo, summary.first_ts)
+            summary.last_ts = hi if summary.last_ts is None else max(hi, summary.last_ts)
+        if chunk.rejections:
+            received = time.time()
+            for r in chunk.rejections:
+                summary.rejected[str(r.reason)] += 1
+            dead.write_all(chunk.rejections, received)
+        yield chunk
+
+
+def _dead_letters(slicer: Slicer, summary: ReplaySummary, dead: DeadLetter) -> None:
+    """Duplicates found while slicing: rejected after they were counted as accepted."""
+    if slicer.duplicates:
+        for r in slicer.duplicates:
+            summary.rejected[str(r.reason)] += 1
+        summary.readings_accepted -= len(slicer.duplicates)
+        dead.write_all(slicer.duplicates, time.time())
+        slicer.duplicates.clear()
