@@ -10,7 +10,19 @@ One place applies the alarm-management rules (ISA-18.2) to every process conditi
   reading that no longer wants the change resets the timer. A delay of 0 acts on the
   first reading.
 Timers are `pending_since` arrays: the ts of the first reading wanting the change, NaN
-when nothing is pending. Functions here are pure: they return new arrays.
+when nothing is pending.
+
+Early warnings and signal faults get hysteresis as well, as a ratio of their threshold:
+- RATE is raised when |slope| > rate limit with at least MIN_SAMPLES samples and the slope
+  beyond SIGNIFICANCE standard errors; held while |slope| >= HOLD_RATIO x limit;
+- PREDICT_* is raised when the predicted time to the limit is under the horizon, on the same
+  sample and significance rule; held while under CLEAR_HORIZON x horizon and the trend
+  still heads there. The caller clears it once the value has reached the limit (the limit
+  alarm takes over). While held, its eta is reported again when it moved by more than
+  max(ETA_MOVE_FRACTION of the remaining time, ETA_MOVE_MIN_S);
+- DRIFT is raised when a CUSUM sum passes h and held while it stays above h/2;
+- NOISY is raised above its threshold and held while above HOLD_RATIO x threshold.
+Functions here are pure: they return new arrays.
 """
 
 from __future__ import annotations
@@ -83,6 +95,118 @@ def delay(
     return new_active, new_pending
 
 
-DECISIONS = (hold_high, hold_low, delay)
+MIN_SAMPLES = 5
+SIGNIFICANCE = 3.0  # standard errors a slope must exceed before it may raise anything
+HOLD_RATIO = 0.8
+CLEAR_HORIZON = 1.2
+ETA_MOVE_FRACTION = 0.1
+ETA_MOVE_MIN_S = 30.0
 
-__all__ = ["DECISIONS", "delay", "hold_high", "hold_low"]
+
+def significant(slope: np.ndarray, stderr: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """A slope from enough samples and beyond SIGNIFICANCE standard errors (noise is not a trend).
+
+    >>> significant(np.array([1.0, 1.0, 1.0]), np.array([0.1, 0.5, 0.0]), np.array([5, 5, 4]))
+    array([ True, False, False])
+    """
+    with np.errstate(invalid="ignore"):
+        return (count >= MIN_SAMPLES) & (np.abs(slope) > SIGNIFICANCE * stderr)
+
+
+def hold_rate(
+    slope_per_min: np.ndarray,
+    rate_limit_per_min: np.ndarray,
+    significant: np.ndarray,
+    active: np.ndarray,
+) -> np.ndarray:
+    """Whether RATE should be active: |slope| beyond the limit (units/min), with hysteresis.
+
+    >>> hold_rate(np.array([1.2, -1.2, 0.9, 0.7]), np.full(4, 1.0),
+    ...           np.array([True, True, False, True]), np.array([False, False, True, True]))
+    array([ True,  True,  True, False])
+    """
+    with np.errstate(invalid="ignore"):
+        speed = np.abs(slope_per_min)
+        raise_ = (speed > rate_limit_per_min) & significant
+        return np.where(active, speed >= HOLD_RATIO * rate_limit_per_min, raise_)
+
+
+def hold_predict(
+    seconds_to_limit: np.ndarray,
+    horizon_s: np.ndarray,
+    significant: np.ndarray,
+    active: np.ndarray,
+) -> np.ndarray:
+    """Whether PREDICT_* should be active: the limit is reached within the horizon (s).
+
+    `seconds_to_limit` is inf when the trend heads away, NaN without a limit.
+
+    >>> hold_predict(np.array([100.0, 2000.0, 2000.0, np.inf]), np.full(4, 1800.0),
+    ...              np.array([True, True, True, True]), np.array([False, False, True, True]))
+    array([ True, False,  True, False])
+    """
+    with np.errstate(invalid="ignore"):
+        raise_ = (seconds_to_limit < horizon_s) & significant
+        return np.where(active, seconds_to_limit < CLEAR_HORIZON * horizon_s, raise_)
+
+
+def eta_moved(eta_ts: np.ndarray, reported_eta_ts: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Whether a predicted crossing (epoch s) moved enough from the one reported to report again.
+
+    >>> eta_moved(np.array([1000.0, 1000.0, 140.0, 500.0]),
+    ...           np.array([1050.0, 1200.0, 100.0, np.nan]), np.zeros(4))
+    array([False,  True,  True,  True])
+    """
+    with np.errstate(invalid="ignore"):
+        allowed = np.fmax(ETA_MOVE_FRACTION * (eta_ts - ts), ETA_MOVE_MIN_S)
+        return ~(np.abs(eta_ts - reported_eta_ts) <= allowed)
+
+
+def hold_drift(
+    cusum_hi: np.ndarray, cusum_lo: np.ndarray, threshold: np.ndarray, active: np.ndarray
+) -> np.ndarray:
+    """Whether DRIFT should be active: a CUSUM sum beyond h (units), held above h/2.
+
+    >>> hold_drift(np.array([5.0, 3.0, 3.0]), np.array([0.0, 0.0, 0.0]), np.full(3, 4.0),
+    ...            np.array([False, False, True]))
+    array([ True, False,  True])
+    """
+    with np.errstate(invalid="ignore"):
+        level = np.fmax(cusum_hi, cusum_lo)
+        return level > threshold * np.where(active, 0.5, 1.0)
+
+
+def hold_noisy(noise: np.ndarray, threshold: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Whether NOISY should be active: short-term noise beyond the threshold (units).
+
+    >>> hold_noisy(np.array([6.0, 4.5, 3.0]), np.full(3, 5.0), np.array([False, True, True]))
+    array([ True,  True, False])
+    """
+    with np.errstate(invalid="ignore"):
+        return noise > threshold * np.where(active, HOLD_RATIO, 1.0)
+
+
+DECISIONS = (
+    hold_high,
+    hold_low,
+    delay,
+    significant,
+    hold_rate,
+    hold_predict,
+    eta_moved,
+    hold_drift,
+    hold_noisy,
+)
+
+__all__ = [
+    "DECISIONS",
+    "delay",
+    "eta_moved",
+    "hold_drift",
+    "hold_high",
+    "hold_low",
+    "hold_noisy",
+    "hold_predict",
+    "hold_rate",
+    "significant",
+]

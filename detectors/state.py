@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hazardwatch.model import Condition, Kind, SensorTable
+from hazardwatch.model import Condition, Kind, SensorTable, Trend
 
 
 class Slot(NamedTuple):
@@ -44,15 +44,35 @@ SLOTS: tuple[Slot, ...] = (
 )
 
 PROCESS_BITS = sum(c.bit for c in Condition if not c.is_instrument)
+LIMIT_BITS = sum(s.condition.bit for s in SLOTS) | sum(
+    s.gas_condition.bit for s in SLOTS if s.gas_condition is not None
+)
+
+# Samples kept per sensor for the least-squares slope: the window is the last
+# `rate_window_s` seconds or the last RING_SIZE samples, whichever is shorter.
+RING_SIZE = 64
 
 
 def _finite_or_zero(a: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _column(table: SensorTable, name: str, default: float | None) -> np.ndarray:
+    """A trend column as float64; a table built without it gets the Trend default."""
+    a = np.asarray(getattr(table, name), dtype=np.float64)
+    if a.shape[0] != table.n:
+        return np.full(table.n, np.nan if default is None else float(default))
+    return a.copy()
+
+
+def _index(table: SensorTable, name: str, n: int) -> np.ndarray:
+    a = np.asarray(getattr(table, name), dtype=np.int64)
+    return a.copy() if a.shape[0] == n else np.full(n, -1, np.int64)
+
+
 @dataclass(frozen=True, eq=False)
 class Params:
-    """Per-sensor settings as arrays; read-only for the detector."""
+    """Per-sensor settings as arrays; read-only for the detector. NaN switches a check off."""
 
     is_gas: np.ndarray  # uint32, 1 for gas detectors (arithmetic with condition bits)
     limit: np.ndarray  # float64 (len(SLOTS), n), NaN where not configured or not evaluated
@@ -62,7 +82,30 @@ class Params:
     range_lo: np.ndarray  # float64, engineering unit
     range_hi: np.ndarray  # float64
     stale_after_s: np.ndarray  # float64, NaN: never stale
-    valid_bits: np.ndarray  # uint32: the process conditions this sensor can raise
+    valid_bits: np.ndarray  # uint32: the limit conditions this sensor can raise
+    # Early warning and signal faults (see hazardwatch.model.Trend for meaning and units).
+    rate_limit_per_min: np.ndarray
+    rate_window_s: np.ndarray
+    horizon_s: np.ndarray
+    drift_h_sigma: np.ndarray
+    drift_k_sigma: np.ndarray
+    warmup_n: np.ndarray  # float64 count
+    alpha: np.ndarray
+    stuck_window_s: np.ndarray
+    resolution: np.ndarray
+    spike_rate_per_s: np.ndarray
+    noise_ratio: np.ndarray
+    sigma_floor: np.ndarray  # smallest baseline sigma trusted (resolution, 0.1 % of span)
+    moving_sigma: np.ndarray  # baseline sigma above this: the sensor normally moves
+    # Cross-sensor groups.
+    area: np.ndarray  # int64, area per sensor, -1: none
+    area_k: np.ndarray  # int64 per area: votes that raise AREA_GAS
+    area_anchor: np.ndarray  # int64 per area: the lowest sensor index of the area
+    area_members: np.ndarray  # int64: every sensor with an area, ascending
+    unit_index: np.ndarray  # int64 per sensor
+    unit_temperature: np.ndarray  # int64 per unit with both sensors
+    unit_pressure: np.ndarray  # int64 per unit with both sensors (CO_RISE is raised here)
+    pair_of: np.ndarray  # int64 per sensor: its row in unit_temperature/pressure, -1: none
 
     @property
     def n(self) -> int:
@@ -71,6 +114,7 @@ class Params:
     @classmethod
     def from_table(cls, table: SensorTable) -> Params:
         """Compile the table; a NaN deadband or delay means none (0)."""
+        n = table.n
         kind = np.asarray(table.kind)
         gas = (kind == Kind.GAS_COMBUSTIBLE) | (kind == Kind.GAS_TOXIC)
         limit = np.stack([np.asarray(getattr(table, s.limit), dtype=np.float64) for s in SLOTS])
@@ -80,21 +124,70 @@ class Params:
         gas_bits = sum(s.gas_condition.bit for s in SLOTS if s.gas_condition is not None)
         gas_bits |= sum(s.condition.bit for s in SLOTS if s.gas_condition is None)
         plain_bits = sum(s.condition.bit for s in SLOTS)
+        d = Trend()
+        range_lo = np.asarray(table.range_lo, dtype=np.float64).copy()
+        range_hi = np.asarray(table.range_hi, dtype=np.float64).copy()
+        resolution = _finite_or_zero(_column(table, "resolution", d.resolution))
+        span = _finite_or_zero(range_hi - range_lo)
+        area = _index(table, "area", n)
+        n_areas = len(table.areas)
+        members = np.flatnonzero(area >= 0)
+        anchor = np.full(n_areas, -1, np.int64)
+        # Reversed assignment leaves the lowest index of each area.
+        anchor[area[members[::-1]]] = members[::-1]
+        area_k = np.asarray(table.area_k, dtype=np.int64)
+        if area_k.shape[0] != n_areas:
+            area_k = np.full(n_areas, 2, np.int64)
+        ut = np.asarray(table.unit_temperature, dtype=np.int64)
+        up = np.asarray(table.unit_pressure, dtype=np.int64)
+        paired = (ut >= 0) & (up >= 0) if ut.shape == up.shape else np.zeros(0, bool)
+        ut, up = (ut[paired], up[paired]) if paired.size else (ut[:0], up[:0])
+        pair_of = np.full(n, -1, np.int64)
+        pair_of[ut] = np.arange(ut.size)
+        pair_of[up] = np.arange(up.size)
         return cls(
             is_gas=gas.astype(np.uint32),
             limit=limit,
             deadband=_finite_or_zero(table.deadband),
             on_delay_s=_finite_or_zero(table.on_delay_s),
             off_delay_s=_finite_or_zero(table.off_delay_s),
-            range_lo=np.asarray(table.range_lo, dtype=np.float64).copy(),
-            range_hi=np.asarray(table.range_hi, dtype=np.float64).copy(),
+            range_lo=range_lo,
+            range_hi=range_hi,
             stale_after_s=np.asarray(table.stale_after_s, dtype=np.float64).copy(),
             valid_bits=np.where(gas, gas_bits, plain_bits).astype(np.uint32),
+            rate_limit_per_min=_column(table, "rate_limit_per_min", d.rate_limit_per_min),
+            rate_window_s=_column(table, "rate_window_s", d.rate_window_s),
+            horizon_s=_column(table, "horizon_s", d.horizon_s),
+            drift_h_sigma=_column(table, "drift_h_sigma", d.drift_h_sigma),
+            drift_k_sigma=_column(table, "drift_k_sigma", d.drift_k_sigma),
+            warmup_n=np.fmax(_column(table, "baseline_warmup_n", d.baseline_warmup_n), 1.0),
+            alpha=_column(table, "baseline_alpha", d.baseline_alpha),
+            stuck_window_s=_column(table, "stuck_window_s", d.stuck_window_s),
+            resolution=resolution,
+            spike_rate_per_s=_column(table, "spike_rate_per_s", d.spike_rate_per_s),
+            noise_ratio=_column(table, "noise_ratio", d.noise_ratio),
+            sigma_floor=np.fmax(resolution, SIGMA_FLOOR_OF_SPAN * span),
+            moving_sigma=np.fmax(2.0 * resolution, MOVING_SIGMA_OF_SPAN * span),
+            area=area,
+            area_k=area_k,
+            area_anchor=anchor,
+            area_members=members,
+            unit_index=_index(table, "unit_index", n),
+            unit_temperature=ut,
+            unit_pressure=up,
+            pair_of=pair_of,
         )
 
     @property
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+
+# A baseline sigma below 0.1 % of the span is not trusted as the scale of DRIFT and NOISY
+# (a gas detector reading a flat 0 would otherwise alarm on its first digit). [product default]
+SIGMA_FLOOR_OF_SPAN = 1e-3
+# A sensor whose baseline sigma stays under 0.01 % of span does not normally move: never STUCK.
+MOVING_SIGMA_OF_SPAN = 1e-4
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,16 +200,63 @@ class State:
     last_quality: np.ndarray  # uint8, Quality of the last applied reading
     active: np.ndarray  # uint32, bit Condition.bit set while that condition is active
     pending_since: np.ndarray  # float64 (len(SLOTS), n): start of a pending change; NaN: none
+    # Sliding window: ring of accepted samples, (RING_SIZE, n) so one slot is contiguous,
+    # and running sums of x = ts - t0, y = value - v0 (a per-sensor origin keeps them exact).
+    ring_ts: np.ndarray
+    ring_value: np.ndarray
+    head: np.ndarray  # int64: the slot the next sample goes to
+    count: np.ndarray  # int64: samples in the window
+    t0: np.ndarray
+    v0: np.ndarray
+    sums: np.ndarray  # float64 (5, n): sum x, y, xx, xy, yy
+    slope: np.ndarray  # float64, units/s of the window after the last accepted sample
+    stderr: np.ndarray  # float64, standard error of that slope
+    eta: np.ndarray  # float64 (2, n): last reported eta of PREDICT_HH, PREDICT_LL
+    # Learned baseline and CUSUM.
+    base_n: np.ndarray  # float64: readings learned
+    base_mean: np.ndarray
+    base_var: np.ndarray
+    cusum: np.ndarray  # float64 (2, n): upper, lower
+    # Signal faults.
+    prev_value: np.ndarray  # previous in-range measurement (spikes included) and its ts
+    prev_ts: np.ndarray
+    hist: np.ndarray  # float64 (4, n): last two non-spike measurements v1, t1, v2, t2
+    noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
+    anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
+    anchor_ts: np.ndarray
 
     @classmethod
-    def new(cls, n: int, start_ts: float) -> State:
+    def new(cls, n: int, start_ts: float, ring_size: int = RING_SIZE) -> State:
+        def nan(*shape: int) -> np.ndarray:
+            return np.full(shape or (n,), np.nan)
+
         return cls(
-            last_value=np.full(n, np.nan),
+            last_value=nan(),
             last_ts=np.full(n, -np.inf),
             last_seen=np.full(n, float(start_ts)),
             last_quality=np.zeros(n, np.uint8),
             active=np.zeros(n, np.uint32),
-            pending_since=np.full((len(SLOTS), n), np.nan),
+            pending_since=nan(len(SLOTS), n),
+            ring_ts=nan(ring_size, n),
+            ring_value=nan(ring_size, n),
+            head=np.zeros(n, np.int64),
+            count=np.zeros(n, np.int64),
+            t0=np.zeros(n),
+            v0=np.zeros(n),
+            sums=np.zeros((5, n)),
+            slope=nan(),
+            stderr=nan(),
+            eta=nan(2, n),
+            base_n=np.zeros(n),
+            base_mean=np.zeros(n),
+            base_var=np.zeros(n),
+            cusum=np.zeros((2, n)),
+            prev_value=nan(),
+            prev_ts=nan(),
+            hist=nan(4, n),
+            noise=nan(),
+            anchor_value=nan(),
+            anchor_ts=nan(),
         )
 
     @property

@@ -3,109 +3,46 @@
 Per reading, in ts order per sensor (limit rules: see detectors.decide):
 - older than the sensor's last applied reading: ignored, counted `out_of_order`;
 - any applied reading clears COMM_LOSS and moves `last_seen` (the reading's own ts);
-- quality BAD: BAD_QUALITY; the value is no measurement (OUT_OF_RANGE and the process
-  conditions keep their state and timers);
+- quality BAD: BAD_QUALITY; the value is no measurement (OUT_OF_RANGE, the signal faults
+  and the process conditions keep their state and timers);
 - otherwise BAD_QUALITY clears and OUT_OF_RANGE follows the range check (0.5 % of span
   tolerance, non-finite values out of range); an out-of-range reading keeps the process
-  conditions as they were; an in-range one is checked against the limits.
-Changes come back sorted by ts, then sensor, then condition.
+  conditions as they were;
+- an in-range reading is a measurement: the signal faults SPIKE, STUCK, NOISY follow it
+  (detectors.signal); with any of them active it keeps the process conditions as they were;
+- otherwise it is usable: checked against the limits, then the early warnings RATE,
+  PREDICT_*, DRIFT and the baseline (detectors.trends);
+- after each round the cross-sensor rules AREA_GAS and CO_RISE (detectors.vote).
+Changes come back sorted by ts, then sensor, then condition. PREDICT_* changes carry
+`eta_ts`; a held PREDICT_* whose eta moved is reported again with active=True.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-from detectors import checks, decide
-from detectors.state import PROCESS_BITS, SLOTS, Params, State
-from hazardwatch.model import (
-    CONDITION_SEVERITY,
-    Batch,
-    Condition,
-    ConditionChange,
-    HazardWatchError,
-    SensorTable,
-)
+from detectors import checks, decide, trends, vote
+from detectors.changes import Changes
+from detectors.signal import FAULT_BITS, signal_faults
+from detectors.state import LIMIT_BITS, RING_SIZE, SLOTS, Params, State
+from hazardwatch.model import Batch, Condition, ConditionChange, HazardWatchError, SensorTable
 
-_CONDITIONS = tuple(Condition)
-_SEVERITY = tuple(CONDITION_SEVERITY[c] for c in _CONDITIONS)
 _COMM = np.uint32(Condition.COMM_LOSS.bit)
 _BAD = np.uint32(Condition.BAD_QUALITY.bit)
 _OOR = np.uint32(Condition.OUT_OF_RANGE.bit)
 _INSTRUMENT_BITS = _COMM | _BAD | _OOR
-_PROCESS_BITS = np.uint32(PROCESS_BITS)
+_LIMIT_BITS = np.uint32(LIMIT_BITS)
 
 
-class _Changes:
-    """Changes found during one call, as columns, sorted and turned into objects at the end."""
-
-    def __init__(self) -> None:
-        self._cols: list[tuple[np.ndarray, ...]] = []
-
-    def add_diff(
-        self,
-        sensor: np.ndarray,
-        old: np.ndarray,
-        new: np.ndarray,
-        value: np.ndarray,
-        ts: np.ndarray,
-        round_no: int,
-    ) -> None:
-        """Record every bit that differs between `old` and `new` for rows of one round."""
-        diff = old ^ new
-        rows = np.flatnonzero(diff)
-        if rows.size == 0:
-            return
-        diff, new = diff[rows], new[rows]
-        for c in _CONDITIONS:
-            hit = np.flatnonzero(diff & np.uint32(c.bit))
-            if hit.size:
-                r = rows[hit]
-                self._cols.append(
-                    (
-                        ts[r],
-                        sensor[r],
-                        np.full(r.size, int(c)),
-                        (new[hit] & np.uint32(c.bit)) != 0,
-                        value[r],
-                        np.full(r.size, round_no),
-                    )
-                )
-
-    def add_raised(self, sensor: np.ndarray, condition: Condition, ts: float) -> None:
-        k = sensor.size
-        if k:
-            self._cols.append(
-                (
-                    np.full(k, ts),
-                    sensor,
-                    np.full(k, int(condition)),
-                    np.ones(k, bool),
-                    np.full(k, np.nan),
-                    np.zeros(k, np.int64),
-                )
-            )
-
-    def result(self) -> list[ConditionChange]:
-        """By ts, then sensor, then condition; one sensor's rounds keep their order."""
-        if not self._cols:
-            return []
-        ts, sensor, cond, active, value, rnd = (
-            np.concatenate(c) for c in zip(*self._cols, strict=True)
-        )
-        order = np.lexsort((rnd, cond, sensor, ts))
-        return [
-            ConditionChange(s, _CONDITIONS[c], a, v, t, _SEVERITY[c])
-            for t, s, c, a, v in zip(
-                ts[order].tolist(),
-                sensor[order].tolist(),
-                cond[order].tolist(),
-                active[order].tolist(),
-                value[order].tolist(),
-                strict=True,
-            )
-        ]
+def _subset(rows: np.ndarray | slice, mask: np.ndarray) -> tuple[np.ndarray | slice, Any]:
+    """(state rows, positions) of the rows where `mask` holds; all rows stay a slice."""
+    if mask.all():
+        return rows, slice(None)
+    pos = np.flatnonzero(mask)
+    return (pos + (rows.start or 0) if isinstance(rows, slice) else rows[pos]), pos
 
 
 class Detector:
@@ -113,6 +50,7 @@ class Detector:
 
     `start_ts`: a sensor never heard from counts as last seen at `start_ts`.
     `range_tolerance`: fraction of the instrument span a value may pass the range by.
+    `ring_size`: samples kept per sensor for the slope (see detectors.window).
     `dense_from`: a speed knob only; rounds with at least this fraction of all sensors
     are computed over every sensor with masks instead of gathering per reading.
     """
@@ -124,9 +62,10 @@ class Detector:
         *,
         range_tolerance: float = checks.RANGE_TOLERANCE,
         dense_from: float = 0.1,
+        ring_size: int = RING_SIZE,
     ) -> None:
         self.params = Params.from_table(table)
-        self.state = State.new(self.params.n, start_ts)
+        self.state = State.new(self.params.n, start_ts, ring_size)
         self.range_tolerance = float(range_tolerance)
         self.dense_from = float(dense_from)
         self._sensors = np.arange(self.params.n)
@@ -140,6 +79,8 @@ class Detector:
         }
         # Set by restore() only: conditions this sensor's kind no longer raises.
         self._orphans = False
+        # Set by restore(): recount every area on the next step.
+        self._recount = False
 
     # ------------------------------------------------------------------ readings
 
@@ -167,15 +108,39 @@ class Detector:
         if not finite.all():
             self.stats["bad_ts"] += int(m - np.count_nonzero(finite))
             sensor, ts, value, quality = sensor[finite], ts[finite], value[finite], quality[finite]
-        out = _Changes()
+        out = Changes()
         for round_no, sel in enumerate(self._rounds(sensor, ts)):
             if sel is None:
                 self._apply(sensor, ts, value, quality, out, round_no)
             else:
                 self._apply(sensor[sel], ts[sel], value[sel], quality[sel], out, round_no)
+        if self._recount and ts.size:
+            self._recount = False
+            members = self.params.area_members
+            when = np.full(members.size, ts.max())
+            vote.vote_areas(self.state, self.params, members, when, out, 0)
         changes = out.result()
         self.stats["changes"] += len(changes)
         return changes
+
+    def learn(self, batch: Batch) -> None:
+        """Teach the baselines from readings (for example the first rows of a history).
+
+        Only measurements (good or uncertain quality, in range, finite ts) are learned, in
+        ts order per sensor; nothing else changes and no condition is raised or cleared.
+        """
+        sensor, ts, value, quality = batch.sensor, batch.ts, batch.value, batch.quality
+        if len(batch) and (sensor.min() < 0 or sensor.max() >= self.params.n):
+            raise HazardWatchError(f"batch has sensor indices outside 0..{self.params.n - 1}")
+        p = self.params
+        keep = np.isfinite(ts) & ~checks.bad_quality(quality)
+        keep &= ~checks.out_of_range(
+            value, p.range_lo[sensor], p.range_hi[sensor], self.range_tolerance
+        )
+        sensor, ts, value = sensor[keep], ts[keep], value[keep]
+        for sel in self._rounds(sensor, ts):
+            idx, v = (sensor, value) if sel is None else (sensor[sel], value[sel])
+            trends.learn(self.state, p, idx, v)
 
     def _rounds(self, sensor: np.ndarray, ts: np.ndarray) -> Iterable[np.ndarray | None]:
         """Index arrays in which each sensor appears at most once, its readings in ts order.
@@ -205,7 +170,7 @@ class Detector:
         t: np.ndarray,
         v: np.ndarray,
         q: np.ndarray,
-        out: _Changes,
+        out: Changes,
         round_no: int,
     ) -> None:
         """Apply one reading per sensor in `idx` (no duplicates).
@@ -229,7 +194,7 @@ class Detector:
         t: np.ndarray,
         v: np.ndarray,
         q: np.ndarray,
-        out: _Changes,
+        out: Changes,
         round_no: int,
     ) -> None:
         """Advance the state at `rows` (sensor indices, or every sensor) by one reading each.
@@ -247,15 +212,28 @@ class Detector:
             return
         bad = checks.bad_quality(q)
         oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
-        usable = fresh & ~bad & ~oor
+        measured = fresh & ~bad & ~oor
         # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
         new = old & ~_INSTRUMENT_BITS
         new |= bad * _BAD
         new |= np.where(bad, old & _OOR, oor * _OOR)
         new = np.where(fresh, new, old)
+        usable = measured
+        if measured.any():
+            r, pos = _subset(rows, measured)
+            fault = signal_faults(st, p, r, t[pos], v[pos], old[pos])
+            new[pos] = (new[pos] & ~FAULT_BITS) | fault
+            usable = measured.copy()
+            usable[pos] = fault == 0
         if usable.any():
             new = self._limits(rows, t, v, usable, old, new)
-        out.add_diff(sensor, old, new, v, t, round_no)
+            r, pos = _subset(rows, usable)
+            new[pos] = trends.advance_trends(
+                st, p, r, sensor[pos], t[pos], v[pos], new[pos], out, round_no
+            )
+        eta = {Condition.PREDICT_HH: st.eta[0][rows], Condition.PREDICT_LL: st.eta[1][rows]}
+        out.add_diff(sensor, old, new, v, t, round_no, eta)
+        gas_moved = np.flatnonzero((old ^ new) & vote.GAS_BITS) if p.area_k.size else None
         last_seen, last_value, last_quality = (
             st.last_seen[rows],
             st.last_value[rows],
@@ -266,6 +244,11 @@ class Detector:
         st.last_seen[rows] = np.where(fresh, np.fmax(last_seen, t), last_seen)
         st.last_quality[rows] = np.where(fresh, q, last_quality)
         st.last_value[rows] = np.where(usable, v, last_value)
+        if gas_moved is not None and gas_moved.size:
+            vote.vote_areas(st, p, sensor[gas_moved], t[gas_moved], out, round_no)
+        if p.unit_pressure.size:
+            touched = np.flatnonzero(usable)
+            vote.co_rise(st, p, sensor[touched], t[touched], out, round_no)
 
     def _limits(
         self,
@@ -295,7 +278,7 @@ class Detector:
             new = new ^ ((now_active ^ active) & usable) * bit
         if self._orphans:
             # A restored condition the current config cannot raise ends on the next measurement.
-            orphan = new & _PROCESS_BITS & ~p.valid_bits[rows]
+            orphan = new & _LIMIT_BITS & ~p.valid_bits[rows]
             new = np.where(usable, new & ~orphan, new)
         return new
 
@@ -316,8 +299,8 @@ class Detector:
 
     def _raise_comm_loss(self, rows: np.ndarray, ts: float) -> list[ConditionChange]:
         self.state.active[rows] |= _COMM
-        out = _Changes()
-        out.add_raised(rows, Condition.COMM_LOSS, float(ts))
+        out = Changes()
+        out.add(rows, Condition.COMM_LOSS, True, np.nan, float(ts))
         changes = out.result()
         self.stats["changes"] += len(changes)
         return changes
@@ -338,5 +321,9 @@ class Detector:
             for row, slot in enumerate(SLOTS):
                 if c == slot.condition_for(gas):
                     st.pending_since[row, i] = np.nan
-            if not c.is_instrument and not (int(p.valid_bits[i]) & c.bit):
+            if c.bit & LIMIT_BITS and not (int(p.valid_bits[i]) & c.bit):
                 self._orphans = True
+            if c in (Condition.PREDICT_HH, Condition.PREDICT_LL):
+                # No eta known: the next held prediction reports one.
+                st.eta[int(c == Condition.PREDICT_LL), i] = np.nan
+            self._recount |= c is Condition.AREA_GAS or bool(c.bit & vote.GAS_BITS)

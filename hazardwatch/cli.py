@@ -100,7 +100,7 @@ def run(
         client_id=client_id,
         topics=topic or None,
     )
-    _setup_logging()
+    _setup_process()
     service = Service(site, settings)
     typer.echo(f"HazardWatch: {service.table.n} sensors, broker {broker}, http://{host}:{port}/")
     _run_until_signal(service.run)
@@ -124,7 +124,7 @@ def demo(
     site = _load(config)
     host, port = _parse_listen(listen)
     tank = overfill or _first_tank_with_level(site)
-    _setup_logging()
+    _setup_process()
     with tempfile.TemporaryDirectory(prefix="hazardwatch-demo-") as tmp:
         root = data_dir or Path(tmp)
         if broker not in ("auto", "mosquitto", "amqtt"):
@@ -165,7 +165,21 @@ def _first_tank_with_level(site: Site) -> str:
     raise _fail("the config has no level sensor with an HH limit to overfill")
 
 
-@app.command()
+@app.command(
+    help=(
+        "Simulate a park: publish it to a broker, or record it to CSV with its ground truth."
+        "\n\nA scenario (--scenario NAME from the library, or a YAML file) brings its events, "
+        "duration, seed, climate and start; options given here override them."
+        "\n\nEach tick covers speed/rate simulated seconds, with a broker and in CSV alike, so "
+        "a recording holds what the broker would have carried. A CSV run goes as fast as the "
+        "machine allows."
+        "\n\nWith a broker the readings' ts is simulated time starting now. The live service "
+        "refuses ts more than 300 s ahead of its clock, so with --speed above 1 a run is "
+        "refused when simulated time would get that far ahead (duration x (1 - 1/speed) "
+        "> 240 s); starting in the past instead would make every sensor look stale to the "
+        "service. For faster runs, record with --csv and use `hazardwatch replay`."
+    )
+)
 def simulate(
     config: Annotated[Path | None, typer.Option(help="Site config (YAML)")] = None,
     generate: Annotated[
@@ -180,9 +194,13 @@ def simulate(
         Path | None,
         typer.Option(help="Write long CSV ts,tag,value,quality here instead (plus .truth.json)"),
     ] = None,
-    rate: Annotated[float, typer.Option(help="Ticks per wall second (one reading per sensor)")] = (
-        1.0
-    ),
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Ticks per wall second, a reading per sensor each (default 1; CSV "
+            "with a scenario: its dt_s)"
+        ),
+    ] = None,
     mode: Annotated[str, typer.Option(help="batch | single (broker only)")] = "batch",
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 1.0,
     seed: Annotated[
@@ -194,7 +212,10 @@ def simulate(
     ] = None,
     start: Annotated[
         float | None,
-        typer.Option(help="Simulated start, epoch s (default: now; CSV: 2026-01-01 00:00 +08)"),
+        typer.Option(
+            help="Simulated start, epoch s (default: now; CSV: the scenario's, else 2026-01-01 "
+            "00:00 +08)"
+        ),
     ] = None,
     save_config: Annotated[
         Path | None, typer.Option(help="Write the site config used (e.g. a generated one)")
@@ -203,21 +224,15 @@ def simulate(
     overfill: Annotated[str | None, typer.Option(help="Also overfill this tank id")] = None,
     overfill_at: Annotated[float, typer.Option(help="Simulated seconds until the overfill")] = 60.0,
 ) -> None:
-    """Simulate a park: publish it to a broker, or record it to CSV with its ground truth.
-
-    Each tick covers speed/rate simulated seconds, with a broker and in CSV alike, so a
-    recording holds what the broker would have carried. With a broker the readings' ts is
-    simulated time, starting now: the live service refuses ts more than 300 s ahead of its
-    clock, so with --speed above 1 the run is refused when simulated time would get that
-    far ahead (duration x (1 - 1/speed) > 240 s). For faster runs, record with --csv and
-    use `hazardwatch replay`. A CSV run goes as fast as the machine allows.
-    """
+    """Simulate a park: publish it to a broker, or record it to CSV with its ground truth."""
     from simulators import (
         CSV_START_TS,
         GenerateError,
         Overfill,
+        Scenario,
         check_live_clock,
         generate_site,
+        load_scenario,
         parse_generate_spec,
         record_run,
         site_to_yaml,
@@ -233,7 +248,11 @@ def simulate(
         raise _fail(f"--mode {mode!r}: expected batch or single")
     if qos not in (0, 1):
         raise _fail(f"--qos {qos}: expected 0 or 1")
-    if not rate > 0 or not speed > 0 or (duration is not None and not duration > 0):
+    if (
+        (rate is not None and not rate > 0)
+        or not speed > 0
+        or (duration is not None and not duration > 0)
+    ):
         raise _fail("simulate: --rate, --speed and --duration must be greater than 0")
     try:
         if generate is not None:
@@ -243,20 +262,22 @@ def simulate(
             assert config is not None
             site = _load(config)
         meta: dict[str, object] = {"scenario": None}
-        scenarios: list[object] = []
+        scenarios: list[Scenario] = []
+        climate = None
+        csv_start = CSV_START_TS
         if scenario is not None:
-            try:  # the scenario library is being written; remove this guard once it lands
-                from simulators.scenario import load_scenario
-            except ImportError:
-                raise _fail("--scenario: the scenario library is not in this build") from None
-            loaded = load_scenario(scenario, site)
-            scenarios = list(loaded.build())
-            meta = {"scenario": loaded.name, "description": loaded.description}
-            seed = loaded.seed if seed is None else seed
-            duration = loaded.duration_s if duration is None else duration
+            spec = load_scenario(scenario, site)
+            scenarios = spec.build()
+            meta = {"scenario": spec.name, "description": spec.description}
+            seed = spec.seed if seed is None else seed
+            duration = spec.duration_s if duration is None else duration
+            climate, csv_start = spec.climate, spec.start_ts
+            if rate is None and csv is not None:
+                rate = speed / spec.dt_s
         if overfill is not None:
             scenarios.append(Overfill(overfill, overfill_at))
         seed = 0 if seed is None else seed
+        rate = 1.0 if rate is None else rate
         if save_config is not None:
             save_config.write_text(site_to_yaml(site), encoding="utf-8")
         if csv is not None:
@@ -266,11 +287,12 @@ def simulate(
                 site,
                 csv,
                 duration_s=duration,
-                start_ts=CSV_START_TS if start is None else start,
-                scenarios=scenarios,  # type: ignore[arg-type]
+                start_ts=csv_start if start is None else start,
+                scenarios=scenarios,
                 rate_hz=rate,
                 speed=speed,
                 seed=seed,
+                climate=climate,
                 meta=meta,
             )
             typer.echo(
@@ -291,9 +313,10 @@ def simulate(
             duration_s=None if duration is None else duration / speed,
             speed=speed,
             seed=seed,
-            scenarios=scenarios,  # type: ignore[arg-type]
+            scenarios=scenarios,
             qos=qos,
             start_ts=begin,
+            climate=climate,
         )
     except GenerateError as exc:
         raise _fail(str(exc)) from None
@@ -343,6 +366,8 @@ def replay(
     from hazardwatch.replay import ReplayInputError
     from hazardwatch.replay import replay as run_replay
 
+    _setup_process()
+
     site = _load(config) if config is not None else None
     try:
         summary = run_replay(
@@ -360,10 +385,15 @@ def replay(
         typer.echo(line)
 
 
-def _setup_logging() -> None:
+def _setup_process() -> None:
+    """Process-wide settings of a process that hosts the detector: logging, the allocator."""
+    from detectors import keep_large_blocks
+
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Large parks: reuse the detector's temporary arrays instead of re-faulting their pages.
+    keep_large_blocks()
 
 
 def main() -> None:

@@ -1,12 +1,17 @@
 """A slow, obviously correct detector: one sensor at a time, plain Python floats.
 
-It implements the semantics documented in detectors/decide.py and detectors/step.py
-independently of them; tests assert the vectorised Detector gives exactly its answers.
+It implements the semantics documented in detectors/decide.py, step.py, signal.py,
+trends.py and window.py independently of them; tests assert the vectorised Detector
+gives its answers. The slope here is refitted from the stored window (two passes), not
+from running sums, so predicted times agree to rounding only; the baseline, CUSUM and
+signal-fault arithmetic is the same formula, so those agree exactly. Cross-sensor rules
+(AREA_GAS, CO_RISE) are not modelled here.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,6 +27,13 @@ from hazardwatch.model import (
 
 RANGE_TOLERANCE = 0.005
 NEVER = float("-inf")
+NAN = math.nan
+RING_SIZE = 64
+MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 1.2
+NOISE_ALPHA, CLIP_SIGMA = 0.2, 4.0
+LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
+LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
+FAULTS = (Condition.SPIKE, Condition.STUCK, Condition.NOISY)
 
 # (table column, raises when high?, condition for non-gas kinds, condition for gas kinds)
 LIMITS = (
@@ -36,6 +48,39 @@ def _zero_if_nan(x: float) -> float:
     return 0.0 if not math.isfinite(x) else x
 
 
+def fmax(a: float, b: float) -> float:
+    """numpy.fmax: the larger, ignoring a NaN."""
+    if math.isnan(a):
+        return b
+    if math.isnan(b):
+        return a
+    return max(a, b)
+
+
+def clip(x: float, lo: float, hi: float) -> float:
+    return min(max(x, lo), hi)
+
+
+def fit_line(window: Iterable[tuple[float, float]], t: float) -> tuple[float, float, float]:
+    """(slope per s, its standard error, fitted value at t) by plain least squares."""
+    pts = list(window)
+    n = len(pts)
+    if n < 2:
+        return NAN, NAN, NAN
+    t_first = pts[0][0]
+    xs = [p[0] - t_first for p in pts]
+    ys = [p[1] for p in pts]
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if not sxx > 0.0:
+        return NAN, NAN, NAN
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    syy = sum((y - my) ** 2 for y in ys)
+    slope = sxy / sxx
+    se = math.sqrt(max(syy - slope * sxy, 0.0) / (n - 2) / sxx) if n >= 3 else NAN
+    return slope, se, my + slope * (t - t_first - mx)
+
+
 @dataclass
 class SensorMemory:
     """Everything the reference remembers about one sensor."""
@@ -44,6 +89,17 @@ class SensorMemory:
     last_seen: float = 0.0
     active: set[Condition] = field(default_factory=set)
     pending: dict[Condition, float] = field(default_factory=dict)  # condition -> since
+    window: deque[tuple[float, float]] = field(default_factory=deque)
+    eta: dict[Condition, float] = field(default_factory=dict)  # last reported eta
+    base_n: float = 0.0
+    base_mean: float = 0.0
+    base_var: float = 0.0
+    cusum_hi: float = 0.0
+    cusum_lo: float = 0.0
+    prev: tuple[float, float] = (NAN, NAN)  # previous measurement (value, ts)
+    hist: tuple[float, float, float, float] = (NAN, NAN, NAN, NAN)  # v1, t1, v2, t2
+    noise: float = NAN
+    anchor: tuple[float, float] = (NAN, NAN)  # value, ts
 
 
 class ReferenceDetector:
@@ -78,9 +134,13 @@ class ReferenceDetector:
         tol = RANGE_TOLERANCE * (hi - lo)
         return v < lo - tol or v > hi + tol
 
-    def _reading(self, i: int, t: float, v: float, q: int) -> list[tuple[Condition, bool]]:
-        """Apply one reading; return (condition, now active) for each change, in any order."""
+    def _setting(self, column: str, i: int) -> float:
+        return float(getattr(self.table, column)[i])
+
+    def _reading(self, i: int, t: float, v: float, q: int) -> list[tuple[Condition, bool, float]]:
+        """Apply one reading; return (condition, active, eta) per change and eta update."""
         mem = self.sensors[i]
+        self._updates: list[tuple[Condition, bool, float]] = []
         if t < mem.last_ts:
             self.stats["out_of_order"] += 1
             return []
@@ -97,9 +157,17 @@ class ReferenceDetector:
                 mem.active.add(Condition.OUT_OF_RANGE)
             else:
                 mem.active.discard(Condition.OUT_OF_RANGE)
-                self._limit_checks(i, t, v)
+                faults = self._signal(i, t, v)
+                for c in FAULTS:
+                    (mem.active.add if c in faults else mem.active.discard)(c)
+                if not faults:
+                    self._limit_checks(i, t, v)
+                    self._trends(i, t, v)
         after = mem.active
-        return [(c, c in after) for c in Condition if (c in before) != (c in after)]
+        flips = [
+            (c, c in after, mem.eta.get(c, NAN)) for c in Condition if (c in before) != (c in after)
+        ]
+        return flips + self._updates
 
     def _limit_checks(self, i: int, t: float, v: float) -> None:
         mem = self.sensors[i]
@@ -129,10 +197,148 @@ class ReferenceDetector:
                     mem.active.discard(cond)
             else:
                 mem.pending[cond] = since
-        # A process condition this sensor no longer evaluates (restored) ends now.
+        # A limit condition this sensor no longer evaluates (restored) ends now.
         for cond in list(mem.active):
-            if not cond.is_instrument and cond not in evaluated:
+            if cond in LIMIT_CONDITIONS and cond not in evaluated:
                 mem.active.discard(cond)
+
+    # -------------------------------------------------------------- signal faults
+
+    def _span(self, i: int) -> float:
+        return _zero_if_nan(self._setting("range_hi", i) - self._setting("range_lo", i))
+
+    def _resolution(self, i: int) -> float:
+        return _zero_if_nan(self._setting("resolution", i))
+
+    def _sigma(self, i: int) -> float:
+        """The baseline sigma used as a scale: at least resolution and 0.1 % of span."""
+        mem = self.sensors[i]
+        floor = fmax(self._resolution(i), 1e-3 * self._span(i))
+        return fmax(math.sqrt(max(mem.base_var, 0.0)), floor)
+
+    def _warmed(self, i: int) -> bool:
+        return self.sensors[i].base_n >= fmax(self._setting("baseline_warmup_n", i), 1.0)
+
+    def _signal(self, i: int, t: float, v: float) -> set[Condition]:
+        mem = self.sensors[i]
+        rate = self._setting("spike_rate_per_s", i)
+        v1, t1, v2, t2 = mem.hist
+        pv, pt = mem.prev
+        spike = abs(v - v1) > rate * (t - t1) and abs(v - pv) > rate * (t - pt)
+        mem.prev = (v, t)
+        faults = set()
+        if spike:
+            faults.add(Condition.SPIKE)
+        else:
+            d2 = NAN
+            if t1 != t2:
+                d = 0.5 * abs(v - (v1 + (v1 - v2) * (t - t1) / (t1 - t2)))
+                d2 = d if math.isfinite(d) else NAN
+            if not math.isnan(d2):
+                mem.noise = (
+                    d2 if math.isnan(mem.noise) else mem.noise + NOISE_ALPHA * (d2 - mem.noise)
+                )
+            if not abs(v - mem.anchor[0]) <= self._resolution(i):
+                mem.anchor = (v, t)
+            mem.hist = (v, t, v1, t1)
+        warmed = self._warmed(i)
+        learned = math.sqrt(mem.base_var) if warmed and mem.base_var >= 0 else NAN
+        moving = fmax(2.0 * self._resolution(i), 1e-4 * self._span(i))
+        if t - mem.anchor[1] >= self._setting("stuck_window_s", i) and learned > moving:
+            faults.add(Condition.STUCK)
+        threshold = self._setting("noise_ratio", i) * self._sigma(i)
+        threshold *= HOLD_RATIO if Condition.NOISY in mem.active else 1.0
+        if warmed and mem.noise > threshold:
+            faults.add(Condition.NOISY)
+        return faults
+
+    # -------------------------------------------------------------- early warnings
+
+    def _trends(self, i: int, t: float, v: float) -> None:
+        mem = self.sensors[i]
+        w = mem.window
+        if len(w) == RING_SIZE:
+            w.popleft()
+        w.append((t, v))
+        while w[0][0] < t - self._setting("rate_window_s", i):
+            w.popleft()
+        slope, se, fit = fit_line(w, t)
+        sig = len(w) >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * se
+        limit = self._setting("rate_limit_per_min", i)
+        speed = abs(slope * 60.0)
+        if Condition.RATE in mem.active:
+            rate = speed >= HOLD_RATIO * limit
+        else:
+            rate = speed > limit and sig
+        (mem.active.add if rate else mem.active.discard)(Condition.RATE)
+        horizon = self._setting("horizon_s", i)
+        lims = self._limits(i)
+        for cond, limit, high in (
+            (Condition.PREDICT_HH, lims[0][0], True),
+            (Condition.PREDICT_LL, lims[3][0], False),
+        ):
+            was = cond in mem.active
+            heading = slope > 0.0 if high else slope < 0.0
+            if math.isnan(limit):
+                seconds = NAN
+            elif heading:
+                seconds = fmax((limit - fit) / slope, 0.0)
+            else:
+                seconds = math.inf
+            reached = v >= limit if high else v <= limit
+            if was:
+                now = seconds < CLEAR_HORIZON * horizon and not reached
+            else:
+                now = seconds < horizon and sig and not reached
+            eta = t + seconds
+            if not now:
+                mem.active.discard(cond)
+                mem.eta.pop(cond, None)
+                continue
+            mem.active.add(cond)
+            if not was:
+                mem.eta[cond] = eta
+            elif not abs(eta - mem.eta.get(cond, NAN)) <= fmax(0.1 * (eta - t), 30.0):
+                mem.eta[cond] = eta
+                self._updates.append((cond, True, eta))
+        self._drift_and_baseline(i, v)
+
+    def _drift_and_baseline(self, i: int, v: float) -> None:
+        mem = self.sensors[i]
+        sigma = self._sigma(i)
+        h_sigma = self._setting("drift_h_sigma", i)
+        others = any(not c.is_instrument and c != Condition.DRIFT for c in mem.active)
+        if self._warmed(i) and not others and not math.isnan(h_sigma):
+            d = v - mem.base_mean
+            k, cap = self._setting("drift_k_sigma", i) * sigma, 2.0 * h_sigma * sigma
+            hi = clip(mem.cusum_hi + d - k, 0.0, cap)
+            lo = clip(mem.cusum_lo - d - k, 0.0, cap)
+            was = Condition.DRIFT in mem.active
+            drift = fmax(hi, lo) > h_sigma * sigma * (0.5 if was else 1.0)
+            if drift:
+                mem.active.add(Condition.DRIFT)
+                mem.cusum_hi, mem.cusum_lo = hi, lo
+            else:
+                mem.active.discard(Condition.DRIFT)
+                mem.cusum_hi, mem.cusum_lo = (0.0, 0.0) if was else (hi, lo)
+        if not any(not c.is_instrument for c in mem.active):
+            self._learn(i, v)
+
+    def _learn(self, i: int, v: float) -> None:
+        mem = self.sensors[i]
+        mean, var, n = mem.base_mean, mem.base_var, mem.base_n
+        if n < fmax(self._setting("baseline_warmup_n", i), 1.0):
+            n1 = n + 1.0
+            d = v - mean
+            mem.base_mean = mean + d / n1
+            mem.base_var = var + (d * (v - mem.base_mean) - var) / n1
+        else:
+            sigma = self._sigma(i)
+            alpha = self._setting("baseline_alpha", i)
+            c = clip(v, mean - CLIP_SIGMA * sigma, mean + CLIP_SIGMA * sigma) - mean
+            mem.base_mean = mean + alpha * c
+            mem.base_var = (1.0 - alpha) * (var + alpha * c * c)
+        mem.base_n = n + 1.0
 
     # -------------------------------------------------------------- public surface
 
@@ -149,8 +355,8 @@ class ReferenceDetector:
         for t, k in rows:
             i = int(batch.sensor[k])
             v = float(batch.value[k])
-            for cond, active in self._reading(i, t, v, int(batch.quality[k])):
-                changes.append(_change(i, cond, active, v, t))
+            for cond, active, eta in self._reading(i, t, v, int(batch.quality[k])):
+                changes.append(_change(i, cond, active, v, t, eta))
         return _ordered(changes)
 
     def check_stale(self, now: float) -> list[ConditionChange]:
@@ -176,13 +382,17 @@ class ReferenceDetector:
             mem = self.sensors[int(i)]
             mem.active.add(Condition(cond))
             mem.pending.pop(Condition(cond), None)
+            mem.eta.pop(Condition(cond), None)
 
     def active_bits(self) -> list[int]:
         return [sum(c.bit for c in mem.active) for mem in self.sensors]
 
 
-def _change(i: int, cond: Condition, active: bool, v: float, t: float) -> ConditionChange:
-    return ConditionChange(i, cond, active, v, t, CONDITION_SEVERITY[cond])
+def _change(
+    i: int, cond: Condition, active: bool, v: float, t: float, eta: float = NAN
+) -> ConditionChange:
+    eta_ts = None if math.isnan(eta) else eta
+    return ConditionChange(i, cond, active, v, t, CONDITION_SEVERITY[cond], eta_ts)
 
 
 def _ordered(changes: list[ConditionChange]) -> list[ConditionChange]:

@@ -1,4 +1,4 @@
-"""The checks: pure vectorised functions, arrays in, boolean arrays out.
+"""The checks: pure vectorised functions, arrays in, boolean or float arrays out.
 
 Adding a check is one function in its own module, one line in `CHECKS`, and its test;
 the conformance test in tests/unit/test_detectors.py runs on everything listed here.
@@ -10,24 +10,60 @@ from collections.abc import Callable
 
 import numpy as np
 
+from detectors.checks.baseline import baseline_sigma, baseline_update, cusum_update
+from detectors.checks.faults import (
+    is_spike,
+    is_stuck,
+    noise_update,
+    second_difference,
+    still_since,
+)
+from detectors.checks.groups import area_count, co_rising
 from detectors.checks.instrument import RANGE_TOLERANCE, bad_quality, out_of_range
 from detectors.checks.limits import at_or_above, at_or_below
 from detectors.checks.stale import is_stale
+from detectors.checks.trend import least_squares, time_to_high, time_to_low
 
-CHECKS: tuple[Callable[..., np.ndarray], ...] = (
+CHECKS: tuple[Callable[..., np.ndarray | tuple[np.ndarray, ...]], ...] = (
     at_or_above,
     at_or_below,
     out_of_range,
     bad_quality,
     is_stale,
+    least_squares,
+    time_to_high,
+    time_to_low,
+    baseline_sigma,
+    baseline_update,
+    cusum_update,
+    is_spike,
+    second_difference,
+    noise_update,
+    still_since,
+    is_stuck,
+    area_count,
+    co_rising,
 )
 
 __all__ = [
     "CHECKS",
     "RANGE_TOLERANCE",
+    "area_count",
     "at_or_above",
     "at_or_below",
     "bad_quality",
+    "baseline_sigma",
+    "baseline_update",
+    "co_rising",
+    "cusum_update",
+    "is_spike",
     "is_stale",
+    "is_stuck",
+    "least_squares",
+    "noise_update",
     "out_of_range",
+    "second_difference",
+    "still_since",
+    "time_to_high",
+    "time_to_low",
 ]

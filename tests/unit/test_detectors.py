@@ -27,6 +27,7 @@ from hazardwatch.model import (
     SensorTable,
     Severity,
     Site,
+    Trend,
     Unit,
 )
 
@@ -48,6 +49,8 @@ def sensor(
     off_delay_s: float = 0.0,
     period_s: float = 10.0,
     stale_periods: float = 3.0,
+    trend: Trend | None = None,
+    area: str | None = None,
 ) -> Sensor:
     return Sensor(
         tag=tag,
@@ -62,6 +65,8 @@ def sensor(
         period_s=period_s,
         stale_periods=stale_periods,
         latch=False,
+        trend=trend if trend is not None else Trend(),
+        area=area,
     )
 
 
@@ -96,7 +101,18 @@ def feed(det: Detector, sensor_ix: int, timeline: list[tuple[float, float]]) -> 
 
 
 def test_docstring_examples_pass() -> None:
-    names = ["checks.limits", "checks.instrument", "checks.stale", "decide", "state", "step"]
+    names = [
+        "checks.limits",
+        "checks.instrument",
+        "checks.stale",
+        "checks.trend",
+        "checks.baseline",
+        "checks.faults",
+        "checks.groups",
+        "decide",
+        "state",
+        "step",
+    ]
     modules = [importlib.import_module(f"detectors.{n}") for n in names]
     for module in modules:
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -121,6 +137,56 @@ SAMPLES = {
     "now": 100.0,
     "last_seen": np.array([0.0, 90.0, np.nan, 50.0, 100.0, -np.inf, 69.0, 71.0]),
     "stale_after_s": np.array([30.0, 30.0, 30.0, np.nan, 0.0, 30.0, 30.0, 30.0]),
+    # Trend, baseline and signal-fault checks: edge cases in every column.
+    "count": np.array([0, 1, 2, 3, 5, 64, 5, 10]),
+    "sum_x": np.array([0.0, 1.0, 3.0, 6.0, np.nan, np.inf, 10.0, 45.0]),
+    "sum_y": np.array([0.0, 2.0, 1.0, -3.0, 5.0, 1.0, np.inf, 4.5]),
+    "sum_xx": np.array([0.0, 1.0, 5.0, 14.0, 30.0, np.inf, 20.0, 285.0]),
+    "sum_xy": np.array([0.0, 2.0, 2.0, -9.0, 10.0, 1.0, np.nan, 28.5]),
+    "sum_yy": np.array([0.0, 4.0, 0.5, 9.0, 5.0, 0.0, 1.0, 2.85]),
+    "x_now": np.array([0.0, 1.0, 2.0, np.nan, 4.0, np.inf, 4.0, 9.0]),
+    "slope": np.array([0.5, -0.5, 0.0, np.nan, np.inf, -np.inf, 1e-300, 2.0]),
+    "stderr": np.array([0.1, np.nan, 0.0, 1.0, np.inf, 0.0, 0.0, 0.5]),
+    "slope_per_min": np.array([1.0, -2.0, 0.0, np.nan, np.inf, 0.5, 1.0, 3.0]),
+    "rate_limit_per_min": np.array([0.5, 1.0, np.nan, 1.0, 1.0, 0.0, 1.0, 3.0]),
+    "significant": np.array([True, True, False, True, False, True, True, False]),
+    "seconds_to_limit": np.array([10.0, np.inf, np.nan, 0.0, 2000.0, 100.0, 1.0, 5.0]),
+    "horizon_s": np.array([1800.0, 1800.0, 1800.0, np.nan, 1800.0, 0.0, 60.0, 1.0]),
+    "eta_ts": np.array([100.0, np.nan, np.inf, 50.0, 0.0, 1e12, 70.0, 80.0]),
+    "reported_eta_ts": np.array([np.nan, 100.0, np.inf, 10.0, 0.0, 1.0, 69.0, 80.0]),
+    "var": np.array([1.0, 0.0, np.nan, -1e-18, np.inf, 4.0, 1e-12, 2.0]),
+    "sigma_floor": np.array([0.1, 0.1, 0.0, 0.0, 0.1, np.nan, 0.0, 0.1]),
+    "mean": np.array([50.0, 0.0, np.nan, 10.0, np.inf, 0.0, 1.0, 80.0]),
+    "base_n": np.array([0.0, 1.0, 99.0, 100.0, 5.0, 1e6, 0.0, 200.0]),
+    "warmup_n": np.array([100.0, 100.0, 100.0, 100.0, 1.0, 10.0, np.nan, 100.0]),
+    "alpha": np.array([0.001, 0.01, 0.5, np.nan, 1.0, 0.0, 0.1, 0.001]),
+    "sigma": np.array([1.0, 0.0, np.nan, 2.0, np.inf, 0.1, 1.0, 0.5]),
+    "k_sigma": np.array([0.5, 0.5, 0.5, np.nan, 0.5, 0.0, 1.0, 0.5]),
+    "h_sigma": np.array([8.0, 8.0, np.nan, 8.0, 8.0, 0.0, 4.0, 8.0]),
+    "cusum_hi": np.array([0.0, 1.0, 2.0, np.nan, np.inf, 0.0, 3.0, 10.0]),
+    "cusum_lo": np.array([0.0, 0.0, 1.0, 2.0, 0.0, np.nan, 3.0, 10.0]),
+    "ref_value": np.array([50.0, np.nan, 0.0, 80.0, np.inf, 1.0, 70.0, 99.0]),
+    "ref_ts": np.array([9.0, np.nan, 30.0, 40.0, 49.0, np.inf, 69.0, 79.0]),
+    "prev_value": np.array([50.0, 0.0, np.nan, 80.0, 1.0, 1.0, 70.0, 99.0]),
+    "prev_ts": np.array([9.0, 19.0, np.nan, 40.0, 49.0, 59.0, 70.0, 79.0]),
+    "spike_rate_per_s": np.array([1.0, np.nan, 1.0, 0.0, 1.0, 1.0, 1.0, np.inf]),
+    "v1": np.array([1.0, np.nan, 2.0, 80.0, np.inf, 1.0, 70.0, 99.0]),
+    "t1": np.array([9.0, 19.0, 30.0, 39.0, 49.0, 59.0, 69.0, 79.0]),
+    "v2": np.array([0.0, 0.0, np.nan, 79.0, 1.0, -np.inf, 70.0, 98.0]),
+    "t2": np.array([8.0, 18.0, 29.0, 39.0, 48.0, 58.0, 68.0, np.nan]),
+    "noise": np.array([np.nan, 1.0, 0.0, np.inf, 2.0, 0.5, 1.0, 0.1]),
+    "second_diff": np.array([1.0, np.nan, 0.0, 1.0, np.inf, 0.5, np.nan, 0.2]),
+    "anchor_value": np.array([np.nan, 0.0, 50.0, 80.0, 1.0, np.inf, 70.0, 100.0]),
+    "anchor_ts": np.array([np.nan, 0.0, 10.0, 20.0, 30.0, 40.0, -np.inf, 70.0]),
+    "resolution": np.array([0.0, 0.1, np.nan, 0.5, 1.0, 0.0, 0.1, 1.0]),
+    "stuck_window_s": np.array([900.0, np.nan, 10.0, 0.0, 900.0, 1.0, 1.0, 5.0]),
+    "moving_sigma": np.array([0.01, 0.01, 0.0, np.nan, 0.01, 0.01, 0.01, 0.01]),
+    "area": np.array([0, 0, -1, 1, 2, -1, 1, 0]),
+    "alarmed": np.array([True, False, True, True, True, False, True, True]),
+    "slope_t": np.array([1.0, np.nan, 0.0, 2.0, np.inf, -1.0, 1.0, 3.0]),
+    "slope_p": np.array([1.0, 1.0, 1.0, np.nan, 1.0, 1.0, -1.0, 3.0]),
+    "threshold_t": np.array([0.5, 0.5, 0.0, 0.5, 0.5, np.nan, 0.5, 1.0]),
+    "threshold_p": np.array([0.5, 0.5, 0.5, 0.5, np.nan, 0.5, 0.5, 1.0]),
 }
 
 

@@ -1,0 +1,88 @@
+"""The learned baseline of a sensor (mean and spread) and the CUSUM drift statistic.
+
+Warm-up: the first `warmup_n` readings give a plain running mean and variance (Welford).
+Then an EWMA with weight `alpha`, each reading first clipped to mean +- 4 sigma so a
+single outlier moves the baseline by little (robust). The detector calls these only
+while the sensor has no process condition active, so the baseline never learns an incident.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CLIP_SIGMA = 4.0
+
+
+def baseline_sigma(var: np.ndarray, sigma_floor: np.ndarray) -> np.ndarray:
+    """The spread used as a scale (engineering units): sqrt(var), at least `sigma_floor`.
+
+    >>> baseline_sigma(np.array([4.0, 0.0, np.nan]), np.array([0.1, 0.1, 0.1]))
+    array([2. , 0.1, 0.1])
+    """
+    with np.errstate(invalid="ignore"):
+        return np.fmax(np.sqrt(np.fmax(var, 0.0)), sigma_floor)
+
+
+def baseline_update(
+    value: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    base_n: np.ndarray,
+    warmup_n: np.ndarray,
+    alpha: np.ndarray,
+    sigma: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, variance) after learning one reading; `base_n` readings learned before it.
+
+    `sigma` is `baseline_sigma` of the current variance (the scale of the clipping).
+
+    >>> m, v = baseline_update(np.array([4.0, 100.0]), np.array([2.0, 10.0]),
+    ...     np.array([4.0, 1.0]), np.array([1.0, 500.0]), np.array([100.0, 100.0]),
+    ...     np.array([0.5, 0.5]), np.array([2.0, 1.0]))
+    >>> m.tolist(), v.tolist()
+    ([3.0, 12.0], [3.0, 4.5])
+    """
+    warming = base_n < warmup_n
+    some_warm, all_warm = bool(warming.any()), bool(warming.all())
+    with np.errstate(all="ignore"):
+        if some_warm:  # only a park that just started computes the warm-up branch
+            n1 = base_n + 1.0
+            d = value - mean
+            warm_mean = mean + d / n1
+            warm_var = var + (d * (value - warm_mean) - var) / n1
+            if all_warm:
+                return warm_mean, warm_var
+        clip = CLIP_SIGMA * sigma
+        c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
+        ewma_mean = mean + alpha * c
+        ewma_var = (1.0 - alpha) * (var + alpha * c * c)
+    if not some_warm:
+        return ewma_mean, ewma_var
+    return np.where(warming, warm_mean, ewma_mean), np.where(warming, warm_var, ewma_var)
+
+
+def cusum_update(
+    value: np.ndarray,
+    mean: np.ndarray,
+    sigma: np.ndarray,
+    k_sigma: np.ndarray,
+    h_sigma: np.ndarray,
+    cusum_hi: np.ndarray,
+    cusum_lo: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided CUSUM of the deviation from the baseline (engineering units).
+
+    hi += value - mean - k, lo += mean - value - k (k = k_sigma * sigma), each floored at 0
+    and capped at 2h (h = h_sigma * sigma) so a long incident does not take ages to unwind.
+
+    >>> hi, lo = cusum_update(np.array([13.0]), np.array([10.0]), np.array([1.0]),
+    ...     np.array([0.5]), np.array([8.0]), np.array([1.0]), np.array([2.0]))
+    >>> hi.tolist(), lo.tolist()
+    ([3.5], [0.0])
+    """
+    with np.errstate(all="ignore"):
+        d = value - mean
+        k, cap = k_sigma * sigma, 2.0 * h_sigma * sigma
+        hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
+        lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)
+    return hi, lo

@@ -1,0 +1,106 @@
+"""Signal faults: a sensor that spikes, sticks or turns noisy (instrument, not process).
+
+The detector does not use a faulty reading for process checks, the window or the baseline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NOISE_ALPHA = 0.2  # EWMA weight: about the last 10 readings
+
+
+def is_spike(
+    value: np.ndarray,
+    ts: np.ndarray,
+    ref_value: np.ndarray,
+    ref_ts: np.ndarray,
+    prev_value: np.ndarray,
+    prev_ts: np.ndarray,
+    spike_rate_per_s: np.ndarray,
+) -> np.ndarray:
+    """A jump faster than the physics allows (`spike_rate_per_s`, units/s).
+
+    Jumping from the last good reading (`ref_*`) is a spike unless the previous reading
+    (`prev_*`) already jumped there too: two readings in a row confirm a real step.
+
+    >>> is_spike(np.array([90.0, 90.0, 50.5]), np.full(3, 10.0), np.full(3, 50.0),
+    ...     np.full(3, 9.0), np.array([50.0, 89.0, 50.0]), np.full(3, 9.0), np.full(3, 5.0))
+    array([ True, False, False])
+    """
+    with np.errstate(all="ignore"):
+        from_ref = np.abs(value - ref_value) > spike_rate_per_s * (ts - ref_ts)
+        from_prev = np.abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts)
+    return from_ref & from_prev
+
+
+def second_difference(
+    value: np.ndarray,
+    ts: np.ndarray,
+    v1: np.ndarray,
+    t1: np.ndarray,
+    v2: np.ndarray,
+    t2: np.ndarray,
+) -> np.ndarray:
+    """Half the distance of a reading from the line through the two before it (units).
+
+    A ramp gives 0, white noise of sigma s about 1.0 s on average; NaN without history.
+
+    >>> second_difference(np.array([3.0, 5.0]), np.array([3.0, 3.0]), np.array([2.0, 2.0]),
+    ...     np.array([2.0, 2.0]), np.array([1.0, 1.0]), np.array([1.0, 1.0]))
+    array([0., 1.])
+    """
+    with np.errstate(all="ignore"):
+        predicted = v1 + (v1 - v2) * (ts - t1) / (t1 - t2)
+        d = 0.5 * np.abs(value - predicted)
+    return np.where(np.isfinite(d), d, np.nan)
+
+
+def noise_update(noise: np.ndarray, second_diff: np.ndarray) -> np.ndarray:
+    """EWMA (weight NOISE_ALPHA) of the second difference; the first one starts it.
+
+    >>> noise_update(np.array([np.nan, 1.0, 1.0]), np.array([2.0, 2.0, np.nan]))
+    array([2. , 1.2, 1. ])
+    """
+    with np.errstate(invalid="ignore"):
+        step = noise + NOISE_ALPHA * (second_diff - noise)
+    updated = np.where(np.isnan(noise), second_diff, step)
+    return np.where(np.isnan(second_diff), noise, updated)
+
+
+def still_since(
+    value: np.ndarray,
+    ts: np.ndarray,
+    anchor_value: np.ndarray,
+    anchor_ts: np.ndarray,
+    resolution: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor value, anchor ts): where and since when the value has stayed within resolution.
+
+    >>> still_since(np.array([1.0, 1.5, 7.0]), np.full(3, 9.0), np.array([1.0, 1.0, np.nan]),
+    ...     np.full(3, 2.0), np.full(3, 0.5))
+    (array([1., 1., 7.]), array([2., 2., 9.]))
+    """
+    with np.errstate(invalid="ignore"):
+        moved = ~(np.abs(value - anchor_value) <= resolution)  # NaN anchor: the first reading
+    return np.where(moved, value, anchor_value), np.where(moved, ts, anchor_ts)
+
+
+def is_stuck(
+    ts: np.ndarray,
+    anchor_ts: np.ndarray,
+    stuck_window_s: np.ndarray,
+    sigma: np.ndarray,
+    moving_sigma: np.ndarray,
+) -> np.ndarray:
+    """No change beyond resolution for `stuck_window_s` while the baseline says it moves.
+
+    `sigma` is the learned baseline spread (NaN while warming up) and `moving_sigma` the
+    spread above which the sensor counts as one that normally moves.
+
+    >>> is_stuck(np.full(3, 1000.0), np.array([0.0, 500.0, 0.0]), np.full(3, 900.0),
+    ...          np.array([1.0, 1.0, 0.0]), np.full(3, 0.01))
+    array([ True, False, False])
+    """
+    with np.errstate(invalid="ignore"):
+        return (ts - anchor_ts >= stuck_window_s) & (sigma > moving_sigma)

@@ -1,0 +1,149 @@
+"""The early-warning stage: window, RATE, PREDICT_HH/LL, DRIFT and the learned baseline.
+
+Runs on usable readings only (measured, no signal fault), after the limit checks:
+1. the sample enters the window (detectors.window) and the slope is refitted;
+2. RATE and PREDICT_* follow the slope (rules in detectors.decide); PREDICT_* clears once
+   the reading itself has reached the limit (the limit alarm takes over). While held its
+   eta is reported again (active=True, new eta_ts) when it moved enough;
+3. the CUSUM runs once the baseline is warmed up, except while another process condition
+   of the sensor is active (DRIFT itself keeps it running, so DRIFT can clear); it resets
+   to 0 when DRIFT clears;
+4. the baseline learns the reading only if, after all this, no process condition of the
+   sensor is active: it never learns an incident.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors import window
+from detectors.changes import Changes
+from detectors.checks import (
+    at_or_above,
+    at_or_below,
+    baseline_sigma,
+    baseline_update,
+    cusum_update,
+    least_squares,
+    time_to_high,
+    time_to_low,
+)
+from detectors.decide import eta_moved, hold_drift, hold_predict, hold_rate, significant
+from detectors.state import PROCESS_BITS, Params, State
+from hazardwatch.model import Condition
+
+RATE, P_HH, P_LL, DRIFT = (
+    np.uint32(c.bit)
+    for c in (Condition.RATE, Condition.PREDICT_HH, Condition.PREDICT_LL, Condition.DRIFT)
+)
+_PROCESS = np.uint32(PROCESS_BITS)
+_TRENDS = RATE | P_HH | P_LL
+_NOT_DRIFT = np.uint32(PROCESS_BITS & ~Condition.DRIFT.bit)
+_PREDICTS = ((0, P_HH, Condition.PREDICT_HH, True), (1, P_LL, Condition.PREDICT_LL, False))
+
+
+def advance_trends(
+    st: State,
+    p: Params,
+    rows: np.ndarray | slice,
+    sensor: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    bits: np.ndarray,
+    out: Changes,
+    round_no: int,
+) -> np.ndarray:
+    """Apply one usable reading per sensor in `rows`; return their new condition bits.
+
+    `bits` are the sensor's conditions after this reading's limit checks; eta updates of
+    held PREDICT_* go straight to `out`.
+    """
+    window.push(st, rows, t, v, p.rate_window_s[rows])
+    count = st.count[rows]
+    s = st.sums[:, rows]
+    t0 = st.t0[rows]
+    slope, stderr, fit = least_squares(count, s[0], s[1], s[2], s[3], s[4], t - t0)
+    fit += st.v0[rows]
+    st.slope[rows], st.stderr[rows] = slope, stderr
+    sig = significant(slope, stderr, count)
+    # Only a significant slope raises a trend condition and only an active one is held:
+    # the rest (most of a quiet park) skip RATE and PREDICT_* altogether.
+    cand = np.flatnonzero(sig | ((bits & _TRENDS) != 0))
+    new = bits
+    if cand.size:
+        r = cand + (rows.start or 0) if isinstance(rows, slice) else rows[cand]
+        new = bits.copy()
+        fitted = (slope[cand], fit[cand], sig[cand])
+        reading = (sensor[cand], t[cand], v[cand])
+        new[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
+    return _drift_and_baseline(st, p, rows, v, new)
+
+
+def _rate_and_predict(
+    st: State,
+    p: Params,
+    rows: np.ndarray,
+    reading: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fitted: tuple[np.ndarray, np.ndarray, np.ndarray],
+    bits: np.ndarray,
+    out: Changes,
+    round_no: int,
+) -> np.ndarray:
+    """RATE and PREDICT_* for candidate `rows`: reading (sensor, ts, value) and the fitted
+    (slope units/s, value at ts, significant)."""
+    sensor, t, v = reading
+    slope, fit, sig = fitted
+    rate = hold_rate(slope * 60.0, p.rate_limit_per_min[rows], sig, (bits & RATE) != 0)
+    new = (bits & ~RATE) | rate * RATE
+    horizon = p.horizon_s[rows]
+    for k, bit, condition, high in _PREDICTS:
+        limit = p.limit[3 * k][rows]  # HH (gas: second level) or LL
+        was = (new & bit) != 0
+        if high:
+            seconds, reached = time_to_high(fit, slope, limit), at_or_above(v, limit)
+        else:
+            seconds, reached = time_to_low(fit, slope, limit), at_or_below(v, limit)
+        now = hold_predict(seconds, horizon, sig, was) & ~reached
+        eta = t + seconds
+        reported = st.eta[k][rows]
+        moved = now & was & eta_moved(eta, reported, t)
+        st.eta[k][rows] = np.where(now, np.where(moved | ~was, eta, reported), np.nan)
+        hit = np.flatnonzero(moved)
+        if hit.size:
+            out.add(sensor[hit], condition, True, v[hit], t[hit], eta[hit], round_no)
+        new = (new & ~bit) | now * bit
+    return new
+
+
+def _drift_and_baseline(
+    st: State, p: Params, rows: np.ndarray | slice, v: np.ndarray, bits: np.ndarray
+) -> np.ndarray:
+    mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
+    sigma = baseline_sigma(var, p.sigma_floor[rows])
+    h_sigma = p.drift_h_sigma[rows]
+    run = (n >= p.warmup_n[rows]) & ((bits & _NOT_DRIFT) == 0) & ~np.isnan(h_sigma)
+    hi_lo = st.cusum[:, rows]
+    hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
+    was = (bits & DRIFT) != 0
+    drift = np.where(run, hold_drift(hi, lo, h_sigma * sigma, was), was)
+    keep = run & (drift | ~was)  # a DRIFT that clears resets its sums
+    if keep.all():
+        st.cusum[0][rows], st.cusum[1][rows] = hi, lo
+    else:
+        st.cusum[:, rows] = np.where(keep, np.stack([hi, lo]), np.where(run, 0.0, hi_lo))
+    bits = (bits & ~DRIFT) | drift * DRIFT
+    learn = (bits & _PROCESS) == 0
+    new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
+    if not learn.all():
+        new_mean, new_var = np.where(learn, new_mean, mean), np.where(learn, new_var, var)
+    st.base_mean[rows], st.base_var[rows] = new_mean, new_var
+    st.base_n[rows] = n + learn
+    return bits
+
+
+def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
+    """Teach the baseline of `rows` (no duplicates) one reading each; no conditions."""
+    mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
+    sigma = baseline_sigma(var, p.sigma_floor[rows])
+    new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
+    st.base_mean[rows], st.base_var[rows], st.base_n[rows] = new_mean, new_var, n + 1.0

@@ -1,0 +1,98 @@
+"""The cross-sensor stage: AREA_GAS (k of n gas detectors of an area) and CO_RISE.
+
+AREA_GAS: for each area, the gas detectors with GAS1 or GAS2 active are counted; at
+`area_k` or more the area's anchor (its lowest sensor index) raises AREA_GAS with the
+count as value; it clears when the count falls below k. Recounted whenever a gas bit of
+an area member changed; the change carries the latest ts of the readings that moved it.
+CO_RISE: for a unit with a temperature and a pressure sensor, both slopes positive and
+each above half its RATE limit (no rate limit: above SIGNIFICANCE standard errors), each
+from at least MIN_SAMPLES samples, raise CO_RISE on the pressure sensor; it is held while
+both stay above 0.8 x those thresholds. Re-evaluated for the units whose sensors took a
+usable reading.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.changes import Changes
+from detectors.checks import area_count, co_rising
+from detectors.decide import HOLD_RATIO, MIN_SAMPLES, SIGNIFICANCE
+from detectors.state import Params, State
+from hazardwatch.model import Condition
+
+GAS_BITS = np.uint32(Condition.GAS1.bit | Condition.GAS2.bit)
+AREA = np.uint32(Condition.AREA_GAS.bit)
+CO = np.uint32(Condition.CO_RISE.bit)
+
+
+def vote_areas(
+    st: State, p: Params, sensors: np.ndarray, ts: np.ndarray, out: Changes, round_no: int
+) -> None:
+    """Recount the areas of `sensors` (whose gas bits changed at `ts`); record changes."""
+    if sensors.size == 0 or p.area_k.size == 0:
+        return
+    member_area = p.area[sensors]
+    keep = member_area >= 0
+    if not keep.any():
+        return
+    areas = np.unique(member_area[keep])
+    when = np.full(p.area_k.size, -np.inf)
+    np.maximum.at(when, member_area[keep], ts[keep])
+    members = p.area_members
+    count = area_count(p.area[members], (st.active[members] & GAS_BITS) != 0)
+    anchors = p.area_anchor[areas]
+    votes = count[np.searchsorted(members, anchors)]
+    now = votes >= p.area_k[areas]
+    was = (st.active[anchors] & AREA) != 0
+    flip = np.flatnonzero(now != was)
+    if flip.size:
+        a = anchors[flip]
+        st.active[a] ^= AREA
+        out.add(a, Condition.AREA_GAS, now[flip], votes[flip], when[areas[flip]], round_no=round_no)
+
+
+def co_rise(
+    st: State, p: Params, sensors: np.ndarray, ts: np.ndarray, out: Changes, round_no: int
+) -> None:
+    """Re-evaluate CO_RISE for the units of `sensors` (usable readings at `ts`)."""
+    if p.unit_pressure.size == 0:
+        return
+    tt, pp = p.unit_temperature, p.unit_pressure
+    if sensors.size * 8 >= p.n:  # much of the park: mark sensors rather than sort pairs
+        at = np.full(p.n, -np.inf)
+        at[sensors] = ts
+        when = np.fmax(at[tt], at[pp])
+        pairs = np.flatnonzero(when > -np.inf)
+    else:
+        pair = p.pair_of[sensors]
+        keep = pair >= 0
+        if not keep.any():
+            return
+        pairs = np.unique(pair[keep])
+        when = np.full(pp.size, -np.inf)
+        np.maximum.at(when, pair[keep], ts[keep])
+    tt, pp = tt[pairs], pp[pairs]
+    was = (st.active[pp] & CO) != 0
+    scale = np.where(was, HOLD_RATIO, 1.0)
+    ok = (st.count[tt] >= MIN_SAMPLES) & (st.count[pp] >= MIN_SAMPLES)
+    now = ok & co_rising(
+        st.slope[tt] * 60.0,
+        st.slope[pp] * 60.0,
+        scale * _threshold(st, p, tt),
+        scale * _threshold(st, p, pp),
+    )
+    flip = np.flatnonzero(now != was)
+    if flip.size:
+        s = pp[flip]
+        st.active[s] ^= CO
+        out.add(
+            s, Condition.CO_RISE, now[flip], st.last_value[s], when[pairs[flip]], round_no=round_no
+        )
+
+
+def _threshold(st: State, p: Params, s: np.ndarray) -> np.ndarray:
+    """Half the RATE limit (units/min), or SIGNIFICANCE standard errors without one (>= 0)."""
+    limit = p.rate_limit_per_min[s]
+    se = np.nan_to_num(st.stderr[s], nan=np.inf) * 60.0
+    return np.where(np.isnan(limit), SIGNIFICANCE * se, 0.5 * limit)

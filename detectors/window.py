@@ -1,0 +1,114 @@
+"""The sliding window of each sensor: a ring of recent samples and its running sums.
+
+The ring is stored (RING_SIZE, n) so that writing one slot of every sensor is one
+contiguous row. A sample leaves the window when the ring is full or when it is older
+than `rate_window_s` before the newest one; the sums of x = ts - t0, y = value - v0
+follow by subtraction, O(1) per reading. The per-sensor origin (t0, v0) keeps the sums
+of squares small; every REBASE_S of sensor time the origin moves to the window's oldest
+sample and the sums are recomputed from the ring, which also sheds rounding that
+subtraction accumulates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.state import State
+
+REBASE_S = 3600.0
+# At most this share of the park is rebased in one round (at least 64 sensors), so a park
+# that started together does not pay for all its rebases in the same step.
+REBASE_SHARE = 1 / 16
+
+
+def _terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.stack([x, y, x * x, x * y, y * y])
+
+
+def _add(sums: np.ndarray, x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> None:
+    """sums += sign x the terms of (x, y), in place, row by row (no (5, n) temporary).
+
+    With sign -1 pass (-x, -y): the linear terms then subtract and the products of two
+    negated values keep their sign, so only the squares need the explicit sign.
+    """
+    sums[0] += x
+    sums[1] += y
+    sums[2] += sign * (x * x)
+    sums[3] += sign * (x * y)
+    sums[4] += sign * (y * y)
+
+
+def push(
+    st: State, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, window_s: np.ndarray
+) -> None:
+    """Add one sample per sensor in `rows` (no duplicates, each ts >= its window's newest)."""
+    size, n = st.ring_ts.shape
+    cols = np.arange(n)[rows] if isinstance(rows, slice) else rows
+    flat_ts, flat_v = st.ring_ts.reshape(-1), st.ring_value.reshape(-1)
+    count, head = st.count[rows], st.head[rows]
+    t0, v0 = st.t0[rows], st.v0[rows]
+    sums = st.sums[:, rows]  # a view for a slice: updated in place
+    slot = head * n + cols
+    full = count >= size
+    if full.all():  # a park past its first RING_SIZE readings: no gather needed
+        _add(sums, t0 - flat_ts.take(slot), v0 - flat_v.take(slot), sign=-1.0)
+        count = count - 1
+    elif full.any():  # the slot about to be written holds the oldest sample
+        f = np.flatnonzero(full)
+        sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
+        sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
+        count = count - full
+    empty = count == 0
+    if empty.any():
+        t0, v0 = np.where(empty, t, t0), np.where(empty, v, v0)
+        sums[:, empty] = 0.0
+    _add(sums, t - t0, v - v0)
+    flat_ts[slot], flat_v[slot] = t, v
+    head = head + 1
+    head[head == size] = 0
+    count = count + 1
+    # Samples older than the window, oldest first (the newest one always stays).
+    cut = t - window_s
+    sel = np.arange(count.size)
+    for _ in range(size):
+        tail = head[sel] - count[sel]
+        tail += size * (tail < 0)
+        where = tail * n + cols[sel]
+        old_t = flat_ts.take(where)
+        ev = old_t < cut[sel]
+        if not ev.any():
+            break
+        sel, where, old_t = sel[ev], where[ev], old_t[ev]
+        sums[:, sel] -= _terms(old_t - t0[sel], flat_v.take(where) - v0[sel])
+        count[sel] -= 1
+    st.count[rows], st.head[rows] = count, head
+    st.t0[rows], st.v0[rows] = t0, v0
+    if not isinstance(rows, slice):
+        st.sums[:, rows] = sums
+    due = np.flatnonzero(t - t0 > REBASE_S)
+    if due.size:
+        cap = max(64, int(n * REBASE_SHARE))
+        rebase(st, cols[due[:cap]])
+
+
+def rebase(st: State, sensors: np.ndarray) -> None:
+    """Move the origin of `sensors` to their oldest sample and recompute their sums exactly."""
+    size = st.ring_ts.shape[0]
+    head, count = st.head[sensors], st.count[sensors]
+    age = (head[None, :] - 1 - np.arange(size)[:, None]) % size  # 0: newest
+    valid = age < count[None, :]
+    ts = np.where(valid, st.ring_ts[:, sensors], np.nan)
+    vs = np.where(valid, st.ring_value[:, sensors], np.nan)
+    t0 = np.nanmin(ts, axis=0)
+    v0 = vs[(head - 1) % size, np.arange(sensors.size)]  # the newest value
+    x, y = np.nan_to_num(ts - t0), np.nan_to_num(vs - v0)
+    st.t0[sensors], st.v0[sensors] = t0, v0
+    st.sums[:, sensors] = _terms(x, y).sum(axis=1)
+
+
+def samples(st: State, sensor: int) -> list[tuple[float, float]]:
+    """The window of one sensor, oldest first (for tests and inspection)."""
+    size = st.ring_ts.shape[0]
+    k, h = int(st.count[sensor]), int(st.head[sensor])
+    slots = [(h - k + j) % size for j in range(k)]
+    return [(float(st.ring_ts[s, sensor]), float(st.ring_value[s, sensor])) for s in slots]
