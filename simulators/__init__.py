@@ -3,22 +3,84 @@
 Imports only the model (`hazardwatch.model`), never ingest, detectors, alerting or dashboards.
 """
 
-from simulators.fleet import FleetPublisher, PublisherError, parse_broker_url, simulate
+from simulators.fleet import (
+    FleetPublisher,
+    PublisherError,
+    check_live_clock,
+    parse_broker_url,
+    simulate,
+)
+from simulators.generate import GenerateError, generate_site, parse_generate_spec
+from simulators.incidents import (
+    CoolingFailure,
+    FireExposure,
+    HeatingFailure,
+    HeatingRunaway,
+    Leak,
+    MaintenanceDrain,
+    PaddingGas,
+    SensorFault,
+    Transfer,
+)
+from simulators.instruments import FaultKind
+from simulators.library import ScenarioSpec, library, load_scenario, parse_scenario
 from simulators.physics import Climate, Operations, TankFarm, operating_band
-from simulators.scenario import GatewayOutage, Overfill, Scenario, ScenarioError, Script
+from simulators.record import (
+    CSV_START_TS,
+    CsvRecorder,
+    RecordError,
+    record_run,
+    site_to_yaml,
+    truth_path,
+    write_truth,
+)
+from simulators.scenario import (
+    GatewayOutage,
+    Incident,
+    Overfill,
+    Scenario,
+    ScenarioError,
+    Script,
+)
 
 __all__ = [
+    "CSV_START_TS",
     "Climate",
+    "CoolingFailure",
+    "CsvRecorder",
+    "FaultKind",
+    "FireExposure",
     "FleetPublisher",
     "GatewayOutage",
+    "GenerateError",
+    "HeatingFailure",
+    "HeatingRunaway",
+    "Incident",
+    "Leak",
+    "MaintenanceDrain",
     "Operations",
     "Overfill",
+    "PaddingGas",
     "PublisherError",
+    "RecordError",
     "Scenario",
     "ScenarioError",
+    "ScenarioSpec",
     "Script",
+    "SensorFault",
     "TankFarm",
+    "Transfer",
+    "check_live_clock",
+    "generate_site",
+    "library",
+    "load_scenario",
     "operating_band",
     "parse_broker_url",
+    "parse_generate_spec",
+    "parse_scenario",
+    "record_run",
     "simulate",
+    "site_to_yaml",
+    "truth_path",
+    "write_truth",
 ]

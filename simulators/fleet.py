@@ -20,15 +20,26 @@ import orjson
 from paho.mqtt.enums import MQTTErrorCode
 
 from hazardwatch.model import HazardWatchError, Site
-from simulators.gateway import RECONNECT_MAX_S, GatewayLink
-from simulators.physics import TankFarm
+from simulators.gateway import (
+    MAX_BATCH_ROWS,
+    RECONNECT_MAX_S,
+    GatewayLink,
+    NetworkLoop,
+    wait_closed,
+)
+from simulators.physics import Climate, TankFarm
 from simulators.scenario import Overfill, Scenario, Script
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["batch", "single"]
 MAX_BEHIND_S = 1.0  # pacing further behind than this skips ahead instead of bursting
+MAX_LATENESS_SAMPLES = 1_000_000  # tick lateness kept for the percentiles in stats()
 PAUSE_SLICE_S = 0.05  # how often a pause looks at the stop events
+# The live ingest refuses a reading whose ts is more than 300 s after its own clock or more
+# than 7 days before it (ingest.MAX_FUTURE_S / MAX_AGE_S); stay inside with a margin.
+MAX_LEAD_S = 240.0
+MAX_LAG_S = 7 * 86400.0 - 3600.0
 
 
 class PublisherError(HazardWatchError):
@@ -49,6 +60,41 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
         raise PublisherError(f"broker URL {url!r}: expected mqtt://HOST:PORT")
     return parts.hostname, port or 1883
+
+
+def check_live_clock(start_ts: float, now: float, duration_s: float | None, speed: float) -> None:
+    """Refuse a run whose readings' `ts` the live service would reject as future or too old.
+
+    Simulated time runs `speed` times faster than the wall clock, so the gap between a
+    reading's ts and the wall clock changes linearly and is largest at one end of the run;
+    `duration_s` is simulated seconds (None: unbounded).
+
+    >>> check_live_clock(1000.0, 1000.0, 600.0, 1.5)  # 200 s ahead at the end: fine
+    >>> check_live_clock(1000.0, 1000.0, 3600.0, 10.0)
+    Traceback (most recent call last):
+    ...
+    simulators.fleet.PublisherError: readings would run up to 3240 s ahead of the wall clock ...
+    """
+    if speed > 1.0 and duration_s is None:
+        raise PublisherError(
+            f"with speed {speed:g} simulated time runs ahead of the wall clock without bound; "
+            "give a duration, or record to CSV and replay it"
+        )
+    end_gap = 0.0 if duration_s is None else duration_s - duration_s / speed
+    lead = max(start_ts - now, start_ts - now + end_gap)
+    lag = -min(start_ts - now, start_ts - now + end_gap)
+    if lead > MAX_LEAD_S:
+        longest = MAX_LEAD_S / (1.0 - 1.0 / speed) if speed > 1.0 else 0.0
+        raise PublisherError(
+            f"readings would run up to {lead:.0f} s ahead of the wall clock ... the live "
+            f"service refuses ts more than 300 s ahead, so keep the simulated duration under "
+            f"{longest:.0f} s at speed {speed:g}, or record to CSV and replay it"
+        )
+    if lag > MAX_LAG_S:
+        raise PublisherError(
+            f"readings would be up to {lag:.0f} s older than the wall clock; the live service "
+            "refuses ts more than 7 days old: start later"
+        )
 
 
 class FleetPublisher:
@@ -72,6 +118,7 @@ class FleetPublisher:
         qos: int = 1,
         start_ts: float | None = None,
         connect_timeout_s: float = 10.0,
+        climate: Climate | None = None,
     ) -> None:
         if not rate_hz > 0:
             raise PublisherError(f"rate_hz must be > 0, got {rate_hz}")
@@ -91,8 +138,10 @@ class FleetPublisher:
         self.qos = qos
         self.connect_timeout_s = connect_timeout_s
         start = time.time() if start_ts is None else float(start_ts)
-        self.farm = TankFarm(site, np.random.default_rng(seed), start)
+        self.farm = TankFarm(site, np.random.default_rng(seed), start, climate=climate)
         self.script = Script(self.farm, scenarios)
+        self._latest = np.full(self.farm.n_sensors, np.nan)
+        self._network = NetworkLoop()
         self._gateways = self._build_gateways(site)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -106,6 +155,8 @@ class FleetPublisher:
         self.unsent_readings = 0  # gateway down or not connected at that tick
         self.publish_errors = 0
         self.late_ticks = 0  # times pacing fell too far behind and skipped ahead
+        self._lateness: list[float] = []  # per tick: how long after its schedule it started
+        self._busy: list[float] = []  # per tick: how long it took
         self.kills = 0
         self.reconnects = 0
         self.wall_elapsed_s = 0.0
@@ -122,7 +173,7 @@ class FleetPublisher:
             if bad and self.mode == "single":
                 raise PublisherError(f"tags {bad} cannot be MQTT topic levels (+ or #)")
             sensors = np.asarray(ix, dtype=np.int64)
-            gw = GatewayLink(site.root_topic.rstrip("/"), ent, name, sensors, tags)
+            gw = GatewayLink(site.root_topic.rstrip("/"), ent, name, sensors, tags, self._network)
             out[gw.key] = gw
         return out
 
@@ -135,6 +186,10 @@ class FleetPublisher:
 
     def status_topic(self, key: str) -> str:
         return self._gateway(key).status_topic
+
+    def link(self, key: str) -> GatewayLink:
+        """The gateway `<enterprise>/<gateway>`: its sensors, topics and connection."""
+        return self._gateway(key)
 
     def _gateway(self, key: str) -> GatewayLink:
         try:
@@ -153,6 +208,7 @@ class FleetPublisher:
                         self._open(gw)
             except PublisherError:
                 self._close_all(timeout_s=1.0)
+                self._network.close()
                 raise
             pending = [gw for gw in self._gateways.values() if gw.client is not None]
         deadline = time.monotonic() + self.connect_timeout_s
@@ -162,6 +218,7 @@ class FleetPublisher:
         if missing:
             with self._lock:
                 self._close_all(timeout_s=1.0)
+                self._network.close()
             raise PublisherError(
                 f"gateways {missing} got no CONNACK from {self.broker_url} "
                 f"within {self.connect_timeout_s:g} s"
@@ -182,8 +239,8 @@ class FleetPublisher:
         for info in sent:
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-        for gw in self._gateways.values():
-            gw.disconnect()
+        closing = [c for gw in self._gateways.values() if (c := gw.disconnect()) is not None]
+        wait_closed(closing)
 
     def kill_gateway(self, key: str) -> None:
         """Drop a gateway's socket without DISCONNECT; it stays off until `revive_gateway`."""
@@ -234,33 +291,56 @@ class FleetPublisher:
 
     def tick(self) -> None:
         """Advance the simulation one step (`speed / rate_hz` simulated seconds) and publish."""
-        _, values = self.script.tick(self.speed / self.rate_hz)
+        sensors, values = self.script.tick(self.speed / self.rate_hz)
         ts = round(self.farm.ts, 3)
+        complete = len(sensors) == self.farm.n_sensors
+        latest = values if complete else self._scatter(sensors, values)
         with self._lock:
             self._apply_outages()
             self._heal(time.monotonic())
             for gw in self._gateways.values():
+                mine = latest[gw.sensors]
+                present = None
+                if not complete:  # instruments in dropout send nothing
+                    present = np.flatnonzero(~np.isnan(mine))
+                    mine = mine[present]
                 if gw.key in self._down or not gw.up:
-                    self.unsent_readings += len(gw.tags)
+                    self.unsent_readings += len(mine)
                     continue
-                self._publish_gateway(gw, ts, values[gw.sensors].tolist())
+                self._publish_gateway(gw, ts, mine, present)
         self.ticks += 1
 
-    def _publish_gateway(self, gw: GatewayLink, ts: float, values: list[float]) -> None:
+    def _scatter(self, sensors: np.ndarray, values: np.ndarray) -> np.ndarray:
+        self._latest.fill(np.nan)
+        self._latest[sensors] = values
+        return self._latest
+
+    def _publish_gateway(
+        self, gw: GatewayLink, ts: float, values: np.ndarray, present: np.ndarray | None
+    ) -> None:
+        if len(values) == 0:
+            return
         if self.mode == "batch":
-            rows = list(map(list, zip(gw.tags, values, strict=True)))
-            ok = gw.publish(gw.batch_topic, orjson.dumps({"ts": ts, "r": rows}), self.qos)
-            sent, messages = (len(values), 1) if ok else (0, 0)
-        else:
-            sent = sum(
-                gw.publish(topic, orjson.dumps({"v": v, "ts": ts, "q": "good"}), self.qos)
-                for topic, v in zip(gw.single_topics, values, strict=True)
+            payloads = gw.batch_payloads(ts, values, present)
+            ok = [gw.publish(gw.batch_topic, p, self.qos) for p in payloads]
+            messages, attempts = sum(ok), len(payloads)
+            sent = sum(  # rows of the payloads that went out
+                min(MAX_BATCH_ROWS, len(values) - k * MAX_BATCH_ROWS)
+                for k, done in enumerate(ok)
+                if done
             )
-            messages = sent
+        else:
+            topics = gw.single_topics
+            chosen = range(len(values)) if present is None else present.tolist()
+            sent = sum(
+                gw.publish(topics[i], orjson.dumps({"v": v, "ts": ts, "q": "good"}), self.qos)
+                for i, v in zip(chosen, values.tolist(), strict=True)
+            )
+            messages, attempts = sent, len(values)
         self.published_messages += messages
         self.published_readings += sent
         self.unsent_readings += len(values) - sent
-        self.publish_errors += (1 if self.mode == "batch" else len(values)) - messages
+        self.publish_errors += attempts - messages
 
     def run(
         self, duration_s: float | None = None, stop: threading.Event | None = None
@@ -283,13 +363,18 @@ class FleetPublisher:
                 if self._stopping(stop):
                     break
                 delay = next_t - time.monotonic()
-                if delay > 0:
-                    if self._pause(delay, stop):
-                        break
-                elif -delay > MAX_BEHIND_S:
+                if delay > 0 and self._pause(delay, stop):
+                    break
+                late = time.monotonic() - next_t
+                if len(self._lateness) < MAX_LATENESS_SAMPLES:
+                    self._lateness.append(late)
+                if late > MAX_BEHIND_S:
                     self.late_ticks += 1
                     next_t = time.monotonic()
+                began = time.monotonic()
                 self.tick()
+                if len(self._busy) < MAX_LATENESS_SAMPLES:
+                    self._busy.append(time.monotonic() - began)
                 done += 1
                 next_t += period
         finally:
@@ -341,6 +426,7 @@ class FleetPublisher:
                 log.warning("fleet publisher thread still running after %.1f s", timeout_s)
         with self._lock:
             self._close_all(timeout_s)
+            self._network.close()
         error, self._error = self._error, None
         if error is not None:
             raise error
@@ -350,6 +436,14 @@ class FleetPublisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def lateness_percentiles(self) -> dict[str, float | None]:
+        """p50, p90, p99 and max of how late ticks started against their schedule, seconds."""
+        return _percentiles(self._lateness)
+
+    def busy_percentiles(self) -> dict[str, float | None]:
+        """p50, p90, p99 and max of how long a tick took (physics, encoding, publish), seconds."""
+        return _percentiles(self._busy)
 
     def stats(self) -> dict[str, Any]:
         """Counters, settings and the ground truth so far."""
@@ -368,10 +462,20 @@ class FleetPublisher:
             "unsent_readings": self.unsent_readings,
             "publish_errors": self.publish_errors,
             "late_ticks": self.late_ticks,
+            "tick_lateness_s": self.lateness_percentiles(),
+            "tick_busy_s": self.busy_percentiles(),
             "kills": self.kills,
             "reconnects": self.reconnects,
             "truth": self.script.truth(),
         }
+
+
+def _percentiles(samples: list[float]) -> dict[str, float | None]:
+    if not samples:
+        return dict.fromkeys(("p50", "p90", "p99", "max"))
+    a = np.asarray(samples)
+    p50, p90, p99 = np.percentile(a, [50, 90, 99]).tolist()
+    return {"p50": p50, "p90": p90, "p99": p99, "max": float(a.max())}
 
 
 def simulate(
@@ -385,18 +489,21 @@ def simulate(
     seed: int = 0,
     overfill: str | None = None,
     overfill_at_s: float = 30.0,
+    scenarios: Iterable[Scenario] = (),
     qos: int = 1,
     start_ts: float | None = None,
+    climate: Climate | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run a simulated park against a broker (for the CLI); return the publisher's stats.
 
-    `duration_s` is wall-clock seconds (None: until `stop` or Ctrl-C); `overfill` names a unit
-    whose inflow opens `overfill_at_s` simulated seconds after the start. `start_ts` is the
+    `duration_s` is wall-clock seconds (None: until `stop` or Ctrl-C); `scenarios` run on the
+    farm, and `overfill` names a unit whose inflow opens `overfill_at_s` simulated seconds
+    after the start. `start_ts` is the
     simulated start (default now); with `speed` > 1 simulated time runs ahead of the wall
     clock, so a consumer that refuses future timestamps wants a start in the past.
     """
-    scenarios: list[Scenario] = [] if overfill is None else [Overfill(overfill, overfill_at_s)]
+    scenarios = [*scenarios, *([] if overfill is None else [Overfill(overfill, overfill_at_s)])]
     fleet = FleetPublisher(
         site,
         broker_url,
@@ -407,6 +514,7 @@ def simulate(
         scenarios=scenarios,
         qos=qos,
         start_ts=start_ts,
+        climate=climate,
     )
     with fleet:
         try:

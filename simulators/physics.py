@@ -2,73 +2,45 @@
 
 Everything is held in arrays, one row per tank or per sensor, and advanced with whole-array
 numpy operations: a tick costs the same Python work for ten sensors as for a million.
+
+- Level: a mass balance in m³ (the operators' pump transfers, simulators.operations;
+  scenario flows; leaks), turned into level through each tank's geometry
+  (simulators.geometry); a tank overflows at the top of its level range, and an
+  atmospheric tank's overflow evaporates 2 % of the spilled mass round its shell. Level
+  sensors in m, cm or mm measure from the bottom; others (e.g. %) span the tank's height.
+- Temperature: simulators.thermal (air, sun, coils, spray, fire, liquid inertia).
+- Pressure: simulators.pressure (vapour pressure of liquefied gases, breather valves).
+- Flow: the tank's net pump transfer, m³/h. Gas: a small background plus the plumes of
+  every release (simulators.dispersion) through the detector's response. Generic sensors
+  wander around mid-band.
+- Instruments: simulators.instruments (noise, resolution, drift, faults).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from hazardwatch.model import Kind, Sensor, Site, Unit
+from simulators.dispersion import GasField, Layout, Release, gas_of
+from simulators.geometry import Geometry, height_from_capacity, shape_of
+from simulators.instruments import NOISE_SPAN, Instruments, gas_level1
+from simulators.operations import Operations, Operators, operating_band
+from simulators.pressure import PressureGauges
+from simulators.thermal import Thermal, product
+from simulators.weather import Climate, Wind
 
-_IDLE, _MOVING = 0, 1
-_KELVIN = 273.15
+__all__ = ["NOISE_SPAN", "Climate", "Operations", "TankFarm", "operating_band"]
 
-
-@dataclass(frozen=True, slots=True)
-class Climate:
-    """The ambient air: a daily cosine around a mean, peaking in the early afternoon."""
-
-    mean_c: float = 15.0
-    amplitude_c: float = 6.0
-    peak_hour: float = 14.0  # local time
-    utc_offset_h: float = 8.0  # China Standard Time
-
-    def ambient_c(self, ts: float) -> float:
-        """Air temperature at epoch seconds `ts`, in degC.
-
-        >>> Climate().ambient_c(6 * 3600.0)  # 06:00 UTC is 14:00 at UTC+8
-        21.0
-        """
-        hour = (ts / 3600.0 + self.utc_offset_h) % 24.0
-        return self.mean_c + self.amplitude_c * math.cos(2 * math.pi * (hour - self.peak_hour) / 24)
-
-
-@dataclass(frozen=True, slots=True)
-class Operations:
-    """How the (simulated) operators move product in and out of the tanks.
-
-    Rates are fractions of the level range per hour, so a 20 m tank fills at 0.6-2 m/h.
-    Operators aim well inside the L..H band: a normal day raises no level alarm.
-    """
-
-    rate_span_per_h: tuple[float, float] = (0.03, 0.10)
-    idle_s: tuple[float, float] = (600.0, 3600.0)
-    band_margin: float = 0.10  # fraction of the L..H band kept clear at each end
-    liquid_tau_s: tuple[float, float] = (4 * 3600.0, 10 * 3600.0)  # lag behind the air
-    wander_tau_s: float = 300.0  # correlation time of flow/generic/gas wander
-
-
-NOISE_SPAN = 0.002  # instrument noise, standard deviation as a fraction of span
-COUNTS = 10_000  # the instrument resolves at least this many steps over its span
-VAPOUR_B_K = 2300.0  # Clausius-Clapeyron slope of a light hydrocarbon (propane ~2260 K)
-
-
-def operating_band(sensor: Sensor) -> tuple[float, float]:
-    """Where a process value normally lives: between L and H, else the instrument range."""
-    lim = sensor.limits
-    lo = next((x for x in (lim.l, lim.ll) if x is not None), sensor.range_lo)
-    hi = next((x for x in (lim.h, lim.hh) if x is not None), sensor.range_hi)
-    lo, hi = max(lo, sensor.range_lo), min(hi, sensor.range_hi)
-    if hi <= lo:  # inconsistent limits: fall back to the range rather than invent a band
-        return sensor.range_lo, sensor.range_hi
-    return lo, hi
+_LENGTH_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+SPILL_VAPOUR_FRACTION = 0.02
+SPILL_VAPOUR_MAX_KG_S = 5.0
+SPILL_BEARINGS = (0.0, 90.0, 180.0, 270.0)
 
 
 class TankFarm:
-    """Every tank of a site, advanced together; `tick` returns one reading per sensor.
+    """Every tank of a site, advanced together; `tick` returns the readings of a step.
 
     Sensor indices follow `Site.iter_sensors()` (the same as `SensorTable.from_site`).
     All randomness comes from `rng`, so one seed gives one history.
@@ -93,123 +65,147 @@ class TankFarm:
         enterprises: list[str] = []
         sensors: list[Sensor] = []
         unit_of: list[int] = []
-        level_ref: list[int] = []  # the first level sensor of each unit keeps its level
         for e in site.enterprises:
             for h in e.hazard_sources:
                 for u in h.units:
-                    level_ref.append(-1)
                     for s in u.sensors:
-                        if s.kind == Kind.LEVEL and level_ref[-1] < 0:
-                            level_ref[-1] = len(sensors)
                         sensors.append(s)
                         unit_of.append(len(units))
                     units.append(u)
                     enterprises.append(e.id)
         self.units: tuple[Unit, ...] = tuple(units)
         self.unit_enterprise: tuple[str, ...] = tuple(enterprises)
-        self._sensors = sensors
+        self.sensors: tuple[Sensor, ...] = tuple(sensors)
+        self.tag_index = {s.tag: i for i, s in enumerate(sensors)}
         self._index = np.arange(len(sensors), dtype=np.int64)
         self._index.setflags(write=False)
         self._unit_of = np.asarray(unit_of, dtype=np.int64)
-        self._level_ref = np.asarray(level_ref, dtype=np.int64)
-        self._init_instruments()
+        self._kind = np.array([int(s.kind) for s in sensors], dtype=np.int8)
+        self._first = {k: self._first_sensor(k) for k in (Kind.LEVEL, Kind.TEMPERATURE, Kind.FLOW)}
+        self._level_ref = self._first[Kind.LEVEL]
+        self.instruments = Instruments(sensors, rng)
+        self._init_geometry()
+        self.layout = Layout(site, self.geometry.radius_m)
+        self.wind = Wind(self.climate, rng)
         self._init_tanks()
-        self._init_process()
+        temp_ref = self._first[Kind.TEMPERATURE]
+        bands = np.array(
+            [operating_band(sensors[i]) if i >= 0 else (np.nan, np.nan) for i in temp_ref]
+        ).reshape(-1, 2)
+        pressurised = np.array([u.pressurised for u in units], dtype=bool)
+        self.thermal = Thermal(
+            self.geometry, [product(u.substance) for u in units], bands, pressurised,
+            self.climate, rng, self.start_ts, self._volume, self.level_m,
+        )  # fmt: skip
+        self._init_sensors()
+        self._spill: dict[int, list[Release]] = {}
+        self.spilled_m3 = np.zeros(len(units))
+        self._true = np.zeros(len(sensors))
+        self.last_mask: np.ndarray | None = None
+        self.ticks = 0
+
+    def _first_sensor(self, kind: Kind) -> np.ndarray:
+        out = np.full(len(self.units), -1, dtype=np.int64)
+        for i in np.flatnonzero(self._kind == kind)[::-1].tolist():
+            out[self._unit_of[i]] = i
+        return out
 
     # ------------------------------------------------------------------ set-up
 
-    def _init_instruments(self) -> None:
-        lo = np.array([s.range_lo for s in self._sensors], dtype=np.float64)
-        hi = np.array([s.range_hi for s in self._sensors], dtype=np.float64)
-        span = np.maximum(hi - lo, 1e-9)
-        self._lo, self._hi = lo, hi
-        self._kind = np.array([int(s.kind) for s in self._sensors], dtype=np.int8)
-        noise = NOISE_SPAN * span
-        gas = (self._kind == Kind.GAS_COMBUSTIBLE) | (self._kind == Kind.GAS_TOXIC)
-        level1 = np.array([self._gas_level1(s) for s in self._sensors], dtype=np.float64)
-        # A detector near zero is quiet: its noise must not reach the first level by itself.
-        self._noise_sd = np.where(gas, np.minimum(noise, 0.05 * level1), noise)
-        # A power of ten, never coarser than one unit, so 1234/1000 prints as 1.234.
-        decimals = np.maximum(0.0, -np.floor(np.log10(span / COUNTS)))
-        self._inv_res = 10.0**decimals
-        self._gas = np.flatnonzero(gas)
-        self._level1 = level1
+    def _level_scale(self, s: Sensor, height_m: float) -> tuple[float, float]:
+        """(reading at empty, metres per reading unit) of a level sensor on a tank."""
+        per_m = _LENGTH_M.get(s.unit.strip().lower())
+        if per_m is not None:
+            return 0.0, per_m
+        return s.range_lo, height_m / max(s.range_hi - s.range_lo, 1e-9)
 
-    @staticmethod
-    def _gas_level1(s: Sensor) -> float:
-        if s.limits.h is not None:
-            return float(s.limits.h)
-        return 0.05 * (s.range_hi - s.range_lo) if s.kind.is_gas else math.inf
+    def _init_geometry(self) -> None:
+        shapes, heights, caps = [], [], []
+        for k, u in enumerate(self.units):
+            shape = shape_of(u.type, u.pressurised)
+            ref = int(self._level_ref[k])
+            per_m = _LENGTH_M.get(self.sensors[ref].unit.strip().lower()) if ref >= 0 else None
+            if per_m is not None and self.sensors[ref].range_hi > 0:
+                height = self.sensors[ref].range_hi * per_m
+            else:
+                height = height_from_capacity(shape, u.capacity_m3)
+            shapes.append(shape)
+            heights.append(height)
+            caps.append(u.capacity_m3)
+        self.geometry = Geometry.build(shapes, heights, caps)
+        self._lvl = np.flatnonzero(self._kind == Kind.LEVEL)
+        self._lvl_unit = self._unit_of[self._lvl]
+        scales = [
+            self._level_scale(self.sensors[i], float(self.geometry.height_m[self._unit_of[i]]))
+            for i in self._lvl.tolist()
+        ]
+        self._lvl_zero = np.array([z for z, _ in scales], dtype=np.float64)
+        self._lvl_m_per = np.array([m for _, m in scales], dtype=np.float64)
+
+    def _to_m(self, unit: np.ndarray, reading: np.ndarray) -> np.ndarray:
+        """Level readings of each unit's reference sensor to metres."""
+        ref = self._level_ref[unit]
+        pos = np.searchsorted(self._lvl, ref)
+        return (reading - self._lvl_zero[pos]) * self._lvl_m_per[pos]
 
     def _init_tanks(self) -> None:
-        rng, ops, n_u = self._rng, self.ops, len(self.units)
-        lo = np.zeros(n_u)
-        top = np.full(n_u, 10.0)
-        band_lo, band_hi = np.full(n_u, 2.0), np.full(n_u, 8.0)
-        for k in np.flatnonzero(self._level_ref >= 0).tolist():
-            s = self._sensors[self._level_ref[k]]
-            lo[k], top[k] = s.range_lo, s.range_hi
+        rng, ops, g, n_u = self._rng, self.ops, self.geometry, len(self.units)
+        band_lo, band_hi = 0.2 * g.height_m, 0.8 * g.height_m
+        has_ref = np.flatnonzero(self._level_ref >= 0)
+        for k in has_ref.tolist():
+            s = self.sensors[self._level_ref[k]]
             b_lo, b_hi = operating_band(s)
             width = b_hi - b_lo
             margin = min(
-                max(ops.band_margin * width, 6 * NOISE_SPAN * (top[k] - lo[k])), 0.4 * width
+                max(ops.band_margin * width, 6 * NOISE_SPAN * (s.range_hi - s.range_lo)),
+                0.4 * width,
             )
             band_lo[k], band_hi[k] = b_lo + margin, b_hi - margin
-        self._tank_lo, self._tank_top = lo, top
-        self._band_lo, self._band_hi = band_lo, band_hi
-        self._span = np.maximum(top - lo, 1e-9)
-        self._level = rng.uniform(band_lo, band_hi)
-        self._phase = np.full(n_u, _IDLE, dtype=np.int8)
-        self._target = self._level.copy()
-        self._rate = np.zeros(n_u)  # level units per second, signed
-        self._idle_left = rng.uniform(0.0, ops.idle_s[1], n_u)
-        self._forced = np.full(n_u, np.nan)  # an inflow no operator stops (scenarios)
-        # Liquid temperature: start on the steady daily cycle the lag would have settled into.
-        self._tau = rng.uniform(*ops.liquid_tau_s, n_u)
-        self._bias_c = rng.uniform(-1.0, 1.0, n_u)
-        c = self.climate
-        omega = 2 * math.pi / 86400.0
-        hour = (self.start_ts / 3600.0 + c.utc_offset_h) % 24.0
-        phase = 2 * math.pi * (hour - c.peak_hour) / 24 - np.arctan(omega * self._tau)
-        gain = 1.0 / np.sqrt(1.0 + (omega * self._tau) ** 2)
-        self._liquid_c = c.mean_c + self._bias_c + c.amplitude_c * gain * np.cos(phase)
+        if has_ref.size:
+            band_lo[has_ref] = self._to_m(has_ref, band_lo[has_ref])
+            band_hi[has_ref] = self._to_m(has_ref, band_hi[has_ref])
+        self._volume = g.volume(rng.uniform(band_lo, band_hi))
+        self.level_m = g.level(self._volume)
+        self._forced = np.full(n_u, np.nan)  # a flow no operator stops (scenarios), m³/s
+        self.net_flow_m3_s = np.zeros(n_u)
+        lo_r, hi_r = ops.rate_span_per_h
+        rate = g.capacity_m3 * rng.uniform(lo_r, hi_r, n_u) / 3600.0
+        for k, i in enumerate(self._first[Kind.FLOW].tolist()):
+            s = self.sensors[i] if i >= 0 else None
+            if s is not None and s.unit.strip().lower() in ("m3/h", "m³/h"):
+                rate[k] = operating_band(s)[1] * rng.uniform(0.35, 0.7) / 3600.0
+        self._pump_rate = rate
+        self.operators = Operators(
+            ops, g.volume(band_lo), g.volume(band_hi), rate, self._volume, rng
+        )
+        self._density = np.array([product(u.substance).density_kg_m3 for u in self.units])
 
-    def _init_process(self) -> None:
-        rng, n, kind, c = self._rng, len(self._sensors), self._kind, self.climate
-        bands = np.array([operating_band(s) for s in self._sensors], dtype=np.float64).reshape(n, 2)
+    def _init_sensors(self) -> None:
+        rng, n, kind, sensors = self._rng, len(self.sensors), self._kind, self.sensors
+        bands = np.array([operating_band(s) for s in sensors], dtype=np.float64).reshape(n, 2)
         mid, half = bands.mean(axis=1), (bands[:, 1] - bands[:, 0]) / 2
-        # Flow, generic and gauge pressure on atmospheric tanks wander around mid-band.
-        self._ou_mu = mid.copy()
-        self._ou_sd = 0.1 * half
-        combustible = kind == Kind.GAS_COMBUSTIBLE
-        toxic = kind == Kind.GAS_TOXIC
+        self._ou_mu, self._ou_sd = mid.copy(), 0.1 * half
+        combustible, toxic = kind == Kind.GAS_COMBUSTIBLE, kind == Kind.GAS_TOXIC
         self._ou_mu[combustible] = rng.uniform(0.3, 1.2, int(combustible.sum()))
-        self._ou_sd[combustible] = 0.15
-        l1 = self._level1[toxic]
+        # A detector's zero is steady: the background wanders less than the cell's own noise.
+        self._ou_sd[combustible] = 0.05
+        l1 = np.array([gas_level1(s) for s in sensors])[toxic]
         self._ou_mu[toxic] = l1 * rng.uniform(0.02, 0.08, l1.size)
-        self._ou_sd[toxic] = 0.02 * l1
+        self._ou_sd[toxic] = 0.005 * l1
         self._ou_x = self._ou_mu.copy()
-
-        self._lvl = np.flatnonzero(kind == Kind.LEVEL)
-        self._lvl_unit = self._unit_of[self._lvl]
-
-        # Temperatures follow the air where the air fits the band; a heated product sits mid-band.
         self._tmp = np.flatnonzero(kind == Kind.TEMPERATURE)
-        self._tmp_unit = self._unit_of[self._tmp]
-        swing = c.amplitude_c + 1.0 + 6 * NOISE_SPAN * (self._hi - self._lo)
-        fits = (bands[:, 0] <= c.mean_c - swing) & (c.mean_c + swing <= bands[:, 1])
-        self._tmp_offset = np.where(fits, 0.0, mid - c.mean_c)[self._tmp]
-
-        pressurised = np.array([u.pressurised for u in self.units], dtype=bool)
-        on_vessel = (kind == Kind.PRESSURE) & pressurised[self._unit_of]
-        self._prs = np.flatnonzero(on_vessel)
-        self._prs_unit = self._unit_of[self._prs]
-        t_ref = c.mean_c + self._bias_c[self._prs_unit] + _KELVIN
-        # Scale so a full swing of the air moves the pressure half-way to L or H.
-        full = np.expm1(VAPOUR_B_K * (c.amplitude_c + 1.0) / t_ref**2)
-        self._prs_tref_k = t_ref
-        self._prs_mid = mid[self._prs]
-        self._prs_k = 0.5 * half[self._prs] / np.maximum(full, 1e-9)
+        self._flw = np.flatnonzero(kind == Kind.FLOW)
+        self._flw_per_m3h = np.array(
+            [1.0 if sensors[i].unit.strip().lower() in ("m3/h", "m³/h") else math.nan
+             for i in self._flw.tolist()]
+        )  # fmt: skip
+        prs = np.flatnonzero(kind == Kind.PRESSURE)
+        self._prs = prs
+        self.pressure = PressureGauges(
+            [sensors[i] for i in prs.tolist()], self._unit_of[prs], self.units, bands[prs]
+        )
+        self.pad_kpa = np.zeros(len(self.units))  # padding gas a scenario adds, kPa
+        self.gas = GasField(self.layout, self.sensors)
 
     # ------------------------------------------------------------------ state
 
@@ -224,105 +220,175 @@ class TankFarm:
 
     @property
     def n_sensors(self) -> int:
-        return len(self._sensors)
+        return len(self.sensors)
+
+    @property
+    def volume_m3(self) -> np.ndarray:
+        """True liquid volume per unit (read-only), m³."""
+        return _read_only(self._volume)
 
     @property
     def level(self) -> np.ndarray:
-        """True level per unit (read-only), in the unit of its first level sensor."""
-        view = self._level.view()
-        view.setflags(write=False)
-        return view
+        """True level per unit (read-only), in the unit of its first level sensor (else m)."""
+        out = self.level_m.copy()
+        has = np.flatnonzero(self._level_ref >= 0)
+        pos = np.searchsorted(self._lvl, self._level_ref[has])
+        out[has] = self._lvl_zero[pos] + self.level_m[has] / self._lvl_m_per[pos]
+        return _read_only(out)
 
     @property
     def liquid_temp_c(self) -> np.ndarray:
         """True liquid temperature per unit (read-only), degC."""
-        view = self._liquid_c.view()
-        view.setflags(write=False)
-        return view
+        return _read_only(self.thermal.liquid_c)
+
+    @property
+    def true_values(self) -> np.ndarray:
+        """Noise-free value of every sensor after the last tick (read-only), sensor units."""
+        return _read_only(self._true)
+
+    def unit_index(self, unit_id: str) -> int:
+        """The index of a unit by id; -1 if there is none, -2 if the id is ambiguous."""
+        hits = [k for k, u in enumerate(self.units) if u.id == unit_id]
+        return hits[0] if len(hits) == 1 else (-1 if not hits else -2)
 
     def level_sensor(self, unit: int) -> tuple[int, Sensor] | None:
         """Index and definition of the unit's first level sensor, the one its level is kept in."""
         i = int(self._level_ref[unit])
-        return None if i < 0 else (i, self._sensors[i])
+        return None if i < 0 else (i, self.sensors[i])
+
+    def force_flow(self, unit: int, m3_per_s: float | None) -> None:
+        """Hold a unit's net pump flow (m³/s, + in) past the operators; None hands it back."""
+        self._forced[unit] = math.nan if m3_per_s is None else float(m3_per_s)
+        if m3_per_s is None:
+            self.operators.hand_back(unit)
+
+    def forced_flow(self, unit: int) -> float | None:
+        """The flow (m³/s) a scenario holds on a unit, or None if the operators have it."""
+        q = float(self._forced[unit])
+        return None if math.isnan(q) else q
 
     def open_inflow(self, unit: int, rate_per_s: float) -> None:
-        """Open an inflow that no operator stops: the level rises until the tank overflows."""
-        self._forced[unit] = float(rate_per_s)
+        """Open an inflow that no operator stops, in level units per second at today's level."""
+        here = float(self.level[unit])
+        step = 1e-4 * float(self.geometry.height_m[unit])
+        dv = self.volume_at(unit, here + step) - self.volume_at(unit, here - step)
+        self.force_flow(unit, dv / (2 * step) * rate_per_s)
+
+    def volume_at(self, unit: int, level: float) -> float:
+        """The volume (m³) of a unit at `level`, in its level sensor's unit (else metres)."""
+        h = self.level_m.copy()
+        ref = self.level_sensor(unit)
+        if ref is None:
+            h[unit] = level
+        else:
+            pos = int(np.searchsorted(self._lvl, ref[0]))
+            h[unit] = (level - self._lvl_zero[pos]) * self._lvl_m_per[pos]
+        return float(self.geometry.volume(h)[unit])
+
+    def set_volume(self, unit: int, volume_m3: float) -> None:
+        """Put `volume_m3` of liquid in a unit now (a scenario's or a test's starting state)."""
+        self._volume[unit] = min(max(float(volume_m3), 0.0), float(self.geometry.capacity_m3[unit]))
+        self.level_m = self.geometry.level(self._volume)
+
+    def unit_sensors(self, unit: int) -> list[int]:
+        """Indices of a unit's sensors."""
+        return np.flatnonzero(self._unit_of == unit).tolist()
+
+    def add_release(
+        self, unit: int, rate_kg_s: float, gas: str | None = None, bearing_deg: float = 45.0
+    ) -> Release:
+        """Start a gas release at a unit's shell; change `rate_kg_s` on the returned object."""
+        name = gas_of(gas or self.units[unit].substance)
+        if name is None:
+            raise ValueError(f"unit {self.units[unit].id!r}: no known gas for a release")
+        return self.gas.add(unit, float(rate_kg_s), name, bearing_deg)
+
+    @property
+    def releases(self) -> list[Release]:
+        """Gas releases so far (leaks, overflow vapour); rates may have fallen to 0."""
+        return self.gas.releases
 
     # ------------------------------------------------------------------ time
 
     def tick(self, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """Advance `dt_s` seconds; return (sensor indices, readings) for every sensor."""
+        """Advance `dt_s` seconds; return (sensor indices, readings) of the sensors that
+        report (all of them but those in dropout)."""
         if not dt_s >= 0.0:
             raise ValueError(f"dt_s must be >= 0, got {dt_s}")
         t0 = self.ts
         self._elapsed += dt_s
-        self._step_levels(dt_s)
-        self._step_temperature(t0, dt_s)
-        return self._index, self._read(dt_s)
+        if dt_s > 0:
+            self.wind.step(dt_s)
+        self._step_volumes(dt_s)
+        self.thermal.step(t0, dt_s, self._volume, self.level_m)
+        self._true = self._true_values(dt_s)
+        values, mask = self.instruments.read(self._true, self.ts, dt_s, self._rng)
+        self.last_mask = mask
+        self.ticks += 1
+        if mask is None:
+            return self._index, values
+        return self._index[mask], values[mask]
 
-    def _step_levels(self, dt: float) -> None:
-        rng, ops = self._rng, self.ops
-        n_u = self._level.size
-        u_dir, u_target, u_rate, u_idle = rng.random((4, n_u))
+    def _step_volumes(self, dt: float) -> None:
+        n_u, vol = self._volume.size, self._volume
         forced = ~np.isnan(self._forced)
-        level = self._level
+        flow = self.operators.step(vol, dt, forced)
+        flow = np.where(forced, np.nan_to_num(self._forced), flow)
+        self.net_flow_m3_s = flow
+        leak = np.zeros(n_u)
+        for r in self.releases:
+            if r.drains_tank:
+                leak[r.unit] += r.rate_kg_s / self._density[r.unit]
+        new = vol + (flow - leak) * dt
+        spill = np.maximum(new - self.geometry.capacity_m3, 0.0)
+        self.spilled_m3 += spill
+        self._volume = np.clip(new, 0.0, self.geometry.capacity_m3)
+        self.level_m = self.geometry.level(self._volume)
+        self._update_spill_vapour(spill, dt)
 
-        # Operators start a transfer when a tank has idled long enough: fill if it has room.
-        self._idle_left -= dt
-        start = (self._phase == _IDLE) & (self._idle_left <= 0) & ~forced
-        room = (self._band_hi - level) / np.maximum(self._band_hi - self._band_lo, 1e-9)
-        fill = u_dir < np.clip(room, 0.1, 0.9)
-        reach = 0.3 + 0.7 * u_target
-        target = np.where(
-            fill, level + (self._band_hi - level) * reach, level - (level - self._band_lo) * reach
-        )
-        lo_r, hi_r = ops.rate_span_per_h
-        rate = self._span * (lo_r + (hi_r - lo_r) * u_rate) / 3600.0 * np.where(fill, 1.0, -1.0)
-        self._target = np.where(start, target, self._target)
-        self._rate = np.where(start, rate, self._rate)
-        self._phase[start] = _MOVING
+    def _update_spill_vapour(self, spill_m3: np.ndarray, dt: float) -> None:
+        """An overflowing atmospheric tank runs down its whole shell into the bund: its
+        vapour rises from four points round the tank (the tank's own detectors see it
+        whatever the wind)."""
+        for k in sorted(set(np.flatnonzero(spill_m3 > 0).tolist()) | set(self._spill)):
+            if self.units[k].pressurised:
+                continue
+            rate = 0.0 if dt <= 0 else spill_m3[k] / dt * self._density[k] * SPILL_VAPOUR_FRACTION
+            rate = min(rate, SPILL_VAPOUR_MAX_KG_S)
+            if k not in self._spill:
+                if gas_of(self.units[k].substance) is None or rate <= 0:
+                    continue
+                self._spill[k] = [self.add_release(k, 0.0, bearing_deg=b) for b in SPILL_BEARINGS]
+            for r in self._spill[k]:
+                r.drains_tank = False
+                r.rate_kg_s = rate / len(SPILL_BEARINGS)
 
-        moving = (self._phase == _MOVING) & ~forced
-        new = level + np.where(moving, self._rate * dt, 0.0)
-        reached = moving & (
-            (self._rate >= 0) & (new >= self._target) | (self._rate < 0) & (new <= self._target)
-        )
-        new = np.where(reached, self._target, new)
-        self._phase[reached] = _IDLE
-        self._idle_left = np.where(
-            reached, ops.idle_s[0] + (ops.idle_s[1] - ops.idle_s[0]) * u_idle, self._idle_left
-        )
-
-        new = np.where(forced, level + np.nan_to_num(self._forced) * dt, new)
-        self._level = np.clip(new, self._tank_lo, self._tank_top)  # empty, or overflowing
-
-    def _step_temperature(self, t0: float, dt: float) -> None:
-        if dt <= 0:
-            return
-        air = self.climate.ambient_c(t0 + dt / 2) + self._bias_c
-        self._liquid_c += (air - self._liquid_c) * -np.expm1(-dt / self._tau)
-
-    def _read(self, dt: float) -> np.ndarray:
-        rng = self._rng
+    def _true_values(self, dt: float) -> np.ndarray:
         n = self._index.size
-        a = np.exp(-dt / self.ops.wander_tau_s)
-        shock = rng.standard_normal(n)
-        self._ou_x = (
-            self._ou_mu
-            + (self._ou_x - self._ou_mu) * a
-            + self._ou_sd * math.sqrt(1 - a * a) * shock
-        )
+        a = math.exp(-dt / self.ops.wander_tau_s)
+        shock = self._rng.standard_normal(n)
+        self._ou_x = self._ou_mu + (self._ou_x - self._ou_mu) * a
+        self._ou_x += self._ou_sd * math.sqrt(1 - a * a) * shock
         true = self._ou_x.copy()
-        true[self._gas] = np.maximum(true[self._gas], 0.0)
-        true[self._lvl] = self._level[self._lvl_unit]
-        true[self._tmp] = self._liquid_c[self._tmp_unit] + self._tmp_offset
-        t_k = self._liquid_c[self._prs_unit] + _KELVIN
-        vapour = np.expm1(VAPOUR_B_K * (1.0 / self._prs_tref_k - 1.0 / t_k))
-        true[self._prs] = self._prs_mid + self._prs_k * vapour
+        gas = self.instruments.gas
+        true[gas] = np.maximum(true[gas], 0.0)
+        pos = np.arange(self._lvl.size)
+        true[self._lvl] = self._lvl_zero[pos] + self.level_m[self._lvl_unit] / self._lvl_m_per
+        true[self._tmp] = self.thermal.liquid_c[self._unit_of[self._tmp]]
+        per = self._flw_per_m3h
+        flow_m3h = np.abs(self.net_flow_m3_s[self._unit_of[self._flw]]) * 3600.0
+        true[self._flw] = np.where(np.isnan(per), true[self._flw], flow_m3h * per)
+        flow_fraction = self.net_flow_m3_s / np.maximum(self._pump_rate, 1e-9)
+        true[self._prs] = self.pressure.read(
+            self.thermal.liquid_c, flow_fraction, self.pad_kpa, self.climate.mean_c
+        )
+        det = self.layout.detector_sensor
+        if det.size:
+            true[det] += self.gas.step(dt, self.wind.toward, self.wind.speed_ms)
+        return true
 
-        value = true + self._noise_sd * rng.standard_normal(n)
-        value = np.rint(value * self._inv_res) / self._inv_res
-        np.clip(value, self._lo, self._hi, out=value)
-        value[self._gas] = np.maximum(value[self._gas], 0.0)
-        return value
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.setflags(write=False)
+    return view

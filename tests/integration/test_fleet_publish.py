@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import queue
 import secrets
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
@@ -23,7 +26,16 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
-from simulators import FleetPublisher, GatewayOutage, PublisherError, parse_broker_url, simulate
+from simulators import (
+    FleetPublisher,
+    GatewayOutage,
+    PublisherError,
+    SensorFault,
+    generate_site,
+    parse_broker_url,
+    simulate,
+)
+from simulators.gateway import MAX_BATCH_ROWS
 from tests.brokers import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
@@ -312,3 +324,71 @@ def test_an_unreachable_broker_is_a_publisher_error() -> None:
     with pytest.raises(PublisherError, match="cannot connect"):
         fleet.connect()
     fleet.close()
+
+
+# ------------------------------------------------------------------ dropouts, batch size, scale
+
+
+def test_an_instrument_in_dropout_is_left_out_of_its_gateways_batches(
+    mosquitto: Mosquitto, subscribe: Callable[[str], Subscriber]
+) -> None:
+    site = make_site("hwi")
+    sub = subscribe("hwi/acme/_batch/gw1")
+    fault = SensorFault("T1_LT", "dropout", start_s=0.0, duration_s=60.0)
+    with FleetPublisher(
+        site, mosquitto.url, rate_hz=50.0, seed=1, scenarios=[fault], start_ts=START_TS
+    ) as fleet:
+        stats = fleet.run(duration_s=0.1)  # 5 ticks, all inside the dropout
+    batches = sub.wait_count(lambda m: True, 5, "batches of gw1")
+    for m in batches:
+        tags = [row[0] for row in orjson.loads(m.payload)["r"]]
+        assert tags == [t for t in gateway_tags(site, "gw1") if t != "T1_LT"]
+    assert stats["published_readings"] == 5 * (12 - 1) and stats["unsent_readings"] == 0
+
+
+def test_a_big_gateway_splits_its_tick_into_batches_of_at_most_max_rows(
+    mosquitto: Mosquitto, subscribe: Callable[[str], Subscriber]
+) -> None:
+    site = generate_site(1, 800, seed=2, root_topic="hwj")  # 4 gateways of 200 tanks
+    per_gateway = Counter(f"{e.id}/{u.gateway}" for e, _, u, _ in site.iter_sensors())
+    big = max(per_gateway.values())
+    assert big > MAX_BATCH_ROWS
+    sub = subscribe("hwj/+/_batch/+")
+    with FleetPublisher(site, mosquitto.url, rate_hz=10.0, start_ts=START_TS, qos=0) as fleet:
+        stats = fleet.run(duration_s=0.1)  # one tick
+    expected = sum(-(-n // MAX_BATCH_ROWS) for n in per_gateway.values())
+    got = sub.wait_count(lambda m: True, expected, "batches of one tick")
+    rows = [len(orjson.loads(m.payload)["r"]) for m in got]
+    assert max(rows) == MAX_BATCH_ROWS and sum(rows) == len(site.iter_sensors())
+    assert stats["published_messages"] == expected and stats["publish_errors"] == 0
+
+
+def test_four_hundred_gateways_connect_through_one_network_thread(
+    mosquitto: Mosquitto, subscribe: Callable[[str], Subscriber]
+) -> None:
+    # paho's thread-per-client select() loop failed here: three descriptors a client, and
+    # select() stops working past descriptor 1024.
+    site = generate_site(400, 1, seed=3, root_topic="hwk")
+    sub = subscribe("hwk/+/_status/+")
+    threads_before = threading.active_count()
+    with FleetPublisher(site, mosquitto.url, rate_hz=10.0, connect_timeout_s=30.0) as fleet:
+        fleet.connect()
+        assert threading.active_count() <= threads_before + 1
+        online = sub.wait_count(lambda m: m.payload == b"online", 400, "online of every gateway")
+    assert len({m.topic for m in online}) == 400
+
+
+def test_batch_payloads_hold_what_plain_json_would() -> None:
+    site = make_site("hwl")
+    fleet = FleetPublisher(site, "mqtt://127.0.0.1:1")  # never connected
+    rng = np.random.default_rng(5)
+    for key in fleet.gateways:
+        link = fleet.link(key)
+        values = rng.normal(0, 1e3, len(link.tags))
+        present = np.flatnonzero(rng.random(len(link.tags)) < 0.7)
+        (payload,) = link.batch_payloads(START_TS + 0.5, values[present], present)
+        body = orjson.loads(payload)
+        assert body == {
+            "ts": START_TS + 0.5,
+            "r": [[link.tags[i], values[i]] for i in present.tolist()],
+        }

@@ -168,18 +168,24 @@ def test_levels_start_between_l_and_h() -> None:
 
 def test_levels_move_and_stay_within_l_h_for_an_hour_without_incidents() -> None:
     site = make_site(n_tanks=12)
-    values, _ = series(site, seed=11, steps=3600)
+    script = Script(TankFarm(site, np.random.default_rng(11), START_TS))
+    rows, true = [], []
+    for _ in range(1800):
+        rows.append(script.tick(2.0)[1])
+        true.append(script.farm.level.copy())
+    values = np.stack(rows)
     cols = [tag_column(site, f"T{k + 1}_LT") for k in range(12)]
     levels = values[:, cols]
     assert levels.min() > 2.0 and levels.max() < 16.0
-    # Operators move product: most tanks see their level change by far more than the noise.
-    moved = levels.max(axis=0) - levels.min(axis=0)
-    assert np.sum(moved > 0.5) >= 6
+    # Operators move product (pumps at 35-70 % of the 180 m³/h flow H, 0.25-0.5 m/h in these
+    # 250 m² tanks): most tanks' true level changes in an hour.
+    moved = np.ptp(np.stack(true), axis=0)
+    assert np.sum(moved > 0.1) >= 6
 
 
 def test_gas_detectors_stay_near_zero_below_level1_without_incidents() -> None:
     site = make_site(n_tanks=12)
-    values, _ = series(site, seed=5, steps=3600)
+    values, _ = series(site, seed=5, steps=1800, dt=2.0)
     table = SensorTable.from_site(site)
     comb = values[:, table.kind == Kind.GAS_COMBUSTIBLE]
     tox = values[:, table.kind == Kind.GAS_TOXIC]
@@ -191,12 +197,12 @@ def test_gas_detectors_stay_near_zero_below_level1_without_incidents() -> None:
 def test_liquid_temperature_lags_the_air_and_peaks_in_the_afternoon() -> None:
     site = make_site(n_tanks=2)
     farm = TankFarm(site, np.random.default_rng(0), START_TS)
-    days = 2 * 24 * 60
+    days = 2 * 24 * 12
     temps = np.empty(days)
     for i in range(days):
-        farm.tick(60.0)
+        farm.tick(300.0)
         temps[i] = farm.liquid_temp_c[0]
-    ts = START_TS + 60.0 * np.arange(1, days + 1)
+    ts = START_TS + 300.0 * np.arange(1, days + 1)
     last_day = slice(days // 2, days)
     peak_hour = (ts[last_day][np.argmax(temps[last_day])] / 3600 + 8) % 24
     assert 14.5 < peak_hour < 22.0  # after the air's 14:00 peak
@@ -207,7 +213,7 @@ def test_liquid_temperature_lags_the_air_and_peaks_in_the_afternoon() -> None:
 
 def test_pressure_rises_with_temperature_and_sits_between_l_and_h() -> None:
     site = make_site(n_tanks=2)
-    values, _ = series(site, seed=2, steps=2 * 24 * 60, dt=60.0)
+    values, _ = series(site, seed=2, steps=2 * 24 * 12, dt=300.0)
     temp = values[:, tag_column(site, "T2_TT")]
     pres = values[:, tag_column(site, "T2_PT")]
     assert np.corrcoef(temp, pres)[0, 1] > 0.9
@@ -252,7 +258,9 @@ def test_overfill_crosses_h_then_hh_at_the_times_in_the_truth() -> None:
 
 def test_overfill_leaves_other_tanks_within_l_h_and_below_hh_for_an_hour() -> None:
     site = make_site(n_tanks=8)
-    values, script = series(site, seed=4, steps=3600, scenarios=(Overfill("T3", start_s=600.0),))
+    values, script = series(
+        site, seed=4, steps=1800, dt=2.0, scenarios=(Overfill("T3", start_s=600.0),)
+    )
     table = SensorTable.from_site(site)
     for k in range(8):
         level = values[:, table.tag_index[f"T{k + 1}_LT"]]
