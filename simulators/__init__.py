@@ -3,13 +3,7 @@
 Imports only the model (`hazardwatch.model`), never ingest, detectors, alerting or dashboards.
 """
 
-from simulators.fleet import (
-    FleetPublisher,
-    PublisherError,
-    check_live_clock,
-    parse_broker_url,
-    simulate,
-)
+from simulators.fleet import FleetPublisher, PublisherError, parse_broker_url
 from simulators.generate import GenerateError, generate_site, parse_generate_spec
 from simulators.incidents import (
     CoolingFailure,
@@ -24,6 +18,7 @@ from simulators.incidents import (
 )
 from simulators.instruments import FaultKind
 from simulators.library import ScenarioSpec, library, load_scenario, parse_scenario
+from simulators.live import check_live_clock, simulate
 from simulators.physics import Climate, Operations, TankFarm, operating_band
 from simulators.record import (
     CSV_START_TS,
