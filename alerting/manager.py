@@ -234,14 +234,17 @@ class AlarmManager:
         touched: dict[str, float] = {}
         for e in pending:
             touched[e.alarm.hazard_source] = e.ts
+        # Grouped once: an alarm storm touches hundreds of hazard sources in one commit.
+        final_by_source: dict[str, list[Alarm]] = {}
+        for e in final.values():
+            final_by_source.setdefault(e.alarm.hazard_source, []).append(e.alarm)
         colour_changes = []
         for h, ts in touched.items():
             if h not in self._colours:
                 continue  # an alarm restored for a hazard source no longer configured
             open_here = dict(self._by_source.get(h, {}))
-            for alarm_id, e in final.items():
-                if e.alarm.hazard_source == h:
-                    open_here[alarm_id] = e.alarm
+            for alarm in final_by_source.get(h, ()):
+                open_here[alarm.id] = alarm
             colour = self._worst_colour(open_here.values())
             if colour is not self._colours[h]:
                 colour_changes.append(ColourChange(h, self._colours[h], colour, ts))

@@ -45,7 +45,9 @@ class Settings:
     retention_days: float = 90.0  # raw readings (standards.md: at least 30 days)
     max_batch_rows: int = 10_000
     max_batch_wait_s: float = 0.02
-    store_queue_batches: int = 1_000
+    store_queue_batches: int = 200  # batches waiting for the reading store (backpressure)
+    store_write_rows: int = 50_000  # rows per store transaction
+    stale_defer_backlog: int = 200  # messages waiting in the inbox: we are behind, not them
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Service:
         self.detector.restore(self.alarms.active_conditions())
         self.hub = Hub()
         self.store_stats = StoreStats()
+        self.stale_checks_deferred = 0
         self._store_queue: asyncio.Queue[Batch | None] | None = None
         self._ingestor: Ingestor | None = None
         self.view = ServiceAdapter(
@@ -114,7 +117,10 @@ class Service:
                 "connected": bool(self._ingestor is not None and self._ingestor.connected),
             },
             "ingest": self.counters.snapshot(),
-            "detector": dict(self.detector.stats),
+            "detector": {
+                **self.detector.stats,
+                "stale_checks_deferred": self.stale_checks_deferred,
+            },
             "store": {
                 "written": self.store_stats.written,
                 "queued_batches": self.store_stats.queued_batches,
@@ -140,11 +146,8 @@ class Service:
         return events
 
     def handle_batch(self, batch: Batch) -> list[AlarmEvent]:
-        events = self.handle_changes(self.detector.step(batch))
-        if self._store_queue is not None and len(batch):
-            self._store_queue.put_nowait(batch)
-            self.store_stats.queued_batches = self._store_queue.qsize()
-        return events
+        """Detect and alarm on one batch (the store is fed by the ingest loop)."""
+        return self.handle_changes(self.detector.step(batch))
 
     def handle_status(self, status: GatewayStatus) -> list[AlarmEvent]:
         sensors = self.table.gateway_sensors.get(status.key)
@@ -155,15 +158,28 @@ class Service:
 
     async def _ingest_loop(self, ingestor: Ingestor) -> None:
         s = self.settings
+        queue = self._store_queue
         async for item in ingestor.stream(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s):
             if isinstance(item, GatewayStatus):
                 self.handle_status(item)
-            else:
-                self.handle_batch(item)
+                continue
+            self.handle_batch(item)
+            if queue is not None and len(item):
+                # Bounded: a slow disk slows ingest (the broker holds the rest) instead of
+                # growing memory without limit.
+                await queue.put(item)
+                self.store_stats.queued_batches = queue.qsize()
 
     async def _stale_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.stale_check_interval_s)
+            ingestor = self._ingestor
+            if ingestor is not None and ingestor.backlog > self.settings.stale_defer_backlog:
+                # Readings are waiting in our own inbox: silence now would be our delay, not
+                # the sensors'. Judging it anyway raises comm-loss for sensors that did
+                # report, and clearing those alarms slows the catch-up further.
+                self.stale_checks_deferred += 1
+                continue
             self.handle_changes(self.detector.check_stale(self.clock.now()))
 
     async def _store_loop(self, queue: asyncio.Queue[Batch | None]) -> None:
@@ -173,13 +189,14 @@ class Service:
             batch = await queue.get()
             if batch is None:
                 return
-            pending = [batch]
-            while not queue.empty():
+            pending, rows = [batch], len(batch)
+            while not queue.empty() and rows < self.settings.store_write_rows:
                 more = queue.get_nowait()
                 if more is None:
                     await self._write(pending)
                     return
                 pending.append(more)
+                rows += len(more)
             await self._write(pending)
             self.store_stats.queued_batches = queue.qsize()
             if time.monotonic() >= next_purge:
@@ -200,7 +217,7 @@ class Service:
         """Run until `stop` is set (or a stage fails); shuts down in order, flushing the store."""
         stop = stop or asyncio.Event()
         s = self.settings
-        queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=s.store_queue_batches)
         self._store_queue = queue
         ingestor = Ingestor(
             s.broker_url,
@@ -249,8 +266,8 @@ class Service:
         finally:
             self._ingestor = None
             # Everything accepted so far reaches the store before it closes.
-            queue.put_nowait(None)
             with contextlib.suppress(Exception):
+                await asyncio.wait_for(queue.put(None), 60)
                 await asyncio.wait_for(store_task, 60)
             self._store_queue = None
             self.close()

@@ -102,6 +102,11 @@ class Ingestor:
         self._streaming = False
 
     @property
+    def backlog(self) -> int:
+        """Messages received from the broker and not yet decoded: how far behind we are."""
+        return self._inbox.qsize()
+
+    @property
     def connected(self) -> bool:
         """Whether a broker connection with our subscriptions is up (as of the last receive)."""
         return self._client is not None

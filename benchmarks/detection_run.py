@@ -1,0 +1,222 @@
+"""One simulated scenario through the live service, scored against its ground truth.
+
+`run_scenario` ticks a library scenario's script in simulated time (no MQTT), feeds each
+tick's readings as one Batch to a `Service` on a `FakeClock` in a temporary data dir, runs
+the stale check after each tick as the live service's periodic check does, and keeps every
+alarm activation. `score` compares them with the script's truth (see `Score`).
+
+Who is "involved": a sensor named in any event's `should_alarm`, every sensor of a unit an
+event acts on (incidents, transfers, drains), and for an incident that emits gas every gas
+detector of the park. A process alarm anywhere else is a false process alarm. Sensor faults
+are judged on their own tag: an instrument condition there is a catch, a process alarm there
+(when the tag is not also part of an incident) is a fault taken for a process upset.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hazardwatch.clock import FakeClock
+from hazardwatch.model import Batch, Condition, Site
+from hazardwatch.service import Service, Settings
+from simulators.library import ScenarioSpec
+from simulators.scenario import Incident
+
+# The brief's process conditions: what an operator would act on as a plant upset.
+PROCESS = frozenset(
+    {
+        Condition.HH,
+        Condition.H,
+        Condition.L,
+        Condition.LL,
+        Condition.GAS2,
+        Condition.GAS1,
+        Condition.RATE,
+        Condition.PREDICT_HH,
+        Condition.PREDICT_LL,
+        Condition.DRIFT,
+        Condition.AREA_GAS,
+        Condition.CO_RISE,
+    }
+)
+INSTRUMENT = frozenset(
+    {
+        Condition.STUCK,
+        Condition.SPIKE,
+        Condition.NOISY,
+        Condition.COMM_LOSS,
+        Condition.OUT_OF_RANGE,
+        Condition.BAD_QUALITY,
+    }
+)
+# The crossing a ramp is measured against, most severe first ("HH, or the peak").
+_PLANT = ("incident", "operation", "maintenance")
+_PEAK_ORDER = ("hh", "gas2", "area_gas", "ll", "h", "gas1", "l")
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """One alarm occurrence: when the service first raised it."""
+
+    ts: float
+    tag: str
+    unit: str
+    condition: Condition
+
+
+@dataclass
+class Run:
+    """What one scenario did: its alarms, its truth and what it touched."""
+
+    name: str
+    start_ts: float
+    duration_s: float
+    n_sensors: int
+    activations: list[Activation]
+    truth: list[dict[str, Any]]
+    unit_tags: dict[str, set[str]]  # unit id -> tags of its sensors
+    gas_tags: set[str]
+    gas_units: set[str] = field(default_factory=set)  # units of incidents that emit gas
+
+
+def _unit_tags(site: Site) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for _, _, unit, sensor in site.iter_sensors():
+        out.setdefault(unit.id, set()).add(sensor.tag)
+    return out
+
+
+def run_scenario(spec: ScenarioSpec, duration_s: float | None = None) -> Run:
+    """Run `spec` (for `duration_s`, default its own) through a fresh service; keep its alarms."""
+    duration = spec.duration_s if duration_s is None else min(duration_s, spec.duration_s)
+    script = spec.script()
+    farm = script.farm
+    clock = FakeClock(spec.start_ts)
+    activations: list[Activation] = []
+    with tempfile.TemporaryDirectory(prefix="hw-detection-") as tmp:
+        svc = Service(spec.site, Settings(data_dir=Path(tmp)), clock=clock)
+        try:
+            to_table = np.array([svc.table.tag_index[s.tag] for s in farm.sensors], dtype=np.int64)
+            seen: set[int] = set()
+
+            def keep(events: list[Any]) -> None:
+                for e in events:
+                    a = e.alarm
+                    if a.id not in seen:
+                        seen.add(a.id)
+                        activations.append(Activation(a.raised_ts, a.tag, a.unit, a.condition))
+
+            def on_tick(ts: float, idx: np.ndarray, values: np.ndarray) -> None:
+                clock.set(ts)
+                if idx.size:
+                    rows = to_table[idx]
+                    batch = Batch.of(rows, np.full(idx.size, ts), values)
+                    keep(svc.handle_batch(batch))
+                keep(svc.handle_changes(svc.detector.check_stale(ts)))
+
+            script.run(duration, spec.dt_s, on_tick)
+        finally:
+            svc.close()
+    gas = {s.tag for s in farm.sensors if s.kind.is_gas}
+    gas_units = {s.unit_id for s in script.scenarios if isinstance(s, Incident) and s.emits_gas}
+    return Run(spec.name, spec.start_ts, duration, len(farm.sensors), activations,
+               script.truth(), _unit_tags(spec.site), gas, gas_units)  # fmt: skip
+
+
+@dataclass
+class Score:
+    """One scenario against its truth; times in s, None where it does not apply."""
+
+    name: str
+    hazardous: bool
+    detected: bool | None
+    first_ts: float | None
+    first_after_s: float | None  # first warning, s after onset
+    first_condition: str
+    peak_condition: str
+    peak_after_s: float | None  # the HH (or peak) crossing, s after onset
+    lead_s: float | None
+    lead_fraction: float | None
+    false_process: int
+    false_per_1000h: float
+    faults: int  # sensor faults in the scenario
+    faults_caught: int  # ... shown as an instrument condition on their tag
+    faults_as_process: int  # ... that raised a process alarm on their tag
+    sensor_hours: float
+    false_detail: list[str] = field(default_factory=list)
+
+
+def _involved(run: Run) -> set[str]:
+    tags: set[str] = set()
+    for e in run.truth:
+        if e.get("category") not in _PLANT:
+            continue  # a sensor fault or an outage involves no process
+        tags |= {a["tag"] for a in e.get("should_alarm", [])}
+        tags |= run.unit_tags.get(e.get("unit") or "", set())
+    if run.gas_units:
+        tags |= run.gas_tags
+    return tags
+
+
+def _peak(incident: dict[str, Any]) -> tuple[str, float | None]:
+    crossings = incident.get("crossings", [])
+    for cond in _PEAK_ORDER:
+        times = [c["ts"] for c in crossings if c["condition"] == cond and c["ts"] is not None]
+        if times:
+            return cond.upper(), min(times)
+    return "", None
+
+
+def score(run: Run) -> Score:
+    """Compare a run's alarms with its truth (see the module docstring)."""
+    incidents = [e for e in run.truth if e.get("category") == "incident"]
+    faults = [e for e in run.truth if e.get("category") == "fault"]
+    involved = _involved(run)
+    process = [a for a in run.activations if a.condition in PROCESS]
+    false = [a for a in process if a.tag not in involved]
+    hours = run.n_sensors * run.duration_s / 3600.0
+    s = Score(run.name, bool(incidents), None, None, None, "", "", None, None, None,
+              len(false), 1000.0 * len(false) / hours if hours else math.nan,
+              len(faults), 0, 0, hours)  # fmt: skip
+    s.false_detail = [f"{a.tag}:{a.condition.label}@{a.ts - run.start_ts:.0f}" for a in false]
+    if incidents:
+        onset = min(e["onset_ts"] for e in incidents if e["onset_ts"] is not None)
+        tags: set[str] = set()
+        for e in incidents:
+            tags |= {a["tag"] for a in e.get("should_alarm", [])}
+            tags |= run.unit_tags.get(e["unit"], set())
+            if e["unit"] in run.gas_units:
+                tags |= run.gas_tags
+        hits = [a for a in process if a.tag in tags and a.ts >= onset]
+        s.detected = bool(hits)
+        if hits:
+            first = min(hits, key=lambda a: a.ts)
+            s.first_ts, s.first_condition = first.ts, first.condition.label.upper()
+            s.first_after_s = first.ts - onset
+        peaks = [_peak(e) for e in incidents]
+        timed = [(ts, c) for c, ts in peaks if ts is not None]
+        if timed:
+            ts, s.peak_condition = min(timed)
+            s.peak_after_s = ts - onset
+            if s.first_ts is not None:
+                s.lead_s = ts - s.first_ts
+                if s.peak_after_s > 0:
+                    s.lead_fraction = (s.first_ts - onset) / s.peak_after_s
+    for f in faults:
+        on = [a for a in run.activations if a.tag == f["tag"] and a.ts >= f["onset_ts"]]
+        end = f["end_ts"] if f["end_ts"] is not None else math.inf
+        during = [a for a in on if a.ts <= end + 60.0]
+        if any(a.condition in INSTRUMENT for a in during):
+            s.faults_caught += 1
+        if f["tag"] not in involved and any(a.condition in PROCESS for a in during):
+            s.faults_as_process += 1
+    return s
+
+
+__all__ = ["INSTRUMENT", "PROCESS", "Activation", "Run", "Score", "run_scenario", "score"]
