@@ -47,7 +47,8 @@ class Settings:
     max_batch_wait_s: float = 0.02
     store_queue_batches: int = 200  # batches waiting for the reading store (backpressure)
     store_write_rows: int = 50_000  # rows per store transaction
-    stale_defer_backlog: int = 200  # messages waiting in the inbox: we are behind, not them
+    stale_idle_s: float = 2.0  # no batch for this long: judge silence on the wall clock
+    stale_grace_s: float = 1.0  # while readings flow: silence is judged at newest ts + this
 
 
 @dataclass
@@ -84,7 +85,8 @@ class Service:
         self.detector.restore(self.alarms.active_conditions())
         self.hub = Hub()
         self.store_stats = StoreStats()
-        self.stale_checks_deferred = 0
+        self._newest_ts: float | None = None  # newest reading time processed
+        self._last_batch_at = float("-inf")  # wall time the last batch was processed
         self._store_queue: asyncio.Queue[Batch | None] | None = None
         self._ingestor: Ingestor | None = None
         self.view = ServiceAdapter(
@@ -115,12 +117,11 @@ class Service:
             "broker": {
                 "url": self.settings.broker_url,
                 "connected": bool(self._ingestor is not None and self._ingestor.connected),
+                "inbox_backlog": 0 if self._ingestor is None else self._ingestor.backlog,
             },
             "ingest": self.counters.snapshot(),
-            "detector": {
-                **self.detector.stats,
-                "stale_checks_deferred": self.stale_checks_deferred,
-            },
+            "detector": dict(self.detector.stats),
+            "stale_judged_at_lag_s": round(self.clock.now() - self.stale_now(), 3),
             "store": {
                 "written": self.store_stats.written,
                 "queued_batches": self.store_stats.queued_batches,
@@ -147,6 +148,10 @@ class Service:
 
     def handle_batch(self, batch: Batch) -> list[AlarmEvent]:
         """Detect and alarm on one batch (the store is fed by the ingest loop)."""
+        if len(batch):
+            newest = float(batch.ts.max())
+            self._newest_ts = newest if self._newest_ts is None else max(self._newest_ts, newest)
+            self._last_batch_at = self.clock.now()
         return self.handle_changes(self.detector.step(batch))
 
     def handle_status(self, status: GatewayStatus) -> list[AlarmEvent]:
@@ -170,17 +175,25 @@ class Service:
                 await queue.put(item)
                 self.store_stats.queued_batches = queue.qsize()
 
+    def stale_now(self) -> float:
+        """The time silence is judged at: the wall clock, or the data's time while we lag.
+
+        While readings flow and we are behind (a burst, a backlog after a restart), a
+        sensor is silent only if it lags the stream itself; judging against the wall clock
+        would raise comm-loss for sensors whose readings are merely still queued (in our
+        inbox or at the broker), and clearing those alarms would slow the catch-up further.
+        When nothing arrives, the wall clock rules, so a dead park still raises comm-loss.
+        """
+        now = self.clock.now()
+        s = self.settings
+        if self._newest_ts is not None and now - self._last_batch_at < s.stale_idle_s:
+            return min(now, self._newest_ts + s.stale_grace_s)
+        return now
+
     async def _stale_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.stale_check_interval_s)
-            ingestor = self._ingestor
-            if ingestor is not None and ingestor.backlog > self.settings.stale_defer_backlog:
-                # Readings are waiting in our own inbox: silence now would be our delay, not
-                # the sensors'. Judging it anyway raises comm-loss for sensors that did
-                # report, and clearing those alarms slows the catch-up further.
-                self.stale_checks_deferred += 1
-                continue
-            self.handle_changes(self.detector.check_stale(self.clock.now()))
+            self.handle_changes(self.detector.check_stale(self.stale_now()))
 
     async def _store_loop(self, queue: asyncio.Queue[Batch | None]) -> None:
         """Write readings off the hot path, in order; purge old raw readings hourly."""

@@ -54,3 +54,27 @@ def test_gateway_offline_raises_comm_loss_for_its_sensors_only(tmp_path: Path) -
     assert tags == ["e1-S1-AT", "e1-S1-LT", "e1-S1-PT"]
     assert svc.handle_status(GatewayStatus("e1", "gw1", online=True, ts=T0 + 2)) == []
     svc.close()
+
+
+def test_silence_is_judged_on_data_time_while_the_service_lags(tmp_path: Path) -> None:
+    """A backlog of old readings must not look like silence; a dead park still must."""
+    clock = FakeClock(T0 - 200)
+    svc = _service(tmp_path, clock)  # stale after 15 s (period 5 s x 3); up since T0 - 200
+    clock.set(T0)
+    lag = 40.0
+    idx = svc.table.tag_index
+    # One sensor last heard from 30 s before the others, all 40 s behind the wall clock.
+    svc.handle_batch(Batch.of([idx["e1-T2-LT"]], [T0 - lag - 30], [5.0]))
+    readings = [t for t in svc.table.tags if t != "e1-T2-LT"]
+    svc.handle_batch(Batch.of([idx[t] for t in readings], [T0 - lag] * len(readings), [5.0] * 6))
+    clock.advance(0.5)
+    assert svc.stale_now() == T0 - lag + svc.settings.stale_grace_s
+    events = svc.handle_changes(svc.detector.check_stale(svc.stale_now()))
+    lost = {e.alarm.tag for e in events if e.alarm.condition.label == "comm_loss"}
+    # Only the sensor that lags the stream itself; judged on the wall clock, all 7 would be.
+    assert lost == {"e1-T2-LT"}
+    assert len(svc.detector.check_stale(clock.now())) == len(readings)
+
+    clock.advance(svc.settings.stale_idle_s + 1)  # nothing arrives any more
+    assert svc.stale_now() == clock.now()
+    svc.close()
