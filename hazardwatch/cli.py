@@ -213,8 +213,8 @@ def simulate(
     start: Annotated[
         float | None,
         typer.Option(
-            help="Simulated start, epoch s (default: now; CSV: the scenario's, else 2026-01-01 "
-            "00:00 +08)"
+            help="Simulated start, epoch s (default: now, or with --speed > 1 in the past so the "
+            "run ends at now; CSV: the scenario's, else 2026-01-01 00:00 +08)"
         ),
     ] = None,
     save_config: Annotated[
@@ -303,8 +303,17 @@ def simulate(
         assert broker is not None
         import time
 
-        begin = time.time() if start is None else start
-        check_live_clock(begin, time.time(), duration, speed)
+        now = time.time()
+        if start is not None:
+            begin = start
+        elif speed > 1.0 and duration is not None:
+            # Faster than real time: start in the past so that simulated time catches up
+            # with the wall clock at the end; the service judges silence on the data's time
+            # while readings flow, so readings behind the clock are fine, ahead are not.
+            begin = now - duration * (1.0 - 1.0 / speed)
+        else:
+            begin = now
+        check_live_clock(begin, now, duration, speed)
         stats = run_simulation(
             site,
             broker,
