@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import orjson
 
-from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
-    Kind,
-    Limits,
-    Responsible,
-    Sensor,
-    SensorTable,
-    Site,
-    Unit,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.factories
+
+from hazardwatch.model import Limits, Sensor, SensorTable, Site
 from ingest import Decoder
+from tests import factories
 
 N_SENSORS = 10_000
 ROWS = 100
@@ -33,23 +28,15 @@ NOW = 1_763_800_000.0
 
 
 def site() -> Site:
-    def sensor(tag: str) -> Sensor:
-        return Sensor(tag, Kind.LEVEL, "m", 0.0, 20.0, Limits(hh=18.0), 0.5, 0, 0, 5, 3, False)
+    def level(tag: str) -> Sensor:
+        return factories.sensor(tag, hi=20.0, limits=Limits(hh=18.0), deadband=0.5, latch=False)
 
     units = tuple(
-        Unit(
-            f"T{u}",
-            "tank",
-            "oil",
-            1e3,
-            False,
-            "gw1",
-            tuple(sensor(f"T{u}.S{i}") for i in range(10)),
-        )
+        factories.unit(f"T{u}", *(level(f"T{u}.S{i}") for i in range(10)), substance="oil")
         for u in range(N_SENSORS // 10)
     )
-    hs = HazardSource("hs", "farm", 2, Responsible("a", "b", "c"), units)
-    return Site("bench", "hw", (Enterprise("ent1", "E1", (hs,)),))
+    hs = factories.hazard_source("hs", *units, name="farm")
+    return factories.site(factories.enterprise("ent1", hs, name="E1"), park="bench")
 
 
 def payloads(table: SensorTable, timestamps: bool) -> list[bytes]:

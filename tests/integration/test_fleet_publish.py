@@ -17,8 +17,6 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
     Responsible,
@@ -37,6 +35,7 @@ from simulators import (
 )
 from simulators.gateway import MAX_BATCH_ROWS
 from tests.brokers import Mosquitto, free_port
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ WAIT_S = 10.0  # bound on every wait for a message
 
 
 def _sensor(tag: str, kind: Kind, hi: float, limits: Limits) -> Sensor:
-    return Sensor(tag, kind, "", 0.0, hi, limits, 0.0, 0.0, 0.0, 1.0, 3.0, kind.is_gas)
+    return sensor(tag, kind, unit="", hi=hi, limits=limits, period_s=1.0)
 
 
 def _tank(uid: str, gateway: str) -> Unit:
@@ -54,14 +53,15 @@ def _tank(uid: str, gateway: str) -> Unit:
         _sensor(f"{uid}_TT", Kind.TEMPERATURE, 80.0, Limits(h=40.0)),
         _sensor(f"{uid}_GC", Kind.GAS_COMBUSTIBLE, 100.0, Limits(hh=50.0, h=25.0)),
     )
-    return Unit(uid, "tank", "toluene", 5000.0, False, gateway, sensors)
+    return unit(uid, *sensors, substance="toluene", capacity_m3=5000.0, gateway=gateway)
 
 
 def make_site(root: str) -> Site:
     """Four tanks of one enterprise behind two gateways; `root` keeps topics unique per test."""
     units = tuple(_tank(f"T{k + 1}", f"gw{k % 2 + 1}") for k in range(4))
-    hs = HazardSource("HS1", "Tank farm 1", 2, Responsible("Wang", "Li", "Zhang"), units)
-    return Site("Test park", root, (Enterprise("acme", "Acme", (hs,)),))
+    people = Responsible("Wang", "Li", "Zhang")
+    hs = hazard_source("HS1", *units, name="Tank farm 1", responsible=people)
+    return site(enterprise("acme", hs, name="Acme"), park="Test park", root_topic=root)
 
 
 def gateway_tags(site: Site, gateway: str) -> list[str]:

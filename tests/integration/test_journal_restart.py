@@ -26,16 +26,15 @@ from hazardwatch.model import (
     AlarmState,
     Condition,
     ConditionChange,
-    Enterprise,
     HazardSource,
     Kind,
     Limits,
     Responsible,
-    Sensor,
     SensorTable,
     Site,
     Unit,
 )
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 pytestmark = pytest.mark.integration
 
@@ -53,24 +52,12 @@ def make_site() -> Site:
     """One enterprise, five tanks in three hazard sources; sensor i is on tank TK10i."""
 
     def tank(i: int, kind: Kind) -> Unit:
-        sensor = Sensor(
-            tag=f"S{i}",
-            kind=kind,
-            unit="%LEL" if kind.is_gas else "m",
-            range_lo=0.0,
-            range_hi=100.0,
-            limits=Limits(hh=50, h=25) if kind.is_gas else Limits(hh=18, h=16, l=2, ll=1),
-            deadband=0.5,
-            on_delay_s=0.0,
-            off_delay_s=0.0,
-            period_s=5.0,
-            stale_periods=3.0,
-            latch=False,
-        )
-        return Unit(f"TK10{i}", "tank", "benzene", 500.0, False, "gw1", (sensor,))
+        limits = Limits(hh=50, h=25) if kind.is_gas else Limits(hh=18, h=16, l=2, ll=1)
+        s = sensor(f"S{i}", kind, limits=limits, deadband=0.5, latch=False)
+        return unit(f"TK10{i}", s, capacity_m3=500.0)
 
     def source(hs: str, units: tuple[Unit, ...]) -> HazardSource:
-        return HazardSource(hs, hs, 1, Responsible("wang", "li", "zhao"), units)
+        return hazard_source(hs, *units, grade=1, responsible=Responsible("wang", "li", "zhao"))
 
     units = [tank(0, Kind.LEVEL), tank(1, Kind.GAS_COMBUSTIBLE)]
     units += [tank(i, Kind.LEVEL) for i in (2, 3, 4)]
@@ -79,7 +66,7 @@ def make_site() -> Site:
         source("hs-2", tuple(units[2:4])),
         source("hs-3", tuple(units[4:])),
     )
-    return Site("park", "hw", (Enterprise("ent", "Ent", sources),))
+    return site(enterprise("ent", *sources, name="Ent"), park="park")
 
 
 def change(

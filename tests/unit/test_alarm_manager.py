@@ -27,7 +27,6 @@ from hazardwatch.model import (
     AlarmState,
     Condition,
     ConditionChange,
-    Enterprise,
     HazardSource,
     Kind,
     Limits,
@@ -36,8 +35,8 @@ from hazardwatch.model import (
     Sensor,
     SensorTable,
     Site,
-    Unit,
 )
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 N, AU, AA, CU = (
     AlarmState.NORMAL,
@@ -49,25 +48,13 @@ T0 = 1_763_800_000.0
 
 
 def _sensor(tag: str, kind: Kind) -> Sensor:
-    return Sensor(
-        tag=tag,
-        kind=kind,
-        unit="%LEL" if kind.is_gas else "m",
-        range_lo=0.0,
-        range_hi=100.0,
-        limits=Limits(hh=50.0, h=25.0) if kind.is_gas else Limits(hh=18.0, h=16.0, l=2, ll=1),
-        deadband=0.5,
-        on_delay_s=0.0,
-        off_delay_s=0.0,
-        period_s=5.0,
-        stale_periods=3.0,
-        latch=kind.is_gas,
-    )
+    limits = Limits(hh=50.0, h=25.0) if kind.is_gas else Limits(hh=18.0, h=16.0, l=2, ll=1)
+    return sensor(tag, kind, limits=limits, deadband=0.5)
 
 
 def _source(hs: str, tank: str, sensors: tuple[Sensor, ...]) -> HazardSource:
-    unit = Unit(tank, "tank", "benzene", 1000.0, False, "gw1", sensors)
-    return HazardSource(hs, hs.upper(), 2, Responsible("wang", "li", "zhao"), (unit,))
+    tk = unit(tank, *sensors)
+    return hazard_source(hs, tk, name=hs.upper(), responsible=Responsible("wang", "li", "zhao"))
 
 
 def make_site(*, reverse_a: bool = False, drop: str | None = None) -> Site:
@@ -77,27 +64,20 @@ def make_site(*, reverse_a: bool = False, drop: str | None = None) -> Site:
     if reverse_a:
         a1 = a1[::-1]
     a1 = tuple(s for s in a1 if s.tag != drop)
-    return Site(
-        park="test-park",
-        root_topic="hw",
-        enterprises=(
-            Enterprise(
-                "ent-a",
-                "A",
-                (
-                    _source("hs-a1", "TK101", a1),
-                    _source("hs-a2", "TK201", (_sensor("LT201", Kind.LEVEL),)),
-                ),
-            ),
-            Enterprise(
-                "ent-b",
-                "B",
-                (
-                    _source("hs-b1", "TK301", (_sensor("LT301", Kind.LEVEL),)),
-                    _source("hs-b2", "TK401", (_sensor("LT401", Kind.LEVEL),)),
-                ),
-            ),
+    return site(
+        enterprise(
+            "ent-a",
+            _source("hs-a1", "TK101", a1),
+            _source("hs-a2", "TK201", (_sensor("LT201", Kind.LEVEL),)),
+            name="A",
         ),
+        enterprise(
+            "ent-b",
+            _source("hs-b1", "TK301", (_sensor("LT301", Kind.LEVEL),)),
+            _source("hs-b2", "TK401", (_sensor("LT401", Kind.LEVEL),)),
+            name="B",
+        ),
+        park="test-park",
     )
 
 

@@ -30,8 +30,6 @@ from hazardwatch.model import (
     AlarmState,
     Condition,
     ConditionChange,
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
     Quality,
@@ -41,6 +39,7 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_763_800_000.0
 
@@ -48,100 +47,64 @@ T0 = 1_763_800_000.0
 
 
 def _sensor(tag: str, kind: Kind, unit: str, hi: float, limits: Limits) -> Sensor:
-    return Sensor(
-        tag=tag,
-        kind=kind,
-        unit=unit,
-        range_lo=0.0,
-        range_hi=hi,
-        limits=limits,
-        deadband=0.01 * hi,
-        on_delay_s=0.0,
-        off_delay_s=0.0,
-        period_s=5.0,
-        stale_periods=3.0,
-        latch=kind.is_gas,
-        substance="methane" if kind.is_gas else None,
+    substance = "methane" if kind.is_gas else None
+    return sensor(
+        tag, kind, unit=unit, hi=hi, limits=limits, deadband=0.01 * hi, substance=substance
     )
 
 
 def _tank(tank_id: str, *sensors: Sensor) -> Unit:
-    return Unit(
-        id=tank_id,
-        type="tank",
-        substance="gasoline",
-        capacity_m3=5000.0,
-        pressurised=False,
-        gateway="gw1",
-        sensors=sensors,
-    )
+    return unit(tank_id, *sensors, substance="gasoline", capacity_m3=5000.0)
 
 
 def make_site() -> Site:
     """Two enterprises, three hazard sources, five sensors."""
     people = Responsible(main="Li Ming", technical="Wang Fang", operation="Zhao Lei")
     level = Limits(hh=18.0, h=16.0, l=2.0, ll=1.0)
-    return Site(
-        park="测试化工园区 Test Park",
-        root_topic="hw",
-        enterprises=(
-            Enterprise(
-                id="ent1",
-                name="东方石化 Dongfang",
-                hazard_sources=(
-                    HazardSource(
-                        id="hs1",
-                        name="汽油罐区 Gasoline tank farm",
-                        grade=1,
-                        responsible=people,
-                        units=(
-                            _tank(
-                                "T101",
-                                _sensor("T101.LT", Kind.LEVEL, "m", 20.0, level),
-                                _sensor("T101.TT", Kind.TEMPERATURE, "degC", 100.0, Limits(h=40.0)),
-                            ),
-                        ),
-                    ),
-                    HazardSource(
-                        id="hs2",
-                        name="液化气罐区 LPG",
-                        grade=3,
-                        responsible=people,
-                        units=(
-                            _tank(
-                                "T201",
-                                _sensor(
-                                    "T201.GT",
-                                    Kind.GAS_COMBUSTIBLE,
-                                    "%LEL",
-                                    100.0,
-                                    Limits(hh=50.0, h=25.0),
-                                ),
-                            ),
-                        ),
+    return site(
+        enterprise(
+            "ent1",
+            hazard_source(
+                "hs1",
+                _tank(
+                    "T101",
+                    _sensor("T101.LT", Kind.LEVEL, "m", 20.0, level),
+                    _sensor("T101.TT", Kind.TEMPERATURE, "degC", 100.0, Limits(h=40.0)),
+                ),
+                name="汽油罐区 Gasoline tank farm",
+                grade=1,
+                responsible=people,
+            ),
+            hazard_source(
+                "hs2",
+                _tank(
+                    "T201",
+                    _sensor(
+                        "T201.GT", Kind.GAS_COMBUSTIBLE, "%LEL", 100.0, Limits(hh=50.0, h=25.0)
                     ),
                 ),
+                name="液化气罐区 LPG",
+                grade=3,
+                responsible=people,
             ),
-            Enterprise(
-                id="ent2",
-                name="西海化工 Xihai",
-                hazard_sources=(
-                    HazardSource(
-                        id="hs3",
-                        name="甲醇罐区 Methanol",
-                        grade=2,
-                        responsible=people,
-                        units=(
-                            _tank(
-                                "T301",
-                                _sensor("T301.PT", Kind.PRESSURE, "kPa", 500.0, Limits(hh=400.0)),
-                                _sensor("T301.LT", Kind.LEVEL, "m", 20.0, level),
-                            ),
-                        ),
-                    ),
-                ),
-            ),
+            name="东方石化 Dongfang",
         ),
+        enterprise(
+            "ent2",
+            hazard_source(
+                "hs3",
+                _tank(
+                    "T301",
+                    _sensor("T301.PT", Kind.PRESSURE, "kPa", 500.0, Limits(hh=400.0)),
+                    _sensor("T301.LT", Kind.LEVEL, "m", 20.0, level),
+                ),
+                name="甲醇罐区 Methanol",
+                grade=2,
+                responsible=people,
+            ),
+            name="西海化工 Xihai",
+        ),
+        park="测试化工园区 Test Park",
     )
 
 

@@ -20,63 +20,33 @@ from hypothesis import strategies as st
 from hazardwatch.model import (
     FLAG_TS_FROM_RECEIPT,
     Enterprise,
-    HazardSource,
-    Kind,
     Limits,
     Quality,
     Responsible,
-    Sensor,
     SensorTable,
-    Site,
-    Unit,
 )
 from ingest import DeadLetter, Decoded, Decoder, IngestCounters, Reason
+from tests.factories import enterprise, hazard_source, sensor, site, table, unit
 
 NOW = 1_763_800_000.0
 
 
-def sensor(tag: str, kind: Kind = Kind.LEVEL) -> Sensor:
-    return Sensor(
-        tag=tag,
-        kind=kind,
-        unit="m",
-        range_lo=0.0,
-        range_hi=20.0,
-        limits=Limits(hh=18.0, h=16.0),
-        deadband=0.5,
-        on_delay_s=0.0,
-        off_delay_s=0.0,
-        period_s=5.0,
-        stale_periods=3.0,
-        latch=False,
-    )
-
-
-def enterprise(ent: str, gateway: str, tags: list[str]) -> Enterprise:
-    unit = Unit(
-        id=f"{ent}-T1",
-        type="tank",
-        substance="benzene",
-        capacity_m3=1000.0,
-        pressurised=False,
-        gateway=gateway,
-        sensors=tuple(sensor(t) for t in tags),
-    )
+def _enterprise(ent: str, gateway: str, tags: list[str]) -> Enterprise:
+    sensors = (sensor(t, hi=20.0, limits=Limits(hh=18.0, h=16.0), deadband=0.5) for t in tags)
+    tank = unit(f"{ent}-T1", *sensors, gateway=gateway)
     people = Responsible(main="A", technical="B", operation="C")
-    return Enterprise(ent, ent.upper(), (HazardSource(f"{ent}-hs", "farm", 2, people, (unit,)),))
+    return enterprise(ent, hazard_source(f"{ent}-hs", tank, name="farm", responsible=people))
 
 
 def make_table() -> SensorTable:
     """ent1 (gateway gw1): LT-101, TT-101, PT-101; ent2 (gateway gwA): LT-201."""
-    site = Site(
-        park="test park",
-        root_topic="hw",
-        enterprises=(
-            enterprise("ent1", "gw1", ["LT-101", "TT-101", "PT-101"]),
-            enterprise("ent2", "gwA", ["LT-201"]),
-        ),
+    return table(
+        site(
+            _enterprise("ent1", "gw1", ["LT-101", "TT-101", "PT-101"]),
+            _enterprise("ent2", "gwA", ["LT-201"]),
+            park="test park",
+        )
     )
-    return SensorTable.from_site(site)
 
 
 TABLE = make_table()

@@ -8,39 +8,48 @@ import numpy as np
 import pytest
 
 from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
-    Responsible,
     Sensor,
     Site,
-    Unit,
 )
 from simulators.dispersion import Layout, plume_kg_m3, reading_per_kg_m3
 from simulators.incidents import Leak
 from simulators.physics import TankFarm
 from simulators.scenario import Script
 from simulators.weather import Climate
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 START_TS = 1_781_000_000.0
 
 
 def _gas(tag: str, kind: Kind, unit: str, substance: str | None = None) -> Sensor:
-    hi = 100.0
     lim = Limits(hh=50.0, h=25.0) if kind == Kind.GAS_COMBUSTIBLE else Limits(hh=14.3, h=7.2)
-    return Sensor(tag, kind, unit, 0.0, hi, lim, 0.0, 0.0, 0.0, 1.0, 3.0, True, substance)
+    return sensor(tag, kind, unit=unit, limits=lim, period_s=1.0, latch=True, substance=substance)
+
+
+def _level(tag: str, hi: float) -> Sensor:
+    return sensor(tag, hi=hi, limits=Limits(), period_s=1.0, latch=False)
 
 
 def ring_site(n_tanks: int = 2) -> Site:
     """Propane bullets in a row, each ringed by four combustible detectors (45°, 135°, ...)."""
     units = []
     for k in range(n_tanks):
-        level = Sensor(f"V{k}-LT", Kind.LEVEL, "m", 0.0, 3.0, Limits(), 0, 0, 0, 1, 3, False)
+        level = _level(f"V{k}-LT", 3.0)
         gas = tuple(_gas(f"V{k}-GT{j}", Kind.GAS_COMBUSTIBLE, "%LEL") for j in range(4))
-        units.append(Unit(f"V{k}", "horizontal", "propane", 100.0, True, "gw1", (level, *gas)))
-    hs = HazardSource("HS1", "bullets", 1, Responsible("a", "b", "c"), tuple(units))
-    return Site("park", "hw", (Enterprise("e1", "E1", (hs,)),))
+        bullet = unit(
+            f"V{k}",
+            level,
+            *gas,
+            substance="propane",
+            capacity_m3=100.0,
+            pressurised=True,
+            type="horizontal",
+        )
+        units.append(bullet)
+    hs = hazard_source("HS1", *units, name="bullets", grade=1)
+    return site(enterprise("e1", hs), park="park")
 
 
 def test_detectors_ring_their_tank_and_tanks_stand_apart() -> None:
@@ -112,12 +121,10 @@ def test_a_leaks_nearest_downwind_detector_reads_highest(toward_deg: float) -> N
 def test_a_toxic_detector_sees_only_its_own_gas() -> None:
     h2s = _gas("T-AT1", Kind.GAS_TOXIC, "ppm", "H2S")
     nh3 = _gas("T-AT2", Kind.GAS_TOXIC, "ppm", "NH3")
-    level = Sensor("T-LT", Kind.LEVEL, "m", 0.0, 14.0, Limits(), 0, 0, 0, 1, 3, False)
-    unit = Unit("T", "tank", "sour water", 2000.0, False, "gw1", (level, h2s, nh3))
-    hs = HazardSource("HS1", "sour", 4, Responsible("a", "b", "c"), (unit,))
-    site = Site("park", "hw", (Enterprise("e1", "E1", (hs,)),))
+    tank = unit("T", _level("T-LT", 14.0), h2s, nh3, substance="sour water", capacity_m3=2000.0)
+    sour = site(enterprise("e1", hazard_source("HS1", tank, name="sour", grade=4)), park="park")
     calm = Climate(wind_from_deg=225.0, wind_sway_deg=0.0, wind_gust_ms=0.0)
-    script = Script(TankFarm(site, np.random.default_rng(0), START_TS, climate=calm),
+    script = Script(TankFarm(sour, np.random.default_rng(0), START_TS, climate=calm),
                     [Leak("T", 0.0, 0.001)])  # fmt: skip
     for _ in range(120):
         script.tick(1.0)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hazardwatch.model import Kind, Limits, Sensor
+from hazardwatch.model import Limits, Sensor
 from simulators.instruments import FaultKind, Instruments
+from tests.factories import sensor
 
 
 def sensors(n: int = 4) -> list[Sensor]:
-    return [
-        Sensor(f"S{i}", Kind.LEVEL, "m", 0.0, 20.0, Limits(), 0, 0, 0, 1, 3, False)
-        for i in range(n)
-    ]
+    return [sensor(f"S{i}", hi=20.0, limits=Limits(), period_s=1.0) for i in range(n)]
 
 
 def run(inst: Instruments, true: np.ndarray, n: int, ts0: float = 0.0, seed: int = 0):

@@ -6,11 +6,8 @@ import numpy as np
 import pytest
 
 from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
-    Responsible,
     Sensor,
     Site,
     Unit,
@@ -18,12 +15,13 @@ from hazardwatch.model import (
 from simulators.incidents import MaintenanceDrain, Transfer
 from simulators.physics import TankFarm
 from simulators.scenario import Overfill, Script
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 START_TS = 1_781_000_000.0
 
 
 def _sensor(tag: str, kind: Kind, unit: str, lo: float, hi: float, limits: Limits) -> Sensor:
-    return Sensor(tag, kind, unit, lo, hi, limits, 0.0, 0.0, 0.0, 1.0, 3.0, False)
+    return sensor(tag, kind, unit=unit, lo=lo, hi=hi, limits=limits, period_s=1.0, latch=False)
 
 
 def _unit(uid: str, utype: str, cap: float, height: float, pressurised: bool) -> Unit:
@@ -33,7 +31,9 @@ def _unit(uid: str, utype: str, cap: float, height: float, pressurised: bool) ->
         _sensor(f"{uid}-TT", Kind.TEMPERATURE, "degC", -40.0, 100.0, Limits(hh=45.0, h=40.0)),
     )
     substance = "propane" if pressurised else "toluene"
-    return Unit(uid, utype, substance, cap, pressurised, "gw1", sensors)
+    return unit(
+        uid, *sensors, substance=substance, capacity_m3=cap, pressurised=pressurised, type=utype
+    )
 
 
 def mixed_site() -> Site:
@@ -43,8 +43,7 @@ def mixed_site() -> Site:
         _unit("B1", "horizontal", 50.0, 2.6, True),
         _unit("T2", "vertical", 3000.0, 16.0, False),
     )
-    hs = HazardSource("HS1", "farm", 2, Responsible("a", "b", "c"), units)
-    return Site("park", "hw", (Enterprise("e1", "E1", (hs,)),))
+    return site(enterprise("e1", hazard_source("HS1", *units, name="farm")), park="park")
 
 
 def test_volume_change_equals_integrated_net_flow_for_every_shape() -> None:

@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
-    Responsible,
-    Sensor,
     Site,
     Unit,
 )
@@ -19,6 +15,7 @@ from simulators.incidents import CoolingFailure, HeatingFailure, HeatingRunaway
 from simulators.physics import TankFarm
 from simulators.scenario import Script
 from simulators.weather import Climate
+from tests import factories
 
 START_TS = 1_781_000_000.0
 
@@ -26,16 +23,17 @@ START_TS = 1_781_000_000.0
 def _tank(uid: str, temp_limits: Limits, substance: str = "toluene") -> Unit:
     lim = Limits(hh=14.4, h=13.8, l=1.2, ll=0.8)
     sensors = (
-        Sensor(f"{uid}-LT", Kind.LEVEL, "m", 0.0, 16.0, lim, 0, 0, 0, 1, 3, False),
-        Sensor(f"{uid}-TT", Kind.TEMPERATURE, "degC", -20.0, 120.0, temp_limits, 0, 0, 0, 1, 3,
-               False),
-    )  # fmt: skip
-    return Unit(uid, "tank", substance, 3000.0, False, "gw1", sensors)
+        factories.sensor(f"{uid}-LT", hi=16.0, limits=lim, period_s=1.0),
+        factories.sensor(
+            f"{uid}-TT", Kind.TEMPERATURE, lo=-20.0, hi=120.0, limits=temp_limits, period_s=1.0
+        ),
+    )
+    return factories.unit(uid, *sensors, substance=substance, capacity_m3=3000.0)
 
 
 def site(*units: Unit) -> Site:
-    hs = HazardSource("HS1", "farm", 2, Responsible("a", "b", "c"), units)
-    return Site("park", "hw", (Enterprise("e1", "E1", hs and (hs,)),))
+    hs = factories.hazard_source("HS1", *units, name="farm")
+    return factories.site(factories.enterprise("e1", hs), park="park")
 
 
 def daily_swing(farm: TankFarm, unit: int, days: int = 3) -> float:

@@ -6,25 +6,22 @@ import numpy as np
 import pytest
 
 from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
-    Responsible,
     Sensor,
     Site,
-    Unit,
 )
 from simulators.incidents import FireExposure
 from simulators.physics import TankFarm
 from simulators.scenario import Script
 from simulators.vapour import ATMOSPHERE_KPA, pressure_unit, vapour_pressure_kpa
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 START_TS = 1_781_000_000.0
 
 
 def _sensor(tag: str, kind: Kind, unit: str, lo: float, hi: float, limits: Limits) -> Sensor:
-    return Sensor(tag, kind, unit, lo, hi, limits, 0.0, 0.0, 0.0, 1.0, 3.0, False)
+    return sensor(tag, kind, unit=unit, lo=lo, hi=hi, limits=limits, period_s=1.0, latch=False)
 
 
 def sphere_site(substance: str = "propane", pressure_unit_name: str = "MPa") -> Site:
@@ -34,9 +31,11 @@ def sphere_site(substance: str = "propane", pressure_unit_name: str = "MPa") -> 
         _sensor("V1-TT", Kind.TEMPERATURE, "degC", -40.0, 200.0, Limits(hh=45.0, h=40.0)),
         _sensor("V1-PT", Kind.PRESSURE, pressure_unit_name, 0.0, span, Limits()),
     )
-    unit = Unit("V1", "sphere", substance, 2000.0, True, "gw1", sensors)
-    hs = HazardSource("HS1", "spheres", 1, Responsible("a", "b", "c"), (unit,))
-    return Site("park", "hw", (Enterprise("e1", "E1", (hs,)),))
+    sphere = unit(
+        "V1", *sensors, substance=substance, capacity_m3=2000.0, pressurised=True, type="sphere"
+    )
+    hs = hazard_source("HS1", sphere, name="spheres", grade=1)
+    return site(enterprise("e1", hs), park="park")
 
 
 def test_propane_vapour_pressure_matches_saturation_tables_at_20_and_50_degc() -> None:

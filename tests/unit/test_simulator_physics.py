@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from hazardwatch.model import (
-    Enterprise,
-    HazardSource,
     Kind,
     Limits,
     Responsible,
@@ -28,86 +27,44 @@ from simulators import (
     parse_broker_url,
 )
 from simulators.fleet import PublisherError
+from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 START_TS = 1_763_800_000.0  # 2025-11-22 08:26:40 UTC, 16:26 at UTC+8
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 
 
-def sensor(tag: str, kind: Kind, lo: float, hi: float, limits: Limits, **kw: object) -> Sensor:
-    return Sensor(
-        tag=tag,
-        kind=kind,
-        unit=str(kw.get("unit", "")),
-        range_lo=lo,
-        range_hi=hi,
-        limits=limits,
-        deadband=0.0,
-        on_delay_s=0.0,
-        off_delay_s=0.0,
-        period_s=1.0,
-        stale_periods=3.0,
-        latch=kind.is_gas,
-        substance=kw.get("substance"),  # type: ignore[arg-type]
-    )
+def _sensor(tag: str, kind: Kind, lo: float, hi: float, limits: Limits, **more: Any) -> Sensor:
+    return sensor(tag, kind, lo=lo, hi=hi, limits=limits, period_s=1.0, **more)
 
 
 def tank(uid: str, gateway: str, *, pressurised: bool = False) -> Unit:
     sensors = [
-        sensor(
-            f"{uid}_LT", Kind.LEVEL, 0.0, 20.0, Limits(hh=18.0, h=16.0, l=2.0, ll=1.0), unit="m"
-        ),
-        sensor(
-            f"{uid}_TT", Kind.TEMPERATURE, -20.0, 80.0, Limits(hh=50.0, h=40.0, l=-5.0), unit="degC"
-        ),
-        sensor(f"{uid}_GC", Kind.GAS_COMBUSTIBLE, 0.0, 100.0, Limits(hh=50.0, h=25.0), unit="%LEL"),
-        sensor(
-            f"{uid}_GT",
-            Kind.GAS_TOXIC,
-            0.0,
-            100.0,
-            Limits(hh=13.2, h=6.6),
-            unit="ppm",
-            substance="H2S",
-        ),
-        sensor(f"{uid}_FT", Kind.FLOW, 0.0, 200.0, Limits(h=180.0), unit="m3/h"),
+        _sensor(f"{uid}_LT", Kind.LEVEL, 0.0, 20.0, Limits(hh=18.0, h=16.0, l=2.0, ll=1.0)),
+        _sensor(f"{uid}_TT", Kind.TEMPERATURE, -20.0, 80.0, Limits(hh=50.0, h=40.0, l=-5.0)),
+        _sensor(f"{uid}_GC", Kind.GAS_COMBUSTIBLE, 0.0, 100.0, Limits(hh=50.0, h=25.0)),
+        _sensor(f"{uid}_GT", Kind.GAS_TOXIC, 0.0, 100.0, Limits(hh=13.2, h=6.6), substance="H2S"),
+        _sensor(f"{uid}_FT", Kind.FLOW, 0.0, 200.0, Limits(h=180.0)),
     ]
     if pressurised:
-        sensors.append(
-            sensor(
-                f"{uid}_PT",
-                Kind.PRESSURE,
-                0.0,
-                2500.0,
-                Limits(hh=1800.0, h=1600.0, l=300.0),
-                unit="kPa",
-            )
-        )
-    return Unit(
-        id=uid,
-        type="tank",
-        substance="propane" if pressurised else "toluene",
+        limits = Limits(hh=1800.0, h=1600.0, l=300.0)
+        sensors.append(_sensor(f"{uid}_PT", Kind.PRESSURE, 0.0, 2500.0, limits))
+    substance = "propane" if pressurised else "toluene"
+    return unit(
+        uid,
+        *sensors,
+        substance=substance,
         capacity_m3=5000.0,
         pressurised=pressurised,
         gateway=gateway,
-        sensors=tuple(sensors),
     )
 
 
 def make_site(n_tanks: int = 4, root: str = "hw") -> Site:
     """One enterprise, one hazard source; tank T2 is pressurised; two gateways."""
     units = tuple(tank(f"T{k + 1}", f"gw{k % 2 + 1}", pressurised=k == 1) for k in range(n_tanks))
-    hs = HazardSource(
-        id="HS1",
-        name="Tank farm 1",
-        grade=2,
-        responsible=Responsible("Wang", "Li", "Zhang"),
-        units=units,
-    )
-    return Site(
-        park="Test park",
-        root_topic=root,
-        enterprises=(Enterprise("acme", "Acme Chemicals", (hs,)),),
-    )
+    people = Responsible("Wang", "Li", "Zhang")
+    hs = hazard_source("HS1", *units, name="Tank farm 1", responsible=people)
+    return site(enterprise("acme", hs, name="Acme Chemicals"), park="Test park", root_topic=root)
 
 
 def series(
