@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hazardwatch.clock import FakeClock
-from hazardwatch.model import Batch, Condition, Site
+from hazardwatch.model import Batch, Condition, Kind, Site
 from hazardwatch.service import Service, Settings
 from simulators.library import ScenarioSpec
 from simulators.scenario import Incident
@@ -83,6 +83,7 @@ class Run:
     unit_tags: dict[str, set[str]]  # unit id -> tags of its sensors
     gas_tags: set[str]
     gas_units: set[str] = field(default_factory=set)  # units of incidents that emit gas
+    flow_tags: set[str] = field(default_factory=set)
 
 
 def _unit_tags(site: Site) -> dict[str, set[str]]:
@@ -124,9 +125,10 @@ def run_scenario(spec: ScenarioSpec, duration_s: float | None = None) -> Run:
         finally:
             svc.close()
     gas = {s.tag for s in farm.sensors if s.kind.is_gas}
+    flow = {s.tag for s in farm.sensors if s.kind is Kind.FLOW}
     gas_units = {s.unit_id for s in script.scenarios if isinstance(s, Incident) and s.emits_gas}
     return Run(spec.name, spec.start_ts, duration, len(farm.sensors), activations,
-               script.truth(), _unit_tags(spec.site), gas, gas_units)  # fmt: skip
+               script.truth(), _unit_tags(spec.site), gas, gas_units, flow)  # fmt: skip
 
 
 @dataclass
@@ -164,8 +166,12 @@ def _involved(run: Run) -> set[str]:
     return tags
 
 
-def _peak(incident: dict[str, Any]) -> tuple[str, float | None]:
-    crossings = incident.get("crossings", [])
+def _peak(incident: dict[str, Any], skip: set[str]) -> tuple[str, float | None]:
+    """The most severe limit the incident's process reached and when it first did.
+
+    Flow limits are skipped: an opened inflow crosses them at once, while the hazard is where
+    the flow takes the level (or pressure, temperature)."""
+    crossings = [c for c in incident.get("crossings", []) if c["tag"] not in skip]
     for cond in _PEAK_ORDER:
         times = [c["ts"] for c in crossings if c["condition"] == cond and c["ts"] is not None]
         if times:
@@ -175,7 +181,9 @@ def _peak(incident: dict[str, Any]) -> tuple[str, float | None]:
 
 def score(run: Run) -> Score:
     """Compare a run's alarms with its truth (see the module docstring)."""
-    incidents = [e for e in run.truth if e.get("category") == "incident"]
+    incidents = [
+        e for e in run.truth if e.get("category") == "incident" and e["onset_ts"] is not None
+    ]
     faults = [e for e in run.truth if e.get("category") == "fault"]
     involved = _involved(run)
     process = [a for a in run.activations if a.condition in PROCESS]
@@ -199,7 +207,7 @@ def score(run: Run) -> Score:
             first = min(hits, key=lambda a: a.ts)
             s.first_ts, s.first_condition = first.ts, first.condition.label.upper()
             s.first_after_s = first.ts - onset
-        peaks = [_peak(e) for e in incidents]
+        peaks = [_peak(e, run.flow_tags) for e in incidents]
         timed = [(ts, c) for c, ts in peaks if ts is not None]
         if timed:
             ts, s.peak_condition = min(timed)

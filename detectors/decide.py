@@ -13,8 +13,12 @@ Timers are `pending_since` arrays: the ts of the first reading wanting the chang
 when nothing is pending.
 
 Early warnings and signal faults get hysteresis as well, as a ratio of their threshold:
-- RATE is raised when |slope| > rate limit with at least MIN_SAMPLES samples and the slope
-  beyond SIGNIFICANCE standard errors; held while |slope| >= HOLD_RATIO x limit;
+- RATE is raised when |slope| > rate limit with at least MIN_SAMPLES samples, the slope
+  beyond SIGNIFICANCE standard errors, and the window filled: its samples span
+  MIN_SPAN_SHARE of the slope window or number FILLED_SAMPLES (a few samples after a start or
+  a gap are not a trend: with few degrees of freedom the significance test lets through a
+  few per cent of pure noise), and |slope| - limit beyond SIGNIFICANCE standard errors;
+  held while |slope| >= HOLD_RATIO x limit;
 - PREDICT_* is raised when the predicted time to the limit is under the horizon, on the same
   sample and significance rule; held while under CLEAR_HORIZON x horizon and the trend
   still heads there. The caller clears it once the value has reached the limit (the limit
@@ -96,6 +100,8 @@ def delay(
 
 
 MIN_SAMPLES = 5
+MIN_SPAN_SHARE = 0.5  # of rate_window_s the samples of a slope must span to raise anything
+FILLED_SAMPLES = 32  # ... or this many samples (half the ring: a fast sensor's whole window)
 SIGNIFICANCE = 3.0  # standard errors a slope must exceed before it may raise anything
 HOLD_RATIO = 0.8
 CLEAR_HORIZON = 1.2
@@ -113,21 +119,40 @@ def significant(slope: np.ndarray, stderr: np.ndarray, count: np.ndarray) -> np.
         return (count >= MIN_SAMPLES) & (np.abs(slope) > SIGNIFICANCE * stderr)
 
 
+def window_filled(
+    count: np.ndarray, oldest_ts: np.ndarray, ts: np.ndarray, window_s: np.ndarray
+) -> np.ndarray:
+    """Whether a window of `count` samples, oldest to newest `ts`, is filled enough to trust
+    its slope: spanning MIN_SPAN_SHARE of `window_s` (s), or FILLED_SAMPLES samples.
+
+    >>> window_filled(np.array([16, 11, 40]), np.array([0.0, 100.0, 160.0]),
+    ...               np.full(3, 200.0), np.full(3, 300.0))
+    array([ True, False,  True])
+    """
+    return (ts - oldest_ts >= MIN_SPAN_SHARE * window_s) | (count >= FILLED_SAMPLES)
+
+
 def hold_rate(
     slope_per_min: np.ndarray,
+    stderr_per_min: np.ndarray,
     rate_limit_per_min: np.ndarray,
     significant: np.ndarray,
     active: np.ndarray,
 ) -> np.ndarray:
     """Whether RATE should be active: |slope| beyond the limit (units/min), with hysteresis.
 
-    >>> hold_rate(np.array([1.2, -1.2, 0.9, 0.7]), np.full(4, 1.0),
-    ...           np.array([True, True, False, True]), np.array([False, False, True, True]))
-    array([ True,  True,  True, False])
+    Raised only when the slope is beyond the limit by SIGNIFICANCE standard errors: a fill
+    near its rated rate, seen through instrument noise, is not over it.
+
+    >>> hold_rate(np.array([1.2, -1.2, 0.9, 0.7, 1.2]), np.array([0.0, 0.0, 0.0, 0.0, 0.1]),
+    ...           np.full(5, 1.0), np.array([True, True, False, True, True]),
+    ...           np.array([False, False, True, True, False]))
+    array([ True,  True,  True, False, False])
     """
     with np.errstate(invalid="ignore"):
         speed = np.abs(slope_per_min)
-        raise_ = (speed > rate_limit_per_min) & significant
+        beyond = speed - rate_limit_per_min > SIGNIFICANCE * stderr_per_min
+        raise_ = (speed > rate_limit_per_min) & beyond & significant
         return np.where(active, speed >= HOLD_RATIO * rate_limit_per_min, raise_)
 
 
@@ -191,6 +216,7 @@ DECISIONS = (
     hold_low,
     delay,
     significant,
+    window_filled,
     hold_rate,
     hold_predict,
     eta_moved,
@@ -209,4 +235,5 @@ __all__ = [
     "hold_predict",
     "hold_rate",
     "significant",
+    "window_filled",
 ]

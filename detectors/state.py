@@ -166,7 +166,10 @@ class Params:
             resolution=resolution,
             spike_rate_per_s=_column(table, "spike_rate_per_s", d.spike_rate_per_s),
             noise_ratio=_column(table, "noise_ratio", d.noise_ratio),
-            sigma_floor=np.fmax(resolution, SIGMA_FLOOR_OF_SPAN * span),
+            sigma_floor=np.fmax(
+                np.fmax(resolution, SIGMA_FLOOR_OF_SPAN * span),
+                np.where(gas, GAS_SIGMA_FLOOR_OF_LEVEL1 * _finite_or_zero(limit[1]), 0.0),
+            ),
             moving_sigma=np.fmax(2.0 * resolution, MOVING_SIGMA_OF_SPAN * span),
             area=area,
             area_k=area_k,
@@ -186,6 +189,11 @@ class Params:
 # A baseline sigma below 0.1 % of the span is not trusted as the scale of DRIFT and NOISY
 # (a gas detector reading a flat 0 would otherwise alarm on its first digit). [product default]
 SIGMA_FLOOR_OF_SPAN = 1e-3
+# A gas detector's scale is its first alarm level, not its span: reading near zero, its
+# learned spread is mostly the first digit and clipping at 0. A sigma under 5 % of the first
+# level is not trusted, so DRIFT needs a sustained rise of several per cent of level 1 (about
+# a typical detector's zero stability) and not a wobble of its last digit. [product default]
+GAS_SIGMA_FLOOR_OF_LEVEL1 = 0.05
 # A sensor whose baseline sigma stays under 0.01 % of span does not normally move: never STUCK.
 MOVING_SIGMA_OF_SPAN = 1e-4
 

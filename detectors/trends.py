@@ -1,7 +1,8 @@
 """The early-warning stage: window, RATE, PREDICT_HH/LL, DRIFT and the learned baseline.
 
 Runs on usable readings only (measured, no signal fault), after the limit checks:
-1. the sample enters the window (detectors.window) and the slope is refitted;
+1. the sample enters the window (detectors.window) and the slope is refitted; it counts
+   only from enough samples over enough of the window's time (detectors.decide);
 2. RATE and PREDICT_* follow the slope (rules in detectors.decide); PREDICT_* clears once
    the reading itself has reached the limit (the limit alarm takes over). While held its
    eta is reported again (active=True, new eta_ts) when it moved enough;
@@ -28,7 +29,14 @@ from detectors.checks import (
     time_to_high,
     time_to_low,
 )
-from detectors.decide import eta_moved, hold_drift, hold_predict, hold_rate, significant
+from detectors.decide import (
+    eta_moved,
+    hold_drift,
+    hold_predict,
+    hold_rate,
+    significant,
+    window_filled,
+)
 from detectors.state import PROCESS_BITS, Params, State
 from hazardwatch.model import Condition
 
@@ -66,6 +74,11 @@ def advance_trends(
     fit += st.v0[rows]
     st.slope[rows], st.stderr[rows] = slope, stderr
     sig = significant(slope, stderr, count)
+    short = np.flatnonzero(sig)
+    if short.size:  # few sensors have a significant slope: check their time span only
+        r = short + (rows.start or 0) if isinstance(rows, slice) else rows[short]
+        oldest = window.oldest_ts(st, r)
+        sig[short] = window_filled(st.count[r], oldest, t[short], p.rate_window_s[r])
     # Only a significant slope raises a trend condition and only an active one is held:
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether.
     cand = np.flatnonzero(sig | ((bits & _TRENDS) != 0))
@@ -73,7 +86,7 @@ def advance_trends(
     if cand.size:
         r = cand + (rows.start or 0) if isinstance(rows, slice) else rows[cand]
         new = bits.copy()
-        fitted = (slope[cand], fit[cand], sig[cand])
+        fitted = (slope[cand], stderr[cand], fit[cand], sig[cand])
         reading = (sensor[cand], t[cand], v[cand])
         new[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
     return _drift_and_baseline(st, p, rows, v, new)
@@ -84,16 +97,17 @@ def _rate_and_predict(
     p: Params,
     rows: np.ndarray,
     reading: tuple[np.ndarray, np.ndarray, np.ndarray],
-    fitted: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fitted: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     bits: np.ndarray,
     out: Changes,
     round_no: int,
 ) -> np.ndarray:
     """RATE and PREDICT_* for candidate `rows`: reading (sensor, ts, value) and the fitted
-    (slope units/s, value at ts, significant)."""
+    (slope units/s, its standard error, value at ts, significant)."""
     sensor, t, v = reading
-    slope, fit, sig = fitted
-    rate = hold_rate(slope * 60.0, p.rate_limit_per_min[rows], sig, (bits & RATE) != 0)
+    slope, stderr, fit, sig = fitted
+    limit_per_min = p.rate_limit_per_min[rows]
+    rate = hold_rate(slope * 60.0, stderr * 60.0, limit_per_min, sig, (bits & RATE) != 0)
     new = (bits & ~RATE) | rate * RATE
     horizon = p.horizon_s[rows]
     for k, bit, condition, high in _PREDICTS:

@@ -6,18 +6,19 @@ count as value; it clears when the count falls below k. Recounted whenever a gas
 an area member changed; the change carries the latest ts of the readings that moved it.
 CO_RISE: for a unit with a temperature and a pressure sensor, both slopes positive and
 each above half its RATE limit (no rate limit: above SIGNIFICANCE standard errors), each
-from at least MIN_SAMPLES samples, raise CO_RISE on the pressure sensor; it is held while
-both stay above 0.8 x those thresholds. Re-evaluated for the units whose sensors took a
-usable reading.
+from at least MIN_SAMPLES samples (and, to raise, from filled windows: detectors.decide),
+raise CO_RISE on the pressure sensor; it is held while both stay above 0.8 x those thresholds.
+Re-evaluated for the units whose sensors took a usable reading.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from detectors import window
 from detectors.changes import Changes
 from detectors.checks import area_count, co_rising
-from detectors.decide import HOLD_RATIO, MIN_SAMPLES, SIGNIFICANCE
+from detectors.decide import HOLD_RATIO, MIN_SAMPLES, SIGNIFICANCE, window_filled
 from detectors.state import Params, State
 from hazardwatch.model import Condition
 
@@ -82,6 +83,9 @@ def co_rise(
         scale * _threshold(st, p, tt),
         scale * _threshold(st, p, pp),
     )
+    raising = np.flatnonzero(now & ~was)  # few: only they pay for the window check
+    if raising.size:
+        now[raising] = _filled(st, p, tt[raising]) & _filled(st, p, pp[raising])
     flip = np.flatnonzero(now != was)
     if flip.size:
         s = pp[flip]
@@ -89,6 +93,12 @@ def co_rise(
         out.add(
             s, Condition.CO_RISE, now[flip], st.last_value[s], when[pairs[flip]], round_no=round_no
         )
+
+
+def _filled(st: State, p: Params, s: np.ndarray) -> np.ndarray:
+    """Whether the slope windows of sensors `s` are filled (decide.window_filled)."""
+    oldest = window.oldest_ts(st, s)
+    return window_filled(st.count[s], oldest, st.last_ts[s], p.rate_window_s[s])
 
 
 def _threshold(st: State, p: Params, s: np.ndarray) -> np.ndarray:

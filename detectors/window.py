@@ -106,6 +106,14 @@ def rebase(st: State, sensors: np.ndarray) -> None:
     st.sums[:, sensors] = _terms(x, y).sum(axis=1)
 
 
+def oldest_ts(st: State, sensors: np.ndarray) -> np.ndarray:
+    """The ts of the oldest sample in the window of each of `sensors` (NaN when empty)."""
+    size = st.ring_ts.shape[0]
+    count = st.count[sensors]
+    tail = (st.head[sensors] - count) % size
+    return np.where(count > 0, st.ring_ts[tail, sensors], np.nan)
+
+
 def samples(st: State, sensor: int) -> list[tuple[float, float]]:
     """The window of one sensor, oldest first (for tests and inspection)."""
     size = st.ring_ts.shape[0]

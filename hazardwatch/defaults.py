@@ -129,19 +129,30 @@ def _process(deadband_pct: float, delay_s: float) -> KindDefaults:
 # [product defaults] for the early-warning and signal-fault checks; all configurable. Common:
 # slope over 300 s, time-to-limit horizon 1800 s, CUSUM drift 8 sigma with slack 0.5 sigma,
 # stuck after 900 s without a change beyond the resolution (0.1 % of span), noise at 5 times
-# the usual spread. Level and flow move by operation, so drift is off for them; a real gas
+# the usual spread. Level and flow move by operation and an outdoor tank's temperature and
+# pressure follow the weather (a daily swing of a few degrees is no drift, but a one-rate
+# baseline cannot tell them apart), so drift is off for them; flow has no time-to-limit
+# either (it steps when a pump starts); a real gas
 # leak can jump and its limits already do the work, so gas has no rate, horizon or spike check.
 _NO_DRIFT = {"drift_h_sigma": None}
 TREND_BUILTIN: dict[Kind, TrendDefaults] = {
-    Kind.TEMPERATURE: TrendDefaults(rate_limit_per_min=2.0, spike_rate_pct_per_s=2.0),
-    Kind.PRESSURE: TrendDefaults(rate_limit_pct_per_min=5.0, spike_rate_pct_per_s=10.0),
+    Kind.TEMPERATURE: TrendDefaults(rate_limit_per_min=2.0, spike_rate_pct_per_s=2.0).merged(
+        _NO_DRIFT
+    ),
+    Kind.PRESSURE: TrendDefaults(rate_limit_pct_per_min=5.0, spike_rate_pct_per_s=10.0).merged(
+        _NO_DRIFT
+    ),
     # A tank's rated fill rate (the unit's max_fill_rate_m_per_h) takes the place of 2 %.
     Kind.LEVEL: TrendDefaults(rate_limit_pct_per_min=2.0, spike_rate_pct_per_s=1.0).merged(
         _NO_DRIFT
     ),
-    Kind.FLOW: TrendDefaults().merged(_NO_DRIFT),
-    Kind.GAS_COMBUSTIBLE: TrendDefaults(horizon_s=None),
-    Kind.GAS_TOXIC: TrendDefaults(horizon_s=None),
+    # Flow follows pumps and valves: a pump start is a step to its duty, not a trend to HH.
+    Kind.FLOW: TrendDefaults(horizon_s=None).merged(_NO_DRIFT),
+    # CUSUM slack of 1 sigma, not 0.5: with 8 sigma it runs ~4e7 quiet samples between false
+    # DRIFTs instead of ~2e4 (a detector reporting every 10 s: 2 days), and still flags a
+    # sustained shift of 2 sigma within ~8 readings. Gas drift is the early sign of a small leak.
+    Kind.GAS_COMBUSTIBLE: TrendDefaults(horizon_s=None, drift_k_sigma=1.0),
+    Kind.GAS_TOXIC: TrendDefaults(horizon_s=None, drift_k_sigma=1.0),
     Kind.GENERIC: TrendDefaults(),
 }
 # Level rate limit from the tank's rated fill rate: that rate plus 20 %, per minute.

@@ -30,6 +30,7 @@ NEVER = float("-inf")
 NAN = math.nan
 RING_SIZE = 64
 MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 1.2
+MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, CLIP_SIGMA = 0.2, 4.0
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
 LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
@@ -211,10 +212,16 @@ class ReferenceDetector:
         return _zero_if_nan(self._setting("resolution", i))
 
     def _sigma(self, i: int) -> float:
-        """The baseline sigma used as a scale: at least resolution and 0.1 % of span."""
+        """The baseline sigma used as a scale: at least resolution and 0.1 % of span, and
+        for gas detectors 5 % of their first level."""
         mem = self.sensors[i]
         floor = fmax(self._resolution(i), 1e-3 * self._span(i))
+        if self._is_gas(i):
+            floor = fmax(floor, 0.05 * _zero_if_nan(self._setting("limit_h", i)))
         return fmax(math.sqrt(max(mem.base_var, 0.0)), floor)
+
+    def _is_gas(self, i: int) -> bool:
+        return Kind(int(self.table.kind[i])) in (Kind.GAS_COMBUSTIBLE, Kind.GAS_TOXIC)
 
     def _warmed(self, i: int) -> bool:
         return self.sensors[i].base_n >= fmax(self._setting("baseline_warmup_n", i), 1.0)
@@ -263,13 +270,15 @@ class ReferenceDetector:
         while w[0][0] < t - self._setting("rate_window_s", i):
             w.popleft()
         slope, se, fit = fit_line(w, t)
-        sig = len(w) >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * se
+        filled = w[-1][0] - w[0][0] >= MIN_SPAN_SHARE * self._setting("rate_window_s", i)
+        filled = filled or len(w) >= FILLED_SAMPLES
+        sig = len(w) >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * se and filled
         limit = self._setting("rate_limit_per_min", i)
         speed = abs(slope * 60.0)
         if Condition.RATE in mem.active:
             rate = speed >= HOLD_RATIO * limit
         else:
-            rate = speed > limit and sig
+            rate = speed > limit and speed - limit > SIGNIFICANCE * se * 60.0 and sig
         (mem.active.add if rate else mem.active.discard)(Condition.RATE)
         horizon = self._setting("horizon_s", i)
         lims = self._limits(i)

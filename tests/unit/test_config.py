@@ -488,15 +488,15 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
         [f"{LT}.trend.baseline_warmup_n: expected a whole number, got the number 2.5"],
     ),
     "defaults_trend_drift": (
-        lambda c: c.update(defaults={"temperature": {"trend": {"drift_k_sigma": 10}}}),
+        lambda c: c.update(defaults={"gas_toxic": {"trend": {"drift_k_sigma": 10}}}),
         [
-            "park.yaml: defaults.temperature.trend.drift_k_sigma: temperature: drift_k_sigma "
+            "park.yaml: defaults.gas_toxic.trend.drift_k_sigma: gas_toxic: drift_k_sigma "
             "(10.0) must be smaller than drift_h_sigma (8.0)"
         ],
     ),
     "defaults_all_trend_drift": (
         lambda c: c.update(defaults={"all": {"trend": {"drift_h_sigma": 0.25}}}),
-        ["defaults.all.trend.drift_k_sigma: gas_toxic: drift_k_sigma (0.5) must be smaller"],
+        ["defaults.all.trend.drift_k_sigma: gas_toxic: drift_k_sigma (1.0) must be smaller"],
     ),
     "defaults_trend_unknown_field": (
         lambda c: c.update(defaults={"level": {"trend": {"stuck_window": 60}}}),
@@ -805,9 +805,10 @@ def test_builtin_trend_defaults_per_kind() -> None:
     # tag: (rate /min, horizon s, drift h sigma, spike /s); spans 20 m, 100 degC, 2.5 MPa, ...
     expected = {
         "T1-LT": (0.4, 1800.0, None, 0.2),  # 2 % and 1 % of 20 m; level moves by operation
-        "T1-TT": (2.0, 1800.0, 8.0, 2.0),  # 2 degC/min; 2 % of 100 degC per s
-        "T1-PT": (0.125, 1800.0, 8.0, 0.25),  # 5 % and 10 % of 2.5 MPa
-        "T1-FT": (None, 1800.0, None, None),
+        # 2 degC/min; 2 % of 100 degC per s; temperature and pressure follow the weather
+        "T1-TT": (2.0, 1800.0, None, 2.0),
+        "T1-PT": (0.125, 1800.0, None, 0.25),  # 5 % and 10 % of 2.5 MPa
+        "T1-FT": (None, None, None, None),  # flow steps when a pump starts
         "T1-XT": (None, 1800.0, 8.0, None),
         "T1-GT": (None, None, 8.0, None),  # a real leak can jump; limits do the work
         "T1-AT": (None, None, 8.0, None),
@@ -818,7 +819,8 @@ def test_builtin_trend_defaults_per_kind() -> None:
         assert t.rate_limit_per_min == pytest.approx(rate), tag
         assert (t.horizon_s, t.drift_h_sigma) == (horizon, drift), tag
         assert t.spike_rate_per_s == pytest.approx(spike), tag
-        assert (t.stuck_window_s, t.noise_ratio, t.drift_k_sigma) == (900.0, 5.0, 0.5), tag
+        k_sigma = 1.0 if s.kind.is_gas else 0.5
+        assert (t.stuck_window_s, t.noise_ratio, t.drift_k_sigma) == (900.0, 5.0, k_sigma), tag
         assert (t.rate_window_s, t.baseline_warmup_n, t.baseline_alpha) == (300.0, 100, 0.001)
         assert t.resolution == pytest.approx(0.001 * (s.range_hi - s.range_lo)), tag
 

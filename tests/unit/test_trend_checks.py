@@ -105,7 +105,8 @@ def test_full_and_filling_rings_in_one_batch_fit_their_own_windows(dense_from: f
 def test_a_gap_longer_than_the_window_empties_it_and_clears_rate() -> None:
     det = Detector(table(sensor(trend=with_(rate_limit_per_min=6.0, rate_window_s=60.0))), T0)
     got = run(det, [(k * 5.0, 40.0 + k * 1.0) for k in range(8)])  # 12 /min
-    assert [(c.active, c.ts) for c in of(got, C.RATE)] == [(True, T0 + 20.0)]
+    # Raised once the samples span half the 60 s window.
+    assert [(c.active, c.ts) for c in of(got, C.RATE)] == [(True, T0 + 30.0)]
     got = run(det, [(1000.0, 47.0)])
     assert int(det.state.count[0]) == 1 and math.isnan(det.state.slope[0])
     assert [(c.condition, c.active) for c in got] == [(C.RATE, False)]
@@ -163,15 +164,15 @@ def test_time_to_limit_on_a_ramp_equals_the_analytic_crossing() -> None:
     det = predicting()
     got = run(det, [(10.0 * k, 50.0 + 0.05 * 10.0 * k) for k in range(30)])
     (raised,) = of(got, C.PREDICT_HH)
-    assert raised.active and raised.ts == T0 + 40.0  # fifth sample
+    assert raised.active and raised.ts == T0 + 150.0  # the samples span half the window
     assert raised.eta_ts == pytest.approx(T0 + 800.0, abs=1e-6)  # (90 - 50) / 0.05
     assert [c.condition for c in got] == [C.PREDICT_HH]  # a steady trend: no updates
 
 
 def test_predict_ll_on_a_falling_level_carries_its_eta() -> None:
     det = predicting()
-    got = of(run(det, [(10.0 * k, 60.0 - 0.1 * 10.0 * k) for k in range(6)]), C.PREDICT_LL)
-    assert [(c.active, c.ts) for c in got] == [(True, T0 + 40.0)]
+    got = of(run(det, [(10.0 * k, 60.0 - 0.1 * 10.0 * k) for k in range(20)]), C.PREDICT_LL)
+    assert [(c.active, c.ts) for c in got] == [(True, T0 + 150.0)]
     assert got[0].eta_ts == pytest.approx(T0 + 500.0, abs=1e-6)
 
 
@@ -189,13 +190,13 @@ def test_predict_is_reported_again_when_the_eta_moves_enough() -> None:
 
 
 def test_predict_clears_when_the_trend_turns_and_when_the_limit_is_reached() -> None:
-    det = predicting()
+    det = predicting(rate_window_s=100.0)
     up = [(10.0 * k, 60.0 + 1.0 * k) for k in range(8)]
     down = [(80.0 + 10.0 * k, 67.0 - 1.0 * k) for k in range(1, 12)]
     got = of(run(det, up + down), C.PREDICT_HH)
     assert [c.active for c in got] == [True] * (len(got) - 1) + [False]
     assert got[-1].eta_ts is None and got[-1].ts > T0 + 80.0
-    det = predicting()
+    det = predicting(rate_window_s=100.0)
     got = run(det, [(10.0 * k, 80.0 + 1.0 * k) for k in range(12)])
     assert [(c.condition, c.active) for c in got if c.ts == T0 + 100.0] == [
         (C.HH, True),
@@ -208,6 +209,15 @@ def test_noise_never_predicts_a_crossing() -> None:
     det = predicting()
     got = run(det, [(10.0 * k, 50.0 + rng.normal(0.0, 1.0)) for k in range(600)])
     assert of(got, C.PREDICT_HH) == [] and of(got, C.PREDICT_LL) == []
+
+
+def test_no_trend_before_the_window_is_filled() -> None:
+    det = predicting(rate_window_s=300.0)
+    got = run(det, [(10.0 * k, 50.0 + 0.5 * k) for k in range(16)])
+    assert [c.ts for c in of(got, C.PREDICT_HH)] == [T0 + 150.0]  # 16 samples over 150 s
+    det = predicting(rate_window_s=300.0)
+    got = run(det, [(1.0 * k, 50.0 + 0.05 * k) for k in range(40)])
+    assert [c.ts for c in of(got, C.PREDICT_HH)] == [T0 + 31.0]  # 32 samples: filled
 
 
 def test_predict_needs_five_samples() -> None:
@@ -374,7 +384,7 @@ def test_co_rise_comes_before_either_sensor_reaches_h() -> None:
         1,
         C.CO_RISE,
         True,
-        T0 + 40.0,
+        T0 + 150.0,  # once both windows span half their 300 s
     )
     assert of(got, C.RATE) == []
     assert min(c.ts for c in got if c.condition in (C.H, C.HH)) > first.ts + 3000.0
