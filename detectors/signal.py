@@ -41,7 +41,10 @@ def signal_faults(
 ) -> np.ndarray:
     """Update the signal history of `rows` with one measurement each; return their fault bits."""
     v1, t1, v2, t2 = st.hist[:, rows]
-    spike = is_spike(v, t, v1, t1, st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows])
+    spike = is_spike(
+        v, t, v1, t1, st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows],
+        st.noise[rows],
+    )  # fmt: skip
     ok = ~spike
     d2 = np.where(ok, second_difference(v, t, v1, t1, v2, t2), np.nan)
     noise = noise_update(st.noise[rows], d2)

@@ -32,6 +32,7 @@ RING_SIZE = 64
 MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 1.2
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, CLIP_SIGMA = 0.2, 4.0
+SPIKE_NOISE_SIGMAS = 6.0
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
 LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
 FAULTS = (Condition.SPIKE, Condition.STUCK, Condition.NOISY)
@@ -231,7 +232,10 @@ class ReferenceDetector:
         rate = self._setting("spike_rate_per_s", i)
         v1, t1, v2, t2 = mem.hist
         pv, pt = mem.prev
-        spike = abs(v - v1) > rate * (t - t1) and abs(v - pv) > rate * (t - pt)
+        allowance = SPIKE_NOISE_SIGMAS * mem.noise  # NaN until estimated: never a spike
+        spike = (
+            abs(v - v1) > rate * (t - t1) + allowance and abs(v - pv) > rate * (t - pt) + allowance
+        )
         mem.prev = (v, t)
         faults = set()
         if spike:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 NOISE_ALPHA = 0.2  # EWMA weight: about the last 10 readings
+# A spike must clear the physical rate by this many sigma of the sensor's white noise.
+SPIKE_NOISE_SIGMAS = 6.0
 
 
 def is_spike(
@@ -18,20 +20,30 @@ def is_spike(
     prev_value: np.ndarray,
     prev_ts: np.ndarray,
     spike_rate_per_s: np.ndarray,
+    noise: np.ndarray,
 ) -> np.ndarray:
-    """A jump faster than the physics allows (`spike_rate_per_s`, units/s).
+    """A jump faster than the physics allows (`spike_rate_per_s`, units/s) plus the noise.
 
     Jumping from the last good reading (`ref_*`) is a spike unless the previous reading
-    (`prev_*`) already jumped there too: two readings in a row confirm a real step.
+    (`prev_*`) already jumped there too: two readings in a row confirm a real step. The
+    jump must also clear SPIKE_NOISE_SIGMAS times the sensor's own white-noise estimate
+    (`noise`): at 1 Hz the rate allowance alone is only a few sigma of an ordinary level
+    transmitter's noise. Before the sensor has a noise estimate (NaN, its first three
+    readings) nothing is judged a spike.
 
-    >>> is_spike(np.array([90.0, 90.0, 50.5]), np.full(3, 10.0), np.full(3, 50.0),
-    ...     np.full(3, 9.0), np.array([50.0, 89.0, 50.0]), np.full(3, 9.0), np.full(3, 5.0))
-    array([ True, False, False])
+    >>> is_spike(np.array([90.0, 90.0, 50.5, 90.0]), np.full(4, 10.0), np.full(4, 50.0),
+    ...     np.full(4, 9.0), np.array([50.0, 89.0, 50.0, 50.0]), np.full(4, 9.0),
+    ...     np.full(4, 5.0), np.array([0.1, 0.1, 0.1, np.nan]))
+    array([ True, False, False, False])
+    >>> is_spike(np.array([57.0]), np.array([10.0]), np.array([50.0]), np.array([9.0]),
+    ...     np.array([50.0]), np.array([9.0]), np.array([5.0]), np.array([1.0]))
+    array([False])
     """
+    allowance = SPIKE_NOISE_SIGMAS * noise
     with np.errstate(all="ignore"):
-        from_ref = np.abs(value - ref_value) > spike_rate_per_s * (ts - ref_ts)
-        from_prev = np.abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts)
-    return from_ref & from_prev
+        from_ref = np.abs(value - ref_value) > spike_rate_per_s * (ts - ref_ts) + allowance
+        from_prev = np.abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts) + allowance
+    return from_ref & from_prev  # NaN allowance compares False: not judged yet
 
 
 def second_difference(
