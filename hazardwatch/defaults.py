@@ -25,13 +25,9 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hazardwatch.model import Kind, Trend
-
-if TYPE_CHECKING:
-    pass
-
 
 # A quantity given in absolute units or as a share of the instrument span: setting one form
 # replaces the other, so a more specific level of the config always wins.
