@@ -186,33 +186,40 @@ def wait_until(
 
 
 class LiveListener:
-    """Reads the SSE channel in a thread and keeps every event, until closed."""
+    """Reads the SSE channel in a thread and keeps every event, until closed.
+
+    The read timeout is longer than the server's 15 s heartbeat, so the stream is never
+    dropped (and events never missed) between events; `close()` closes the connection
+    to wake the reader.
+    """
 
     def __init__(self, base: str) -> None:
         self.events: list[dict[str, Any]] = []
+        self.reconnects = 0
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=30.0))
         self._thread = threading.Thread(target=self._run, args=(base,), daemon=True)
         self._thread.start()
         if not self._connected.wait(10):
             raise AssertionError("the live channel did not connect within 10 s")
 
     def _run(self, base: str) -> None:
-        timeout = httpx.Timeout(5.0, read=1.0)
-        with httpx.Client(timeout=timeout) as client:
-            while not self._stop.is_set():
-                try:
-                    with client.stream("GET", f"{base}/api/live") as resp:
-                        self._connected.set()
-                        for line in resp.iter_lines():
-                            if line.startswith("data:"):
-                                self.events.append(orjson.loads(line[5:].strip()))
-                            if self._stop.is_set():
-                                return
-                except httpx.HTTPError:
-                    # Read timeouts between heartbeats end up here; just listen again.
-                    continue
+        while not self._stop.is_set():
+            try:
+                with self._client.stream("GET", f"{base}/api/live") as resp:
+                    self._connected.set()
+                    for line in resp.iter_lines():
+                        if line.startswith("data:"):
+                            self.events.append(orjson.loads(line[5:].strip()))
+                        if self._stop.is_set():
+                            return
+            except (httpx.HTTPError, RuntimeError):
+                # A dropped stream (or our own close()) ends here; listen again unless closing.
+                self.reconnects += 1
+                continue
 
     def close(self) -> None:
         self._stop.set()
+        self._client.close()
         self._thread.join(5)
