@@ -7,16 +7,8 @@ dead-letter file.
 from ingest.batcher import Batcher
 from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter, payload_text
-from ingest.decode import (
-    MAX_AGE_S,
-    MAX_FUTURE_S,
-    MAX_PAYLOAD_BYTES,
-    Decoded,
-    Decoder,
-    GatewayStatus,
-    Reason,
-    Rejection,
-)
+from ingest.decode import MAX_AGE_S, MAX_FUTURE_S, MAX_PAYLOAD_BYTES, Decoder
+from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection
 from ingest.session import IngestError, Ingestor, parse_broker_url
 
 __all__ = [

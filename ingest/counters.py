@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.decode import Decoded, Reason
+from ingest.decoded import Decoded, Reason
 
 
 class IngestCounters:

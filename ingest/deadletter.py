@@ -11,7 +11,7 @@ from typing import IO, Any, Self
 
 import orjson
 
-from ingest.decode import Rejection
+from ingest.decoded import Rejection
 
 MAX_BYTES = 64 * 1024 * 1024
 

@@ -17,7 +17,8 @@ from hazardwatch.model import Batch, HazardWatchError
 from ingest.batcher import Batcher
 from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter
-from ingest.decode import Decoded, Decoder, GatewayStatus
+from ingest.decode import Decoder
+from ingest.decoded import Decoded, GatewayStatus
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,66 @@
+"""What decoding produces: the rejection reasons, rejections, gateway status, the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hazardwatch.model import Batch
+
+
+class Reason(StrEnum):
+    """Why a message or a row was rejected; the value is also the counter label."""
+
+    MALFORMED_JSON = "malformed_json"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    UNKNOWN_TAG = "unknown_tag"
+    WRONG_ENTERPRISE = "wrong_enterprise"
+    TS_FUTURE = "ts_future"
+    TS_TOO_OLD = "ts_too_old"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_QUALITY = "bad_quality"
+    OVERSIZE = "oversize"
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_GATEWAY = "unknown_gateway"
+    DUPLICATE = "duplicate"
+    INTERNAL_ERROR = "internal_error"  # a decoder bug, logged with its traceback
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One rejected message (``row is None``) or one rejected row of a gateway batch.
+
+    `payload` is the whole message for a message-level rejection (cut to the size limit
+    for `oversize`) and the offending row re-serialised as JSON for a row rejection.
+    """
+
+    reason: Reason
+    topic: str
+    detail: str
+    payload: bytes
+    row: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """A gateway said it is online, or its broker-side last will said it went offline."""
+
+    enterprise: str
+    gateway: str
+    online: bool
+    ts: float  # receipt time, epoch seconds
+
+    @property
+    def key(self) -> str:
+        """The key of `SensorTable.gateway_sensors`."""
+        return f"{self.enterprise}/{self.gateway}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What one message turned into."""
+
+    batch: Batch
+    rejections: list[Rejection]
+    status: GatewayStatus | None = None
