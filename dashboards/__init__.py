@@ -7,7 +7,14 @@ from its event loop for every alarm event and risk colour change.
 """
 
 from dashboards.app import create_app
-from dashboards.live import RESYNC, Hub, Subscription, alarm_message, risk_message
+from dashboards.live import (
+    RESYNC,
+    Hub,
+    Subscription,
+    alarm_message,
+    publish_alarm_events,
+    risk_message,
+)
 from dashboards.server import Server
 from dashboards.view import Latest, Reading, ServiceAdapter, ServiceView
 
@@ -22,5 +29,6 @@ __all__ = [
     "Subscription",
     "alarm_message",
     "create_app",
+    "publish_alarm_events",
     "risk_message",
 ]

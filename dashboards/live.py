@@ -16,7 +16,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from alerting import AlarmEvent
+    from collections.abc import Iterable
+
+    from alerting import AlarmEvent, AlarmManager
 
 RESYNC: dict[str, Any] = {"type": "resync"}
 """Sent in place of the events a slow subscriber lost: the client must re-fetch its state."""
@@ -30,6 +32,14 @@ def alarm_message(event: AlarmEvent) -> dict[str, Any]:
 def risk_message(hazard_source: str, colour: str) -> dict[str, Any]:
     """The live message for a hazard source whose risk colour is now `colour`."""
     return {"type": "risk", "hazard_source": hazard_source, "colour": str(colour)}
+
+
+def publish_alarm_events(hub: Hub, alarms: AlarmManager, events: Iterable[AlarmEvent]) -> None:
+    """Push alarm transitions, then the risk colour changes they caused (already journalled)."""
+    for event in events:
+        hub.publish(alarm_message(event))
+    for change in alarms.take_colour_changes():
+        hub.publish(risk_message(change.hazard_source, change.new))
 
 
 class Subscription:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from alerting import AlarmEvent, AlarmManager
-from dashboards.live import Hub, alarm_message, risk_message
-from hazardwatch.model import RiskColour, SensorTable, Site
+from dashboards.live import Hub, publish_alarm_events
+from hazardwatch.model import SensorTable, Site
 
 Latest = tuple[np.ndarray, np.ndarray, np.ndarray]
 """last value (float64, NaN if never), last ts (float64, NaN if never), active condition
@@ -91,13 +91,7 @@ class ServiceAdapter:
         return report
 
     def acknowledge(self, alarm_id: int, who: str, comment: str | None) -> AlarmEvent:
-        before = self.alarms.risk_colours()
         event = self.alarms.acknowledge(alarm_id, who, comment)
-        self.hub.publish(alarm_message(event))
         # Acking a cleared alarm closes it, which can lower its hazard source's colour.
-        hs = event.alarm.hazard_source
-        old = before.get(hs, RiskColour.BLUE)
-        new = self.alarms.risk_colours().get(hs, RiskColour.BLUE)
-        if new != old:
-            self.hub.publish(risk_message(hs, new))
+        publish_alarm_events(self.hub, self.alarms, [event])
         return event

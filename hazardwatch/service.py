@@ -19,7 +19,7 @@ import numpy as np
 import uvicorn
 
 from alerting import AlarmEvent, AlarmManager, Journal
-from dashboards import Hub, Server, ServiceAdapter, alarm_message, create_app, risk_message
+from dashboards import Hub, Server, ServiceAdapter, create_app, publish_alarm_events
 from detectors import Detector
 from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.model import Batch, ConditionChange, SensorTable, Site
@@ -138,10 +138,7 @@ class Service:
         if not changes:
             return []
         events = self.alarms.apply(changes)  # committed to the journal before it returns
-        for event in events:
-            self.hub.publish(alarm_message(event))
-        for change in self.alarms.take_colour_changes():
-            self.hub.publish(risk_message(change.hazard_source, change.new))
+        publish_alarm_events(self.hub, self.alarms, events)
         for sink in self.sinks:
             sink(events)
         return events

@@ -185,6 +185,9 @@ class Park:
         severity = CONDITION_SEVERITY[condition]
         change = ConditionChange(i, condition, active, value, now, severity, eta_ts=eta_ts)
         (event,) = self.manager.apply([change])
+        # The service publishes the colour changes of every apply at once, so none is left
+        # queued for the next acknowledgement; do the same here.
+        self.manager.take_colour_changes()
         self.clock.advance(1.0)
         return event
 
