@@ -87,7 +87,6 @@ class Service:
         self.store_stats = StoreStats()
         self._newest_ts: float | None = None  # newest reading time processed
         self._last_batch_at = float("-inf")  # wall time the last batch was processed
-        self._store_queue: asyncio.Queue[Batch | None] | None = None
         self._ingestor: Ingestor | None = None
         self.view = ServiceAdapter(
             site=self.site,
@@ -126,6 +125,7 @@ class Service:
                 "written": self.store_stats.written,
                 "queued_batches": self.store_stats.queued_batches,
                 "errors": self.store_stats.errors,
+                "purged": self.store_stats.purged,
                 "last_error": self.store_stats.last_error,
             },
             "sensors": self.table.n,
@@ -158,15 +158,14 @@ class Service:
             return []
         return self.handle_changes(self.detector.gateway_offline(sensors, status.ts))
 
-    async def _ingest_loop(self, ingestor: Ingestor) -> None:
+    async def _ingest_loop(self, ingestor: Ingestor, queue: asyncio.Queue[Batch | None]) -> None:
         s = self.settings
-        queue = self._store_queue
         async for item in ingestor.stream(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s):
             if isinstance(item, GatewayStatus):
                 self.handle_status(item)
                 continue
             self.handle_batch(item)
-            if queue is not None and len(item):
+            if len(item):
                 # Bounded: a slow disk slows ingest (the broker holds the rest) instead of
                 # growing memory without limit.
                 await queue.put(item)
@@ -228,7 +227,6 @@ class Service:
         stop = stop or asyncio.Event()
         s = self.settings
         queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=s.store_queue_batches)
-        self._store_queue = queue
         ingestor = Ingestor(
             s.broker_url,
             self.decoder,
@@ -253,7 +251,7 @@ class Service:
             async with ingestor:
                 self._ingestor = ingestor
                 stages = [
-                    asyncio.create_task(self._ingest_loop(ingestor), name="ingest"),
+                    asyncio.create_task(self._ingest_loop(ingestor, queue), name="ingest"),
                     asyncio.create_task(self._stale_loop(), name="stale"),
                 ]
                 http_task = asyncio.create_task(server.serve(), name="http") if server else None
@@ -279,7 +277,6 @@ class Service:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.put(None), 60)
                 await asyncio.wait_for(store_task, 60)
-            self._store_queue = None
             self.close()
 
     def close(self) -> None:
