@@ -52,6 +52,7 @@ DEFAULT_PRIORITY: dict[Condition, Priority] = {
     Condition.STUCK: Priority.LOW,
     Condition.SPIKE: Priority.LOW,
     Condition.NOISY: Priority.LOW,
+    Condition.STEP: Priority.LOW,
     # Several detectors of one area agree: more certain than any one of them (GB 16808-2025).
     Condition.AREA_GAS: Priority.HIGH,
 }

@@ -50,6 +50,7 @@ INSTRUMENT = frozenset(
         Condition.STUCK,
         Condition.SPIKE,
         Condition.NOISY,
+        Condition.STEP,
         Condition.COMM_LOSS,
         Condition.OUT_OF_RANGE,
         Condition.BAD_QUALITY,

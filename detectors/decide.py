@@ -25,7 +25,8 @@ Early warnings and signal faults get hysteresis as well, as a ratio of their thr
   alarm takes over). While held, its eta is reported again when it moved by more than
   max(ETA_MOVE_FRACTION of the remaining time, ETA_MOVE_MIN_S);
 - DRIFT is raised when a CUSUM sum passes h and held while it stays above h/2;
-- NOISY is raised above its threshold and held while above HOLD_RATIO x threshold.
+- NOISY is raised above its threshold and held while above NOISY_HOLD_RATIO x threshold
+  (a burst of noise has quiet moments: a narrower band chattered on and off).
 Functions here are pure: they return new arrays.
 """
 
@@ -104,6 +105,7 @@ MIN_SPAN_SHARE = 0.5  # of rate_window_s the samples of a slope must span to rai
 FILLED_SAMPLES = 32  # ... or this many samples (half the ring: a fast sensor's whole window)
 SIGNIFICANCE = 3.0  # standard errors a slope must exceed before it may raise anything
 HOLD_RATIO = 0.8
+NOISY_HOLD_RATIO = 0.5
 CLEAR_HORIZON = 1.2
 ETA_MOVE_FRACTION = 0.1
 ETA_MOVE_MIN_S = 30.0
@@ -204,11 +206,11 @@ def hold_drift(
 def hold_noisy(noise: np.ndarray, threshold: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Whether NOISY should be active: short-term noise beyond the threshold (units).
 
-    >>> hold_noisy(np.array([6.0, 4.5, 3.0]), np.full(3, 5.0), np.array([False, True, True]))
+    >>> hold_noisy(np.array([6.0, 2.6, 2.4]), np.full(3, 5.0), np.array([False, True, True]))
     array([ True,  True, False])
     """
     with np.errstate(invalid="ignore"):
-        return noise > threshold * np.where(active, HOLD_RATIO, 1.0)
+        return noise > threshold * np.where(active, NOISY_HOLD_RATIO, 1.0)
 
 
 DECISIONS = (

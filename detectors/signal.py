@@ -2,16 +2,24 @@
 
 Runs on in-range, not-bad readings ("measurements"), before any process check:
 - SPIKE: the reading jumped from the last good one faster than `spike_rate_per_s`, and
-  the previous reading did not already jump there (two in a row confirm a real step). A
-  spike is flagged and the reading is not used for process checks, the window or the
-  baseline; SPIKE clears on the next measurement that is no spike.
+  the previous reading did not already jump there. A spike is flagged and the reading is
+  not used at all (limits, window, baseline); SPIKE clears on the next measurement that is
+  no spike.
+- STEP: the reading after a spike stays where the spike jumped to. No process moves that
+  fast, so the instrument shifted (bias, recalibration, reconnection): STEP is raised, the
+  second difference starts again, and the caller restarts the trend memory (the window
+  and the CUSUM; the baseline moves by the jump: detectors.trends.restart). STEP clears
+  once the restarted window is filled again.
 - STUCK: no change beyond `resolution` for `stuck_window_s` while the learned baseline
   spread says the sensor normally moves (a warmed-up sigma above 2 x resolution and
   0.01 % of span); clears when the value moves.
 - NOISY: the EWMA (~10 readings) of half the second difference, about the sigma of white
   noise and 0 on a ramp, above `noise_ratio` x the baseline sigma (warmed up only);
   clears below 0.8 x that.
-While any is active the reading is not used for process checks, like OUT_OF_RANGE.
+While SPIKE, STUCK or NOISY is active the reading feeds no trend, window or baseline.
+The limits still judge every reading but a spike (a fault never hides a limit): a STUCK
+reading as it is, a NOISY one by its smoothed value (EWMA of ~5 readings), so a burst of
+noise does not chatter a limit and a real rise under the noise still reaches it.
 """
 
 from __future__ import annotations
@@ -21,38 +29,54 @@ import numpy as np
 from detectors.checks import (
     baseline_sigma,
     is_spike,
+    is_step,
     is_stuck,
     noise_update,
     second_difference,
+    smooth_update,
     still_since,
 )
 from detectors.decide import hold_noisy
 from detectors.state import Params, State
 from hazardwatch.model import Condition
 
-SPIKE, STUCK, NOISY = (
-    np.uint32(c.bit) for c in (Condition.SPIKE, Condition.STUCK, Condition.NOISY)
+SPIKE, STUCK, NOISY, STEP = (
+    np.uint32(c.bit) for c in (Condition.SPIKE, Condition.STUCK, Condition.NOISY, Condition.STEP)
 )
+# The faults that keep a reading out of the trends; STEP does not (it restarts them).
 FAULT_BITS = SPIKE | STUCK | NOISY
 
 
 def signal_faults(
     st: State, p: Params, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, old: np.ndarray
-) -> np.ndarray:
-    """Update the signal history of `rows` with one measurement each; return their fault bits."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Update the signal history of `rows` with one measurement each.
+
+    Returns their fault bits (SPIKE, STUCK, NOISY and a new STEP) and, when some STEP was
+    found, the jump per row (value minus the last good value; 0 elsewhere), else None.
+    """
     v1, t1, v2, t2 = st.hist[:, rows]
-    spike = is_spike(
-        v, t, v1, t1, st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows],
-        st.noise[rows],
-    )  # fmt: skip
+    prev_value, prev_ts = st.prev_value[rows], st.prev_ts[rows]
+    rate, noise_before = p.spike_rate_per_s[rows], st.noise[rows]
+    spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
+    step = is_step(v, t, v1, prev_value, prev_ts, rate, noise_before, (old & SPIKE) != 0)
+    any_step = bool(step.any())
+    jump = np.where(step, v - v1, 0.0) if any_step else None
     ok = ~spike
     d2 = np.where(ok, second_difference(v, t, v1, t1, v2, t2), np.nan)
-    noise = noise_update(st.noise[rows], d2)
+    if any_step:  # the line through two readings of the old level says nothing of the new
+        d2[step] = np.nan
+        v1, t1 = np.where(step, np.nan, v1), np.where(step, np.nan, t1)
+    noise = noise_update(noise_before, d2)
     all_ok = bool(ok.all())
+    smooth = smooth_update(st.smooth[rows], v)
+    if any_step:
+        smooth = np.where(step, v, smooth)
     a_value, a_ts = st.anchor_value[rows], st.anchor_ts[rows]
     moved_value, moved_ts = still_since(v, t, a_value, a_ts, p.resolution[rows])
     if not all_ok:
         moved_value, moved_ts = np.where(ok, moved_value, a_value), np.where(ok, moved_ts, a_ts)
+        smooth = np.where(ok, smooth, st.smooth[rows])
     a_value, a_ts = moved_value, moved_ts
     var = st.base_var[rows]
     warmed = st.base_n[rows] >= p.warmup_n[rows]
@@ -68,5 +92,6 @@ def signal_faults(
     else:
         st.hist[:, rows] = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
     st.noise[rows] = noise
+    st.smooth[rows] = smooth
     st.anchor_value[rows], st.anchor_ts[rows] = a_value, a_ts
-    return spike * SPIKE | stuck * STUCK | noisy * NOISY
+    return spike * SPIKE | stuck * STUCK | noisy * NOISY | step * STEP, jump

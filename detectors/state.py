@@ -6,7 +6,7 @@ sensor index.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,8 +49,11 @@ LIMIT_BITS = sum(s.condition.bit for s in SLOTS) | sum(
 )
 
 # Samples kept per sensor for the least-squares slope: the window is the last
-# `rate_window_s` seconds or the last RING_SIZE samples, whichever is shorter.
+# `rate_window_s` seconds or the last RING_SIZE samples, whichever is shorter. A sensor
+# reporting faster than 0.9 x rate_window_s / RING_SIZE feeds the window at that spacing,
+# so the window spans its configured time (at 1 Hz, 64 samples would be only 64 s).
 RING_SIZE = 64
+WINDOW_SAMPLE_SHARE = 0.9
 
 
 def _finite_or_zero(a: np.ndarray) -> np.ndarray:
@@ -86,6 +89,7 @@ class Params:
     # Early warning and signal faults (see hazardwatch.model.Trend for meaning and units).
     rate_limit_per_min: np.ndarray
     rate_window_s: np.ndarray
+    sample_every_s: np.ndarray  # the window takes at most one sample per this many s
     horizon_s: np.ndarray
     drift_h_sigma: np.ndarray
     drift_k_sigma: np.ndarray
@@ -112,10 +116,12 @@ class Params:
         return int(self.is_gas.shape[0])
 
     @classmethod
-    def from_table(cls, table: SensorTable) -> Params:
+    def from_table(cls, table: SensorTable, ring_size: int = RING_SIZE) -> Params:
         """Compile the table; a NaN deadband or delay means none (0)."""
         n = table.n
         kind = np.asarray(table.kind)
+        d = Trend()
+        rate_window_s = _column(table, "rate_window_s", d.rate_window_s)
         gas = (kind == Kind.GAS_COMBUSTIBLE) | (kind == Kind.GAS_TOXIC)
         limit = np.stack([np.asarray(getattr(table, s.limit), dtype=np.float64) for s in SLOTS])
         for row, s in enumerate(SLOTS):
@@ -124,7 +130,6 @@ class Params:
         gas_bits = sum(s.gas_condition.bit for s in SLOTS if s.gas_condition is not None)
         gas_bits |= sum(s.condition.bit for s in SLOTS if s.gas_condition is None)
         plain_bits = sum(s.condition.bit for s in SLOTS)
-        d = Trend()
         range_lo = np.asarray(table.range_lo, dtype=np.float64).copy()
         range_hi = np.asarray(table.range_hi, dtype=np.float64).copy()
         resolution = _finite_or_zero(_column(table, "resolution", d.resolution))
@@ -156,7 +161,8 @@ class Params:
             stale_after_s=np.asarray(table.stale_after_s, dtype=np.float64).copy(),
             valid_bits=np.where(gas, gas_bits, plain_bits).astype(np.uint32),
             rate_limit_per_min=_column(table, "rate_limit_per_min", d.rate_limit_per_min),
-            rate_window_s=_column(table, "rate_window_s", d.rate_window_s),
+            rate_window_s=rate_window_s,
+            sample_every_s=WINDOW_SAMPLE_SHARE * rate_window_s / ring_size,
             horizon_s=_column(table, "horizon_s", d.horizon_s),
             drift_h_sigma=_column(table, "drift_h_sigma", d.drift_h_sigma),
             drift_k_sigma=_column(table, "drift_k_sigma", d.drift_k_sigma),
@@ -217,6 +223,7 @@ class State:
     t0: np.ndarray
     v0: np.ndarray
     sums: np.ndarray  # float64 (5, n): sum x, y, xx, xy, yy
+    pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: none yet
     slope: np.ndarray  # float64, units/s of the window after the last accepted sample
     stderr: np.ndarray  # float64, standard error of that slope
     eta: np.ndarray  # float64 (2, n): last reported eta of PREDICT_HH, PREDICT_LL
@@ -230,6 +237,7 @@ class State:
     prev_ts: np.ndarray
     hist: np.ndarray  # float64 (4, n): last two non-spike measurements v1, t1, v2, t2
     noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
+    smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
     anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
     anchor_ts: np.ndarray
 
@@ -252,6 +260,7 @@ class State:
             t0=np.zeros(n),
             v0=np.zeros(n),
             sums=np.zeros((5, n)),
+            pushed_ts=np.full(n, -np.inf),
             slope=nan(),
             stderr=nan(),
             eta=nan(2, n),
@@ -263,6 +272,7 @@ class State:
             prev_ts=nan(),
             hist=nan(4, n),
             noise=nan(),
+            smooth=nan(),
             anchor_value=nan(),
             anchor_ts=nan(),
         )
@@ -270,3 +280,16 @@ class State:
     @property
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+
+def rows_at(rows: np.ndarray | slice, positions: np.ndarray) -> np.ndarray:
+    """The state rows at `positions` of a round's rows (a slice or sensor indices)."""
+    return positions + (rows.start or 0) if isinstance(rows, slice) else rows[positions]
+
+
+def subset(rows: np.ndarray | slice, mask: np.ndarray) -> tuple[np.ndarray | slice, Any]:
+    """(state rows, positions) of the rows where `mask` holds; all rows stay a slice."""
+    if mask.all():
+        return rows, slice(None)
+    pos = np.flatnonzero(mask)
+    return (pos + (rows.start or 0) if isinstance(rows, slice) else rows[pos]), pos

@@ -8,10 +8,12 @@ Per reading, in ts order per sensor (limit rules: see detectors.decide):
 - otherwise BAD_QUALITY clears and OUT_OF_RANGE follows the range check (0.5 % of span
   tolerance, non-finite values out of range); an out-of-range reading keeps the process
   conditions as they were;
-- an in-range reading is a measurement: the signal faults SPIKE, STUCK, NOISY follow it
-  (detectors.signal); with any of them active it keeps the process conditions as they were;
-- otherwise it is usable: checked against the limits, then the early warnings RATE,
-  PREDICT_*, DRIFT and the baseline (detectors.trends);
+- an in-range reading is a measurement: the signal faults SPIKE, STUCK, NOISY and STEP
+  follow it (detectors.signal). A spike is no measurement: it keeps the process conditions
+  as they were. Every other measurement is checked against the limits (while NOISY by its
+  smoothed value): a fault never hides a limit;
+- a measurement without SPIKE, STUCK or NOISY is usable: the early warnings RATE,
+  PREDICT_*, DRIFT and the baseline follow it (detectors.trends);
 - after each round the cross-sensor rules AREA_GAS and CO_RISE (detectors.vote).
 Changes come back sorted by ts, then sensor, then condition. PREDICT_* changes carry
 `eta_ts`; a held PREDICT_* whose eta moved is reported again with active=True.
@@ -20,29 +22,23 @@ Changes come back sorted by ts, then sensor, then condition. PREDICT_* changes c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
 from detectors import checks, decide, trends, vote
 from detectors.changes import Changes
 from detectors.signal import FAULT_BITS, signal_faults
-from detectors.state import LIMIT_BITS, RING_SIZE, SLOTS, Params, State
+from detectors.state import LIMIT_BITS, RING_SIZE, SLOTS, Params, State, rows_at, subset
 from hazardwatch.model import Batch, Condition, ConditionChange, HazardWatchError, SensorTable
 
 _COMM = np.uint32(Condition.COMM_LOSS.bit)
 _BAD = np.uint32(Condition.BAD_QUALITY.bit)
 _OOR = np.uint32(Condition.OUT_OF_RANGE.bit)
 _INSTRUMENT_BITS = _COMM | _BAD | _OOR
+_SPIKE, _NOISY, _STEP = (
+    np.uint32(c.bit) for c in (Condition.SPIKE, Condition.NOISY, Condition.STEP)
+)
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
-
-
-def _subset(rows: np.ndarray | slice, mask: np.ndarray) -> tuple[np.ndarray | slice, Any]:
-    """(state rows, positions) of the rows where `mask` holds; all rows stay a slice."""
-    if mask.all():
-        return rows, slice(None)
-    pos = np.flatnonzero(mask)
-    return (pos + (rows.start or 0) if isinstance(rows, slice) else rows[pos]), pos
 
 
 class Detector:
@@ -64,7 +60,7 @@ class Detector:
         dense_from: float = 0.1,
         ring_size: int = RING_SIZE,
     ) -> None:
-        self.params = Params.from_table(table)
+        self.params = Params.from_table(table, ring_size)
         self.state = State.new(self.params.n, start_ts, ring_size)
         self.range_tolerance = float(range_tolerance)
         self.dense_from = float(dense_from)
@@ -218,16 +214,28 @@ class Detector:
         new |= bad * _BAD
         new |= np.where(bad, old & _OOR, oor * _OOR)
         new = np.where(fresh, new, old)
-        usable = measured
+        usable = judged = measured
+        judged_value = v
         if measured.any():
-            r, pos = _subset(rows, measured)
-            fault = signal_faults(st, p, r, t[pos], v[pos], old[pos])
+            r, pos = subset(rows, measured)
+            fault, jump = signal_faults(st, p, r, t[pos], v[pos], old[pos])
             new[pos] = (new[pos] & ~FAULT_BITS) | fault
-            usable = measured.copy()
-            usable[pos] = fault == 0
+            usable, judged = measured.copy(), measured.copy()
+            usable[pos] = (fault & FAULT_BITS) == 0
+            judged[pos] = (fault & _SPIKE) == 0
+            noisy = np.flatnonzero(fault & _NOISY)
+            if noisy.size:  # a noisy sensor's limits judge its smoothed value
+                at = np.arange(v.size)[pos][noisy]
+                judged_value = v.copy()
+                judged_value[at] = st.smooth[rows_at(rows, at)]
+            if jump is not None:
+                stepped = np.flatnonzero(fault & _STEP)
+                at = np.arange(v.size)[pos][stepped]
+                trends.restart(st, rows_at(rows, at), jump[stepped])
+        if judged.any():
+            new = self._limits(rows, t, judged_value, judged, old, new)
         if usable.any():
-            new = self._limits(rows, t, v, usable, old, new)
-            r, pos = _subset(rows, usable)
+            r, pos = subset(rows, usable)
             new[pos] = trends.advance_trends(
                 st, p, r, sensor[pos], t[pos], v[pos], new[pos], out, round_no
             )

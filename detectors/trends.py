@@ -1,8 +1,9 @@
 """The early-warning stage: window, RATE, PREDICT_HH/LL, DRIFT and the learned baseline.
 
 Runs on usable readings only (measured, no signal fault), after the limit checks:
-1. the sample enters the window (detectors.window) and the slope is refitted; it counts
-   only from enough samples over enough of the window's time (detectors.decide);
+1. the sample enters the window (detectors.window) if the last one entered at least
+   `sample_every_s` before, and the slope is refitted; it counts only from enough samples
+   over enough of the window's time (detectors.decide);
 2. RATE and PREDICT_* follow the slope (rules in detectors.decide); PREDICT_* clears once
    the reading itself has reached the limit (the limit alarm takes over). While held its
    eta is reported again (active=True, new eta_ts) when it moved enough;
@@ -10,7 +11,9 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
    of the sensor is active (DRIFT itself keeps it running, so DRIFT can clear); it resets
    to 0 when DRIFT clears;
 4. the baseline learns the reading only if, after all this, no process condition of the
-   sensor is active: it never learns an incident.
+   sensor is active: it never learns an incident;
+5. a STEP (an instrument shift, detectors.signal) restarted the window (`restart`); it
+   clears once the window is filled again (decide.window_filled).
 """
 
 from __future__ import annotations
@@ -37,12 +40,18 @@ from detectors.decide import (
     significant,
     window_filled,
 )
-from detectors.state import PROCESS_BITS, Params, State
+from detectors.state import PROCESS_BITS, Params, State, rows_at, subset
 from hazardwatch.model import Condition
 
-RATE, P_HH, P_LL, DRIFT = (
+RATE, P_HH, P_LL, DRIFT, STEP = (
     np.uint32(c.bit)
-    for c in (Condition.RATE, Condition.PREDICT_HH, Condition.PREDICT_LL, Condition.DRIFT)
+    for c in (
+        Condition.RATE,
+        Condition.PREDICT_HH,
+        Condition.PREDICT_LL,
+        Condition.DRIFT,
+        Condition.STEP,
+    )
 )
 _PROCESS = np.uint32(PROCESS_BITS)
 _TRENDS = RATE | P_HH | P_LL
@@ -66,7 +75,13 @@ def advance_trends(
     `bits` are the sensor's conditions after this reading's limit checks; eta updates of
     held PREDICT_* go straight to `out`.
     """
-    window.push(st, rows, t, v, p.rate_window_s[rows])
+    # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
+    # rate_window_s however fast the sensor reports); a restarted window takes the first.
+    due = (t - st.pushed_ts[rows] >= p.sample_every_s[rows]) | (st.count[rows] == 0)
+    r, pos = subset(rows, due)
+    t_due = t[pos]
+    window.push(st, r, t_due, v[pos], p.rate_window_s[r])
+    st.pushed_ts[r] = t_due
     count = st.count[rows]
     s = st.sums[:, rows]
     t0 = st.t0[rows]
@@ -76,15 +91,22 @@ def advance_trends(
     sig = significant(slope, stderr, count)
     short = np.flatnonzero(sig)
     if short.size:  # few sensors have a significant slope: check their time span only
-        r = short + (rows.start or 0) if isinstance(rows, slice) else rows[short]
+        r = rows_at(rows, short)
         oldest = window.oldest_ts(st, r)
         sig[short] = window_filled(st.count[r], oldest, t[short], p.rate_window_s[r])
     # Only a significant slope raises a trend condition and only an active one is held:
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether.
+    stepped = np.flatnonzero(bits & STEP)
+    if stepped.size:
+        r = rows_at(rows, stepped)
+        oldest = window.oldest_ts(st, r)
+        refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
+        bits = bits.copy()
+        bits[stepped[refilled]] &= ~STEP
     cand = np.flatnonzero(sig | ((bits & _TRENDS) != 0))
     new = bits
     if cand.size:
-        r = cand + (rows.start or 0) if isinstance(rows, slice) else rows[cand]
+        r = rows_at(rows, cand)
         new = bits.copy()
         fitted = (slope[cand], stderr[cand], fit[cand], sig[cand])
         reading = (sensor[cand], t[cand], v[cand])
@@ -153,6 +175,14 @@ def _drift_and_baseline(
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n + learn
     return bits
+
+
+def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
+    """After an instrument STEP of `jump` (units) on `rows`: the window starts again with
+    the next sample, the CUSUM from 0, and the baseline moves with the instrument."""
+    st.count[rows] = 0
+    st.cusum[:, rows] = 0.0
+    st.base_mean[rows] += jump
 
 
 def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:

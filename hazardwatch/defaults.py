@@ -17,7 +17,7 @@ scale with the instrument come as a share of its span (`*_pct*`) and are resolve
 
 >>> t = builtin(Kind.PRESSURE).trend.resolve(span=2.5)
 >>> round(t.rate_limit_per_min, 4), t.horizon_s, round(t.resolution, 4), t.spike_rate_per_s
-(0.125, 1800.0, 0.0025, 0.25)
+(0.125, 1800.0, 0.0025, 0.025)
 >>> builtin(Kind.GAS_TOXIC).trend.resolve(span=100.0).horizon_s is None
 True
 """
@@ -132,10 +132,13 @@ def _process(deadband_pct: float, delay_s: float) -> KindDefaults:
 # leak can jump and its limits already do the work, so gas has no rate, horizon or spike check.
 _NO_DRIFT = {"drift_h_sigma": None}
 TREND_BUILTIN: dict[Kind, TrendDefaults] = {
-    Kind.TEMPERATURE: TrendDefaults(rate_limit_per_min=2.0, spike_rate_pct_per_s=2.0).merged(
+    # Spike rates: faster than a tank's liquid temperature or a vessel's pressure can move,
+    # even in a fire (minutes per degree, not seconds), yet well above the noise; a jump
+    # beyond it is a SPIKE, or a STEP of the instrument when the next reading stays there.
+    Kind.TEMPERATURE: TrendDefaults(rate_limit_per_min=2.0, spike_rate_pct_per_s=0.5).merged(
         _NO_DRIFT
     ),
-    Kind.PRESSURE: TrendDefaults(rate_limit_pct_per_min=5.0, spike_rate_pct_per_s=10.0).merged(
+    Kind.PRESSURE: TrendDefaults(rate_limit_pct_per_min=5.0, spike_rate_pct_per_s=1.0).merged(
         _NO_DRIFT
     ),
     # A tank's rated fill rate (the unit's max_fill_rate_m_per_h) takes the place of 2 %.

@@ -78,6 +78,9 @@ class Condition(IntEnum):
     # Cross-sensor rules; raised on the group's anchor sensor (see SensorTable).
     AREA_GAS = 16  # k of n gas detectors of one area at first level or above
     CO_RISE = 17  # temperature and pressure of one tank rising together
+    # A jump faster than the physics allows that the next reading confirms: the instrument
+    # shifted (bias, recalibration, reconnection), not the process.
+    STEP = 18
 
     @property
     def label(self) -> str:
@@ -106,6 +109,7 @@ INSTRUMENT_CONDITIONS = frozenset(
         Condition.STUCK,
         Condition.SPIKE,
         Condition.NOISY,
+        Condition.STEP,
     }
 )
 EARLY_WARNING_CONDITIONS = frozenset(
@@ -146,6 +150,7 @@ CONDITION_SEVERITY: dict[Condition, Severity] = {
     Condition.NOISY: Severity.LOW,
     Condition.AREA_GAS: Severity.HIGH,
     Condition.CO_RISE: Severity.MEDIUM,
+    Condition.STEP: Severity.LOW,
 }
 
 

@@ -29,9 +29,11 @@ RANGE_TOLERANCE = 0.005
 NEVER = float("-inf")
 NAN = math.nan
 RING_SIZE = 64
+WINDOW_SAMPLE_SHARE = 0.9
 MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 1.2
+NOISY_HOLD_RATIO, CUSUM_CLIP_SIGMA, SMOOTH_ALPHA = 0.5, 2.5, 0.2
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
-NOISE_ALPHA, CLIP_SIGMA = 0.2, 4.0
+NOISE_ALPHA, NOISE_DECAY_ALPHA, CLIP_SIGMA = 0.2, 0.05, 4.0
 SPIKE_NOISE_SIGMAS = 6.0
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
 LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
@@ -92,6 +94,7 @@ class SensorMemory:
     active: set[Condition] = field(default_factory=set)
     pending: dict[Condition, float] = field(default_factory=dict)  # condition -> since
     window: deque[tuple[float, float]] = field(default_factory=deque)
+    pushed_ts: float = NEVER  # ts of the newest sample in the window
     eta: dict[Condition, float] = field(default_factory=dict)  # last reported eta
     base_n: float = 0.0
     base_mean: float = 0.0
@@ -101,6 +104,7 @@ class SensorMemory:
     prev: tuple[float, float] = (NAN, NAN)  # previous measurement (value, ts)
     hist: tuple[float, float, float, float] = (NAN, NAN, NAN, NAN)  # v1, t1, v2, t2
     noise: float = NAN
+    smooth: float = NAN
     anchor: tuple[float, float] = (NAN, NAN)  # value, ts
 
 
@@ -162,8 +166,11 @@ class ReferenceDetector:
                 faults = self._signal(i, t, v)
                 for c in FAULTS:
                     (mem.active.add if c in faults else mem.active.discard)(c)
-                if not faults:
-                    self._limit_checks(i, t, v)
+                if Condition.STEP in faults:
+                    mem.active.add(Condition.STEP)
+                if Condition.SPIKE not in faults:
+                    self._limit_checks(i, t, mem.smooth if Condition.NOISY in faults else v)
+                if not faults & set(FAULTS):
                     self._trends(i, t, v)
         after = mem.active
         flips = [
@@ -236,18 +243,36 @@ class ReferenceDetector:
         spike = (
             abs(v - v1) > rate * (t - t1) + allowance and abs(v - pv) > rate * (t - pt) + allowance
         )
+        near_prev = abs(v - pv) <= rate * (t - pt) + allowance
+        step = Condition.SPIKE in mem.active and near_prev and abs(v - pv) < abs(v - v1)
         mem.prev = (v, t)
         faults = set()
         if spike:
             faults.add(Condition.SPIKE)
+        elif step:
+            # The instrument shifted: its history, window and CUSUM start again there.
+            faults.add(Condition.STEP)
+            mem.base_mean += v - v1
+            mem.cusum_hi = mem.cusum_lo = 0.0
+            mem.window.clear()
+            mem.smooth = v
+            if not abs(v - mem.anchor[0]) <= self._resolution(i):
+                mem.anchor = (v, t)
+            mem.hist = (v, t, NAN, NAN)
         else:
+            mem.smooth = (
+                v if math.isnan(mem.smooth) else mem.smooth + SMOOTH_ALPHA * (v - mem.smooth)
+            )
             d2 = NAN
             if t1 != t2:
                 d = 0.5 * abs(v - (v1 + (v1 - v2) * (t - t1) / (t1 - t2)))
                 d2 = d if math.isfinite(d) else NAN
             if not math.isnan(d2):
                 mem.noise = (
-                    d2 if math.isnan(mem.noise) else mem.noise + NOISE_ALPHA * (d2 - mem.noise)
+                    d2
+                    if math.isnan(mem.noise)
+                    else mem.noise
+                    + (NOISE_ALPHA if d2 > mem.noise else NOISE_DECAY_ALPHA) * (d2 - mem.noise)
                 )
             if not abs(v - mem.anchor[0]) <= self._resolution(i):
                 mem.anchor = (v, t)
@@ -258,7 +283,7 @@ class ReferenceDetector:
         if t - mem.anchor[1] >= self._setting("stuck_window_s", i) and learned > moving:
             faults.add(Condition.STUCK)
         threshold = self._setting("noise_ratio", i) * self._sigma(i)
-        threshold *= HOLD_RATIO if Condition.NOISY in mem.active else 1.0
+        threshold *= NOISY_HOLD_RATIO if Condition.NOISY in mem.active else 1.0
         if warmed and mem.noise > threshold:
             faults.add(Condition.NOISY)
         return faults
@@ -268,14 +293,19 @@ class ReferenceDetector:
     def _trends(self, i: int, t: float, v: float) -> None:
         mem = self.sensors[i]
         w = mem.window
-        if len(w) == RING_SIZE:
-            w.popleft()
-        w.append((t, v))
-        while w[0][0] < t - self._setting("rate_window_s", i):
-            w.popleft()
+        window_s = self._setting("rate_window_s", i)
+        if not w or t - mem.pushed_ts >= WINDOW_SAMPLE_SHARE * window_s / RING_SIZE:
+            if len(w) == RING_SIZE:
+                w.popleft()
+            w.append((t, v))
+            mem.pushed_ts = t
+            while w[0][0] < t - window_s:
+                w.popleft()
         slope, se, fit = fit_line(w, t)
-        filled = w[-1][0] - w[0][0] >= MIN_SPAN_SHARE * self._setting("rate_window_s", i)
+        filled = t - w[0][0] >= MIN_SPAN_SHARE * window_s
         filled = filled or len(w) >= FILLED_SAMPLES
+        if filled:  # a STEP ends once the restarted window is filled again
+            mem.active.discard(Condition.STEP)
         sig = len(w) >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * se and filled
         limit = self._setting("rate_limit_per_min", i)
         speed = abs(slope * 60.0)
@@ -322,7 +352,8 @@ class ReferenceDetector:
         h_sigma = self._setting("drift_h_sigma", i)
         others = any(not c.is_instrument and c != Condition.DRIFT for c in mem.active)
         if self._warmed(i) and not others and not math.isnan(h_sigma):
-            d = v - mem.base_mean
+            c = CUSUM_CLIP_SIGMA * sigma
+            d = clip(v - mem.base_mean, -c, c)
             k, cap = self._setting("drift_k_sigma", i) * sigma, 2.0 * h_sigma * sigma
             hi = clip(mem.cusum_hi + d - k, 0.0, cap)
             lo = clip(mem.cusum_lo - d - k, 0.0, cap)

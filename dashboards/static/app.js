@@ -21,6 +21,7 @@
     stuck: "STUCK 卡死",
     spike: "SPIKE 尖峰",
     noisy: "NOISY 噪声",
+    step: "STEP 阶跃",
     area_gas: "AREA_GAS 区域气体(多点确认)",
     co_rise: "CO_RISE 温压同升",
   };
@@ -33,7 +34,7 @@
   };
   const EARLY = new Set(["rate", "predict_hh", "predict_ll", "drift", "co_rise"]);
   const INSTRUMENT = new Set([
-    "out_of_range", "bad_quality", "comm_loss", "stuck", "spike", "noisy",
+    "out_of_range", "bad_quality", "comm_loss", "stuck", "spike", "noisy", "step",
   ]);
   const PRIORITIES = {
     high: { rank: 3, text: "高 HIGH" },

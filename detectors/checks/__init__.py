@@ -13,9 +13,11 @@ import numpy as np
 from detectors.checks.baseline import baseline_sigma, baseline_update, cusum_update
 from detectors.checks.faults import (
     is_spike,
+    is_step,
     is_stuck,
     noise_update,
     second_difference,
+    smooth_update,
     still_since,
 )
 from detectors.checks.groups import area_count, co_rising
@@ -37,8 +39,10 @@ CHECKS: tuple[Callable[..., np.ndarray | tuple[np.ndarray, ...]], ...] = (
     baseline_update,
     cusum_update,
     is_spike,
+    is_step,
     second_difference,
     noise_update,
+    smooth_update,
     still_since,
     is_stuck,
     area_count,
@@ -58,11 +62,13 @@ __all__ = [
     "cusum_update",
     "is_spike",
     "is_stale",
+    "is_step",
     "is_stuck",
     "least_squares",
     "noise_update",
     "out_of_range",
     "second_difference",
+    "smooth_update",
     "still_since",
     "time_to_high",
     "time_to_low",

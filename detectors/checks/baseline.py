@@ -11,6 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 CLIP_SIGMA = 4.0
+# The CUSUM takes each deviation clipped to +-CUSUM_CLIP_SIGMA sigma (a winsorised CUSUM):
+# one wild reading adds at most (2.5 - k) sigma, so with h = 8 sigma and k = 1 sigma DRIFT
+# needs six readings in a row. A sustained shift still gets there; a burst of noise is
+# flagged NOISY first (about five readings) and a NOISY reading does not feed the CUSUM.
+CUSUM_CLIP_SIGMA = 2.5
 
 
 def baseline_sigma(var: np.ndarray, sigma_floor: np.ndarray) -> np.ndarray:
@@ -70,18 +75,20 @@ def cusum_update(
     cusum_hi: np.ndarray,
     cusum_lo: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided CUSUM of the deviation from the baseline (engineering units).
+    """Two-sided winsorised CUSUM of the deviation from the baseline (engineering units).
 
-    hi += value - mean - k, lo += mean - value - k (k = k_sigma * sigma), each floored at 0
-    and capped at 2h (h = h_sigma * sigma) so a long incident does not take ages to unwind.
+    d = value - mean clipped to +-CUSUM_CLIP_SIGMA * sigma; hi += d - k, lo += -d - k
+    (k = k_sigma * sigma), each floored at 0 and capped at 2h (h = h_sigma * sigma) so a
+    long incident does not take ages to unwind.
 
-    >>> hi, lo = cusum_update(np.array([13.0]), np.array([10.0]), np.array([1.0]),
-    ...     np.array([0.5]), np.array([8.0]), np.array([1.0]), np.array([2.0]))
+    >>> hi, lo = cusum_update(np.array([13.0, 12.0]), np.array([10.0, 10.0]), np.ones(2),
+    ...     np.full(2, 0.5), np.full(2, 8.0), np.ones(2), np.full(2, 2.0))
     >>> hi.tolist(), lo.tolist()
-    ([3.5], [0.0])
+    ([3.0, 2.5], [0.0, 0.0])
     """
     with np.errstate(all="ignore"):
-        d = value - mean
+        clip = CUSUM_CLIP_SIGMA * sigma
+        d = np.minimum(np.maximum(value - mean, -clip), clip)
         k, cap = k_sigma * sigma, 2.0 * h_sigma * sigma
         hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
         lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)

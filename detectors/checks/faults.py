@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-NOISE_ALPHA = 0.2  # EWMA weight: about the last 10 readings
+NOISE_ALPHA = 0.2  # EWMA weight while the noise rises: about the last 5-10 readings
+# ... and while it falls: a burst of noise has quiet moments (a toxic detector clipped at 0
+# reads several zeros in a row), which must not end NOISY in the middle of the burst.
+NOISE_DECAY_ALPHA = 0.05
+SMOOTH_ALPHA = 0.2  # EWMA weight of the smoothed value a NOISY sensor's limits judge
 # A spike must clear the physical rate by this many sigma of the sensor's white noise.
 SPIKE_NOISE_SIGMAS = 6.0
 
@@ -46,6 +50,36 @@ def is_spike(
     return from_ref & from_prev  # NaN allowance compares False: not judged yet
 
 
+def is_step(
+    value: np.ndarray,
+    ts: np.ndarray,
+    ref_value: np.ndarray,
+    prev_value: np.ndarray,
+    prev_ts: np.ndarray,
+    spike_rate_per_s: np.ndarray,
+    noise: np.ndarray,
+    prev_spiked: np.ndarray,
+) -> np.ndarray:
+    """A jump faster than the physics that the next reading confirms: the instrument shifted.
+
+    The previous reading (`prev_*`) was judged a spike (`prev_spiked`: it jumped from the
+    last good reading `ref_*` faster than `spike_rate_per_s` allows) and this one stays
+    where it jumped to: within the physical rate plus SPIKE_NOISE_SIGMAS of the noise of
+    the spike, and nearer to it than to the last good value. A process cannot move that
+    fast, so it is a bias, a recalibration or a reconnection, not a process change.
+
+    >>> is_step(np.array([90.0, 50.2, 90.0]), np.full(3, 11.0), np.full(3, 50.0),
+    ...     np.array([89.0, 89.0, 89.0]), np.full(3, 10.0), np.full(3, 5.0),
+    ...     np.full(3, 0.1), np.array([True, True, False]))
+    array([ True, False, False])
+    """
+    allowance = SPIKE_NOISE_SIGMAS * noise
+    with np.errstate(all="ignore"):
+        to_prev = np.abs(value - prev_value)
+        near_prev = to_prev <= spike_rate_per_s * (ts - prev_ts) + allowance
+        return prev_spiked & near_prev & (to_prev < np.abs(value - ref_value))
+
+
 def second_difference(
     value: np.ndarray,
     ts: np.ndarray,
@@ -69,15 +103,28 @@ def second_difference(
 
 
 def noise_update(noise: np.ndarray, second_diff: np.ndarray) -> np.ndarray:
-    """EWMA (weight NOISE_ALPHA) of the second difference; the first one starts it.
+    """EWMA of the second difference, weight NOISE_ALPHA up and NOISE_DECAY_ALPHA down;
+    the first one starts it.
 
-    >>> noise_update(np.array([np.nan, 1.0, 1.0]), np.array([2.0, 2.0, np.nan]))
-    array([2. , 1.2, 1. ])
+    >>> noise_update(np.array([np.nan, 1.0, 1.0, 1.0]), np.array([2.0, 2.0, np.nan, 0.0]))
+    array([2.  , 1.2 , 1.  , 0.95])
     """
     with np.errstate(invalid="ignore"):
-        step = noise + NOISE_ALPHA * (second_diff - noise)
+        gap = second_diff - noise
+        step = noise + np.where(gap > 0.0, NOISE_ALPHA, NOISE_DECAY_ALPHA) * gap
     updated = np.where(np.isnan(noise), second_diff, step)
     return np.where(np.isnan(second_diff), noise, updated)
+
+
+def smooth_update(smooth: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """EWMA (weight SMOOTH_ALPHA) of the measurements; the first one starts it.
+
+    >>> smooth_update(np.array([np.nan, 10.0]), np.array([4.0, 20.0]))
+    array([ 4., 12.])
+    """
+    with np.errstate(invalid="ignore"):
+        step = smooth + SMOOTH_ALPHA * (value - smooth)
+    return np.where(np.isnan(smooth), value, step)
 
 
 def still_since(

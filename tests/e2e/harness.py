@@ -21,12 +21,13 @@ from tests.brokers import free_port, wait_port
 T = TypeVar("T")
 
 # A small park for end-to-end runs: short on-delays so an overfill alarms within seconds,
-# and a second gateway whose last will the tests fire.
+# a one-minute slope window on levels so a trend of a few dozen 1 Hz readings counts, and a
+# second gateway whose last will the tests fire.
 E2E_SITE = """
 park: {name: E2E Park}
 defaults:
   all: {period_s: 5}
-  level: {on_delay_s: 1, off_delay_s: 1}
+  level: {on_delay_s: 1, off_delay_s: 1, trend: {rate_window_s: 60}}
   temperature: {on_delay_s: 1, off_delay_s: 1}
 enterprises:
   - id: e1

@@ -805,9 +805,9 @@ def test_builtin_trend_defaults_per_kind() -> None:
     # tag: (rate /min, horizon s, drift h sigma, spike /s); spans 20 m, 100 degC, 2.5 MPa, ...
     expected = {
         "T1-LT": (0.4, 1800.0, None, 0.2),  # 2 % and 1 % of 20 m; level moves by operation
-        # 2 degC/min; 2 % of 100 degC per s; temperature and pressure follow the weather
-        "T1-TT": (2.0, 1800.0, None, 2.0),
-        "T1-PT": (0.125, 1800.0, None, 0.25),  # 5 % and 10 % of 2.5 MPa
+        # 2 degC/min; 0.5 % of 100 degC per s; temperature and pressure follow the weather
+        "T1-TT": (2.0, 1800.0, None, 0.5),
+        "T1-PT": (0.125, 1800.0, None, 0.025),  # 5 % and 1 % of 2.5 MPa
         "T1-FT": (None, None, None, None),  # flow steps when a pump starts
         "T1-XT": (None, 1800.0, 8.0, None),
         "T1-GT": (None, None, 8.0, None),  # a real leak can jump; limits do the work

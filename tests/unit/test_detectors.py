@@ -178,6 +178,8 @@ SAMPLES = {
     "v2": np.array([0.0, 0.0, np.nan, 79.0, 1.0, -np.inf, 70.0, 98.0]),
     "t2": np.array([8.0, 18.0, 29.0, 39.0, 48.0, 58.0, 68.0, np.nan]),
     "noise": np.array([np.nan, 1.0, 0.0, np.inf, 2.0, 0.5, 1.0, 0.1]),
+    "prev_spiked": np.array([True, True, False, True, True, False, True, True]),
+    "smooth": np.array([np.nan, 0.0, 50.0, np.inf, 1.0, 2.0, -1.0, 80.0]),
     "second_diff": np.array([1.0, np.nan, 0.0, 1.0, np.inf, 0.5, np.nan, 0.2]),
     "anchor_value": np.array([np.nan, 0.0, 50.0, 80.0, 1.0, np.inf, 70.0, 100.0]),
     "anchor_ts": np.array([np.nan, 0.0, 10.0, 20.0, 30.0, 40.0, -np.inf, 70.0]),
