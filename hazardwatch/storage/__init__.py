@@ -4,7 +4,7 @@ from hazardwatch.storage.influx import INFLUX_ENV, InfluxSettings, InfluxStore
 from hazardwatch.storage.spool import Spool, SpoolFullError, SpoolStats
 from hazardwatch.storage.spooled import SpooledStore, WriterStats
 from hazardwatch.storage.sqlite import SqliteStore
-from hazardwatch.storage.store import ReadingRow, ReadingStore
+from hazardwatch.storage.store import ReadingRow, ReadingStore, StoreError
 
 __all__ = [
     "INFLUX_ENV",
@@ -17,5 +17,6 @@ __all__ = [
     "SpoolStats",
     "SpooledStore",
     "SqliteStore",
+    "StoreError",
     "WriterStats",
 ]

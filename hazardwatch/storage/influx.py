@@ -26,11 +26,13 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 import orjson
+import urllib3
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
 
-from hazardwatch.model import Batch, HazardWatchError
-from hazardwatch.storage.store import ReadingRow
+from hazardwatch.model import Batch
+from hazardwatch.storage.store import ReadingRow, StoreError
 
 MEASUREMENT = "reading"
 _LINE = MEASUREMENT + ",tag={} value={!r},quality={}i {}"
@@ -123,12 +125,15 @@ class InfluxStore:
         n = len(batch)
         for lo in range(0, n, self._chunk_rows):
             part = batch if n <= self._chunk_rows else _slice(batch, lo, lo + self._chunk_rows)
-            self._write_api.write(
-                bucket=self.settings.bucket,
-                org=self.settings.org,
-                record=to_lines(self._escaped, part),
-                write_precision=WritePrecision.MS,
-            )
+            try:
+                self._write_api.write(
+                    bucket=self.settings.bucket,
+                    org=self.settings.org,
+                    record=to_lines(self._escaped, part),
+                    write_precision=WritePrecision.MS,
+                )
+            except (ApiException, urllib3.exceptions.HTTPError) as exc:
+                raise StoreError(f"write to {self.settings.url} failed: {_reason(exc)}") from exc
         return n
 
     def readings(
@@ -155,9 +160,12 @@ class InfluxStore:
         quoted = tag.replace("\\", "\\\\").replace('"', '\\"')
         match = f'{{__name__=~"{MEASUREMENT}_(value|quality)",tag="{quoted}"}}'
         params = {"match[]": match, "start": f"{lo:.3f}", "end": f"{hi:.3f}"}
-        resp = self._http.get("/api/v1/export", params=params)
+        try:
+            resp = self._http.get("/api/v1/export", params=params)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"read from {self.settings.url} failed: {exc}") from exc
         if resp.status_code != 200:
-            raise HazardWatchError(
+            raise StoreError(
                 f"{self.settings.url}/api/v1/export answered {resp.status_code}: "
                 f"{resp.text[:200]!r} (the read path needs VictoriaMetrics)"
             )
@@ -185,6 +193,12 @@ class InfluxStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}: {str(exc.body)[:200]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _slice(batch: Batch, lo: int, hi: int) -> Batch:
