@@ -35,7 +35,7 @@ from hazardwatch.model import Batch
 from hazardwatch.storage.store import ReadingRow, StoreError
 
 MEASUREMENT = "reading"
-_LINE = MEASUREMENT + ",tag={} value={!r},quality={}i {}"
+_LINE = "%s%r,quality=%di %d"  # prefix, value, quality, ms
 INFLUX_ENV = {
     "url": "HAZARDWATCH_INFLUX_URL",
     "org": "HAZARDWATCH_INFLUX_ORG",
@@ -81,25 +81,32 @@ def escape_tag(value: str) -> str:
     return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
-def to_lines(tags: np.ndarray, batch: Batch) -> bytes:
-    """Line protocol for a batch; `tags` holds the escaped tag of each sensor index.
+def line_prefixes(tags: Sequence[str]) -> np.ndarray:
+    """Per sensor index, the start of its lines: measurement, escaped tag, `value=`."""
+    return np.array([f"{MEASUREMENT},tag={escape_tag(t)} value=" for t in tags], dtype=object)
+
+
+def to_lines(prefixes: np.ndarray, batch: Batch) -> bytes:
+    """Line protocol for a batch; `prefixes` from `line_prefixes` of the site's tags.
 
     Values are finite by the Batch contract (line protocol has no NaN or infinity).
 
     >>> b = Batch.of([1, 0], [1763800000.5, 1763800001.0], [12.3, -4.0], [0, 2])
-    >>> print(to_lines(np.array(["T0", "T1"], dtype=object), b).decode())
-    reading,tag=T1 value=12.3,quality=0i 1763800000500
+    >>> print(to_lines(line_prefixes(["T0", "T 1"]), b).decode())
+    reading,tag=T\\ 1 value=12.3,quality=0i 1763800000500
     reading,tag=T0 value=-4.0,quality=2i 1763800001000
     """
     ts_ms = np.rint(batch.ts * 1000.0).astype(np.int64)
-    lines = map(
-        _LINE.format,
-        tags[batch.sensor].tolist(),
+    # One %-format per row over precomputed prefixes: the fastest pure-Python form measured
+    # (about 1.3x a str.format of the whole line).
+    rows = zip(
+        prefixes[batch.sensor].tolist(),
         batch.value.tolist(),
         batch.quality.tolist(),
         ts_ms.tolist(),
+        strict=True,
     )
-    return "\n".join(lines).encode()
+    return "\n".join(map(_LINE.__mod__, rows)).encode()
 
 
 class InfluxStore:
@@ -108,7 +115,7 @@ class InfluxStore:
     def __init__(self, settings: InfluxSettings, tags: Sequence[str], *, chunk_rows: int = 50_000):
         self.settings = settings
         self.tags = tuple(tags)
-        self._escaped = np.array([escape_tag(t) for t in self.tags], dtype=object)
+        self._prefixes = line_prefixes(self.tags)
         self._chunk_rows = chunk_rows
         # No retries inside the client: a failed write comes back at once and the caller
         # (the spool) decides when to try again.
@@ -129,7 +136,7 @@ class InfluxStore:
                 self._write_api.write(
                     bucket=self.settings.bucket,
                     org=self.settings.org,
-                    record=to_lines(self._escaped, part),
+                    record=to_lines(self._prefixes, part),
                     write_precision=WritePrecision.MS,
                 )
             except (ApiException, urllib3.exceptions.HTTPError) as exc:
