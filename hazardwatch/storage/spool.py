@@ -176,11 +176,13 @@ class Spool:
                         f.truncate(at)
                         os.fsync(f.fileno())
             if rows == 0 or (seq == self._cursor[0] and self._cursor[1] >= at):
-                path.unlink()
+                path.unlink()  # empty, or drained up to a crash before its unlink
                 continue
             self._segments.append(_Segment(seq, at, rows))
-        if self._segments and self._segments[0].seq != self._cursor[0]:
-            self._cursor, self._cursor_rows = (self._segments[0].seq, 0), 0
+        if not self._segments or self._segments[0].seq != self._cursor[0]:
+            # The cursor's segment is gone: the oldest one left starts from its beginning.
+            seq = self._segments[0].seq if self._segments else self._cursor[0]
+            self._cursor, self._cursor_rows = (seq, 0), 0
 
     # ---------------------------------------------------------------- append
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,21 @@ def test_pending_readings_survive_reopen_and_drained_ones_do_not_come_back(
     with Spool(tmp_path) as again:
         assert again.pending_rows == 20 - 8  # two records of 4 fit the 6-row chunk budget
         assert columns(drain_all(again)) == columns(batch(8, 12))
+
+
+def test_a_crash_after_draining_a_segment_before_deleting_it_replays_nothing(
+    tmp_path: Path,
+) -> None:
+    with Spool(tmp_path) as spool:
+        spool.append(batch(0, 4))
+    (seg,) = tmp_path.glob("*.seg")
+    # What the cursor says once the store took the whole segment, just before the unlink.
+    (tmp_path / "cursor").write_bytes(struct.pack("<QQ", int(seg.stem), seg.stat().st_size))
+    with Spool(tmp_path) as again:
+        assert again.pending_rows == 0 and not seg.exists()
+        again.append(batch(4, 2))
+        assert again.pending_rows == 2
+        assert columns(drain_all(again)) == columns(batch(4, 2))
 
 
 def test_a_failed_write_keeps_everything_in_order(tmp_path: Path) -> None:
