@@ -127,6 +127,8 @@ class SpooledStore:
             "refused": self.stats.refused,
             "torn_bytes": self.spool.stats.torn_bytes,
             "retry_in_s": round(max(0.0, self._retry_at - self._monotonic()), 3),
+            # Failed writes in a row: 0 once the store takes writes again (last_error stays).
+            "failures_in_a_row": self._failures,
         }
 
     def readings(

@@ -69,11 +69,13 @@ def test_a_failed_write_is_spooled_and_arrives_once_in_order_after_recovery(
     assert writer.write(values(10, 5)) == 0  # resting: straight to the spool
     assert store.calls == 2
     assert writer.health()["rows"] == 10 and writer.health()["retry_in_s"] == 1.0
+    assert writer.health()["failures_in_a_row"] == 1
     store.down = False
     clock.t = 1.5
     assert writer.write(values(15, 5)) == 15  # joins the end of the spool, all drain
     assert store.rows == list(np.arange(20.0))
     assert writer.pending_rows == 0 and writer.stats.written == 20
+    assert writer.health()["failures_in_a_row"] == 0
     writer.close()
 
 
