@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import httpx
 import numpy as np
 import orjson
 import urllib3
@@ -126,7 +125,10 @@ class InfluxStore:
             timeout=int(settings.timeout_s * 1000),
         )
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-        self._http = httpx.Client(base_url=settings.url, timeout=settings.timeout_s)
+        # urllib3, which influxdb-client brings, rather than one more HTTP client.
+        self._http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(total=settings.timeout_s), retries=False
+        )
 
     def write(self, batch: Batch) -> int:
         n = len(batch)
@@ -168,17 +170,19 @@ class InfluxStore:
         match = f'{{__name__=~"{MEASUREMENT}_(value|quality)",tag="{quoted}"}}'
         params = {"match[]": match, "start": f"{lo:.3f}", "end": f"{hi:.3f}"}
         try:
-            resp = self._http.get("/api/v1/export", params=params)
-        except httpx.HTTPError as exc:
+            resp = self._http.request(
+                "GET", self.settings.url.rstrip("/") + "/api/v1/export", fields=params
+            )
+        except urllib3.exceptions.HTTPError as exc:
             raise StoreError(f"read from {self.settings.url} failed: {exc}") from exc
-        if resp.status_code != 200:
+        if resp.status != 200:
             raise StoreError(
-                f"{self.settings.url}/api/v1/export answered {resp.status_code}: "
-                f"{resp.text[:200]!r} (the read path needs VictoriaMetrics)"
+                f"{self.settings.url}/api/v1/export answered {resp.status}: "
+                f"{resp.data[:200]!r} (the read path needs VictoriaMetrics)"
             )
         values: dict[int, float] = {}
         qualities: dict[int, int] = {}
-        for line in resp.content.splitlines():
+        for line in resp.data.splitlines():
             if not line:
                 continue
             item = orjson.loads(line)
@@ -193,7 +197,7 @@ class InfluxStore:
     def close(self) -> None:
         self._write_api.close()
         self._client.close()
-        self._http.close()
+        self._http.clear()
 
     def __enter__(self) -> InfluxStore:
         return self

@@ -55,11 +55,15 @@ def test_a_reading_written_twice_is_read_once(victoria_metrics: VictoriaMetrics)
         assert [(r.ts, r.value) for r in store.readings(0)] == [(T0, 1.0), (T0 + 1, 2.0)]
 
 
-def test_a_dead_server_fails_the_write_at_once(victoria_metrics: VictoriaMetrics) -> None:
+def test_a_dead_server_fails_writes_and_reads_with_a_store_error(
+    victoria_metrics: VictoriaMetrics,
+) -> None:
     victoria_metrics.stop()
     with store_for(victoria_metrics, timeout_s=2.0) as store:
         with pytest.raises(StoreError, match=r"write to http://127\.0\.0\.1:\d+ failed"):
             store.write(Batch.of([0], [T0], [1.0]))
+        with pytest.raises(StoreError, match=r"read from http://127\.0\.0\.1:\d+ failed"):
+            store.readings(0)
 
 
 def test_an_outage_spools_and_every_reading_arrives_exactly_once(
