@@ -86,12 +86,38 @@ def run(
     topic: Annotated[
         list[str] | None, typer.Option(help="Topic filter of this worker's shard (repeatable)")
     ] = None,
+    store: Annotated[
+        str, typer.Option(help="Readings: sqlite (a file in --data-dir) | influx (a server)")
+    ] = "sqlite",
+    influx_url: Annotated[
+        str | None,
+        typer.Option(
+            help="InfluxDB v2 write URL, e.g. VictoriaMetrics (env HAZARDWATCH_INFLUX_URL)"
+        ),
+    ] = None,
+    influx_org: Annotated[
+        str | None, typer.Option(help="Organisation (env HAZARDWATCH_INFLUX_ORG)")
+    ] = None,
+    influx_bucket: Annotated[
+        str | None, typer.Option(help="Bucket (env HAZARDWATCH_INFLUX_BUCKET)")
+    ] = None,
+    spool_max_mb: Annotated[
+        float, typer.Option(help="Disk for readings waiting while the store is down")
+    ] = 1024.0,
 ) -> None:
-    """Run the service: ingest, detect, alarm, store, and serve the API and the page."""
+    """Run the service: ingest, detect, alarm, store, and serve the API and the page.
+
+    The InfluxDB token is read from HAZARDWATCH_INFLUX_TOKEN only, never from a flag.
+    """
     from hazardwatch.service import Service, Settings
+    from hazardwatch.storage import InfluxSettings
 
     site = _load(config)
     host, port = _parse_listen(listen)
+    if store not in ("sqlite", "influx"):
+        raise _fail(f"--store {store!r}: expected sqlite or influx")
+    if not spool_max_mb > 0:
+        raise _fail(f"--spool-max-mb {spool_max_mb}: must be greater than 0")
     settings = Settings(
         broker_url=broker,
         data_dir=data_dir,
@@ -99,10 +125,17 @@ def run(
         listen_port=port,
         client_id=client_id,
         topics=topic or None,
+        store=store,
+        influx=InfluxSettings.from_env(url=influx_url, org=influx_org, bucket=influx_bucket),
+        spool_max_bytes=int(spool_max_mb * 1024 * 1024),
     )
     _setup_process()
     service = Service(site, settings)
-    typer.echo(f"HazardWatch: {service.table.n} sensors, broker {broker}, http://{host}:{port}/")
+    where = settings.influx.url if store == "influx" else data_dir / "readings.db"
+    typer.echo(
+        f"HazardWatch: {service.table.n} sensors, broker {broker}, readings in {store} at "
+        f"{where}, http://{host}:{port}/"
+    )
     _run_until_signal(service.run)
 
 

@@ -1,7 +1,7 @@
 """The wiring: builds every stage from the site and connects them. Stages never build each other.
 
 MQTT -> Ingestor -> Detector.step -> AlarmManager.apply (journal) -> Hub (live push)
-                 \\-> reading writer -> ReadingStore
+                 \\-> reading writer -> SpooledStore -> ReadingStore (a spool while it is down)
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ from alerting import AlarmEvent, AlarmManager, Journal
 from dashboards import Hub, Server, ServiceAdapter, create_app, publish_alarm_events
 from detectors import Detector
 from hazardwatch.clock import Clock, SystemClock
-from hazardwatch.model import Batch, ConditionChange, SensorTable, Site
-from hazardwatch.storage import SqliteStore
+from hazardwatch.model import Batch, ConditionChange, HazardWatchError, SensorTable, Site
+from hazardwatch.storage import (
+    InfluxSettings,
+    InfluxStore,
+    ReadingStore,
+    Spool,
+    SpooledStore,
+    SqliteStore,
+)
 from ingest import DeadLetter, Decoder, GatewayStatus, IngestCounters, Ingestor
 
 log = logging.getLogger("hazardwatch.service")
@@ -49,15 +56,19 @@ class Settings:
     store_write_rows: int = 50_000  # rows per store transaction
     stale_idle_s: float = 2.0  # no batch for this long: judge silence on the wall clock
     stale_grace_s: float = 1.0  # while readings flow: silence is judged at newest ts + this
+    store: str = "sqlite"  # "sqlite": embedded file; "influx": an InfluxDB v2 write API
+    influx: InfluxSettings = field(default_factory=InfluxSettings)
+    spool_max_bytes: int = 1 << 30  # readings kept on disk while the store is down
+    store_backoff_s: float = 0.5  # first wait after a failed write, doubling per failure
+    store_backoff_max_s: float = 30.0
+    store_retry_poll_s: float = 0.5  # with readings spooled, try to drain this often when idle
 
 
 @dataclass
 class StoreStats:
-    written: int = 0
     queued_batches: int = 0
-    errors: int = 0
-    last_error: str | None = None
     purged: int = 0
+    purge_errors: int = 0
 
 
 @dataclass(eq=False)
@@ -77,7 +88,15 @@ class Service:
         self.counters = IngestCounters()
         self.decoder = Decoder(self.table, root_topic=self.site.root_topic)
         self.deadletter = DeadLetter(s.data_dir / "deadletter.jsonl")
-        self.store = SqliteStore(s.data_dir / "readings.db")
+        self.store = self._open_store()
+        self.writer = SpooledStore(
+            self.store,
+            Spool(s.data_dir / "spool", max_bytes=s.spool_max_bytes),
+            chunk_rows=s.store_write_rows,
+            drain_rows=4 * s.store_write_rows,
+            backoff_s=s.store_backoff_s,
+            backoff_max_s=s.store_backoff_max_s,
+        )
         self.journal = Journal(s.data_dir / "alarms.db")
         self.alarms = AlarmManager(self.table, self.journal, self.clock)
         self.detector = Detector(self.table, start_ts=self.started_at)
@@ -98,6 +117,14 @@ class Service:
             health_fn=self._health,
         )
         self.app = create_app(self.view)
+
+    def _open_store(self) -> ReadingStore:
+        s = self.settings
+        if s.store == "sqlite":
+            return SqliteStore(s.data_dir / "readings.db")
+        if s.store == "influx":
+            return InfluxStore(s.influx, self.table.tags, chunk_rows=s.store_write_rows)
+        raise HazardWatchError(f"store {s.store!r}: expected sqlite or influx")
 
     # ------------------------------------------------------------- view helpers
 
@@ -122,11 +149,13 @@ class Service:
             "detector": dict(self.detector.stats),
             "stale_judged_at_lag_s": round(self.clock.now() - self.stale_now(), 3),
             "store": {
-                "written": self.store_stats.written,
+                "backend": self.settings.store,
+                "written": self.writer.stats.written,
                 "queued_batches": self.store_stats.queued_batches,
-                "errors": self.store_stats.errors,
+                "errors": self.writer.stats.errors,
                 "purged": self.store_stats.purged,
-                "last_error": self.store_stats.last_error,
+                "last_error": self.writer.stats.last_error,
+                "spool": self.writer.health(),
             },
             "sensors": self.table.n,
         }
@@ -192,10 +221,16 @@ class Service:
             self.handle_changes(self.detector.check_stale(self.stale_now()))
 
     async def _store_loop(self, queue: asyncio.Queue[Batch | None]) -> None:
-        """Write readings off the hot path, in order; purge old raw readings hourly."""
+        """Write readings off the hot path, in order; drain the spool; purge hourly."""
         next_purge = time.monotonic()
         while True:
-            batch = await queue.get()
+            # Idle with readings spooled: wake up now and then to drain them.
+            wait = self.settings.store_retry_poll_s if self.writer.pending_rows else None
+            try:
+                batch = await asyncio.wait_for(queue.get(), wait)
+            except TimeoutError:
+                await asyncio.to_thread(self.writer.drain)
+                continue
             if batch is None:
                 return
             pending, rows = [batch], len(batch)
@@ -211,16 +246,15 @@ class Service:
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + 3600
                 cutoff = self.clock.now() - self.settings.retention_days * 86400
-                self.store_stats.purged += await asyncio.to_thread(self.store.purge, cutoff)
+                try:
+                    self.store_stats.purged += await asyncio.to_thread(self.writer.purge, cutoff)
+                except Exception as exc:  # a store that is down purges next hour
+                    self.store_stats.purge_errors += 1
+                    log.error("reading store purge failed: %s", exc)
 
     async def _write(self, batches: list[Batch]) -> None:
-        merged = Batch.concat(batches)
-        try:
-            self.store_stats.written += await asyncio.to_thread(self.store.write, merged)
-        except Exception as exc:  # a full disk must not stop alarms; counted and logged
-            self.store_stats.errors += 1
-            self.store_stats.last_error = f"{type(exc).__name__}: {exc}"
-            log.error("reading store write failed: %s", exc)
+        # Never raises for a store failure: what the store cannot take waits in the spool.
+        await asyncio.to_thread(self.writer.write, Batch.concat(batches))
 
     async def run(self, stop: asyncio.Event | None = None, *, serve_http: bool = True) -> None:
         """Run until `stop` is set (or a stage fails); shuts down in order, flushing the store."""
@@ -281,7 +315,7 @@ class Service:
 
     def close(self) -> None:
         self.deadletter.close()
-        self.store.close()
+        self.writer.close()
         self.journal.close()
 
 

@@ -23,7 +23,7 @@ apt_install() {
 }
 
 if [ "$want" = "test" ]; then
-    apt_install mosquitto mosquitto-clients chromium fonts-wqy-zenhei
+    apt_install mosquitto mosquitto-clients chromium fonts-wqy-zenhei victoria-metrics
 fi
 
 stamp="$venv/.hazardwatch-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"

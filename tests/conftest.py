@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.brokers import Mosquitto, free_port
+from tests.victoria import VictoriaMetrics, start_victoria, victoria_binary
 
 
 @pytest.fixture
@@ -20,3 +21,15 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A fresh VictoriaMetrics (InfluxDB v2 writes) on its own port and storage folder."""
+    if victoria_binary() is None:
+        pytest.skip("victoria-metrics is not installed here; `scripts/setup.sh test` installs it")
+    server = start_victoria(tmp_path / "victoria")
+    try:
+        yield server
+    finally:
+        server.stop()

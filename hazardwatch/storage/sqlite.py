@@ -28,13 +28,15 @@ CREATE TABLE IF NOT EXISTS readings (
 class SqliteStore:
     """Readings in a SQLite file; safe to call from one writer thread and any readers."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # One connection, serialised by a lock: writes come from one pipeline and reads
         # are short, so a pool would buy nothing but complexity.
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a kill -9 of the process (not a power cut).
         self._db.execute("PRAGMA synchronous=NORMAL")

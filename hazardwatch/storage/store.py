@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-from hazardwatch.model import Batch
+from hazardwatch.model import Batch, HazardWatchError
+
+
+class StoreError(HazardWatchError):
+    """A backend could not do what was asked (server down, refused, disk failed)."""
 
 
 class ReadingRow(NamedTuple):
