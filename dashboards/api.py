@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ from dashboards.schemas import (
 )
 from dashboards.view import ServiceView
 from hazardwatch.model import AlarmState, Condition, Quality, RiskColour
+from hazardwatch.storage import StoreError
 
 MAX_ALARMS = 5000
 MAX_READINGS = 100_000
@@ -202,7 +204,10 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
         "/sensors/{tag}/readings",
         tags=["sensors"],
         summary="Stored readings of one sensor, oldest first",
-        responses={404: {"model": ErrorOut, "description": "No sensor with that tag"}},
+        responses={
+            404: {"model": ErrorOut, "description": "No sensor with that tag"},
+            503: {"model": ErrorOut, "description": "The reading store is down"},
+        },
     )
     async def readings(
         tag: str,
@@ -215,7 +220,11 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
             raise HTTPException(404, f"no sensor with tag '{tag}'")
         if since is not None and until is not None and since > until:
             raise _reject("until", until, f"until ({until}) is before since ({since})")
-        rows = view.readings(index, since, until, limit)
+        try:
+            # A store may be a server (InfluxDB): never wait for it on the event loop.
+            rows = await asyncio.to_thread(view.readings, index, since, until, limit)
+        except StoreError as exc:
+            raise HTTPException(503, f"the reading store cannot answer now: {exc}") from exc
         return ReadingsOut(
             tag=tag,
             unit=places[index][3].unit,

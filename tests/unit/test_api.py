@@ -39,6 +39,7 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
+from hazardwatch.storage import StoreError
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_763_800_000.0
@@ -123,6 +124,7 @@ class Park:
     bits: np.ndarray
     stored: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
     queries: list[tuple[int, float | None, float | None, int]] = field(default_factory=list)
+    store_down: bool = False
 
     @classmethod
     def build(cls, journal_path: Path, hub: Hub | None = None) -> Park:
@@ -157,6 +159,8 @@ class Park:
         self, sensor: int, since: float | None, until: float | None, limit: int
     ) -> list[tuple[float, float, int]]:
         self.queries.append((sensor, since, until, limit))
+        if self.store_down:
+            raise StoreError("reading store at http://127.0.0.1:1: connection refused")
         rows = [
             r
             for r in self.stored.get(sensor, [])
@@ -504,6 +508,18 @@ def test_readings_pass_the_window_to_the_store_and_come_back_ascending(
     assert park.queries[-1][3] == 10
     client.get("/api/sensors/T101.LT/readings")
     assert park.queries[-1] == (i, None, None, 1000)
+
+
+def test_readings_while_the_store_is_down_are_a_503_that_says_so(
+    park: Park, client: TestClient
+) -> None:
+    park.store_down = True
+    r = client.get("/api/sensors/T101.LT/readings")
+    assert r.status_code == 503
+    assert "reading store cannot answer now" in r.json()["detail"]
+    assert "connection refused" in r.json()["detail"]
+    park.store_down = False
+    assert client.get("/api/sensors/T101.LT/readings").status_code == 200
 
 
 def test_readings_of_an_unknown_tag_404_and_a_bad_window_422(client: TestClient) -> None:
