@@ -805,8 +805,8 @@ def test_builtin_trend_defaults_per_kind() -> None:
     # tag: (rate /min, horizon s, drift h sigma, spike /s); spans 20 m, 100 degC, 2.5 MPa, ...
     expected = {
         "T1-LT": (0.4, 1800.0, None, 0.2),  # 2 % and 1 % of 20 m; level moves by operation
-        # 2 degC/min; 0.5 % of 100 degC per s; temperature and pressure follow the weather
-        "T1-TT": (2.0, 1800.0, None, 0.5),
+        # 3 degC/h; 0.5 % of 100 degC per s; temperature and pressure follow the weather
+        "T1-TT": (0.05, 1800.0, None, 0.5),
         "T1-PT": (0.125, 1800.0, None, 0.025),  # 5 % and 1 % of 2.5 MPa
         "T1-FT": (None, None, None, None),  # flow steps when a pump starts
         "T1-XT": (None, 1800.0, 8.0, None),
@@ -821,7 +821,8 @@ def test_builtin_trend_defaults_per_kind() -> None:
         assert t.spike_rate_per_s == pytest.approx(spike), tag
         k_sigma = 1.0 if s.kind.is_gas else 0.5
         assert (t.stuck_window_s, t.noise_ratio, t.drift_k_sigma) == (900.0, 5.0, k_sigma), tag
-        assert (t.rate_window_s, t.baseline_warmup_n, t.baseline_alpha) == (300.0, 100, 0.001)
+        window = 1800.0 if s.kind is Kind.TEMPERATURE else 300.0
+        assert (t.rate_window_s, t.baseline_warmup_n, t.baseline_alpha) == (window, 100, 0.001)
         assert t.resolution == pytest.approx(0.001 * (s.range_hi - s.range_lo)), tag
 
 
@@ -918,7 +919,7 @@ def test_example_park_has_gas_areas_and_rated_fill_rates(park: Site) -> None:
     assert {"LPG", "ammonia"} <= substances
     lt = _only(park, "e01-T101-LT")
     assert lt.trend.rate_limit_per_min == pytest.approx(2.0 * 1.2 / 60)  # 2 m/h rated fill
-    assert _only(park, "e01-T201-TT").trend.rate_limit_per_min == 1.0
+    assert _only(park, "e01-T201-TT").trend.rate_limit_per_min == 0.05  # the default: 3 degC/h
 
 
 # ------------------------------------------------------------------ substances
