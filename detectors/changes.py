@@ -8,6 +8,10 @@ from hazardwatch.model import CONDITION_SEVERITY, Condition, ConditionChange
 
 _CONDITIONS = tuple(Condition)
 _SEVERITY = tuple(CONDITION_SEVERITY[c] for c in _CONDITIONS)
+_CODES = np.array([int(c) for c in _CONDITIONS], np.int64)
+_SHIFTS = _CODES.astype(np.uint32)  # Condition.bit is 1 << int(condition)
+_PREDICTS = (int(Condition.PREDICT_HH), int(Condition.PREDICT_LL))  # the rows of State.eta
+_ALL = slice(None)
 
 
 class Changes:
@@ -19,29 +23,33 @@ class Changes:
     def add_diff(
         self,
         sensor: np.ndarray,
-        old: np.ndarray,
+        diff: np.ndarray,
         new: np.ndarray,
         value: np.ndarray,
         ts: np.ndarray,
         round_no: int,
-        eta: dict[Condition, np.ndarray] | None = None,
+        eta: np.ndarray | None = None,
+        rows: np.ndarray | slice = _ALL,
     ) -> None:
-        """Record every bit that differs between `old` and `new` for rows of one round.
+        """Record every bit set in `diff` (old ^ new condition bits) for the rows of one round.
 
-        `eta` gives, for some conditions, the predicted crossing per row (NaN: none).
+        `eta` is State.eta (PREDICT_HH, PREDICT_LL by sensor): `rows` maps a round's rows
+        to sensors (every sensor in order: slice(None)).
         """
-        diff = old ^ new
-        rows = np.flatnonzero(diff)
-        if rows.size == 0:
+        hit = np.flatnonzero(diff)
+        if hit.size == 0:
             return
-        diff, new = diff[rows], new[rows]
-        for c in _CONDITIONS:
-            hit = np.flatnonzero(diff & np.uint32(c.bit))
-            if hit.size:
-                r = rows[hit]
-                e = eta[c][r] if eta is not None and c in eta else np.full(r.size, np.nan)
-                active = (new[hit] & np.uint32(c.bit)) != 0
-                self._add(ts[r], sensor[r], c, active, value[r], e, round_no)
+        # Every (row, condition) pair at once: a row's bits spread over the columns.
+        i, col = np.nonzero((diff[hit, None] >> _SHIFTS) & 1)
+        r, c = hit[i], _CODES[col]
+        active = ((new[r] >> _SHIFTS[col]) & 1).astype(bool)
+        e = np.full(r.size, np.nan)
+        if eta is not None:
+            for k, condition in enumerate(_PREDICTS):
+                sel = np.flatnonzero(c == condition)
+                if sel.size:
+                    e[sel] = eta[k][r[sel] if isinstance(rows, slice) else rows[r[sel]]]
+        self._cols.append((ts[r], sensor[r], c, active, value[r], e, np.full(r.size, round_no)))
 
     def add(
         self,

@@ -81,6 +81,8 @@ class Detector:
         self._orphans = False
         # Set by restore(): recount every area on the next step.
         self._recount = False
+        # The condition bit of each limit slot: a constant, or per sensor where gas differs.
+        self._slot_bits = [s.bits(self.params.is_gas) for s in SLOTS]
 
     # ------------------------------------------------------------------ readings
 
@@ -206,49 +208,72 @@ class Detector:
         last_ts, old = st.last_ts[rows], st.active[rows]
         fresh = t >= last_ts  # NaN ts is never fresh
         applied = int(np.count_nonzero(fresh))
+        all_fresh = applied == fresh.size  # the common case: skip every masked blend
         self.stats["applied"] += applied
-        self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
-        if applied == 0:
-            return
+        if not all_fresh:
+            self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
+            if applied == 0:
+                return
         bad = checks.bad_quality(q)
         oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
-        measured = fresh & ~bad & ~oor
         # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
         new = old & ~_INSTRUMENT_BITS
-        new |= bad * _BAD
-        new |= np.where(bad, old & _OOR, oor * _OOR)
-        new = np.where(fresh, new, old)
+        if bad.any():
+            new |= bad * _BAD
+            new |= np.where(bad, old & _OOR, oor * _OOR)
+            measured = fresh & ~bad & ~oor
+        else:
+            new |= oor * _OOR
+            measured = fresh & ~oor
+        if not all_fresh:
+            new = np.where(fresh, new, old)
         usable = measured
         if measured.any():
             r, pos = _subset(rows, measured)
             fault = signal_faults(st, p, r, t[pos], v[pos], old[pos])
-            new[pos] = (new[pos] & ~FAULT_BITS) | fault
-            usable = measured.copy()
-            usable[pos] = fault == 0
-        if usable.any():
-            new = self._limits(rows, t, v, usable, old, new)
+            if fault.any():
+                new[pos] = (new[pos] & ~FAULT_BITS) | fault
+                usable = measured.copy()
+                usable[pos] = fault == 0
+            elif not isinstance(pos, slice):  # faults held before are cleared
+                new[pos] &= ~FAULT_BITS
+            else:
+                new &= ~FAULT_BITS
+        all_usable = bool(usable.all())
+        if all_usable or usable.any():
+            self._limits(rows, t, v, usable, all_usable, old, new)
             r, pos = _subset(rows, usable)
-            new[pos] = trends.advance_trends(
-                st, p, r, sensor[pos], t[pos], v[pos], new[pos], out, round_no
-            )
-        eta = {Condition.PREDICT_HH: st.eta[0][rows], Condition.PREDICT_LL: st.eta[1][rows]}
-        out.add_diff(sensor, old, new, v, t, round_no, eta)
-        gas_moved = np.flatnonzero((old ^ new) & vote.GAS_BITS) if p.area_k.size else None
-        last_seen, last_value, last_quality = (
-            st.last_seen[rows],
-            st.last_value[rows],
-            st.last_quality[rows],
-        )
+            bits = new[pos]
+            bits = trends.advance_trends(st, p, r, sensor[pos], t[pos], v[pos], bits, out, round_no)
+            if isinstance(pos, slice):
+                new = bits
+            else:
+                new[pos] = bits
+        diff = old ^ new
+        out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
+        gas_moved = np.flatnonzero(diff & vote.GAS_BITS) if p.area_k.size else None
+        if all_fresh:
+            st.last_ts[rows], st.last_quality[rows] = t, q
+            if isinstance(rows, slice):
+                np.fmax(st.last_seen, t, out=st.last_seen)
+            else:
+                st.last_seen[rows] = np.fmax(st.last_seen[rows], t)
+        else:
+            last_seen, last_quality = st.last_seen[rows], st.last_quality[rows]
+            st.last_ts[rows] = np.where(fresh, t, last_ts)
+            st.last_seen[rows] = np.where(fresh, np.fmax(last_seen, t), last_seen)
+            st.last_quality[rows] = np.where(fresh, q, last_quality)
         st.active[rows] = new
-        st.last_ts[rows] = np.where(fresh, t, last_ts)
-        st.last_seen[rows] = np.where(fresh, np.fmax(last_seen, t), last_seen)
-        st.last_quality[rows] = np.where(fresh, q, last_quality)
-        st.last_value[rows] = np.where(usable, v, last_value)
+        st.last_value[rows] = v if all_usable else np.where(usable, v, st.last_value[rows])
         if gas_moved is not None and gas_moved.size:
             vote.vote_areas(st, p, sensor[gas_moved], t[gas_moved], out, round_no)
         if p.unit_pressure.size:
-            touched = np.flatnonzero(usable)
-            vote.co_rise(st, p, sensor[touched], t[touched], out, round_no)
+            if isinstance(rows, slice):
+                at = t if all_usable else np.where(usable, t, -np.inf)
+                vote.co_rise_at(st, p, at, out, round_no)
+            else:
+                touched = np.flatnonzero(usable)
+                vote.co_rise(st, p, sensor[touched], t[touched], out, round_no)
 
     def _limits(
         self,
@@ -256,31 +281,49 @@ class Detector:
         t: np.ndarray,
         v: np.ndarray,
         usable: np.ndarray,
+        all_usable: bool,
         old: np.ndarray,
         new: np.ndarray,
-    ) -> np.ndarray:
-        """Limit conditions for the usable readings; other rows keep them and their timers."""
+    ) -> None:
+        """Limit conditions for the usable readings, into `new` (in place); other rows keep
+        them and their timers."""
         st, p = self.state, self.params
-        deadband, on, off = p.deadband[rows], p.on_delay_s[rows], p.off_delay_s[rows]
-        gas = p.is_gas[rows]
-        all_usable = bool(usable.all())
+        dense = isinstance(rows, slice)
         for k, slot in enumerate(SLOTS):
-            bit = slot.bits(gas)
+            bit = self._slot_bits[k]
+            if not isinstance(bit, np.uint32):
+                bit = bit[rows]
             active = (old & bit) != 0
             hold = decide.hold_high if slot.high else decide.hold_low
-            want = hold(v, p.limit[k][rows], deadband, active)
+            want = hold(v, p.limit[k][rows], p.deadband[rows], active)
+            want ^= active
+            if not all_usable:
+                want &= usable
+            moving = np.flatnonzero(want)  # few sensors are ever on their way in or out
             pending_row = st.pending_since[k]  # a view: row k of the 2-D array
-            pending = pending_row[rows]
-            now_active, now_pending = decide.delay(want, active, pending, t, on, off)
-            pending_row[rows] = (
-                now_pending if all_usable else np.where(usable, now_pending, pending)
+            since = pending_row[rows][moving] if dense else pending_row[rows[moving]]
+            # Every other usable reading wants what is: nothing pending.
+            if all_usable:
+                if dense:
+                    pending_row.fill(np.nan)
+                else:
+                    pending_row[rows] = np.nan
+            else:
+                keep = np.flatnonzero(usable)
+                pending_row[keep if dense else rows[keep]] = np.nan
+            if moving.size == 0:
+                continue
+            was = active[moving]
+            now_active, now_pending = decide.delay(
+                ~was, was, since, t[moving], p.on_delay_s[rows][moving], p.off_delay_s[rows][moving]
             )
-            new = new ^ ((now_active ^ active) & usable) * bit
+            pending_row[moving if dense else rows[moving]] = now_pending
+            flip = moving[now_active != was]
+            new[flip] ^= bit if isinstance(bit, np.uint32) else bit[flip]
         if self._orphans:
             # A restored condition the current config cannot raise ends on the next measurement.
             orphan = new & _LIMIT_BITS & ~p.valid_bits[rows]
-            new = np.where(usable, new & ~orphan, new)
-        return new
+            new[...] = np.where(usable, new & ~orphan, new)
 
     # ------------------------------------------------------------------ silence
 

@@ -59,20 +59,36 @@ def co_rise(
     """Re-evaluate CO_RISE for the units of `sensors` (usable readings at `ts`)."""
     if p.unit_pressure.size == 0:
         return
-    tt, pp = p.unit_temperature, p.unit_pressure
     if sensors.size * 8 >= p.n:  # much of the park: mark sensors rather than sort pairs
         at = np.full(p.n, -np.inf)
         at[sensors] = ts
-        when = np.fmax(at[tt], at[pp])
-        pairs = np.flatnonzero(when > -np.inf)
-    else:
-        pair = p.pair_of[sensors]
-        keep = pair >= 0
-        if not keep.any():
-            return
-        pairs = np.unique(pair[keep])
-        when = np.full(pp.size, -np.inf)
-        np.maximum.at(when, pair[keep], ts[keep])
+        co_rise_at(st, p, at, out, round_no)
+        return
+    pair = p.pair_of[sensors]
+    keep = pair >= 0
+    if not keep.any():
+        return
+    pairs = np.unique(pair[keep])
+    when = np.full(p.unit_pressure.size, -np.inf)
+    np.maximum.at(when, pair[keep], ts[keep])
+    _co_rise_pairs(st, p, pairs, when, out, round_no)
+
+
+def co_rise_at(st: State, p: Params, at: np.ndarray, out: Changes, round_no: int) -> None:
+    """Re-evaluate CO_RISE for the units with a usable reading: `at` its ts per sensor, -inf
+    (or NaN) for none."""
+    if p.unit_pressure.size == 0:
+        return
+    when = np.fmax(at[p.unit_temperature], at[p.unit_pressure])
+    pairs = np.flatnonzero(when > -np.inf)
+    _co_rise_pairs(st, p, pairs, when, out, round_no)
+
+
+def _co_rise_pairs(
+    st: State, p: Params, pairs: np.ndarray, when: np.ndarray, out: Changes, round_no: int
+) -> None:
+    """CO_RISE of the units `pairs` (rows of unit_temperature/pressure), `when` their ts."""
+    tt, pp = p.unit_temperature, p.unit_pressure
     tt, pp = tt[pairs], pp[pairs]
     was = (st.active[pp] & CO) != 0
     scale = np.where(was, HOLD_RATIO, 1.0)
