@@ -34,7 +34,7 @@ class Changes:
         """Record every bit set in `diff` (old ^ new condition bits) for the rows of one round.
 
         `eta` is State.eta (PREDICT_HH, PREDICT_LL by sensor): `rows` maps a round's rows
-        to sensors (every sensor in order: slice(None)).
+        to sensors (a slice: a block of sensors in order).
         """
         hit = np.flatnonzero(diff)
         if hit.size == 0:
@@ -48,7 +48,8 @@ class Changes:
             for k, condition in enumerate(_PREDICTS):
                 sel = np.flatnonzero(c == condition)
                 if sel.size:
-                    e[sel] = eta[k][r[sel] if isinstance(rows, slice) else rows[r[sel]]]
+                    at = r[sel] + (rows.start or 0) if isinstance(rows, slice) else rows[r[sel]]
+                    e[sel] = eta[k][at]
         self._cols.append((ts[r], sensor[r], c, active, value[r], e, np.full(r.size, round_no)))
 
     def add(

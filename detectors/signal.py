@@ -38,35 +38,52 @@ FAULT_BITS = SPIKE | STUCK | NOISY
 
 def signal_faults(
     st: State, p: Params, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, old: np.ndarray
-) -> np.ndarray:
-    """Update the signal history of `rows` with one measurement each; return their fault bits."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Update the signal history of `rows` with one measurement each.
+
+    Returns their fault bits and their baseline sigma (detectors.checks.baseline_sigma,
+    which the trend stage reuses: the baseline does not move in between).
+    """
     v1, t1, v2, t2 = st.hist[:, rows]
+    noise_before = st.noise[rows]
     spike = is_spike(
         v, t, v1, t1, st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows],
-        st.noise[rows],
+        noise_before,
     )  # fmt: skip
-    ok = ~spike
-    d2 = np.where(ok, second_difference(v, t, v1, t1, v2, t2), np.nan)
-    noise = noise_update(st.noise[rows], d2)
-    all_ok = bool(ok.all())
+    spikes = np.flatnonzero(spike)
+    d2 = second_difference(v, t, v1, t1, v2, t2)
+    d2[spikes] = np.nan
+    noise = noise_update(noise_before, d2)
     a_value, a_ts = st.anchor_value[rows], st.anchor_ts[rows]
     moved_value, moved_ts = still_since(v, t, a_value, a_ts, p.resolution[rows])
-    if not all_ok:
-        moved_value, moved_ts = np.where(ok, moved_value, a_value), np.where(ok, moved_ts, a_ts)
-    a_value, a_ts = moved_value, moved_ts
+    moved_value[spikes], moved_ts[spikes] = a_value[spikes], a_ts[spikes]
     var = st.base_var[rows]
     warmed = st.base_n[rows] >= p.warmup_n[rows]
+    window = p.stuck_window_s[rows]
+    # STUCK needs a still anchor older than its window: only those few pay for the rest.
     with np.errstate(invalid="ignore"):
-        sigma_learned = np.where(warmed, np.sqrt(var), np.nan)
-    stuck = is_stuck(t, a_ts, p.stuck_window_s[rows], sigma_learned, p.moving_sigma[rows])
+        late = np.flatnonzero(t - moved_ts >= window)
+    stuck = np.zeros(spike.shape, bool)
+    if late.size:
+        with np.errstate(invalid="ignore"):
+            learned = np.where(warmed[late], np.sqrt(var[late]), np.nan)
+        stuck[late] = is_stuck(
+            t[late], moved_ts[late], window[late], learned, p.moving_sigma[rows][late]
+        )
     sigma = baseline_sigma(var, p.sigma_floor[rows])
     noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, (old & NOISY) != 0)
     st.prev_value[rows], st.prev_ts[rows] = v, t
-    if all_ok:  # the common case; v1, t1 may be views of rows 0, 1, so move them first
+    if spikes.size == 0:  # the common case; v1, t1 may be views of rows 0, 1, so move them first
         st.hist[2][rows], st.hist[3][rows] = v1, t1
         st.hist[0][rows], st.hist[1][rows] = v, t
     else:
+        ok = ~spike
         st.hist[:, rows] = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
     st.noise[rows] = noise
-    st.anchor_value[rows], st.anchor_ts[rows] = a_value, a_ts
-    return spike * SPIKE | stuck * STUCK | noisy * NOISY
+    st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
+    fault = noisy * NOISY
+    if spikes.size:
+        fault[spikes] |= SPIKE
+    if late.size:
+        fault |= stuck * STUCK
+    return fault, sigma

@@ -35,6 +35,14 @@ _BAD = np.uint32(Condition.BAD_QUALITY.bit)
 _OOR = np.uint32(Condition.OUT_OF_RANGE.bit)
 _INSTRUMENT_BITS = _COMM | _BAD | _OOR
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
+_NONE = np.zeros(0, np.int64)
+# Sensors per block of a dense round: a block's temporaries stay in the CPU caches.
+BLOCK = 100_000
+
+
+def _at(rows: np.ndarray | slice, pos: np.ndarray) -> np.ndarray:
+    """The sensor indices of positions `pos` within `rows`."""
+    return pos + (rows.start or 0) if isinstance(rows, slice) else rows[pos]
 
 
 def _subset(rows: np.ndarray | slice, mask: np.ndarray) -> tuple[np.ndarray | slice, Any]:
@@ -52,7 +60,8 @@ class Detector:
     `range_tolerance`: fraction of the instrument span a value may pass the range by.
     `ring_size`: samples kept per sensor for the slope (see detectors.window).
     `dense_from`: a speed knob only; rounds with at least this fraction of all sensors
-    are computed over every sensor with masks instead of gathering per reading.
+    are computed over every sensor with masks instead of gathering per reading, `block`
+    sensors at a time.
     """
 
     def __init__(
@@ -63,11 +72,13 @@ class Detector:
         range_tolerance: float = checks.RANGE_TOLERANCE,
         dense_from: float = 0.1,
         ring_size: int = RING_SIZE,
+        block: int = BLOCK,
     ) -> None:
         self.params = Params.from_table(table)
         self.state = State.new(self.params.n, start_ts, ring_size)
         self.range_tolerance = float(range_tolerance)
         self.dense_from = float(dense_from)
+        self.block = int(block)
         self._sensors = np.arange(self.params.n)
         self.stats: dict[str, int] = {
             "batches": 0,
@@ -180,14 +191,32 @@ class Detector:
         A round covering much of the park is lifted into sensor order first: three
         scatters then replace two dozen gathers and scatters of state and parameters.
         """
-        n = self.params.n
+        n, p = self.params.n, self.params
         if idx.size >= self.dense_from * n:
             t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
             q_all = np.zeros(n, np.uint8)
             t_all[idx], v_all[idx], q_all[idx] = t, v, q
-            self._advance(slice(None), self._sensors, t_all, v_all, q_all, out, round_no)
+            at = np.empty(n)  # ts of each usable reading, -inf: none
+            moved = []
+            for a in range(0, n, self.block):
+                rows = slice(a, min(n, a + self.block))
+                sensor = self._sensors[rows]
+                usable, gas = self._advance(
+                    rows, sensor, t_all[rows], v_all[rows], q_all[rows], out, round_no
+                )
+                at[rows] = t_all[rows] if usable is True else np.where(usable, t_all[rows], -np.inf)
+                moved.append(sensor[gas])
+            if p.area_k.size:
+                gas_moved = np.concatenate(moved)
+                vote.vote_areas(self.state, p, gas_moved, t_all[gas_moved], out, round_no)
+            vote.co_rise_at(self.state, p, at, out, round_no)
         else:
-            self._advance(idx, idx, t, v, q, out, round_no)
+            usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
+            if p.area_k.size and gas.size:
+                vote.vote_areas(self.state, p, idx[gas], t[gas], out, round_no)
+            if p.unit_pressure.size:
+                touched = slice(None) if usable is True else np.flatnonzero(usable)
+                vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
 
     def _advance(
         self,
@@ -198,10 +227,12 @@ class Detector:
         q: np.ndarray,
         out: Changes,
         round_no: int,
-    ) -> None:
-        """Advance the state at `rows` (sensor indices, or every sensor) by one reading each.
+    ) -> tuple[np.ndarray | bool, np.ndarray]:
+        """Advance the state at `rows` (sensor indices, or a block of sensors) by one reading
+        each; the cross-sensor rules are left to the caller.
 
-        With `rows` a slice, reads of state are views, so everything is read before
+        Returns which readings were usable (True: all) and the positions whose gas bits
+        changed. With `rows` a slice, reads of state are views, so everything is read before
         anything is written.
         """
         st, p = self.state, self.params
@@ -213,7 +244,7 @@ class Detector:
         if not all_fresh:
             self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
             if applied == 0:
-                return
+                return False, _NONE
         bad = checks.bad_quality(q)
         oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
         # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
@@ -227,14 +258,15 @@ class Detector:
             measured = fresh & ~oor
         if not all_fresh:
             new = np.where(fresh, new, old)
-        usable = measured
+        usable, sigma = measured, None
         if measured.any():
             r, pos = _subset(rows, measured)
-            fault = signal_faults(st, p, r, t[pos], v[pos], old[pos])
+            fault, sigma = signal_faults(st, p, r, t[pos], v[pos], old[pos])
             if fault.any():
                 new[pos] = (new[pos] & ~FAULT_BITS) | fault
                 usable = measured.copy()
-                usable[pos] = fault == 0
+                usable[pos] = ok = fault == 0
+                sigma = sigma[ok]
             elif not isinstance(pos, slice):  # faults held before are cleared
                 new[pos] &= ~FAULT_BITS
             else:
@@ -244,18 +276,20 @@ class Detector:
             self._limits(rows, t, v, usable, all_usable, old, new)
             r, pos = _subset(rows, usable)
             bits = new[pos]
-            bits = trends.advance_trends(st, p, r, sensor[pos], t[pos], v[pos], bits, out, round_no)
+            reading = (sensor[pos], t[pos], v[pos])
+            bits = trends.advance_trends(st, p, r, reading, sigma, bits, out, round_no)
             if isinstance(pos, slice):
                 new = bits
             else:
                 new[pos] = bits
         diff = old ^ new
         out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
-        gas_moved = np.flatnonzero(diff & vote.GAS_BITS) if p.area_k.size else None
+        gas_moved = np.flatnonzero(diff & vote.GAS_BITS) if p.area_k.size else _NONE
         if all_fresh:
             st.last_ts[rows], st.last_quality[rows] = t, q
             if isinstance(rows, slice):
-                np.fmax(st.last_seen, t, out=st.last_seen)
+                last_seen = st.last_seen[rows]
+                np.fmax(last_seen, t, out=last_seen)
             else:
                 st.last_seen[rows] = np.fmax(st.last_seen[rows], t)
         else:
@@ -265,15 +299,7 @@ class Detector:
             st.last_quality[rows] = np.where(fresh, q, last_quality)
         st.active[rows] = new
         st.last_value[rows] = v if all_usable else np.where(usable, v, st.last_value[rows])
-        if gas_moved is not None and gas_moved.size:
-            vote.vote_areas(st, p, sensor[gas_moved], t[gas_moved], out, round_no)
-        if p.unit_pressure.size:
-            if isinstance(rows, slice):
-                at = t if all_usable else np.where(usable, t, -np.inf)
-                vote.co_rise_at(st, p, at, out, round_no)
-            else:
-                touched = np.flatnonzero(usable)
-                vote.co_rise(st, p, sensor[touched], t[touched], out, round_no)
+        return True if all_usable else usable, gas_moved
 
     def _limits(
         self,
@@ -301,23 +327,22 @@ class Detector:
                 want &= usable
             moving = np.flatnonzero(want)  # few sensors are ever on their way in or out
             pending_row = st.pending_since[k]  # a view: row k of the 2-D array
-            since = pending_row[rows][moving] if dense else pending_row[rows[moving]]
+            since = pending_row[_at(rows, moving)]
             # Every other usable reading wants what is: nothing pending.
             if all_usable:
                 if dense:
-                    pending_row.fill(np.nan)
+                    pending_row[rows].fill(np.nan)
                 else:
                     pending_row[rows] = np.nan
             else:
-                keep = np.flatnonzero(usable)
-                pending_row[keep if dense else rows[keep]] = np.nan
+                pending_row[_at(rows, np.flatnonzero(usable))] = np.nan
             if moving.size == 0:
                 continue
             was = active[moving]
             now_active, now_pending = decide.delay(
                 ~was, was, since, t[moving], p.on_delay_s[rows][moving], p.off_delay_s[rows][moving]
             )
-            pending_row[moving if dense else rows[moving]] = now_pending
+            pending_row[_at(rows, moving)] = now_pending
             flip = moving[now_active != was]
             new[flip] ^= bit if isinstance(bit, np.uint32) else bit[flip]
         if self._orphans:

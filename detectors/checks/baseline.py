@@ -53,9 +53,16 @@ def baseline_update(
             if all_warm:
                 return warm_mean, warm_var
         clip = CLIP_SIGMA * sigma
-        c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
-        ewma_mean = mean + alpha * c
-        ewma_var = (1.0 - alpha) * (var + alpha * c * c)
+        upper = mean + clip
+        c = np.subtract(mean, clip, out=clip)  # the lower bound
+        np.maximum(value, c, out=c)
+        np.minimum(c, upper, out=c)
+        c -= mean
+        ewma_mean = np.multiply(alpha, c, out=upper)  # alpha * c, then mean + alpha * c
+        ewma_var = ewma_mean * c
+        ewma_var += var
+        ewma_var *= 1.0 - alpha
+        ewma_mean += mean
     if not some_warm:
         return ewma_mean, ewma_var
     return np.where(warming, warm_mean, ewma_mean), np.where(warming, warm_var, ewma_var)
@@ -82,7 +89,14 @@ def cusum_update(
     """
     with np.errstate(all="ignore"):
         d = value - mean
-        k, cap = k_sigma * sigma, 2.0 * h_sigma * sigma
-        hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
-        lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)
+        k = k_sigma * sigma
+        cap = 2.0 * h_sigma * sigma
+        hi = cusum_hi + d
+        hi -= k
+        np.maximum(hi, 0.0, out=hi)
+        np.minimum(hi, cap, out=hi)
+        lo = np.subtract(cusum_lo, d, out=d)
+        lo -= k
+        np.maximum(lo, 0.0, out=lo)
+        np.minimum(lo, cap, out=lo)
     return hi, lo
