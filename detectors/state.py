@@ -6,6 +6,7 @@ sensor index.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -110,6 +111,11 @@ class Params:
     @property
     def n(self) -> int:
         return int(self.is_gas.shape[0])
+
+    @cached_property
+    def rates_nonnegative(self) -> bool:
+        """No RATE limit below 0 (unset ones included): CO_RISE thresholds are then >= 0."""
+        return not bool((self.rate_limit_per_min < 0.0).any())
 
     @classmethod
     def from_table(cls, table: SensorTable) -> Params:

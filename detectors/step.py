@@ -36,8 +36,6 @@ _OOR = np.uint32(Condition.OUT_OF_RANGE.bit)
 _INSTRUMENT_BITS = _COMM | _BAD | _OOR
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
 _NONE = np.zeros(0, np.int64)
-# Sensors per block of a dense round: a block's temporaries stay in the CPU caches.
-BLOCK = 100_000
 
 
 def _at(rows: np.ndarray | slice, pos: np.ndarray) -> np.ndarray:
@@ -60,8 +58,7 @@ class Detector:
     `range_tolerance`: fraction of the instrument span a value may pass the range by.
     `ring_size`: samples kept per sensor for the slope (see detectors.window).
     `dense_from`: a speed knob only; rounds with at least this fraction of all sensors
-    are computed over every sensor with masks instead of gathering per reading, `block`
-    sensors at a time.
+    are computed over every sensor with masks instead of gathering per reading.
     """
 
     def __init__(
@@ -72,13 +69,11 @@ class Detector:
         range_tolerance: float = checks.RANGE_TOLERANCE,
         dense_from: float = 0.1,
         ring_size: int = RING_SIZE,
-        block: int = BLOCK,
     ) -> None:
         self.params = Params.from_table(table)
         self.state = State.new(self.params.n, start_ts, ring_size)
         self.range_tolerance = float(range_tolerance)
         self.dense_from = float(dense_from)
-        self.block = int(block)
         self._sensors = np.arange(self.params.n)
         self.stats: dict[str, int] = {
             "batches": 0,
@@ -196,19 +191,12 @@ class Detector:
             t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
             q_all = np.zeros(n, np.uint8)
             t_all[idx], v_all[idx], q_all[idx] = t, v, q
-            at = np.empty(n)  # ts of each usable reading, -inf: none
-            moved = []
-            for a in range(0, n, self.block):
-                rows = slice(a, min(n, a + self.block))
-                sensor = self._sensors[rows]
-                usable, gas = self._advance(
-                    rows, sensor, t_all[rows], v_all[rows], q_all[rows], out, round_no
-                )
-                at[rows] = t_all[rows] if usable is True else np.where(usable, t_all[rows], -np.inf)
-                moved.append(sensor[gas])
-            if p.area_k.size:
-                gas_moved = np.concatenate(moved)
-                vote.vote_areas(self.state, p, gas_moved, t_all[gas_moved], out, round_no)
+            usable, gas = self._advance(
+                slice(None), self._sensors, t_all, v_all, q_all, out, round_no
+            )
+            if p.area_k.size and gas.size:
+                vote.vote_areas(self.state, p, gas, t_all[gas], out, round_no)
+            at = t_all if usable is True else np.where(usable, t_all, -np.inf)
             vote.co_rise_at(self.state, p, at, out, round_no)
         else:
             usable, gas = self._advance(idx, idx, t, v, q, out, round_no)

@@ -88,14 +88,20 @@ def _co_rise_pairs(
     st: State, p: Params, pairs: np.ndarray, when: np.ndarray, out: Changes, round_no: int
 ) -> None:
     """CO_RISE of the units `pairs` (rows of unit_temperature/pressure), `when` their ts."""
-    tt, pp = p.unit_temperature, p.unit_pressure
-    tt, pp = tt[pairs], pp[pairs]
+    tt, pp = p.unit_temperature[pairs], p.unit_pressure[pairs]
     was = (st.active[pp] & CO) != 0
+    slope_t, slope_p = st.slope[tt], st.slope[pp]
+    if p.rates_nonnegative:
+        # Thresholds are then >= 0: only a held pair or one with both slopes up can hold.
+        live = np.flatnonzero(was | ((slope_t > 0.0) & (slope_p > 0.0)))
+        if live.size < pairs.size:
+            pairs, tt, pp, was = pairs[live], tt[live], pp[live], was[live]
+            slope_t, slope_p = slope_t[live], slope_p[live]
     scale = np.where(was, HOLD_RATIO, 1.0)
     ok = (st.count[tt] >= MIN_SAMPLES) & (st.count[pp] >= MIN_SAMPLES)
     now = ok & co_rising(
-        st.slope[tt] * 60.0,
-        st.slope[pp] * 60.0,
+        slope_t * 60.0,
+        slope_p * 60.0,
         scale * _threshold(st, p, tt),
         scale * _threshold(st, p, pp),
     )
