@@ -54,32 +54,39 @@ def push(
     slot = head * n
     slot += cols
     full = count >= size
-    if full.all():  # a park past its first RING_SIZE readings: no gather needed
+    # A park past its first RING_SIZE readings: one sample leaves, one enters, count stays.
+    ring_full = size > 1 and bool(full.all())
+    moved_origin = False
+    if ring_full:
         x, y = flat_ts.take(slot), flat_v.take(slot)
         _add(sums, np.subtract(t0, x, out=x), np.subtract(v0, y, out=y), sign=-1.0)
-        count = count - 1
-    elif full.any():  # the slot about to be written holds the oldest sample
-        f = np.flatnonzero(full)
-        sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
-        sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
-        count = count - full
-    empty = count == 0
-    if empty.any():
-        t0, v0 = np.where(empty, t, t0), np.where(empty, v, v0)
-        sums[:, empty] = 0.0
+    else:
+        if full.any():  # the slot about to be written holds the oldest sample
+            f = np.flatnonzero(full)
+            sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
+            sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
+            count = count - full
+        empty = count == 0
+        if empty.any():
+            t0, v0 = np.where(empty, t, t0), np.where(empty, v, v0)
+            sums[:, empty] = 0.0
+            moved_origin = True
+        count = count + 1
     x = t - t0
     _add(sums, x, v - v0)
     flat_ts[slot], flat_v[slot] = t, v
     head = head + 1
     head[head == size] = 0
-    count += 1
     # Samples older than the window, oldest first (the newest one always stays).
     cut = t - window_s
     sel = None  # the first pass looks at every row, without gathering
     for _ in range(size):
         if sel is None:
-            tail = head - count
-            tail[tail < 0] += size
+            if ring_full:
+                tail = head  # the oldest sample sits right after the newest
+            else:
+                tail = head - count
+                tail[tail < 0] += size
             where = tail * n
             where += cols
             old_t = flat_ts.take(where)
@@ -97,9 +104,12 @@ def push(
                 break
             sel, where, old_t = sel[ev], where[ev], old_t[ev]
         sums[:, sel] -= _terms(old_t - t0[sel], flat_v.take(where) - v0[sel])
-        count[sel] -= 1
-    st.count[rows], st.head[rows] = count, head
-    st.t0[rows], st.v0[rows] = t0, v0
+        count[sel] -= 1  # a view of the state for a full ring and a slice
+    st.head[rows] = head
+    if not (dense and ring_full):
+        st.count[rows] = count
+    if moved_origin:
+        st.t0[rows], st.v0[rows] = t0, v0
     if not dense:
         st.sums[:, rows] = sums
     due = np.flatnonzero(x > REBASE_S)
