@@ -27,7 +27,7 @@ from detectors.checks import (
     still_since,
 )
 from detectors.decide import hold_noisy
-from detectors.state import Params, State
+from detectors.state import Params, State, columns
 from hazardwatch.model import Condition
 
 SPIKE, STUCK, NOISY = (
@@ -44,7 +44,7 @@ def signal_faults(
     Returns their fault bits and their baseline sigma (detectors.checks.baseline_sigma,
     which the trend stage reuses: the baseline does not move in between).
     """
-    v1, t1, v2, t2 = st.hist[:, rows]
+    v1, t1, v2, t2 = columns(st.hist, rows)
     noise_before = st.noise[rows]
     spike = is_spike(
         v, t, v1, t1, st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows],

@@ -49,6 +49,13 @@ LIMIT_BITS = sum(s.condition.bit for s in SLOTS) | sum(
     s.gas_condition.bit for s in SLOTS if s.gas_condition is not None
 )
 
+
+def columns(a: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+    """The columns `rows` of a 2-D state array: a view for a slice, else a copy (take() on
+    axis 1 gathers a few times faster than fancy indexing of both axes)."""
+    return a[:, rows] if isinstance(rows, slice) else a.take(rows, axis=1)
+
+
 # Samples kept per sensor for the least-squares slope: the window is the last
 # `rate_window_s` seconds or the last RING_SIZE samples, whichever is shorter.
 RING_SIZE = 64

@@ -303,34 +303,37 @@ class Detector:
         them and their timers."""
         st, p = self.state, self.params
         dense = isinstance(rows, slice)
+        deadband = p.deadband[rows]
+        # Every usable reading that wants what is leaves nothing pending.
+        if all_usable:
+            cleared = rows
+        else:
+            cleared = _at(rows, np.flatnonzero(usable))
         for k, slot in enumerate(SLOTS):
             bit = self._slot_bits[k]
             if not isinstance(bit, np.uint32):
                 bit = bit[rows]
             active = (old & bit) != 0
             hold = decide.hold_high if slot.high else decide.hold_low
-            want = hold(v, p.limit[k][rows], p.deadband[rows], active)
+            want = hold(v, p.limit[k][rows], deadband, active)
             want ^= active
             if not all_usable:
                 want &= usable
             moving = np.flatnonzero(want)  # few sensors are ever on their way in or out
             pending_row = st.pending_since[k]  # a view: row k of the 2-D array
-            since = pending_row[_at(rows, moving)]
-            # Every other usable reading wants what is: nothing pending.
-            if all_usable:
-                if dense:
-                    pending_row[rows].fill(np.nan)
-                else:
-                    pending_row[rows] = np.nan
+            at = _at(rows, moving)
+            since = pending_row[at]
+            if dense and all_usable:
+                pending_row[rows].fill(np.nan)
             else:
-                pending_row[_at(rows, np.flatnonzero(usable))] = np.nan
+                pending_row[cleared] = np.nan
             if moving.size == 0:
                 continue
             was = active[moving]
             now_active, now_pending = decide.delay(
-                ~was, was, since, t[moving], p.on_delay_s[rows][moving], p.off_delay_s[rows][moving]
+                ~was, was, since, t[moving], p.on_delay_s[at], p.off_delay_s[at]
             )
-            pending_row[_at(rows, moving)] = now_pending
+            pending_row[at] = now_pending
             flip = moving[now_active != was]
             new[flip] ^= bit if isinstance(bit, np.uint32) else bit[flip]
         if self._orphans:

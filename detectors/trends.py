@@ -37,7 +37,7 @@ from detectors.decide import (
     significant,
     window_filled,
 )
-from detectors.state import PROCESS_BITS, Params, State
+from detectors.state import PROCESS_BITS, Params, State, columns
 from hazardwatch.model import Condition
 
 RATE, P_HH, P_LL, DRIFT = (
@@ -69,7 +69,7 @@ def advance_trends(
     sensor, t, v = reading
     window.push(st, rows, t, v, p.rate_window_s[rows])
     count = st.count[rows]
-    s = st.sums[:, rows]
+    s = columns(st.sums, rows)
     t0 = st.t0[rows]
     slope, stderr, fit = least_squares(count, s[0], s[1], s[2], s[3], s[4], t - t0)
     fit += st.v0[rows]
@@ -143,7 +143,7 @@ def _drift_and_baseline(
     run = n >= p.warmup_n[rows]
     run &= (bits & _NOT_DRIFT) == 0
     run &= h_sigma == h_sigma  # not NaN: DRIFT configured
-    hi_lo = st.cusum[:, rows]
+    hi_lo = columns(st.cusum, rows)
     hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
     was = (bits & DRIFT) != 0
     drift = hold_drift(hi, lo, h_sigma * sigma, was)

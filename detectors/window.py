@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.state import State
+from detectors.state import State, columns
 
 REBASE_S = 3600.0
 # At most this share of the park (or of a block of it) is rebased in one round (at least 64
@@ -50,7 +50,7 @@ def push(
     flat_ts, flat_v = st.ring_ts.reshape(-1), st.ring_value.reshape(-1)
     count, head = st.count[rows], st.head[rows]
     t0, v0 = st.t0[rows], st.v0[rows]
-    sums = st.sums[:, rows]  # a view for a slice: updated in place
+    sums = columns(st.sums, rows)  # a view for a slice: updated in place
     slot = head * n
     slot += cols
     full = count >= size
@@ -111,7 +111,8 @@ def push(
     if moved_origin:
         st.t0[rows], st.v0[rows] = t0, v0
     if not dense:
-        st.sums[:, rows] = sums
+        for k in range(sums.shape[0]):
+            st.sums[k][rows] = sums[k]
     due = np.flatnonzero(x > REBASE_S)
     if due.size:
         cap = max(64, int((cols.size if dense else n) * REBASE_SHARE))
