@@ -161,7 +161,9 @@ class Detector:
             ordered = np.sort(sensor)
             unique = not (ordered[1:] == ordered[:-1]).any()
         else:
-            unique = np.bincount(sensor, minlength=self.params.n).max() <= 1
+            seen = np.zeros(self.params.n, np.bool_)
+            seen[sensor] = True
+            unique = np.count_nonzero(seen) == sensor.size
         if unique:
             return [None]
         by_ts = np.argsort(ts, kind="stable")
@@ -188,8 +190,11 @@ class Detector:
         """
         n, p = self.params.n, self.params
         if idx.size >= self.dense_from * n:
-            t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
-            q_all = np.zeros(n, np.uint8)
+            if idx.size == n:  # every sensor once: the scatters cover every row
+                t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
+            else:
+                t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
+                q_all = np.zeros(n, np.uint8)
             t_all[idx], v_all[idx], q_all[idx] = t, v, q
             usable, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no

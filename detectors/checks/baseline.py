@@ -42,16 +42,13 @@ def baseline_update(
     >>> m.tolist(), v.tolist()
     ([3.0, 12.0], [3.0, 4.5])
     """
-    warming = base_n < warmup_n
-    some_warm, all_warm = bool(warming.any()), bool(warming.all())
+    warm = np.flatnonzero(base_n < warmup_n)
     with np.errstate(all="ignore"):
-        if some_warm:  # only a park that just started computes the warm-up branch
+        if warm.size == np.size(value):  # a park that just started
             n1 = base_n + 1.0
             d = value - mean
             warm_mean = mean + d / n1
-            warm_var = var + (d * (value - warm_mean) - var) / n1
-            if all_warm:
-                return warm_mean, warm_var
+            return warm_mean, var + (d * (value - warm_mean) - var) / n1
         clip = CLIP_SIGMA * sigma
         upper = mean + clip
         c = np.subtract(mean, clip, out=clip)  # the lower bound
@@ -63,9 +60,13 @@ def baseline_update(
         ewma_var += var
         ewma_var *= 1.0 - alpha
         ewma_mean += mean
-    if not some_warm:
-        return ewma_mean, ewma_var
-    return np.where(warming, warm_mean, ewma_mean), np.where(warming, warm_var, ewma_var)
+        if warm.size:  # the few still warming up take the running mean and variance
+            v, m, w = value[warm], mean[warm], var[warm]
+            n1 = base_n[warm] + 1.0
+            d = v - m
+            ewma_mean[warm] = warm_mean = m + d / n1
+            ewma_var[warm] = w + (d * (v - warm_mean) - w) / n1
+    return ewma_mean, ewma_var
 
 
 def cusum_update(
