@@ -110,6 +110,8 @@ class Params:
     area_k: np.ndarray  # int64 per area: votes that raise AREA_GAS
     area_anchor: np.ndarray  # int64 per area: the lowest sensor index of the area
     area_members: np.ndarray  # int64: every sensor with an area, ascending
+    area_grouped: np.ndarray  # int64: the same sensors by area, ascending within one
+    area_start: np.ndarray  # int64 per area, and one more: where it begins in area_grouped
     unit_index: np.ndarray  # int64 per sensor
     unit_temperature: np.ndarray  # int64 per unit with both sensors
     unit_pressure: np.ndarray  # int64 per unit with both sensors (CO_RISE is raised here)
@@ -188,6 +190,10 @@ class Params:
             area_k=area_k,
             area_anchor=anchor,
             area_members=members,
+            area_grouped=members[np.argsort(area[members], kind="stable")],
+            area_start=np.concatenate(
+                [[0], np.cumsum(np.bincount(area[members], minlength=n_areas))]
+            ).astype(np.int64),
             unit_index=_index(table, "unit_index", n),
             unit_temperature=ut,
             unit_pressure=up,

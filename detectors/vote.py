@@ -40,10 +40,16 @@ def vote_areas(
     areas = np.unique(member_area[keep])
     when = np.full(p.area_k.size, -np.inf)
     np.maximum.at(when, member_area[keep], ts[keep])
-    members = p.area_members
-    count = area_count(p.area[members], (st.active[members] & GAS_BITS) != 0)
     anchors = p.area_anchor[areas]
-    votes = count[np.searchsorted(members, anchors)]
+    if areas.size * 4 < p.area_k.size:  # a few areas: count only their members
+        begin, size = p.area_start[areas], np.diff(p.area_start)[areas]
+        first = np.cumsum(size) - size  # where each area (its anchor first) lands in `sub`
+        sub = p.area_grouped[np.repeat(begin - first, size) + np.arange(first[-1] + size[-1])]
+        votes = area_count(p.area[sub], (st.active[sub] & GAS_BITS) != 0)[first]
+    else:
+        members = p.area_members
+        count = area_count(p.area[members], (st.active[members] & GAS_BITS) != 0)
+        votes = count[np.searchsorted(members, anchors)]
     now = votes >= p.area_k[areas]
     was = (st.active[anchors] & AREA) != 0
     flip = np.flatnonzero(now != was)
@@ -88,7 +94,9 @@ def _co_rise_pairs(
     st: State, p: Params, pairs: np.ndarray, when: np.ndarray, out: Changes, round_no: int
 ) -> None:
     """CO_RISE of the units `pairs` (rows of unit_temperature/pressure), `when` their ts."""
-    tt, pp = p.unit_temperature[pairs], p.unit_pressure[pairs]
+    tt, pp = p.unit_temperature, p.unit_pressure
+    if pairs.size < tt.size:
+        tt, pp = tt[pairs], pp[pairs]
     was = (st.active[pp] & CO) != 0
     slope_t, slope_p = st.slope[tt], st.slope[pp]
     if p.rates_nonnegative:
