@@ -221,7 +221,7 @@ class Detector:
         out: Changes,
         round_no: int,
     ) -> tuple[np.ndarray | bool, np.ndarray]:
-        """Advance the state at `rows` (sensor indices, or a block of sensors) by one reading
+        """Advance the state at `rows` (sensor indices, or a slice of them) by one reading
         each; the cross-sensor rules are left to the caller.
 
         Returns which readings were usable (True: all) and the positions whose gas bits
