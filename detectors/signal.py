@@ -37,7 +37,7 @@ from detectors.checks import (
     still_since,
 )
 from detectors.decide import hold_noisy
-from detectors.state import Params, State
+from detectors.state import Params, State, columns
 from hazardwatch.model import Condition
 
 SPIKE, STUCK, NOISY, STEP = (
@@ -49,49 +49,76 @@ FAULT_BITS = SPIKE | STUCK | NOISY
 
 def signal_faults(
     st: State, p: Params, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, old: np.ndarray
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Update the signal history of `rows` with one measurement each.
 
-    Returns their fault bits (SPIKE, STUCK, NOISY and a new STEP) and, when some STEP was
-    found, the jump per row (value minus the last good value; 0 elsewhere), else None.
+    Returns their fault bits (SPIKE, STUCK, NOISY and a new STEP), their baseline sigma
+    (detectors.checks.baseline_sigma, which the trend stage reuses: the baseline does not
+    move in between) and, when some STEP was found, the jump per row (the value minus the
+    last good one; 0 elsewhere), else None.
     """
-    v1, t1, v2, t2 = st.hist[:, rows]
-    prev_value, prev_ts = st.prev_value[rows], st.prev_ts[rows]
-    rate, noise_before = p.spike_rate_per_s[rows], st.noise[rows]
+    v1, t1, v2, t2 = columns(st.hist, rows)
+    noise_before = st.noise[rows]
+    prev_value, prev_ts, rate = st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows]
     spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
-    step = is_step(v, t, v1, prev_value, prev_ts, rate, noise_before, (old & SPIKE) != 0)
-    any_step = bool(step.any())
-    jump = np.where(step, v - v1, 0.0) if any_step else None
-    ok = ~spike
-    d2 = np.where(ok, second_difference(v, t, v1, t1, v2, t2), np.nan)
-    if any_step:  # the line through two readings of the old level says nothing of the new
-        d2[step] = np.nan
-        v1, t1 = np.where(step, np.nan, v1), np.where(step, np.nan, t1)
+    spikes = np.flatnonzero(spike)
+    # Only the reading after a spike can confirm it as a STEP: those few are checked.
+    after = np.flatnonzero(old & SPIKE)
+    if after.size:
+        confirmed = is_step(
+            v[after], t[after], v1[after], prev_value[after], prev_ts[after], rate[after],
+            noise_before[after], np.ones(after.size, bool),
+        )  # fmt: skip
+        steps = after[confirmed]
+    else:
+        steps = after
+    d2 = second_difference(v, t, v1, t1, v2, t2)
+    d2[spikes] = np.nan
+    jump = None
+    if steps.size:  # the line through two readings of the old level says nothing of the new
+        jump = np.zeros(v.shape)
+        jump[steps] = v[steps] - v1[steps]
+        d2[steps] = np.nan
+        v1, t1 = v1.copy(), t1.copy()  # they may be views of the history
+        v1[steps] = t1[steps] = np.nan
     noise = noise_update(noise_before, d2)
-    all_ok = bool(ok.all())
-    smooth = smooth_update(st.smooth[rows], v)
-    if any_step:
-        smooth = np.where(step, v, smooth)
+    smooth_before = st.smooth[rows]
+    smooth = smooth_update(smooth_before, v)
+    smooth[spikes] = smooth_before[spikes]
+    smooth[steps] = v[steps]
     a_value, a_ts = st.anchor_value[rows], st.anchor_ts[rows]
     moved_value, moved_ts = still_since(v, t, a_value, a_ts, p.resolution[rows])
-    if not all_ok:
-        moved_value, moved_ts = np.where(ok, moved_value, a_value), np.where(ok, moved_ts, a_ts)
-        smooth = np.where(ok, smooth, st.smooth[rows])
-    a_value, a_ts = moved_value, moved_ts
+    moved_value[spikes], moved_ts[spikes] = a_value[spikes], a_ts[spikes]
     var = st.base_var[rows]
     warmed = st.base_n[rows] >= p.warmup_n[rows]
+    window = p.stuck_window_s[rows]
+    # STUCK needs a still anchor older than its window: only those few pay for the rest.
     with np.errstate(invalid="ignore"):
-        sigma_learned = np.where(warmed, np.sqrt(var), np.nan)
-    stuck = is_stuck(t, a_ts, p.stuck_window_s[rows], sigma_learned, p.moving_sigma[rows])
+        late = np.flatnonzero(t - moved_ts >= window)
+    stuck = np.zeros(spike.shape, bool)
+    if late.size:
+        with np.errstate(invalid="ignore"):
+            learned = np.where(warmed[late], np.sqrt(var[late]), np.nan)
+        stuck[late] = is_stuck(
+            t[late], moved_ts[late], window[late], learned, p.moving_sigma[rows][late]
+        )
     sigma = baseline_sigma(var, p.sigma_floor[rows])
     noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, (old & NOISY) != 0)
     st.prev_value[rows], st.prev_ts[rows] = v, t
-    if all_ok:  # the common case; v1, t1 may be views of rows 0, 1, so move them first
+    if spikes.size == 0:  # the common case; v1, t1 may be views of rows 0, 1, so move them first
         st.hist[2][rows], st.hist[3][rows] = v1, t1
         st.hist[0][rows], st.hist[1][rows] = v, t
     else:
+        ok = ~spike
         st.hist[:, rows] = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
     st.noise[rows] = noise
     st.smooth[rows] = smooth
-    st.anchor_value[rows], st.anchor_ts[rows] = a_value, a_ts
-    return spike * SPIKE | stuck * STUCK | noisy * NOISY | step * STEP, jump
+    st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
+    fault = noisy * NOISY
+    if spikes.size:
+        fault[spikes] |= SPIKE
+    if steps.size:
+        fault[steps] |= STEP
+    if late.size:
+        fault |= stuck * STUCK
+    return fault, sigma, jump

@@ -39,6 +39,7 @@ _SPIKE, _NOISY, _STEP = (
     np.uint32(c.bit) for c in (Condition.SPIKE, Condition.NOISY, Condition.STEP)
 )
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
+_NONE = np.zeros(0, np.int64)
 
 
 class Detector:
@@ -77,6 +78,8 @@ class Detector:
         self._orphans = False
         # Set by restore(): recount every area on the next step.
         self._recount = False
+        # The condition bit of each limit slot: a constant, or per sensor where gas differs.
+        self._slot_bits = [s.bits(self.params.is_gas) for s in SLOTS]
 
     # ------------------------------------------------------------------ readings
 
@@ -149,7 +152,9 @@ class Detector:
             ordered = np.sort(sensor)
             unique = not (ordered[1:] == ordered[:-1]).any()
         else:
-            unique = np.bincount(sensor, minlength=self.params.n).max() <= 1
+            seen = np.zeros(self.params.n, np.bool_)
+            seen[sensor] = True
+            unique = np.count_nonzero(seen) == sensor.size
         if unique:
             return [None]
         by_ts = np.argsort(ts, kind="stable")
@@ -174,14 +179,28 @@ class Detector:
         A round covering much of the park is lifted into sensor order first: three
         scatters then replace two dozen gathers and scatters of state and parameters.
         """
-        n = self.params.n
+        n, p = self.params.n, self.params
         if idx.size >= self.dense_from * n:
-            t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
-            q_all = np.zeros(n, np.uint8)
+            if idx.size == n:  # every sensor once: the scatters cover every row
+                t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
+            else:
+                t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
+                q_all = np.zeros(n, np.uint8)
             t_all[idx], v_all[idx], q_all[idx] = t, v, q
-            self._advance(slice(None), self._sensors, t_all, v_all, q_all, out, round_no)
+            usable, gas = self._advance(
+                slice(None), self._sensors, t_all, v_all, q_all, out, round_no
+            )
+            if p.area_k.size and gas.size:
+                vote.vote_areas(self.state, p, gas, t_all[gas], out, round_no)
+            at = t_all if usable is True else np.where(usable, t_all, -np.inf)
+            vote.co_rise_at(self.state, p, at, out, round_no)
         else:
-            self._advance(idx, idx, t, v, q, out, round_no)
+            usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
+            if p.area_k.size and gas.size:
+                vote.vote_areas(self.state, p, idx[gas], t[gas], out, round_no)
+            if p.unit_pressure.size:
+                touched = slice(None) if usable is True else np.flatnonzero(usable)
+                vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
 
     def _advance(
         self,
@@ -192,71 +211,108 @@ class Detector:
         q: np.ndarray,
         out: Changes,
         round_no: int,
-    ) -> None:
-        """Advance the state at `rows` (sensor indices, or every sensor) by one reading each.
+    ) -> tuple[np.ndarray | bool, np.ndarray]:
+        """Advance the state at `rows` (sensor indices, or a slice of them) by one reading
+        each; the cross-sensor rules are left to the caller.
 
-        With `rows` a slice, reads of state are views, so everything is read before
+        Returns which readings were usable (True: all) and the positions whose gas bits
+        changed. With `rows` a slice, reads of state are views, so everything is read before
         anything is written.
         """
         st, p = self.state, self.params
         last_ts, old = st.last_ts[rows], st.active[rows]
         fresh = t >= last_ts  # NaN ts is never fresh
         applied = int(np.count_nonzero(fresh))
+        all_fresh = applied == fresh.size  # the common case: skip every masked blend
         self.stats["applied"] += applied
-        self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
-        if applied == 0:
-            return
+        if not all_fresh:
+            self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
+            if applied == 0:
+                return False, _NONE
         bad = checks.bad_quality(q)
         oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
-        measured = fresh & ~bad & ~oor
         # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
         new = old & ~_INSTRUMENT_BITS
-        new |= bad * _BAD
-        new |= np.where(bad, old & _OOR, oor * _OOR)
-        new = np.where(fresh, new, old)
+        if bad.any():
+            new |= bad * _BAD
+            new |= np.where(bad, old & _OOR, oor * _OOR)
+            measured = fresh & ~bad & ~oor
+        else:
+            new |= oor * _OOR
+            measured = fresh & ~oor
+        if not all_fresh:
+            new = np.where(fresh, new, old)
         usable = judged = measured
-        judged_value = v
+        sigma, judged_value = None, v
         if measured.any():
             r, pos = subset(rows, measured)
-            fault, jump = signal_faults(st, p, r, t[pos], v[pos], old[pos])
-            new[pos] = (new[pos] & ~FAULT_BITS) | fault
-            usable, judged = measured.copy(), measured.copy()
-            usable[pos] = (fault & FAULT_BITS) == 0
-            judged[pos] = (fault & _SPIKE) == 0
-            noisy = np.flatnonzero(fault & _NOISY)
-            if noisy.size:  # a noisy sensor's limits judge its smoothed value
-                at = np.arange(v.size)[pos][noisy]
-                judged_value = v.copy()
-                judged_value[at] = st.smooth[rows_at(rows, at)]
-            if jump is not None:
-                stepped = np.flatnonzero(fault & _STEP)
-                at = np.arange(v.size)[pos][stepped]
-                trends.restart(st, rows_at(rows, at), jump[stepped])
-        if judged.any():
-            new = self._limits(rows, t, judged_value, judged, old, new)
-        if usable.any():
+            fault, sigma, jump = signal_faults(st, p, r, t[pos], v[pos], old[pos])
+            if fault.any():
+                new[pos] = (new[pos] & ~FAULT_BITS) | fault
+                usable = measured.copy()
+                usable[pos] = ok = (fault & FAULT_BITS) == 0
+                sigma = sigma[ok]
+                judged_value = self._rare_faults(rows, pos, fault, jump, v)
+                if (fault & _SPIKE).any():  # a spike is no measurement: not even for limits
+                    judged = measured.copy()
+                    judged[pos] = (fault & _SPIKE) == 0
+            elif not isinstance(pos, slice):  # faults held before are cleared
+                new[pos] &= ~FAULT_BITS
+            else:
+                new &= ~FAULT_BITS
+        all_judged = bool(judged.all())
+        if all_judged or judged.any():
+            self._limits(rows, t, judged_value, judged, all_judged, old, new)
+        all_usable = all_judged if usable is judged else bool(usable.all())
+        if all_usable or usable.any():
             r, pos = subset(rows, usable)
-            new[pos] = trends.advance_trends(
-                st, p, r, sensor[pos], t[pos], v[pos], new[pos], out, round_no
-            )
-        eta = {Condition.PREDICT_HH: st.eta[0][rows], Condition.PREDICT_LL: st.eta[1][rows]}
-        out.add_diff(sensor, old, new, v, t, round_no, eta)
-        gas_moved = np.flatnonzero((old ^ new) & vote.GAS_BITS) if p.area_k.size else None
-        last_seen, last_value, last_quality = (
-            st.last_seen[rows],
-            st.last_value[rows],
-            st.last_quality[rows],
-        )
+            bits = new[pos]
+            reading = (sensor[pos], t[pos], v[pos])
+            bits = trends.advance_trends(st, p, r, reading, sigma, bits, out, round_no)
+            if isinstance(pos, slice):
+                new = bits
+            else:
+                new[pos] = bits
+        diff = old ^ new
+        out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
+        gas_moved = np.flatnonzero(diff & vote.GAS_BITS) if p.area_k.size else _NONE
+        if all_fresh:
+            st.last_ts[rows], st.last_quality[rows] = t, q
+            if isinstance(rows, slice):
+                last_seen = st.last_seen[rows]
+                np.fmax(last_seen, t, out=last_seen)
+            else:
+                st.last_seen[rows] = np.fmax(st.last_seen[rows], t)
+        else:
+            last_seen, last_quality = st.last_seen[rows], st.last_quality[rows]
+            st.last_ts[rows] = np.where(fresh, t, last_ts)
+            st.last_seen[rows] = np.where(fresh, np.fmax(last_seen, t), last_seen)
+            st.last_quality[rows] = np.where(fresh, q, last_quality)
         st.active[rows] = new
-        st.last_ts[rows] = np.where(fresh, t, last_ts)
-        st.last_seen[rows] = np.where(fresh, np.fmax(last_seen, t), last_seen)
-        st.last_quality[rows] = np.where(fresh, q, last_quality)
-        st.last_value[rows] = np.where(usable, v, last_value)
-        if gas_moved is not None and gas_moved.size:
-            vote.vote_areas(st, p, sensor[gas_moved], t[gas_moved], out, round_no)
-        if p.unit_pressure.size:
-            touched = np.flatnonzero(usable)
-            vote.co_rise(st, p, sensor[touched], t[touched], out, round_no)
+        st.last_value[rows] = v if all_usable else np.where(usable, v, st.last_value[rows])
+        return True if all_usable else usable, gas_moved
+
+    def _rare_faults(
+        self,
+        rows: np.ndarray | slice,
+        pos: np.ndarray | slice,
+        fault: np.ndarray,
+        jump: np.ndarray | None,
+        v: np.ndarray,
+    ) -> np.ndarray:
+        """Restart the trend memory of the readings that confirmed a STEP; return the values
+        the limits judge (a NOISY reading by its smoothed value). `fault` per `pos`."""
+        judged_value = v
+        noisy = np.flatnonzero(fault & _NOISY)
+        if noisy.size:
+            at = np.arange(v.size)[pos][noisy]
+            judged_value = v.copy()
+            judged_value[at] = self.state.smooth[rows_at(rows, at)]
+        if jump is not None:
+            stepped = np.flatnonzero(fault & _STEP)
+            at = np.arange(v.size)[pos][stepped]
+            trends.restart(self.state, rows_at(rows, at), jump[stepped])
+        return judged_value
 
     def _limits(
         self,
@@ -264,31 +320,51 @@ class Detector:
         t: np.ndarray,
         v: np.ndarray,
         usable: np.ndarray,
+        all_usable: bool,
         old: np.ndarray,
         new: np.ndarray,
-    ) -> np.ndarray:
-        """Limit conditions for the usable readings; other rows keep them and their timers."""
+    ) -> None:
+        """Limit conditions for the usable readings, into `new` (in place); other rows keep
+        them and their timers."""
         st, p = self.state, self.params
-        deadband, on, off = p.deadband[rows], p.on_delay_s[rows], p.off_delay_s[rows]
-        gas = p.is_gas[rows]
-        all_usable = bool(usable.all())
+        dense = isinstance(rows, slice)
+        deadband = p.deadband[rows]
+        # Every usable reading that wants what is leaves nothing pending.
+        if all_usable:
+            cleared = rows
+        else:
+            cleared = rows_at(rows, np.flatnonzero(usable))
         for k, slot in enumerate(SLOTS):
-            bit = slot.bits(gas)
+            bit = self._slot_bits[k]
+            if not isinstance(bit, np.uint32):
+                bit = bit[rows]
             active = (old & bit) != 0
             hold = decide.hold_high if slot.high else decide.hold_low
             want = hold(v, p.limit[k][rows], deadband, active)
+            want ^= active
+            if not all_usable:
+                want &= usable
+            moving = np.flatnonzero(want)  # few sensors are ever on their way in or out
             pending_row = st.pending_since[k]  # a view: row k of the 2-D array
-            pending = pending_row[rows]
-            now_active, now_pending = decide.delay(want, active, pending, t, on, off)
-            pending_row[rows] = (
-                now_pending if all_usable else np.where(usable, now_pending, pending)
+            at = rows_at(rows, moving)
+            since = pending_row[at]
+            if dense and all_usable:
+                pending_row[rows].fill(np.nan)
+            else:
+                pending_row[cleared] = np.nan
+            if moving.size == 0:
+                continue
+            was = active[moving]
+            now_active, now_pending = decide.delay(
+                ~was, was, since, t[moving], p.on_delay_s[at], p.off_delay_s[at]
             )
-            new = new ^ ((now_active ^ active) & usable) * bit
+            pending_row[at] = now_pending
+            flip = moving[now_active != was]
+            new[flip] ^= bit if isinstance(bit, np.uint32) else bit[flip]
         if self._orphans:
             # A restored condition the current config cannot raise ends on the next measurement.
             orphan = new & _LIMIT_BITS & ~p.valid_bits[rows]
-            new = np.where(usable, new & ~orphan, new)
-        return new
+            new[...] = np.where(usable, new & ~orphan, new)
 
     # ------------------------------------------------------------------ silence
 

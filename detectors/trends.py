@@ -40,7 +40,7 @@ from detectors.decide import (
     significant,
     window_filled,
 )
-from detectors.state import PROCESS_BITS, Params, State, rows_at, subset
+from detectors.state import PROCESS_BITS, Params, State, columns, rows_at, subset
 from hazardwatch.model import Condition
 
 RATE, P_HH, P_LL, DRIFT, STEP = (
@@ -63,27 +63,29 @@ def advance_trends(
     st: State,
     p: Params,
     rows: np.ndarray | slice,
-    sensor: np.ndarray,
-    t: np.ndarray,
-    v: np.ndarray,
+    reading: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sigma: np.ndarray,
     bits: np.ndarray,
     out: Changes,
     round_no: int,
 ) -> np.ndarray:
-    """Apply one usable reading per sensor in `rows`; return their new condition bits.
+    """Apply one usable reading (sensor, ts, value) per sensor in `rows`; return their new
+    condition bits.
 
-    `bits` are the sensor's conditions after this reading's limit checks; eta updates of
-    held PREDICT_* go straight to `out`.
+    `sigma` is their baseline sigma (checks.baseline_sigma), `bits` their conditions after
+    this reading's limit checks; eta updates of held PREDICT_* go straight to `out`.
     """
+    sensor, t, v = reading
     # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
     # rate_window_s however fast the sensor reports); a restarted window takes the first.
-    due = (t - st.pushed_ts[rows] >= p.sample_every_s[rows]) | (st.count[rows] == 0)
+    due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
+    due |= st.count[rows] == 0
     r, pos = subset(rows, due)
     t_due = t[pos]
     window.push(st, r, t_due, v[pos], p.rate_window_s[r])
     st.pushed_ts[r] = t_due
     count = st.count[rows]
-    s = st.sums[:, rows]
+    s = columns(st.sums, rows)
     t0 = st.t0[rows]
     slope, stderr, fit = least_squares(count, s[0], s[1], s[2], s[3], s[4], t - t0)
     fit += st.v0[rows]
@@ -111,7 +113,7 @@ def advance_trends(
         fitted = (slope[cand], stderr[cand], fit[cand], sig[cand])
         reading = (sensor[cand], t[cand], v[cand])
         new[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
-    return _drift_and_baseline(st, p, rows, v, new)
+    return _drift_and_baseline(st, p, rows, v, sigma, new)
 
 
 def _rate_and_predict(
@@ -152,26 +154,41 @@ def _rate_and_predict(
 
 
 def _drift_and_baseline(
-    st: State, p: Params, rows: np.ndarray | slice, v: np.ndarray, bits: np.ndarray
+    st: State,
+    p: Params,
+    rows: np.ndarray | slice,
+    v: np.ndarray,
+    sigma: np.ndarray,
+    bits: np.ndarray,
 ) -> np.ndarray:
     mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
-    sigma = baseline_sigma(var, p.sigma_floor[rows])
     h_sigma = p.drift_h_sigma[rows]
-    run = (n >= p.warmup_n[rows]) & ((bits & _NOT_DRIFT) == 0) & ~np.isnan(h_sigma)
-    hi_lo = st.cusum[:, rows]
+    run = n >= p.warmup_n[rows]
+    run &= (bits & _NOT_DRIFT) == 0
+    run &= h_sigma == h_sigma  # not NaN: DRIFT configured
+    hi_lo = columns(st.cusum, rows)
     hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
     was = (bits & DRIFT) != 0
-    drift = np.where(run, hold_drift(hi, lo, h_sigma * sigma, was), was)
-    keep = run & (drift | ~was)  # a DRIFT that clears resets its sums
-    if keep.all():
-        st.cusum[0][rows], st.cusum[1][rows] = hi, lo
-    else:
-        st.cusum[:, rows] = np.where(keep, np.stack([hi, lo]), np.where(run, 0.0, hi_lo))
-    bits = (bits & ~DRIFT) | drift * DRIFT
+    drift = hold_drift(hi, lo, h_sigma * sigma, was)
+    all_run = bool(run.all())
+    if not all_run:
+        drift = np.where(run, drift, was)
+    keep = drift | ~was  # a DRIFT that clears resets its sums
+    if not all_run:
+        keep &= run
+    if not keep.all():  # few: reset the cleared, keep the sums of those not run
+        other = np.flatnonzero(~keep)
+        stay = ~run[other]
+        hi[other] = np.where(stay, hi_lo[0][other], 0.0)
+        lo[other] = np.where(stay, hi_lo[1][other], 0.0)
+    st.cusum[0][rows], st.cusum[1][rows] = hi, lo
+    bits = bits & ~DRIFT
+    bits |= drift * DRIFT
     learn = (bits & _PROCESS) == 0
     new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
     if not learn.all():
-        new_mean, new_var = np.where(learn, new_mean, mean), np.where(learn, new_var, var)
+        stay = np.flatnonzero(~learn)
+        new_mean[stay], new_var[stay] = mean[stay], var[stay]
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n + learn
     return bits

@@ -40,10 +40,16 @@ def vote_areas(
     areas = np.unique(member_area[keep])
     when = np.full(p.area_k.size, -np.inf)
     np.maximum.at(when, member_area[keep], ts[keep])
-    members = p.area_members
-    count = area_count(p.area[members], (st.active[members] & GAS_BITS) != 0)
     anchors = p.area_anchor[areas]
-    votes = count[np.searchsorted(members, anchors)]
+    if areas.size * 4 < p.area_k.size:  # a few areas: count only their members
+        begin, size = p.area_start[areas], np.diff(p.area_start)[areas]
+        first = np.cumsum(size) - size  # where each area (its anchor first) lands in `sub`
+        sub = p.area_grouped[np.repeat(begin - first, size) + np.arange(first[-1] + size[-1])]
+        votes = area_count(p.area[sub], (st.active[sub] & GAS_BITS) != 0)[first]
+    else:
+        members = p.area_members
+        count = area_count(p.area[members], (st.active[members] & GAS_BITS) != 0)
+        votes = count[np.searchsorted(members, anchors)]
     now = votes >= p.area_k[areas]
     was = (st.active[anchors] & AREA) != 0
     flip = np.flatnonzero(now != was)
@@ -59,27 +65,51 @@ def co_rise(
     """Re-evaluate CO_RISE for the units of `sensors` (usable readings at `ts`)."""
     if p.unit_pressure.size == 0:
         return
-    tt, pp = p.unit_temperature, p.unit_pressure
     if sensors.size * 8 >= p.n:  # much of the park: mark sensors rather than sort pairs
         at = np.full(p.n, -np.inf)
         at[sensors] = ts
-        when = np.fmax(at[tt], at[pp])
-        pairs = np.flatnonzero(when > -np.inf)
-    else:
-        pair = p.pair_of[sensors]
-        keep = pair >= 0
-        if not keep.any():
-            return
-        pairs = np.unique(pair[keep])
-        when = np.full(pp.size, -np.inf)
-        np.maximum.at(when, pair[keep], ts[keep])
-    tt, pp = tt[pairs], pp[pairs]
+        co_rise_at(st, p, at, out, round_no)
+        return
+    pair = p.pair_of[sensors]
+    keep = pair >= 0
+    if not keep.any():
+        return
+    pairs = np.unique(pair[keep])
+    when = np.full(p.unit_pressure.size, -np.inf)
+    np.maximum.at(when, pair[keep], ts[keep])
+    _co_rise_pairs(st, p, pairs, when, out, round_no)
+
+
+def co_rise_at(st: State, p: Params, at: np.ndarray, out: Changes, round_no: int) -> None:
+    """Re-evaluate CO_RISE for the units with a usable reading: `at` its ts per sensor, -inf
+    (or NaN) for none."""
+    if p.unit_pressure.size == 0:
+        return
+    when = np.fmax(at[p.unit_temperature], at[p.unit_pressure])
+    pairs = np.flatnonzero(when > -np.inf)
+    _co_rise_pairs(st, p, pairs, when, out, round_no)
+
+
+def _co_rise_pairs(
+    st: State, p: Params, pairs: np.ndarray, when: np.ndarray, out: Changes, round_no: int
+) -> None:
+    """CO_RISE of the units `pairs` (rows of unit_temperature/pressure), `when` their ts."""
+    tt, pp = p.unit_temperature, p.unit_pressure
+    if pairs.size < tt.size:
+        tt, pp = tt[pairs], pp[pairs]
     was = (st.active[pp] & CO) != 0
+    slope_t, slope_p = st.slope[tt], st.slope[pp]
+    if p.rates_nonnegative:
+        # Thresholds are then >= 0: only a held pair or one with both slopes up can hold.
+        live = np.flatnonzero(was | ((slope_t > 0.0) & (slope_p > 0.0)))
+        if live.size < pairs.size:
+            pairs, tt, pp, was = pairs[live], tt[live], pp[live], was[live]
+            slope_t, slope_p = slope_t[live], slope_p[live]
     scale = np.where(was, HOLD_RATIO, 1.0)
     ok = (st.count[tt] >= MIN_SAMPLES) & (st.count[pp] >= MIN_SAMPLES)
     now = ok & co_rising(
-        st.slope[tt] * 60.0,
-        st.slope[pp] * 60.0,
+        slope_t * 60.0,
+        slope_p * 60.0,
         scale * _threshold(st, p, tt),
         scale * _threshold(st, p, pp),
     )

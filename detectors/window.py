@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.state import State
+from detectors.state import State, columns
 
 REBASE_S = 3600.0
-# At most this share of the park is rebased in one round (at least 64 sensors), so a park
-# that started together does not pay for all its rebases in the same step.
+# At most this share of the park (or of a block of it) is rebased in one round (at least 64
+# sensors), so a park that started together does not pay for all its rebases in the same step.
 REBASE_SHARE = 1 / 16
 
 
@@ -33,9 +33,11 @@ def _add(sums: np.ndarray, x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> N
     """
     sums[0] += x
     sums[1] += y
-    sums[2] += sign * (x * x)
-    sums[3] += sign * (x * y)
-    sums[4] += sign * (y * y)
+    term = x * x
+    add = np.add if sign > 0 else np.subtract  # a - b is exactly a + (-1 * b)
+    add(sums[2], term, out=sums[2])
+    add(sums[3], np.multiply(x, y, out=term), out=sums[3])
+    add(sums[4], np.multiply(y, y, out=term), out=sums[4])
 
 
 def push(
@@ -43,51 +45,77 @@ def push(
 ) -> None:
     """Add one sample per sensor in `rows` (no duplicates, each ts >= its window's newest)."""
     size, n = st.ring_ts.shape
-    cols = np.arange(n)[rows] if isinstance(rows, slice) else rows
+    dense = isinstance(rows, slice)
+    cols = np.arange(*rows.indices(n)) if dense else rows
     flat_ts, flat_v = st.ring_ts.reshape(-1), st.ring_value.reshape(-1)
     count, head = st.count[rows], st.head[rows]
     t0, v0 = st.t0[rows], st.v0[rows]
-    sums = st.sums[:, rows]  # a view for a slice: updated in place
-    slot = head * n + cols
+    sums = columns(st.sums, rows)  # a view for a slice: updated in place
+    slot = head * n
+    slot += cols
     full = count >= size
-    if full.all():  # a park past its first RING_SIZE readings: no gather needed
-        _add(sums, t0 - flat_ts.take(slot), v0 - flat_v.take(slot), sign=-1.0)
-        count = count - 1
-    elif full.any():  # the slot about to be written holds the oldest sample
-        f = np.flatnonzero(full)
-        sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
-        sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
-        count = count - full
-    empty = count == 0
-    if empty.any():
-        t0, v0 = np.where(empty, t, t0), np.where(empty, v, v0)
-        sums[:, empty] = 0.0
-    _add(sums, t - t0, v - v0)
+    # A park past its first RING_SIZE readings: one sample leaves, one enters, count stays.
+    ring_full = size > 1 and bool(full.all())
+    moved_origin = False
+    if ring_full:
+        x, y = flat_ts.take(slot), flat_v.take(slot)
+        _add(sums, np.subtract(t0, x, out=x), np.subtract(v0, y, out=y), sign=-1.0)
+    else:
+        if full.any():  # the slot about to be written holds the oldest sample
+            f = np.flatnonzero(full)
+            sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
+            sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
+            count = count - full
+        empty = count == 0
+        if empty.any():
+            t0, v0 = np.where(empty, t, t0), np.where(empty, v, v0)
+            sums[:, empty] = 0.0
+            moved_origin = True
+        count = count + 1
+    x = t - t0
+    _add(sums, x, v - v0)
     flat_ts[slot], flat_v[slot] = t, v
     head = head + 1
     head[head == size] = 0
-    count = count + 1
     # Samples older than the window, oldest first (the newest one always stays).
     cut = t - window_s
-    sel = np.arange(count.size)
+    sel = None  # the first pass looks at every row, without gathering
     for _ in range(size):
-        tail = head[sel] - count[sel]
-        tail += size * (tail < 0)
-        where = tail * n + cols[sel]
-        old_t = flat_ts.take(where)
-        ev = old_t < cut[sel]
-        if not ev.any():
-            break
-        sel, where, old_t = sel[ev], where[ev], old_t[ev]
+        if sel is None:
+            if ring_full:
+                tail = head  # the oldest sample sits right after the newest
+            else:
+                tail = head - count
+                tail[tail < 0] += size
+            where = tail * n
+            where += cols
+            old_t = flat_ts.take(where)
+            sel = np.flatnonzero(old_t < cut)
+            if sel.size == 0:
+                break
+            where, old_t = where[sel], old_t[sel]
+        else:
+            tail = head[sel] - count[sel]
+            tail += size * (tail < 0)
+            where = tail * n + cols[sel]
+            old_t = flat_ts.take(where)
+            ev = old_t < cut[sel]
+            if not ev.any():
+                break
+            sel, where, old_t = sel[ev], where[ev], old_t[ev]
         sums[:, sel] -= _terms(old_t - t0[sel], flat_v.take(where) - v0[sel])
-        count[sel] -= 1
-    st.count[rows], st.head[rows] = count, head
-    st.t0[rows], st.v0[rows] = t0, v0
-    if not isinstance(rows, slice):
-        st.sums[:, rows] = sums
-    due = np.flatnonzero(t - t0 > REBASE_S)
+        count[sel] -= 1  # a view of the state for a full ring and a slice
+    st.head[rows] = head
+    if not (dense and ring_full):
+        st.count[rows] = count
+    if moved_origin:
+        st.t0[rows], st.v0[rows] = t0, v0
+    if not dense:
+        for k in range(sums.shape[0]):
+            st.sums[k][rows] = sums[k]
+    due = np.flatnonzero(x > REBASE_S)
     if due.size:
-        cap = max(64, int(n * REBASE_SHARE))
+        cap = max(64, int((cols.size if dense else n) * REBASE_SHARE))
         rebase(st, cols[due[:cap]])
 
 

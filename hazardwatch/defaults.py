@@ -123,21 +123,25 @@ def _process(deadband_pct: float, delay_s: float) -> KindDefaults:
 
 
 # [product defaults] for the early-warning and signal-fault checks; all configurable. Common:
-# slope over 300 s, time-to-limit horizon 1800 s, CUSUM drift 8 sigma with slack 0.5 sigma,
-# stuck after 900 s without a change beyond the resolution (0.1 % of span), noise at 5 times
-# the usual spread. Level and flow move by operation and an outdoor tank's temperature and
-# pressure follow the weather (a daily swing of a few degrees is no drift, but a one-rate
-# baseline cannot tell them apart), so drift is off for them; flow has no time-to-limit
-# either (it steps when a pump starts); a real gas
-# leak can jump and its limits already do the work, so gas has no rate, horizon or spike check.
+# slope over 300 s (temperature 1800 s), time-to-limit horizon 1800 s, CUSUM drift 8 sigma
+# with slack 0.5 sigma, stuck after 900 s without a change beyond the resolution (0.1 % of
+# span), noise at 5 times the usual spread. Level and flow move by operation and an outdoor
+# tank's temperature and pressure follow the weather (a daily swing of a few degrees is no
+# drift, but a one-rate baseline cannot tell them apart), so drift is off for them; flow has
+# no time-to-limit either (it steps when a pump starts); a real gas leak can jump and its
+# limits already do the work, so gas has no rate, horizon or spike check.
 _NO_DRIFT = {"drift_h_sigma": None}
 TREND_BUILTIN: dict[Kind, TrendDefaults] = {
     # Spike rates: faster than a tank's liquid temperature or a vessel's pressure can move,
     # even in a fire (minutes per degree, not seconds), yet well above the noise; a jump
     # beyond it is a SPIKE, or a STEP of the instrument when the next reading stays there.
-    Kind.TEMPERATURE: TrendDefaults(rate_limit_per_min=2.0, spike_rate_pct_per_s=0.5).merged(
-        _NO_DRIFT
-    ),
+    # A tank's liquid temperature follows the weather by at most a degree or two an hour
+    # (the simulated normal days: 1.7 degC/h at most, slopes over 30 min). 3 degC/h held for
+    # half an hour is a heat source (a coil stuck open, a fire, a reaction): RATE. A 30-min
+    # window sees a slow rise through the noise a 5-min one cannot tell from it.
+    Kind.TEMPERATURE: TrendDefaults(
+        rate_limit_per_min=0.05, rate_window_s=1800.0, spike_rate_pct_per_s=0.5
+    ).merged(_NO_DRIFT),
     Kind.PRESSURE: TrendDefaults(rate_limit_pct_per_min=5.0, spike_rate_pct_per_s=1.0).merged(
         _NO_DRIFT
     ),

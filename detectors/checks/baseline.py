@@ -47,23 +47,31 @@ def baseline_update(
     >>> m.tolist(), v.tolist()
     ([3.0, 12.0], [3.0, 4.5])
     """
-    warming = base_n < warmup_n
-    some_warm, all_warm = bool(warming.any()), bool(warming.all())
+    warm = np.flatnonzero(base_n < warmup_n)
     with np.errstate(all="ignore"):
-        if some_warm:  # only a park that just started computes the warm-up branch
+        if warm.size == np.size(value):  # a park that just started
             n1 = base_n + 1.0
             d = value - mean
             warm_mean = mean + d / n1
-            warm_var = var + (d * (value - warm_mean) - var) / n1
-            if all_warm:
-                return warm_mean, warm_var
+            return warm_mean, var + (d * (value - warm_mean) - var) / n1
         clip = CLIP_SIGMA * sigma
-        c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
-        ewma_mean = mean + alpha * c
-        ewma_var = (1.0 - alpha) * (var + alpha * c * c)
-    if not some_warm:
-        return ewma_mean, ewma_var
-    return np.where(warming, warm_mean, ewma_mean), np.where(warming, warm_var, ewma_var)
+        upper = mean + clip
+        c = np.subtract(mean, clip, out=clip)  # the lower bound
+        np.maximum(value, c, out=c)
+        np.minimum(c, upper, out=c)
+        c -= mean
+        ewma_mean = np.multiply(alpha, c, out=upper)  # alpha * c, then mean + alpha * c
+        ewma_var = ewma_mean * c
+        ewma_var += var
+        ewma_var *= 1.0 - alpha
+        ewma_mean += mean
+        if warm.size:  # the few still warming up take the running mean and variance
+            v, m, w = value[warm], mean[warm], var[warm]
+            n1 = base_n[warm] + 1.0
+            d = v - m
+            ewma_mean[warm] = warm_mean = m + d / n1
+            ewma_var[warm] = w + (d * (v - warm_mean) - w) / n1
+    return ewma_mean, ewma_var
 
 
 def cusum_update(
@@ -88,8 +96,17 @@ def cusum_update(
     """
     with np.errstate(all="ignore"):
         clip = CUSUM_CLIP_SIGMA * sigma
-        d = np.minimum(np.maximum(value - mean, -clip), clip)
-        k, cap = k_sigma * sigma, 2.0 * h_sigma * sigma
-        hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
-        lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)
+        d = value - mean
+        np.minimum(d, clip, out=d)
+        np.maximum(d, -clip, out=d)
+        k = k_sigma * sigma
+        cap = 2.0 * h_sigma * sigma
+        hi = cusum_hi + d
+        hi -= k
+        np.maximum(hi, 0.0, out=hi)
+        np.minimum(hi, cap, out=hi)
+        lo = np.subtract(cusum_lo, d, out=d)
+        lo -= k
+        np.maximum(lo, 0.0, out=lo)
+        np.minimum(lo, cap, out=lo)
     return hi, lo

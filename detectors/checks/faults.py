@@ -45,9 +45,19 @@ def is_spike(
     """
     allowance = SPIKE_NOISE_SIGMAS * noise
     with np.errstate(all="ignore"):
-        from_ref = np.abs(value - ref_value) > spike_rate_per_s * (ts - ref_ts) + allowance
-        from_prev = np.abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts) + allowance
-    return from_ref & from_prev  # NaN allowance compares False: not judged yet
+        jump = np.subtract(value, ref_value)
+        np.abs(jump, out=jump)
+        allowed = np.subtract(ts, ref_ts)
+        allowed *= spike_rate_per_s
+        allowed += allowance
+        spike = np.greater(jump, allowed)
+        # Rare: only a jump from the last good reading asks whether the previous one jumped.
+        cand = np.flatnonzero(spike)
+        if cand.size:
+            value, prev_value, prev_ts = value[cand], prev_value[cand], prev_ts[cand]
+            rate, allowance = spike_rate_per_s[cand], allowance[cand]
+            spike[cand] = np.abs(value - prev_value) > rate * (ts[cand] - prev_ts) + allowance
+    return spike  # NaN allowance compares False: not judged yet
 
 
 def is_step(
@@ -97,9 +107,16 @@ def second_difference(
     array([0., 1.])
     """
     with np.errstate(all="ignore"):
-        predicted = v1 + (v1 - v2) * (ts - t1) / (t1 - t2)
-        d = 0.5 * np.abs(value - predicted)
-    return np.where(np.isfinite(d), d, np.nan)
+        d = np.subtract(v1, v2)
+        gap = np.subtract(ts, t1)
+        d *= gap
+        d /= np.subtract(t1, t2, out=gap)
+        d += v1  # the predicted value
+        np.subtract(value, d, out=d)
+        np.abs(d, out=d)
+        d *= 0.5
+    finite = np.isfinite(d)
+    return d if finite.all() else np.where(finite, d, np.nan)
 
 
 def noise_update(noise: np.ndarray, second_diff: np.ndarray) -> np.ndarray:
@@ -110,10 +127,19 @@ def noise_update(noise: np.ndarray, second_diff: np.ndarray) -> np.ndarray:
     array([2.  , 1.2 , 1.  , 0.95])
     """
     with np.errstate(invalid="ignore"):
-        gap = second_diff - noise
-        step = noise + np.where(gap > 0.0, NOISE_ALPHA, NOISE_DECAY_ALPHA) * gap
-    updated = np.where(np.isnan(noise), second_diff, step)
-    return np.where(np.isnan(second_diff), noise, updated)
+        # gap * (DECAY + (ALPHA - DECAY) * [gap > 0]) without a select on a random mask.
+        step = np.subtract(second_diff, noise)
+        up = np.maximum(step, 0.0)
+        up *= NOISE_ALPHA - NOISE_DECAY_ALPHA
+        step *= NOISE_DECAY_ALPHA
+        step += up
+        step += noise
+    # A NaN step means a NaN input (or inf - inf): those few take the rule in full.
+    odd = np.flatnonzero(np.isnan(step))
+    if odd.size:
+        n, d = noise[odd], second_diff[odd]
+        step[odd] = np.where(np.isnan(d), n, np.where(np.isnan(n), d, step[odd]))
+    return step
 
 
 def smooth_update(smooth: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -123,8 +149,13 @@ def smooth_update(smooth: np.ndarray, value: np.ndarray) -> np.ndarray:
     array([ 4., 12.])
     """
     with np.errstate(invalid="ignore"):
-        step = smooth + SMOOTH_ALPHA * (value - smooth)
-    return np.where(np.isnan(smooth), value, step)
+        step = np.subtract(value, smooth)
+        step *= SMOOTH_ALPHA
+        step += smooth
+    odd = np.flatnonzero(np.isnan(smooth))  # the first measurement starts it
+    if odd.size:
+        step[odd] = value[odd]
+    return step
 
 
 def still_since(
@@ -141,8 +172,12 @@ def still_since(
     (array([1., 1., 7.]), array([2., 2., 9.]))
     """
     with np.errstate(invalid="ignore"):
-        moved = ~(np.abs(value - anchor_value) <= resolution)  # NaN anchor: the first reading
-    return np.where(moved, value, anchor_value), np.where(moved, ts, anchor_ts)
+        d = np.subtract(value, anchor_value)
+        np.abs(d, out=d)
+        still = np.flatnonzero(d <= resolution)  # NaN anchor: the first reading moves
+    new_value, new_ts = value.copy(), ts.copy()
+    new_value[still], new_ts[still] = anchor_value[still], anchor_ts[still]
+    return new_value, new_ts
 
 
 def is_stuck(

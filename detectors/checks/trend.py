@@ -29,15 +29,32 @@ def least_squares(
     (2.0, 0.0, 6.0)
     """
     with np.errstate(all="ignore"):
-        mean_x, mean_y = sum_x / count, sum_y / count
-        sxx = sum_xx - sum_x * mean_x
-        sxy = sum_xy - sum_x * mean_y
-        syy = sum_yy - sum_y * mean_y
-        ok = (count >= 2) & (sxx > 0.0)
-        slope = np.where(ok, sxy / sxx, np.nan)
-        sse = np.fmax(syy - slope * sxy, 0.0)  # rounding may leave a tiny negative
-        stderr = np.where(count >= 3, np.sqrt(sse / (count - 2.0) / sxx), np.nan)
-        fit = mean_y + slope * (x_now - mean_x)
+        n = np.asarray(count, np.float64)
+        mean_x = sum_x / n
+        mean_y = sum_y / n
+        sxx = sum_x * mean_x
+        np.subtract(sum_xx, sxx, out=sxx)
+        sxy = sum_x * mean_y
+        np.subtract(sum_xy, sxy, out=sxy)
+        slope = sxy / sxx
+        no_fit = ~((n >= 2.0) & (sxx > 0.0))
+        if no_fit.any():
+            slope[no_fit] = np.nan
+        sse = sum_y * mean_y
+        np.subtract(sum_yy, sse, out=sse)  # syy
+        sxy *= slope
+        sse -= sxy
+        np.fmax(sse, 0.0, out=sse)  # rounding may leave a tiny negative
+        n_2 = n - 2.0
+        sse /= n_2
+        sse /= sxx
+        stderr = np.sqrt(sse, out=sse)
+        few = ~(n >= 3.0)
+        if few.any():
+            stderr[few] = np.nan
+        fit = np.subtract(x_now, mean_x, out=mean_x)
+        fit *= slope
+        fit += mean_y
     return slope, stderr, fit
 
 

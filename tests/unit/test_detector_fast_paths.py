@@ -1,0 +1,154 @@
+"""The Detector's fast paths give the slow reference's answers.
+
+The property tests draw tiny tables and short timelines; these drive a small park past a
+full ring (one sample leaves as one enters), through time eviction of a short window, with
+CO_RISE pairs and gas areas voting after dense and sparse rounds alike. The reference does
+not model the cross-sensor rules: there dense and sparse rounds must agree with each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from detectors import RING_SIZE, Detector
+from detectors.changes import Changes
+from hazardwatch.model import (
+    Batch,
+    Condition,
+    ConditionChange,
+    Enterprise,
+    HazardSource,
+    Kind,
+    Limits,
+    Responsible,
+    SensorTable,
+    Severity,
+    Site,
+    Trend,
+    Unit,
+)
+from tests.reference import ReferenceDetector
+from tests.unit.test_detector_reference import same_changes
+from tests.unit.test_detectors import T0, sensor
+
+KINDS = (Kind.LEVEL, Kind.TEMPERATURE, Kind.PRESSURE, Kind.GAS_COMBUSTIBLE)
+CROSS = (Condition.AREA_GAS, Condition.CO_RISE)
+CROSS_BITS = sum(c.bit for c in CROSS)
+
+
+def own(changes: list[ConditionChange]) -> list[ConditionChange]:
+    """The changes of single-sensor rules (those the reference models)."""
+    return [c for c in changes if c.condition not in CROSS]
+
+
+def busy_park(short_windows: bool, n_units: int = 12) -> SensorTable:
+    """Tanks of four sensors (level, temperature, pressure, gas), every check on.
+
+    Slopes over 70 s windows (at 1 Hz each reading enters, 0.9 x 70 / 64 < 1 s, and the ring
+    of RING_SIZE fills before time evicts anything) or, with `short_windows`,
+    on odd tanks over 20 s (evicted by time at 1 Hz); gas detectors of two tanks vote in
+    one area (k = 2).
+    """
+    units = []
+    for u in range(n_units):
+        trend = Trend(
+            rate_limit_per_min=37.7,
+            rate_window_s=20.3 if short_windows and u % 2 else 70.0,
+            horizon_s=173.0,
+            drift_h_sigma=5.3,
+            baseline_warmup_n=7,
+            baseline_alpha=0.05,
+            stuck_window_s=13.3,
+            resolution=0.01,
+            spike_rate_per_s=9.7,
+            noise_ratio=3.3,
+        )
+        sensors = tuple(
+            sensor(
+                f"S{4 * u + k}",
+                kind,
+                Limits(hh=50.0, h=25.0) if kind.is_gas else Limits(90.0, 80.0, 20.0, 10.0),
+                deadband=1.0 if kind.is_gas else 2.0,
+                on_delay_s=float((0, 2, 5)[(u + k) % 3]),
+                off_delay_s=0.0 if kind.is_gas else 3.0,
+                period_s=1.0,
+                trend=trend,
+                area=f"A{u // 2}" if kind.is_gas else None,
+            )
+            for k, kind in enumerate(KINDS)
+        )
+        units.append(Unit(f"T{u}", "tank", "crude", 1000.0, False, "gw1", sensors))
+    source = HazardSource("hs1", "Tank farm 1", 2, Responsible("a", "b", "c"), tuple(units))
+    areas = {f"A{a}": 2 for a in range((n_units + 1) // 2)}
+    site = Site("park", "hw", (Enterprise("e1", "E1", (source,)),), areas=areas)
+    return SensorTable.from_site(site)
+
+
+def readings(n: int, steps: int, seed: int) -> list[Batch]:
+    """One reading per sensor per second in shuffled order: ramps across the limits, noise,
+    a few spikes, flat stretches, bad and out-of-range readings and silent sensors."""
+    rng = np.random.default_rng(seed)
+    value = rng.uniform(30.0, 70.0, n)
+    heading = rng.choice([-0.7, -0.2, 0.0, 0.0, 0.3, 0.9], n)
+    out = []
+    for k in range(steps):
+        if k % 40 == 20:
+            heading = -heading  # turn back: conditions clear as well as raise
+        value = np.clip(value + heading + rng.normal(0.0, 0.3, n), 0.0, 100.0)
+        v = value.copy()
+        flat = (np.arange(n) % 7 == 3) & (k % 60 < 30)
+        v[flat] = 42.0
+        spike = rng.random(n) < 0.01
+        v[spike] += 40.0
+        v[rng.random(n) < 0.005] = 130.0  # out of range
+        quality = np.where(rng.random(n) < 0.005, 2, 0)
+        heard = rng.random(n) > 0.02
+        order = rng.permutation(np.flatnonzero(heard))
+        out.append(Batch.of(order, np.full(order.size, T0 + k), v[order], quality[order]))
+    return out
+
+
+def test_dense_and_sparse_rounds_equal_the_reference_past_a_full_ring() -> None:
+    seen: set[Condition] = set()
+    for seed, short_windows in ((7, True), (7, False)):
+        tab = busy_park(short_windows)
+        dense, sparse = Detector(tab, T0, dense_from=0.0), Detector(tab, T0, dense_from=2.0)
+        slow = ReferenceDetector(tab, T0)
+        for batch in readings(tab.n, 2 * RING_SIZE + 20, seed):
+            want, fast = slow.step(batch), dense.step(batch)
+            assert sparse.step(batch) == fast
+            same_changes(own(fast), want)
+            seen |= {c.condition for c in fast}
+        assert dense.state.active.tolist() == sparse.state.active.tolist()
+        assert (dense.state.active & ~np.uint32(CROSS_BITS)).tolist() == slow.active_bits()
+        count = dense.state.count.reshape(-1, 4)
+        if short_windows:
+            assert (count[1::2] < 25).all()  # 20 s windows at 1 Hz: evicted by time
+        else:
+            # Full rings (one leaves as one enters) but those a STEP restarted lately.
+            assert (count == RING_SIZE).mean() >= 0.75
+    # The timelines exercise the rules whose fast paths differ from the plain loop.
+    assert {Condition.H, Condition.L, Condition.GAS1, Condition.GAS2, Condition.RATE} <= seen
+    assert {Condition.SPIKE, Condition.STUCK, Condition.NOISY, Condition.DRIFT} <= seen
+    assert Condition.STEP in seen
+    assert {Condition.OUT_OF_RANGE, Condition.BAD_QUALITY, *CROSS} <= seen
+
+
+def test_changes_are_the_objects_their_constructor_builds() -> None:
+    out = Changes()
+    out.add(np.array([3, 1]), Condition.PREDICT_HH, True, np.array([5.0, 6.0]), T0, T0 + 60.0)
+    out.add(np.array([2]), Condition.HH, False, 7.0, T0 - 1.0)
+    got = out.result()
+    want = [
+        ConditionChange(2, Condition.HH, False, 7.0, T0 - 1.0, Severity.HIGH, None),
+        ConditionChange(1, Condition.PREDICT_HH, True, 6.0, T0, Severity.MEDIUM, T0 + 60.0),
+        ConditionChange(3, Condition.PREDICT_HH, True, 5.0, T0, Severity.MEDIUM, T0 + 60.0),
+    ]
+    assert got == want
+    assert [type(c) for c in got] == [ConditionChange] * 3
+    assert [hash(c) for c in got] == [hash(c) for c in want]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got[0].active = True  # type: ignore[misc]
