@@ -106,9 +106,12 @@ FILLED_SAMPLES = 32  # ... or this many samples (half the ring: a fast sensor's 
 SIGNIFICANCE = 3.0  # standard errors a slope must exceed before it may raise anything
 HOLD_RATIO = 0.8
 NOISY_HOLD_RATIO = 0.5
-CLEAR_HORIZON = 1.2
-ETA_MOVE_FRACTION = 0.1
-ETA_MOVE_MIN_S = 30.0
+# A held prediction clears beyond twice its horizon (a noisy slope moved the eta back and
+# forth across 1.2 x, chattering on slow fills), and is reported again when its eta moved
+# by a quarter of the time left (at a tenth, a slow fill updated every half minute).
+CLEAR_HORIZON = 2.0
+ETA_MOVE_FRACTION = 0.25
+ETA_MOVE_MIN_S = 60.0
 
 
 def significant(slope: np.ndarray, stderr: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -181,7 +184,7 @@ def eta_moved(eta_ts: np.ndarray, reported_eta_ts: np.ndarray, ts: np.ndarray) -
     """Whether a predicted crossing (epoch s) moved enough from the one reported to report again.
 
     >>> eta_moved(np.array([1000.0, 1000.0, 140.0, 500.0]),
-    ...           np.array([1050.0, 1200.0, 100.0, np.nan]), np.zeros(4))
+    ...           np.array([1050.0, 1300.0, 50.0, np.nan]), np.zeros(4))
     array([False,  True,  True,  True])
     """
     with np.errstate(invalid="ignore"):

@@ -5,7 +5,7 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
    `sample_every_s` before, and the slope is refitted; it counts only from enough samples
    over enough of the window's time (detectors.decide);
 2. RATE and PREDICT_* follow the slope (rules in detectors.decide); PREDICT_* clears once
-   the reading itself has reached the limit (the limit alarm takes over). While held its
+   that limit's alarm is active and is not raised while it is (the alarm takes over). While held its
    eta is reported again (active=True, new eta_ts) when it moved enough;
 3. the CUSUM runs once the baseline is warmed up, except while another process condition
    of the sensor is active (DRIFT itself keeps it running, so DRIFT can clear); it resets
@@ -23,8 +23,6 @@ import numpy as np
 from detectors import window
 from detectors.changes import Changes
 from detectors.checks import (
-    at_or_above,
-    at_or_below,
     baseline_sigma,
     baseline_update,
     cusum_update,
@@ -40,7 +38,7 @@ from detectors.decide import (
     significant,
     window_filled,
 )
-from detectors.state import PROCESS_BITS, Params, State, columns, rows_at, subset
+from detectors.state import PROCESS_BITS, SLOTS, Params, State, columns, rows_at, subset
 from hazardwatch.model import Condition
 
 RATE, P_HH, P_LL, DRIFT, STEP = (
@@ -137,11 +135,12 @@ def _rate_and_predict(
     for k, bit, condition, high in _PREDICTS:
         limit = p.limit[3 * k][rows]  # HH (gas: second level) or LL
         was = (new & bit) != 0
-        if high:
-            seconds, reached = time_to_high(fit, slope, limit), at_or_above(v, limit)
-        else:
-            seconds, reached = time_to_low(fit, slope, limit), at_or_below(v, limit)
-        now = hold_predict(seconds, horizon, sig, was) & ~reached
+        seconds = time_to_high(fit, slope, limit) if high else time_to_low(fit, slope, limit)
+        # The warning hands over to the limit's alarm when that is raised, not when a reading
+        # first touches the limit: a value hovering there through the alarm's on-delay would
+        # otherwise raise and clear the warning with every reading.
+        alarmed = (bits & SLOTS[3 * k].bits(p.is_gas[rows])) != 0
+        now = hold_predict(seconds, horizon, sig, was) & ~alarmed
         eta = t + seconds
         reported = st.eta[k][rows]
         moved = now & was & eta_moved(eta, reported, t)

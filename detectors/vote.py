@@ -27,19 +27,28 @@ AREA = np.uint32(Condition.AREA_GAS.bit)
 CO = np.uint32(Condition.CO_RISE.bit)
 
 
+def _latest_per_group(
+    group: np.ndarray, ts: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The groups (areas, units) of some sensors, `group` per sensor (-1: none), ascending,
+    and per group of all `n_groups` the latest ts among those sensors (-inf: none)."""
+    keep = group >= 0
+    when = np.full(n_groups, -np.inf)
+    if not keep.any():
+        return group[:0], when
+    np.maximum.at(when, group[keep], ts[keep])
+    return np.unique(group[keep]), when
+
+
 def vote_areas(
     st: State, p: Params, sensors: np.ndarray, ts: np.ndarray, out: Changes, round_no: int
 ) -> None:
     """Recount the areas of `sensors` (whose gas bits changed at `ts`); record changes."""
     if sensors.size == 0 or p.area_k.size == 0:
         return
-    member_area = p.area[sensors]
-    keep = member_area >= 0
-    if not keep.any():
+    areas, when = _latest_per_group(p.area[sensors], ts, p.area_k.size)
+    if areas.size == 0:
         return
-    areas = np.unique(member_area[keep])
-    when = np.full(p.area_k.size, -np.inf)
-    np.maximum.at(when, member_area[keep], ts[keep])
     anchors = p.area_anchor[areas]
     if areas.size * 4 < p.area_k.size:  # a few areas: count only their members
         begin, size = p.area_start[areas], np.diff(p.area_start)[areas]
@@ -70,13 +79,9 @@ def co_rise(
         at[sensors] = ts
         co_rise_at(st, p, at, out, round_no)
         return
-    pair = p.pair_of[sensors]
-    keep = pair >= 0
-    if not keep.any():
+    pairs, when = _latest_per_group(p.pair_of[sensors], ts, p.unit_pressure.size)
+    if pairs.size == 0:
         return
-    pairs = np.unique(pair[keep])
-    when = np.full(p.unit_pressure.size, -np.inf)
-    np.maximum.at(when, pair[keep], ts[keep])
     _co_rise_pairs(st, p, pairs, when, out, round_no)
 
 

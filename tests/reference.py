@@ -5,7 +5,10 @@ trends.py and window.py independently of them; tests assert the vectorised Detec
 gives its answers. The slope here is refitted from the stored window (two passes), not
 from running sums, so predicted times agree to rounding only; the baseline, CUSUM and
 signal-fault arithmetic is the same formula, so those agree exactly. Cross-sensor rules
-(AREA_GAS, CO_RISE) are not modelled here.
+(AREA_GAS, CO_RISE) are not modelled here. They are process conditions of the sensor that
+carries them (an area's anchor, a tank's pressure sensor), so in the Detector they freeze
+that sensor's CUSUM and baseline as any alarm does; on timelines where they are raised the
+two can differ on DRIFT there (tests/unit/test_detector_fast_paths.py picks one that agrees).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ NEVER = float("-inf")
 NAN = math.nan
 RING_SIZE = 64
 WINDOW_SAMPLE_SHARE = 0.9
-MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 1.2
+MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 2.0
 NOISY_HOLD_RATIO, CUSUM_CLIP_SIGMA, SMOOTH_ALPHA = 0.5, 2.5, 0.2
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, NOISE_DECAY_ALPHA, CLIP_SIGMA = 0.2, 0.05, 4.0
@@ -316,9 +319,9 @@ class ReferenceDetector:
         (mem.active.add if rate else mem.active.discard)(Condition.RATE)
         horizon = self._setting("horizon_s", i)
         lims = self._limits(i)
-        for cond, limit, high in (
-            (Condition.PREDICT_HH, lims[0][0], True),
-            (Condition.PREDICT_LL, lims[3][0], False),
+        for cond, (limit, _, alarm), high in (
+            (Condition.PREDICT_HH, lims[0], True),
+            (Condition.PREDICT_LL, lims[3], False),
         ):
             was = cond in mem.active
             heading = slope > 0.0 if high else slope < 0.0
@@ -328,7 +331,7 @@ class ReferenceDetector:
                 seconds = fmax((limit - fit) / slope, 0.0)
             else:
                 seconds = math.inf
-            reached = v >= limit if high else v <= limit
+            reached = alarm in mem.active
             if was:
                 now = seconds < CLEAR_HORIZON * horizon and not reached
             else:
@@ -341,7 +344,7 @@ class ReferenceDetector:
             mem.active.add(cond)
             if not was:
                 mem.eta[cond] = eta
-            elif not abs(eta - mem.eta.get(cond, NAN)) <= fmax(0.1 * (eta - t), 30.0):
+            elif not abs(eta - mem.eta.get(cond, NAN)) <= fmax(0.25 * (eta - t), 60.0):
                 mem.eta[cond] = eta
                 self._updates.append((cond, True, eta))
         self._drift_and_baseline(i, v)

@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from tests.brokers import free_port
+from tests.processes import stop_process
 
 
 def victoria_binary() -> str | None:
@@ -65,13 +66,7 @@ class VictoriaMetrics:
         raise TimeoutError(f"victoria-metrics not healthy on {self.url} after {timeout_s}s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, 15)
         self.proc = None
 
     def restart(self) -> None:

@@ -232,6 +232,20 @@ def test_no_trend_before_the_window_is_filled() -> None:
     assert [c.ts for c in of(got, C.PREDICT_HH)] == [T0 + 31.0]  # 32 samples: filled
 
 
+def test_predict_hands_over_to_the_hh_alarm_without_chattering() -> None:
+    trend = with_(horizon_s=1800.0, rate_window_s=60.0)
+    det = Detector(table(sensor(trend=trend, on_delay_s=30.0, limits=Limits(hh=90.0))), T0)
+    ramp = [(float(k), 50.0 + 0.5 * k) for k in range(80)]  # reaches 89.5 at 79 s
+    hover = [(80.0 + k, 89.5 + (k % 2)) for k in range(40)]  # 89.5 / 90.5: HH pending
+    above = [(120.0 + k, 91.0) for k in range(40)]
+    got = run(det, ramp + hover + above)
+    predict = [(c.active, c.ts) for c in of(got, C.PREDICT_HH)]
+    (hh,) = of(got, C.HH)
+    raised = [ts for active, ts in predict if active]
+    assert raised[0] < T0 + 80.0 and predict[-1] == (False, hh.ts)  # one warning, then HH
+    assert [a for a, _ in predict].count(False) == 1
+
+
 def test_predict_needs_five_samples() -> None:
     det = predicting()
     assert run(det, [(10.0 * k, 50.0 + 5.0 * k) for k in range(4)]) == []
