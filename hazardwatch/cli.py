@@ -145,7 +145,9 @@ def demo(
     listen: Annotated[str, typer.Option(help="HTTP HOST:PORT")] = "127.0.0.1:8000",
     broker: Annotated[str, typer.Option(help="auto | mosquitto | amqtt")] = "auto",
     overfill: Annotated[str | None, typer.Option(help="Tank to overfill (default: first)")] = None,
-    overfill_at: Annotated[float, typer.Option(help="Seconds until the overfill")] = 30.0,
+    # Two minutes: the level's 300 s slope window is trusted once half full (or 32 samples,
+    # one per 4.2 s), so the early warnings can come before the limits.
+    overfill_at: Annotated[float, typer.Option(help="Seconds until the overfill")] = 120.0,
     data_dir: Annotated[Path | None, typer.Option(help="Default: a temporary folder")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
 ) -> None:
