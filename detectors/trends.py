@@ -82,12 +82,11 @@ def advance_trends(
     t_due = t[pos]
     window.push(st, r, t_due, v[pos], p.rate_window_s[r])
     st.pushed_ts[r] = t_due
-    count = st.count[rows]
-    s = columns(st.sums, rows)
-    t0 = st.t0[rows]
-    slope, stderr, fit = least_squares(count, s[0], s[1], s[2], s[3], s[4], t - t0)
-    fit += st.v0[rows]
-    st.slope[rows], st.stderr[rows] = slope, stderr
+    # Only a window that took a sample has a new slope; the value the fit gives now is
+    # needed by the few candidates below only.
+    slope_r, stderr_r, _ = _fit(st, r, t_due)
+    st.slope[r], st.stderr[r] = slope_r, stderr_r
+    count, slope, stderr = st.count[rows], st.slope[rows], st.stderr[rows]
     sig = significant(slope, stderr, count)
     short = np.flatnonzero(sig)
     if short.size:  # few sensors have a significant slope: check their time span only
@@ -108,10 +107,23 @@ def advance_trends(
     if cand.size:
         r = rows_at(rows, cand)
         new = bits.copy()
-        fitted = (slope[cand], stderr[cand], fit[cand], sig[cand])
+        fit = _fit(st, r, t[cand])[2]
+        fitted = (slope[cand], stderr[cand], fit, sig[cand])
         reading = (sensor[cand], t[cand], v[cand])
         new[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
     return _drift_and_baseline(st, p, rows, v, sigma, new)
+
+
+def _fit(
+    st: State, rows: np.ndarray | slice, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slope, its standard error, fitted value at `t`) of the windows of `rows`."""
+    s = columns(st.sums, rows)
+    slope, stderr, fit = least_squares(
+        st.count[rows], s[0], s[1], s[2], s[3], s[4], t - st.t0[rows]
+    )
+    fit += st.v0[rows]
+    return slope, stderr, fit
 
 
 def _rate_and_predict(
