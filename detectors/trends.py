@@ -7,8 +7,9 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
 2. RATE and PREDICT_* follow the slope (rules in detectors.decide); PREDICT_* clears once
    that limit's alarm is active and is not raised while it is (the alarm takes over). While held its
    eta is reported again (active=True, new eta_ts) when it moved enough;
-3. the CUSUM runs once the baseline is warmed up, except while another process condition
-   of the sensor is active (DRIFT itself keeps it running, so DRIFT can clear); it resets
+3. on the samples the window takes (not every reading of a fast sensor), the CUSUM runs
+   once the baseline is warmed up, except while another process condition of the sensor
+   is active (DRIFT itself keeps it running, so DRIFT can clear); it resets
    to 0 when DRIFT clears;
 4. the baseline learns the reading only if, after all this, no process condition of the
    sensor is active: it never learns an incident;
@@ -78,14 +79,14 @@ def advance_trends(
     # rate_window_s however fast the sensor reports); a restarted window takes the first.
     due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
     due |= st.count[rows] == 0
-    r, pos = subset(rows, due)
+    r_due, pos = subset(rows, due)
     t_due = t[pos]
-    window.push(st, r, t_due, v[pos], p.rate_window_s[r])
-    st.pushed_ts[r] = t_due
+    window.push(st, r_due, t_due, v[pos], p.rate_window_s[r_due])
+    st.pushed_ts[r_due] = t_due
     # Only a window that took a sample has a new slope; the value the fit gives now is
     # needed by the few candidates below only.
-    slope_r, stderr_r, _ = _fit(st, r, t_due)
-    st.slope[r], st.stderr[r] = slope_r, stderr_r
+    slope_r, stderr_r, _ = _fit(st, r_due, t_due)
+    st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
     count, slope, stderr = st.count[rows], st.slope[rows], st.stderr[rows]
     sig = significant(slope, stderr, count)
     short = np.flatnonzero(sig)
@@ -111,7 +112,14 @@ def advance_trends(
         fitted = (slope[cand], stderr[cand], fit, sig[cand])
         reading = (sensor[cand], t[cand], v[cand])
         new[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
-    return _drift_and_baseline(st, p, rows, v, sigma, new)
+    # The CUSUM and the baseline take the samples the window takes: readings closer than
+    # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
+    # drift faster the faster a sensor reports.
+    if isinstance(pos, slice):
+        return _drift_and_baseline(st, p, rows, v, sigma, new)
+    new = new.copy() if new is bits else new
+    new[pos] = _drift_and_baseline(st, p, r_due, v[pos], sigma[pos], new[pos])
+    return new
 
 
 def _fit(

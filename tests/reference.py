@@ -297,7 +297,8 @@ class ReferenceDetector:
         mem = self.sensors[i]
         w = mem.window
         window_s = self._setting("rate_window_s", i)
-        if not w or t - mem.pushed_ts >= WINDOW_SAMPLE_SHARE * window_s / RING_SIZE:
+        pushed = not w or t - mem.pushed_ts >= WINDOW_SAMPLE_SHARE * window_s / RING_SIZE
+        if pushed:
             if len(w) == RING_SIZE:
                 w.popleft()
             w.append((t, v))
@@ -347,7 +348,8 @@ class ReferenceDetector:
             elif not abs(eta - mem.eta.get(cond, NAN)) <= fmax(0.25 * (eta - t), 60.0):
                 mem.eta[cond] = eta
                 self._updates.append((cond, True, eta))
-        self._drift_and_baseline(i, v)
+        if pushed:  # the CUSUM and the baseline take the samples the window takes
+            self._drift_and_baseline(i, v)
 
     def _drift_and_baseline(self, i: int, v: float) -> None:
         mem = self.sensors[i]

@@ -280,8 +280,18 @@ def test_baseline_does_not_learn_while_the_sensor_is_in_alarm() -> None:
     assert det.state.base_n[0] == n + 1
 
 
+def test_a_fast_sensor_feeds_its_cusum_and_baseline_the_samples_its_window_takes() -> None:
+    # 0.9 x 300 / 64 = 4.2 s: a 1 Hz sensor gives every fifth reading, so a CUSUM does not
+    # add up the same noise five times over and DRIFT does not depend on the report rate.
+    trend = with_(rate_window_s=300.0, drift_h_sigma=8.0, baseline_warmup_n=10)
+    det = Detector(table(sensor(trend=trend)), T0)
+    run(det, [(float(k), 50.0 + 0.1 * (k % 2)) for k in range(421)])
+    assert det.state.base_n[0] == 85.0  # readings at 0, 5, ..., 420 s
+
+
 def test_drift_clears_when_the_value_returns_and_its_cusum_resets() -> None:
-    trend = with_(drift_h_sigma=4.0, drift_k_sigma=0.5, baseline_warmup_n=20)
+    # readings 1 s apart all feed a 60 s window, and so the CUSUM and the baseline
+    trend = with_(drift_h_sigma=4.0, drift_k_sigma=0.5, baseline_warmup_n=20, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend)), T0)
     run(det, [(k, 50.0 + (k % 2)) for k in range(20)])  # sigma 0.5
     got = run(det, [(20 + k, 52.0) for k in range(10)])
@@ -320,7 +330,8 @@ def test_a_sensor_that_never_moves_is_never_stuck() -> None:
 
 
 def test_a_spike_is_an_instrument_fault_not_a_process_alarm() -> None:
-    det = Detector(table(sensor(trend=with_(spike_rate_per_s=1.0, baseline_warmup_n=5))), T0)
+    trend = with_(spike_rate_per_s=1.0, baseline_warmup_n=5, rate_window_s=60.0)
+    det = Detector(table(sensor(trend=trend)), T0)
     run(det, [(k, 50.0) for k in range(5)])
     got = run(det, [(5, 99.0), (6, 50.0)])
     assert rows(got) == [(0, C.SPIKE, True, 99.0, T0 + 5), (0, C.SPIKE, False, 50.0, T0 + 6)]
@@ -364,7 +375,7 @@ def test_a_bias_step_restarts_the_trend_memory_instead_of_predicting_hh() -> Non
 
 
 def test_a_noisy_sensor_still_reaches_its_limit_by_its_smoothed_value() -> None:
-    trend = with_(noise_ratio=5.0, baseline_warmup_n=30)
+    trend = with_(noise_ratio=5.0, baseline_warmup_n=30, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend, limits=Limits(hh=90.0, h=80.0))), T0)
     run(det, [(k, 50.0 + 0.2 * (k % 2)) for k in range(30)])
     got = run(det, [(30 + k, 85.0 + 8.0 * (-1) ** k) for k in range(30)])
@@ -374,7 +385,7 @@ def test_a_noisy_sensor_still_reaches_its_limit_by_its_smoothed_value() -> None:
 
 
 def test_one_wild_reading_cannot_raise_drift_but_a_sustained_shift_does() -> None:
-    trend = with_(drift_h_sigma=8.0, drift_k_sigma=1.0, baseline_warmup_n=50)
+    trend = with_(drift_h_sigma=8.0, drift_k_sigma=1.0, baseline_warmup_n=50, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend, limits=Limits())), T0)
     rng = np.random.default_rng(4)
     run(det, [(k, 50.0 + rng.normal(0.0, 1.0)) for k in range(50)])
@@ -385,7 +396,7 @@ def test_one_wild_reading_cannot_raise_drift_but_a_sustained_shift_does() -> Non
 
 
 def test_a_noise_burst_raises_noisy_and_clears_when_calm() -> None:
-    trend = with_(noise_ratio=5.0, baseline_warmup_n=30)
+    trend = with_(noise_ratio=5.0, baseline_warmup_n=30, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend)), T0)
     run(det, [(k, 50.0 + 0.2 * (k % 2)) for k in range(30)])
     got = run(det, [(30 + k, 45.0 + 40.0 * (k % 2)) for k in range(10)])  # 85 would be H
