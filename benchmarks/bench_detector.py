@@ -157,7 +157,7 @@ def show(label: str, r: float, best: float, per_step: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--profile", action="store_true", help="pyinstrument the 100k run")
     args = ap.parse_args()
 

@@ -28,7 +28,16 @@ import numpy as np
 from detectors import checks, decide, trends, vote
 from detectors.changes import Changes
 from detectors.signal import FAULT_BITS, signal_faults
-from detectors.state import LIMIT_BITS, RING_SIZE, SLOTS, Params, State, rows_at, subset
+from detectors.state import (
+    LIMIT_BITS,
+    RING_SIZE,
+    SLOTS,
+    Params,
+    State,
+    columns,
+    rows_at,
+    subset,
+)
 from hazardwatch.model import Batch, Condition, ConditionChange, HazardWatchError, SensorTable
 
 _COMM = np.uint32(Condition.COMM_LOSS.bit)
@@ -80,6 +89,15 @@ class Detector:
         self._recount = False
         # The condition bit of each limit slot: a constant, or per sensor where gas differs.
         self._slot_bits = [s.bits(self.params.is_gas) for s in SLOTS]
+        # Strictly between its highest low limit and its lowest high limit, a sensor with no
+        # limit condition active and no timer running wants nothing to change: the limit
+        # checks skip it (most of a park, most of the time).
+        lim = self.params.limit
+        with np.errstate(invalid="ignore"):
+            hi = np.fmin.reduce([lim[k] for k, s in enumerate(SLOTS) if s.high])
+            lo = np.fmax.reduce([lim[k] for k, s in enumerate(SLOTS) if not s.high])
+        self._quiet_hi = np.where(np.isnan(hi), np.inf, hi)
+        self._quiet_lo = np.where(np.isnan(lo), -np.inf, lo)
 
     # ------------------------------------------------------------------ readings
 
@@ -325,7 +343,33 @@ class Detector:
         new: np.ndarray,
     ) -> None:
         """Limit conditions for the usable readings, into `new` (in place); other rows keep
-        them and their timers."""
+        them and their timers. Readings in their sensor's quiet band change nothing."""
+        st = self.state
+        with np.errstate(invalid="ignore"):
+            calm = np.greater(v, self._quiet_lo[rows])
+            calm &= v < self._quiet_hi[rows]
+        calm &= (old & _LIMIT_BITS) == 0
+        calm &= ~st.limit_pending[rows]
+        busy = np.flatnonzero(~calm if all_usable else usable & ~calm)
+        if busy.size == 0:
+            return
+        r = rows_at(rows, busy)
+        moved = new[busy]
+        self._limits_of(r, t[busy], v[busy], np.ones(busy.size, bool), True, old[busy], moved)
+        new[busy] = moved
+        st.limit_pending[r] = ~np.isnan(columns(st.pending_since, r)).all(axis=0)
+
+    def _limits_of(
+        self,
+        rows: np.ndarray | slice,
+        t: np.ndarray,
+        v: np.ndarray,
+        usable: np.ndarray,
+        all_usable: bool,
+        old: np.ndarray,
+        new: np.ndarray,
+    ) -> None:
+        """The limit rules for the readings of `rows`, into `new` (in place)."""
         st, p = self.state, self.params
         dense = isinstance(rows, slice)
         deadband = p.deadband[rows]
