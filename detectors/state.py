@@ -252,6 +252,7 @@ class State:
     base_mean: np.ndarray
     base_var: np.ndarray
     cusum: np.ndarray  # float64 (2, n): upper, lower
+    drift_off_since: np.ndarray  # float64: first reading that wanted DRIFT cleared; NaN: none
     # Signal faults.
     prev_value: np.ndarray  # previous in-range measurement (spikes included) and its ts
     prev_ts: np.ndarray
@@ -289,6 +290,7 @@ class State:
             base_mean=np.zeros(n),
             base_var=np.zeros(n),
             cusum=np.zeros((2, n)),
+            drift_off_since=nan(),
             prev_value=nan(),
             prev_ts=nan(),
             hist=nan(4, n),

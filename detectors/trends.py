@@ -32,6 +32,7 @@ from detectors.checks import (
     time_to_low,
 )
 from detectors.decide import (
+    DRIFT_OFF_DELAY_S,
     eta_moved,
     hold_drift,
     hold_predict,
@@ -116,9 +117,9 @@ def advance_trends(
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
     if isinstance(pos, slice):
-        return _drift_and_baseline(st, p, rows, v, sigma, new)
+        return _drift_and_baseline(st, p, rows, t, v, sigma, new)
     new = new.copy() if new is bits else new
-    new[pos] = _drift_and_baseline(st, p, r_due, v[pos], sigma[pos], new[pos])
+    new[pos] = _drift_and_baseline(st, p, r_due, t[pos], v[pos], sigma[pos], new[pos])
     return new
 
 
@@ -176,6 +177,7 @@ def _drift_and_baseline(
     st: State,
     p: Params,
     rows: np.ndarray | slice,
+    t: np.ndarray,
     v: np.ndarray,
     sigma: np.ndarray,
     bits: np.ndarray,
@@ -192,6 +194,9 @@ def _drift_and_baseline(
     all_run = bool(run.all())
     if not all_run:
         drift = np.where(run, drift, was)
+    held = np.flatnonzero(was)
+    if held.size:  # few: the off-delay of those that would clear
+        drift[held] = _off_delay(st, rows_at(rows, held), t[held], drift[held])
     keep = drift | ~was  # a DRIFT that clears resets its sums
     if not all_run:
         keep &= run
@@ -211,6 +216,16 @@ def _drift_and_baseline(
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n + learn
     return bits
+
+
+def _off_delay(st: State, rows: np.ndarray, t: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Whether the active DRIFT of `rows` stays: wanted, or not wanted for less than
+    DRIFT_OFF_DELAY_S (the timer runs from the first reading that wanted it cleared)."""
+    since = st.drift_off_since[rows]
+    since = np.where(want, np.nan, np.where(np.isnan(since), t, since))
+    done = t - since >= DRIFT_OFF_DELAY_S
+    st.drift_off_since[rows] = np.where(done, np.nan, since)
+    return ~done
 
 
 def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:

@@ -35,6 +35,7 @@ RING_SIZE = 64
 WINDOW_SAMPLE_SHARE = 0.9
 MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 2.0
 NOISY_HOLD_RATIO, CUSUM_CLIP_SIGMA, SMOOTH_ALPHA = 0.5, 2.5, 0.2
+DRIFT_OFF_DELAY_S = 300.0
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, NOISE_DECAY_ALPHA, CLIP_SIGMA = 0.2, 0.05, 4.0
 SPIKE_NOISE_SIGMAS = 6.0
@@ -104,6 +105,7 @@ class SensorMemory:
     base_var: float = 0.0
     cusum_hi: float = 0.0
     cusum_lo: float = 0.0
+    drift_off_since: float = NAN
     prev: tuple[float, float] = (NAN, NAN)  # previous measurement (value, ts)
     hist: tuple[float, float, float, float] = (NAN, NAN, NAN, NAN)  # v1, t1, v2, t2
     noise: float = NAN
@@ -349,21 +351,29 @@ class ReferenceDetector:
                 mem.eta[cond] = eta
                 self._updates.append((cond, True, eta))
         if pushed:  # the CUSUM and the baseline take the samples the window takes
-            self._drift_and_baseline(i, v)
+            self._drift_and_baseline(i, t, v)
 
-    def _drift_and_baseline(self, i: int, v: float) -> None:
+    def _drift_and_baseline(self, i: int, t: float, v: float) -> None:
         mem = self.sensors[i]
         sigma = self._sigma(i)
         h_sigma = self._setting("drift_h_sigma", i)
         others = any(not c.is_instrument and c != Condition.DRIFT for c in mem.active)
+        was = Condition.DRIFT in mem.active
+        if was and not (self._warmed(i) and not others and not math.isnan(h_sigma)):
+            mem.drift_off_since = NAN  # a frozen DRIFT is still wanted: no off-delay runs
         if self._warmed(i) and not others and not math.isnan(h_sigma):
             c = CUSUM_CLIP_SIGMA * sigma
             d = clip(v - mem.base_mean, -c, c)
             k, cap = self._setting("drift_k_sigma", i) * sigma, 2.0 * h_sigma * sigma
             hi = clip(mem.cusum_hi + d - k, 0.0, cap)
             lo = clip(mem.cusum_lo - d - k, 0.0, cap)
-            was = Condition.DRIFT in mem.active
             drift = fmax(hi, lo) > h_sigma * sigma * (0.5 if was else 1.0)
+            if was and not drift:  # the off-delay
+                since = t if math.isnan(mem.drift_off_since) else mem.drift_off_since
+                drift = t - since < DRIFT_OFF_DELAY_S
+                mem.drift_off_since = since if drift else NAN
+            elif was:
+                mem.drift_off_since = NAN
             if drift:
                 mem.active.add(Condition.DRIFT)
                 mem.cusum_hi, mem.cusum_lo = hi, lo
