@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,15 @@ import orjson
 
 from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
 from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection
+from ingest.fields import (
+    BadField,
+    TsWindow,
+    kind_of,
+    loads,
+    reading_quality,
+    reading_value,
+    short,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +37,6 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_FUTURE_S = 300.0
 MAX_AGE_S = 7 * 24 * 3600.0
 
-_QUALITY = {"good": Quality.GOOD, "uncertain": Quality.UNCERTAIN, "bad": Quality.BAD}
-_NON_FINITE_WORDS = frozenset(
-    {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
-)
 _STATUS = {b"online": True, b"offline": False}
 
 
@@ -44,125 +48,6 @@ def _frozen_empty() -> Batch:
 
 
 _EMPTY = _frozen_empty()  # shared by every message that yields no readings
-
-
-class _Bad(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def _kind(x: object) -> str:
-    """JSON-ish name of a value's type, for details."""
-    if x is None:
-        return "null"
-    return {bool: "bool", int: "number", float: "number", str: "string", list: "array"}.get(
-        type(x), "object" if isinstance(x, dict) else type(x).__name__
-    )
-
-
-def _short(x: object, limit: int = 60) -> str:
-    text = repr(x)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _value(v: Any) -> float:
-    """A reading's value as a finite float, or _Bad."""
-    t = type(v)
-    if t is float:
-        if v - v == 0.0:  # false for NaN and +-inf
-            return float(v)
-        raise _Bad(Reason.NOT_FINITE, f"v is {v!r}")
-    if t is int:
-        try:
-            return float(v)
-        except OverflowError:
-            raise _Bad(Reason.NOT_FINITE, "v overflows a double") from None
-    if t is str and v.strip().lower() in _NON_FINITE_WORDS:
-        raise _Bad(Reason.NOT_FINITE, f"v is the string {_short(v)}")
-    raise _Bad(Reason.WRONG_TYPE, f"v must be a number, got {_kind(v)} {_short(v)}")
-
-
-def _quality(q: Any) -> int:
-    if q is None:
-        return Quality.GOOD
-    found = _QUALITY.get(q) if type(q) is str else None
-    if found is None:
-        raise _Bad(Reason.BAD_QUALITY, f"q must be good|uncertain|bad, got {_short(q)}")
-    return found
-
-
-def _loads(payload: bytes) -> Any:
-    """Parse JSON; fall back to the stdlib only on error, so NaN/1e400 become not_finite rows."""
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        first = exc
-    try:
-        # orjson refuses NaN literals and numbers that overflow a double; the stdlib
-        # parses them, so one bad value costs one row instead of the whole batch.
-        return json.loads(payload)
-    except (ValueError, RecursionError):
-        raise _Bad(Reason.MALFORMED_JSON, f"not JSON: {first}") from None
-
-
-class _Window:
-    """Timestamps accepted for one message: parsed, then checked against receipt time."""
-
-    __slots__ = ("_iso", "decoder", "hi", "lo", "received")
-
-    def __init__(self, decoder: Decoder, received: float) -> None:
-        self.decoder = decoder
-        self.received = received
-        self.lo = received - decoder.max_age_s
-        self.hi = received + decoder.max_future_s
-        self._iso: dict[str, float] = {}  # gateways repeat one ISO string for many rows
-
-    def ts(self, raw: Any) -> float:
-        t = type(raw)
-        if t is float or t is int:
-            try:
-                ts = float(raw)
-            except OverflowError:
-                raise _Bad(Reason.BAD_TIMESTAMP, "ts overflows a double") from None
-            if ts - ts != 0.0:
-                raise _Bad(Reason.BAD_TIMESTAMP, f"ts is {ts!r}")
-        elif t is str:
-            ts = self._iso[raw] if raw in self._iso else self._parse_iso(raw)
-        else:
-            raise _Bad(
-                Reason.BAD_TIMESTAMP,
-                f"ts must be epoch seconds or an ISO 8601 string, got {_kind(raw)}",
-            )
-        if ts > self.hi:
-            hint = " (milliseconds instead of seconds?)" if ts > 1e11 else ""
-            raise _Bad(
-                Reason.TS_FUTURE,
-                f"ts {ts:.3f} is {ts - self.received:.1f} s after receipt "
-                f"(max {self.decoder.max_future_s:g} s){hint}",
-            )
-        if ts < self.lo:
-            raise _Bad(
-                Reason.TS_TOO_OLD,
-                f"ts {ts:.3f} is {self.received - ts:.1f} s before receipt "
-                f"(max {self.decoder.max_age_s:g} s)",
-            )
-        return ts
-
-    def _parse_iso(self, raw: str) -> float:
-        try:
-            parsed = datetime.fromisoformat(raw)
-            if parsed.tzinfo is None or parsed.utcoffset() is None:
-                raise _Bad(
-                    Reason.BAD_TIMESTAMP,
-                    f"ISO timestamp {_short(raw)} has no UTC offset (add Z or +08:00)",
-                )
-            ts = parsed.timestamp()
-        except (ValueError, OverflowError, OSError):
-            raise _Bad(Reason.BAD_TIMESTAMP, f"ts {_short(raw)} is not ISO 8601") from None
-        self._iso[raw] = ts
-        return ts
 
 
 class Decoder:
@@ -215,13 +100,13 @@ class Decoder:
             if form == "batch":
                 return self._batch(topic, enterprise, payload, received)
             return self._status(enterprise, name, payload, received)
-        except _Bad as bad:
+        except BadField as bad:
             return _rejected(bad.reason, topic, bad.detail, payload)
 
     def _route(self, topic: str) -> tuple[str, str, str, int]:
         """(form, enterprise, tag or gateway, sensor index or -1); cached once it resolves."""
         if not topic.startswith(self._prefix):
-            raise _Bad(Reason.BAD_TOPIC, f"topic is not under {self._prefix!r}")
+            raise BadField(Reason.BAD_TOPIC, f"topic is not under {self._prefix!r}")
         parts = topic[len(self._prefix) :].split("/")
         route: tuple[str, str, str, int] | None = None
         if len(parts) == 2 and parts[0] and parts[1] and not parts[1].startswith("_"):
@@ -230,7 +115,7 @@ class Decoder:
             self._gateway(parts[0], parts[2])
             route = (parts[1][1:], parts[0], parts[2], -1)
         if route is None:
-            raise _Bad(
+            raise BadField(
                 Reason.BAD_TOPIC,
                 f"expected {self._prefix}<enterprise>/<tag>, .../_batch/<gateway> "
                 "or .../_status/<gateway>",
@@ -241,7 +126,7 @@ class Decoder:
 
     def _gateway(self, enterprise: str, gateway: str) -> None:
         if f"{enterprise}/{gateway}" not in self.table.gateway_sensors:
-            raise _Bad(
+            raise BadField(
                 Reason.UNKNOWN_GATEWAY,
                 f"gateway {gateway!r} of enterprise {enterprise!r} is not in the site config",
             )
@@ -252,8 +137,8 @@ class Decoder:
             return idx
         owner = self.table.tag_index.get(tag)
         if owner is None:
-            raise _Bad(Reason.UNKNOWN_TAG, f"tag {_short(tag)} is not in the site config")
-        raise _Bad(
+            raise BadField(Reason.UNKNOWN_TAG, f"tag {short(tag)} is not in the site config")
+        raise BadField(
             Reason.WRONG_ENTERPRISE,
             f"tag {tag!r} belongs to enterprise {self.table.enterprise[owner]!r},"
             f" not {enterprise!r}",
@@ -264,28 +149,29 @@ class Decoder:
     def _status(self, enterprise: str, gateway: str, payload: bytes, received: float) -> Decoded:
         online = _STATUS.get(bytes(payload).strip())
         if online is None:
-            raise _Bad(
+            raise BadField(
                 Reason.WRONG_TYPE,
-                f"status payload must be 'online' or 'offline', got {_short(bytes(payload))}",
+                f"status payload must be 'online' or 'offline', got {short(bytes(payload))}",
             )
         status = GatewayStatus(enterprise, gateway, online, received)
         return Decoded(_EMPTY, [], status)
 
     def _single(self, idx: int, payload: bytes, received: float) -> Decoded:
-        obj = _loads(payload)
+        obj = loads(payload)
         if type(obj) is not dict:
-            raise _Bad(
-                Reason.WRONG_TYPE, f'payload must be an object like {{"v": 1.5}}, got {_kind(obj)}'
+            raise BadField(
+                Reason.WRONG_TYPE,
+                f'payload must be an object like {{"v": 1.5}}, got {kind_of(obj)}',
             )
         if "v" not in obj:
-            raise _Bad(Reason.WRONG_TYPE, "payload has no 'v'")
-        value = _value(obj["v"])
+            raise BadField(Reason.WRONG_TYPE, "payload has no 'v'")
+        value = reading_value(obj["v"])
         raw_ts = obj.get("ts")
         if raw_ts is None:
             ts, flags = received, FLAG_TS_FROM_RECEIPT
         else:
-            ts, flags = _Window(self, received).ts(raw_ts), 0
-        quality = _quality(obj.get("q"))
+            ts, flags = TsWindow(received, self.max_age_s, self.max_future_s).ts(raw_ts), 0
+        quality = reading_quality(obj.get("q"))
         return Decoded(
             Batch(
                 sensor=np.array([idx], np.int64),
@@ -298,26 +184,26 @@ class Decoder:
         )
 
     def _batch(self, topic: str, enterprise: str, payload: bytes, received: float) -> Decoded:
-        obj = _loads(payload)
+        obj = loads(payload)
         if type(obj) is not dict:
-            raise _Bad(
+            raise BadField(
                 Reason.WRONG_TYPE,
-                f'payload must be an object like {{"r": [...]}}, got {_kind(obj)}',
+                f'payload must be an object like {{"r": [...]}}, got {kind_of(obj)}',
             )
         rows = obj.get("r")
         if type(rows) is not list:
-            raise _Bad(Reason.WRONG_TYPE, f"'r' must be an array of rows, got {_kind(rows)}")
-        window = _Window(self, received)
+            raise BadField(Reason.WRONG_TYPE, f"'r' must be an array of rows, got {kind_of(rows)}")
+        window = TsWindow(received, self.max_age_s, self.max_future_s)
         # The default ts is checked once; if it is bad, only the rows that need it fail.
         default_ts: float = received
         default_flags = FLAG_TS_FROM_RECEIPT
-        default_bad: _Bad | None = None
+        default_bad: BadField | None = None
         if obj.get("ts") is not None:
             default_flags = 0
             try:
                 default_ts = window.ts(obj["ts"])
-            except _Bad as bad:
-                default_bad = _Bad(bad.reason, f"batch default {bad.detail}")
+            except BadField as bad:
+                default_bad = BadField(bad.reason, f"batch default {bad.detail}")
         lookup = self._tags_of.get(enterprise, {})
         rejections: list[Rejection] = []
         if default_bad is None and rows:
@@ -336,10 +222,10 @@ class Decoder:
         topic: str,
         rows: list[Any],
         enterprise: str,
-        window: _Window,
+        window: TsWindow,
         default_ts: float,
         default_flags: int,
-        default_bad: _Bad | None,
+        default_bad: BadField | None,
         rejections: list[Rejection],
     ) -> Batch:
         """The careful path: each row validated on its own, bad rows become rejections."""
@@ -352,7 +238,7 @@ class Decoder:
                 idx, ts, value, quality, flags = self._row(
                     row, enterprise, window, default_ts, default_flags, default_bad
                 )
-            except _Bad as bad:
+            except BadField as bad:
                 rejections.append(Rejection(bad.reason, topic, bad.detail, _dump(row), i))
                 continue
             sensors.append(idx)
@@ -366,30 +252,30 @@ class Decoder:
         self,
         row: Any,
         enterprise: str,
-        window: _Window,
+        window: TsWindow,
         default_ts: float,
         default_flags: int,
-        default_bad: _Bad | None,
+        default_bad: BadField | None,
     ) -> tuple[int, float, float, int, int]:
         if type(row) is not list:
-            raise _Bad(
-                Reason.WRONG_TYPE, f"row must be an array [tag, v, ts?, q?], got {_kind(row)}"
+            raise BadField(
+                Reason.WRONG_TYPE, f"row must be an array [tag, v, ts?, q?], got {kind_of(row)}"
             )
         n = len(row)
         if not 2 <= n <= 4:
-            raise _Bad(Reason.WRONG_TYPE, f"row has {n} items, expected 2 to 4")
+            raise BadField(Reason.WRONG_TYPE, f"row has {n} items, expected 2 to 4")
         tag = row[0]
         if type(tag) is not str:
-            raise _Bad(Reason.WRONG_TYPE, f"tag must be a string, got {_kind(tag)}")
+            raise BadField(Reason.WRONG_TYPE, f"tag must be a string, got {kind_of(tag)}")
         idx = self._resolve(enterprise, tag)
-        value = _value(row[1])
+        value = reading_value(row[1])
         if n >= 3 and row[2] is not None:
             ts, flags = window.ts(row[2]), 0
         elif default_bad is not None:
             raise default_bad
         else:
             ts, flags = default_ts, default_flags
-        quality = _quality(row[3]) if n == 4 else Quality.GOOD
+        quality = reading_quality(row[3]) if n == 4 else Quality.GOOD
         return idx, ts, value, quality, flags
 
 
@@ -399,7 +285,7 @@ _NUMBER = frozenset({float, int})
 def _all_good(
     rows: list[Any],
     lookup: dict[str, int],
-    window: _Window,
+    window: TsWindow,
     default_ts: float,
     default_flags: int,
 ) -> Batch | None:
