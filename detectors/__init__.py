@@ -1,8 +1,11 @@
 """The numpy detector core: state as arrays, one pure function per check.
 
-`Detector(table, start_ts).step(batch)` returns the condition changes a batch causes:
-limits, instrument faults, early warnings (RATE, PREDICT_HH/LL with eta, DRIFT), signal
-faults (SPIKE, STUCK, NOISY) and cross-sensor rules (AREA_GAS, CO_RISE).
+`Detector(table, start_ts).step(batch)` (detectors.step) returns the condition changes a
+batch causes: limits (detectors.limit_rules), instrument faults, signal faults (SPIKE,
+STUCK, NOISY, STEP: detectors.signal), early warnings (RATE, PREDICT_HH/LL with eta, DRIFT:
+detectors.trends over the windows of detectors.window) and cross-sensor rules (AREA_GAS,
+CO_RISE: detectors.vote). The rules that turn measurements into states are in
+detectors.decide; the measurements themselves in detectors.checks.
 `Detector.learn(batch)` teaches the baselines only.
 """
 

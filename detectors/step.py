@@ -25,8 +25,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from detectors import checks, decide, trends, vote
+from detectors import checks, trends, vote
 from detectors.changes import Changes
+from detectors.limit_rules import LimitRules
 from detectors.signal import FAULT_BITS, signal_faults
 from detectors.state import (
     LIMIT_BITS,
@@ -34,7 +35,6 @@ from detectors.state import (
     SLOTS,
     Params,
     State,
-    columns,
     rows_at,
     subset,
 )
@@ -47,7 +47,6 @@ _INSTRUMENT_BITS = _COMM | _BAD | _OOR
 _SPIKE, _NOISY, _STEP = (
     np.uint32(c.bit) for c in (Condition.SPIKE, Condition.NOISY, Condition.STEP)
 )
-_LIMIT_BITS = np.uint32(LIMIT_BITS)
 _NONE = np.zeros(0, np.int64)
 
 
@@ -83,21 +82,9 @@ class Detector:
             "bad_ts": 0,
             "changes": 0,
         }
-        # Set by restore() only: conditions this sensor's kind no longer raises.
-        self._orphans = False
         # Set by restore(): recount every area on the next step.
         self._recount = False
-        # The condition bit of each limit slot: a constant, or per sensor where gas differs.
-        self._slot_bits = [s.bits(self.params.is_gas) for s in SLOTS]
-        # Strictly between its highest low limit and its lowest high limit, a sensor with no
-        # limit condition active and no timer running wants nothing to change: the limit
-        # checks skip it (most of a park, most of the time).
-        lim = self.params.limit
-        with np.errstate(invalid="ignore"):
-            hi = np.fmin.reduce([lim[k] for k, s in enumerate(SLOTS) if s.high])
-            lo = np.fmax.reduce([lim[k] for k, s in enumerate(SLOTS) if not s.high])
-        self._quiet_hi = np.where(np.isnan(hi), np.inf, hi)
-        self._quiet_lo = np.where(np.isnan(lo), -np.inf, lo)
+        self.limits = LimitRules(self.params)
 
     # ------------------------------------------------------------------ readings
 
@@ -280,7 +267,7 @@ class Detector:
                 new &= ~FAULT_BITS
         all_judged = bool(judged.all())
         if all_judged or judged.any():
-            self._limits(rows, t, judged_value, judged, all_judged, old, new)
+            self.limits.apply(st, p, rows, (t, judged_value), judged, old, new)
         all_usable = all_judged if usable is judged else bool(usable.all())
         if all_usable or usable.any():
             r, pos = subset(rows, usable)
@@ -332,84 +319,6 @@ class Detector:
             trends.restart(self.state, rows_at(rows, at), jump[stepped])
         return judged_value
 
-    def _limits(
-        self,
-        rows: np.ndarray | slice,
-        t: np.ndarray,
-        v: np.ndarray,
-        usable: np.ndarray,
-        all_usable: bool,
-        old: np.ndarray,
-        new: np.ndarray,
-    ) -> None:
-        """Limit conditions for the usable readings, into `new` (in place); other rows keep
-        them and their timers. Readings in their sensor's quiet band change nothing."""
-        st = self.state
-        with np.errstate(invalid="ignore"):
-            calm = np.greater(v, self._quiet_lo[rows])
-            calm &= v < self._quiet_hi[rows]
-        calm &= (old & _LIMIT_BITS) == 0
-        calm &= ~st.limit_pending[rows]
-        busy = np.flatnonzero(~calm if all_usable else usable & ~calm)
-        if busy.size == 0:
-            return
-        r = rows_at(rows, busy)
-        moved = new[busy]
-        self._limits_of(r, t[busy], v[busy], np.ones(busy.size, bool), True, old[busy], moved)
-        new[busy] = moved
-        st.limit_pending[r] = ~np.isnan(columns(st.pending_since, r)).all(axis=0)
-
-    def _limits_of(
-        self,
-        rows: np.ndarray | slice,
-        t: np.ndarray,
-        v: np.ndarray,
-        usable: np.ndarray,
-        all_usable: bool,
-        old: np.ndarray,
-        new: np.ndarray,
-    ) -> None:
-        """The limit rules for the readings of `rows`, into `new` (in place)."""
-        st, p = self.state, self.params
-        dense = isinstance(rows, slice)
-        deadband = p.deadband[rows]
-        # Every usable reading that wants what is leaves nothing pending.
-        if all_usable:
-            cleared = rows
-        else:
-            cleared = rows_at(rows, np.flatnonzero(usable))
-        for k, slot in enumerate(SLOTS):
-            bit = self._slot_bits[k]
-            if not isinstance(bit, np.uint32):
-                bit = bit[rows]
-            active = (old & bit) != 0
-            hold = decide.hold_high if slot.high else decide.hold_low
-            want = hold(v, p.limit[k][rows], deadband, active)
-            want ^= active
-            if not all_usable:
-                want &= usable
-            moving = np.flatnonzero(want)  # few sensors are ever on their way in or out
-            pending_row = st.pending_since[k]  # a view: row k of the 2-D array
-            at = rows_at(rows, moving)
-            since = pending_row[at]
-            if dense and all_usable:
-                pending_row[rows].fill(np.nan)
-            else:
-                pending_row[cleared] = np.nan
-            if moving.size == 0:
-                continue
-            was = active[moving]
-            now_active, now_pending = decide.delay(
-                ~was, was, since, t[moving], p.on_delay_s[at], p.off_delay_s[at]
-            )
-            pending_row[at] = now_pending
-            flip = moving[now_active != was]
-            new[flip] ^= bit if isinstance(bit, np.uint32) else bit[flip]
-        if self._orphans:
-            # A restored condition the current config cannot raise ends on the next measurement.
-            orphan = new & _LIMIT_BITS & ~p.valid_bits[rows]
-            new[...] = np.where(usable, new & ~orphan, new)
-
     # ------------------------------------------------------------------ silence
 
     def check_stale(self, now: float) -> list[ConditionChange]:
@@ -450,7 +359,7 @@ class Detector:
                 if c == slot.condition_for(gas):
                     st.pending_since[row, i] = np.nan
             if c.bit & LIMIT_BITS and not (int(p.valid_bits[i]) & c.bit):
-                self._orphans = True
+                self.limits.orphans = True
             if c in (Condition.PREDICT_HH, Condition.PREDICT_LL):
                 # No eta known: the next held prediction reports one.
                 st.eta[int(c == Condition.PREDICT_LL), i] = np.nan
