@@ -195,8 +195,13 @@ def test_a_late_subscriber_gets_retained_online_then_offline_after_close(
     mosquitto: Mosquitto, subscribe: Callable[[str], Subscriber]
 ) -> None:
     fleet = FleetPublisher(make_site("hwb"), mosquitto.url)
+    probe = subscribe("hwb/acme/_status/+")
     fleet.connect()
     try:
+        # connect() waits for the CONNACKs, not for the online messages sent after them: once
+        # a subscriber has seen both, the broker holds them and a later one gets them retained.
+        for gw in ("gw1", "gw2"):
+            probe.wait_for(lambda m, g=gw: m.topic == f"hwb/acme/_status/{g}", f"status of {gw}")
         late = subscribe("hwb/acme/_status/+")
         for gw in ("gw1", "gw2"):
             m = late.wait_for(lambda m, g=gw: m.topic == f"hwb/acme/_status/{g}", f"status of {gw}")
