@@ -124,10 +124,13 @@ def _row(page: Page, alarm_id: int) -> Locator:
     return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
 def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
     served: ServedPark, tmp_path: Path
 ) -> None:
+    # Missing setup fails here with its fix; a skip would pass a machine that never ran the page.
+    assert shutil.which(CHROMIUM), (
+        f"no {CHROMIUM}: `scripts/setup.sh test` installs Debian's chromium"
+    )
     first = served.raise_alarm("T101.LT", Condition.HH, 18.7)
     outside: list[str] = []
     alarm_fetches: list[str] = []

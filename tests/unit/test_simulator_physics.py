@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hazardwatch.config import load_site
 from hazardwatch.model import (
     Kind,
     Limits,
@@ -286,10 +287,8 @@ def test_broker_urls_are_parsed_or_refused() -> None:
 # ------------------------------------------------------------------ the example park
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="examples/park.yaml is not written yet")
 def test_example_park_runs_an_hour_without_level_or_gas_alarms() -> None:
-    config = pytest.importorskip("hazardwatch.config")
-    site = config.load_site(EXAMPLE)
+    site = load_site(EXAMPLE)
     table = SensorTable.from_site(site)
     values, _ = series(site, seed=0, steps=360, dt=10.0)
     assert values.shape == (360, table.n)
