@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.brokers import Mosquitto, free_port
+from tests.e2e.harness import E2E_SITE
 from tests.victoria import VictoriaMetrics, start_victoria
 
 
@@ -34,3 +35,11 @@ def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def site_file(tmp_path: Path) -> Path:
+    """The end-to-end park (tests.e2e.harness.E2E_SITE) as a config file."""
+    path = tmp_path / "park.yaml"
+    path.write_text(E2E_SITE)
+    return path

@@ -114,3 +114,8 @@ def site(
 def table(built: Site) -> SensorTable:
     """The site compiled to arrays, as the detectors and ingest see it."""
     return SensorTable.from_site(built)
+
+
+def sim_sensor(tag: str, kind: Kind, unit: str, lo: float, hi: float, limits: Limits) -> Sensor:
+    """A sensor as the simulator tests want it: reporting every second, never latching."""
+    return sensor(tag, kind, unit=unit, lo=lo, hi=hi, limits=limits, period_s=1.0, latch=False)

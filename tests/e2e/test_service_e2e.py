@@ -20,7 +20,6 @@ from hazardwatch.model import Site
 from simulators import FleetPublisher, Overfill
 from tests.brokers import Mosquitto, free_port
 from tests.e2e.harness import (
-    E2E_SITE,
     EmbeddedBrokerProcess,
     LiveListener,
     ServiceProcess,
@@ -42,13 +41,6 @@ def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield broker.url
     finally:
         broker.stop()
-
-
-@pytest.fixture
-def site_file(tmp_path: Path) -> Path:
-    path = tmp_path / "park.yaml"
-    path.write_text(E2E_SITE)
-    return path
 
 
 @pytest.fixture

@@ -33,13 +33,6 @@ LT = "e1-T1-LT"  # level 0-20 m, HH 18, H 17, deadband 1 m, on/off delay 1 s, st
 
 
 @pytest.fixture
-def site_file(tmp_path: Path) -> Path:
-    path = tmp_path / "park.yaml"
-    path.write_text(E2E_SITE)
-    return path
-
-
-@pytest.fixture
 def site() -> Site:
     return parse_site(E2E_SITE, "e2e.yaml")
 

@@ -8,27 +8,22 @@ import pytest
 from hazardwatch.model import (
     Kind,
     Limits,
-    Sensor,
     Site,
     Unit,
 )
 from simulators.incidents import MaintenanceDrain, Transfer
 from simulators.physics import TankFarm
 from simulators.scenario import Overfill, Script
-from tests.factories import enterprise, hazard_source, sensor, site, unit
+from tests.factories import enterprise, hazard_source, sim_sensor, site, unit
 
 START_TS = 1_781_000_000.0
-
-
-def _sensor(tag: str, kind: Kind, unit: str, lo: float, hi: float, limits: Limits) -> Sensor:
-    return sensor(tag, kind, unit=unit, lo=lo, hi=hi, limits=limits, period_s=1.0, latch=False)
 
 
 def _unit(uid: str, utype: str, cap: float, height: float, pressurised: bool) -> Unit:
     lim = Limits(hh=0.9 * height, h=0.85 * height, l=0.1 * height, ll=0.05 * height)
     sensors = (
-        _sensor(f"{uid}-LT", Kind.LEVEL, "m", 0.0, height, lim),
-        _sensor(f"{uid}-TT", Kind.TEMPERATURE, "degC", -40.0, 100.0, Limits(hh=45.0, h=40.0)),
+        sim_sensor(f"{uid}-LT", Kind.LEVEL, "m", 0.0, height, lim),
+        sim_sensor(f"{uid}-TT", Kind.TEMPERATURE, "degC", -40.0, 100.0, Limits(hh=45.0, h=40.0)),
     )
     substance = "propane" if pressurised else "toluene"
     return unit(

@@ -8,28 +8,23 @@ import pytest
 from hazardwatch.model import (
     Kind,
     Limits,
-    Sensor,
     Site,
 )
 from simulators.incidents import FireExposure
 from simulators.physics import TankFarm
 from simulators.scenario import Script
 from simulators.vapour import ATMOSPHERE_KPA, pressure_unit, vapour_pressure_kpa
-from tests.factories import enterprise, hazard_source, sensor, site, unit
+from tests.factories import enterprise, hazard_source, sim_sensor, site, unit
 
 START_TS = 1_781_000_000.0
-
-
-def _sensor(tag: str, kind: Kind, unit: str, lo: float, hi: float, limits: Limits) -> Sensor:
-    return sensor(tag, kind, unit=unit, lo=lo, hi=hi, limits=limits, period_s=1.0, latch=False)
 
 
 def sphere_site(substance: str = "propane", pressure_unit_name: str = "MPa") -> Site:
     span = {"MPa": 2.5, "kPa": 2500.0, "bar": 25.0}[pressure_unit_name]
     sensors = (
-        _sensor("V1-LT", Kind.LEVEL, "m", 0.0, 15.7, Limits(hh=12.6, h=12.0, l=1.6, ll=0.8)),
-        _sensor("V1-TT", Kind.TEMPERATURE, "degC", -40.0, 200.0, Limits(hh=45.0, h=40.0)),
-        _sensor("V1-PT", Kind.PRESSURE, pressure_unit_name, 0.0, span, Limits()),
+        sim_sensor("V1-LT", Kind.LEVEL, "m", 0.0, 15.7, Limits(hh=12.6, h=12.0, l=1.6, ll=0.8)),
+        sim_sensor("V1-TT", Kind.TEMPERATURE, "degC", -40.0, 200.0, Limits(hh=45.0, h=40.0)),
+        sim_sensor("V1-PT", Kind.PRESSURE, pressure_unit_name, 0.0, span, Limits()),
     )
     sphere = unit(
         "V1", *sensors, substance=substance, capacity_m3=2000.0, pressurised=True, type="sphere"
