@@ -310,12 +310,12 @@ class Detector:
         judged_value = v
         noisy = np.flatnonzero(fault & _NOISY)
         if noisy.size:
-            at = np.arange(v.size)[pos][noisy]
+            at = rows_at(pos, noisy)  # positions in this round's arrays
             judged_value = v.copy()
             judged_value[at] = self.state.smooth[rows_at(rows, at)]
         if jump is not None:
             stepped = np.flatnonzero(fault & _STEP)
-            at = np.arange(v.size)[pos][stepped]
+            at = rows_at(pos, stepped)
             trends.restart(self.state, rows_at(rows, at), jump[stepped])
         return judged_value
 
