@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything HazardWatch needs on a fresh Debian machine, idempotently.
 #   scripts/setup.sh          the virtual environment (enough for the demo)
-#   scripts/setup.sh test     plus mosquitto and chromium from Debian's packages, for the tests
+#   scripts/setup.sh test     plus mosquitto, chromium and victoria-metrics from Debian's packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
