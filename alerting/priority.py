@@ -48,6 +48,7 @@ DEFAULT_PRIORITY: dict[Condition, Priority] = {
     Condition.PREDICT_LL: Priority.MEDIUM,
     Condition.DRIFT: Priority.MEDIUM,
     Condition.CO_RISE: Priority.MEDIUM,
+    Condition.OVERRUN: Priority.MEDIUM,
     # Signal faults are for maintenance, not the process.
     Condition.STUCK: Priority.LOW,
     Condition.SPIKE: Priority.LOW,

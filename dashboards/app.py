@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from dashboards.api import api_router
+from dashboards.transfers_api import transfers_router
 from dashboards.view import ServiceView
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -20,6 +25,25 @@ def _version() -> str:
         return version("hazardwatch")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0+unknown"
+
+
+def _finite(x: Any) -> Any:
+    """JSON has no NaN or Infinity: name them as text (`"nan"`) instead."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, also when the offending input was NaN or an infinity (a body of
+    `{"target": NaN}`), which its own handler cannot write as JSON."""
+    return JSONResponse(
+        status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))}
+    )
 
 
 def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:
@@ -38,6 +62,8 @@ def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:
         redoc_url=None,  # ReDoc would be a second page loading scripts from a CDN
     )
     app.include_router(api_router(view, version=app_version, heartbeat_s=heartbeat_s))
+    app.include_router(transfers_router(view))
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -16,6 +16,7 @@ import numpy as np
 from alerting import AlarmEvent, AlarmManager
 from dashboards.live import Hub, publish_alarm_events
 from hazardwatch.model import SensorTable, Site
+from hazardwatch.transfers import TransferDesk
 
 Latest = tuple[np.ndarray, np.ndarray, np.ndarray]
 """last value (float64, NaN if never), last ts (float64, NaN if never), active condition
@@ -32,6 +33,7 @@ class ServiceView(Protocol):
     table: SensorTable
     alarms: AlarmManager
     hub: Hub
+    transfers: TransferDesk | None  # None: this service takes no transfer plans
 
     def latest(self) -> Latest:
         """Last value, last ts and active condition bits per sensor index."""
@@ -74,6 +76,7 @@ class ServiceAdapter:
     latest_fn: Callable[[], Latest]
     readings_fn: Callable[[int, float | None, float | None, int], list[Reading]] = _no_readings
     health_fn: Callable[[], dict[str, Any]] | None = None
+    transfers: TransferDesk | None = None
 
     def latest(self) -> Latest:
         return self.latest_fn()

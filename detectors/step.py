@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from detectors import checks, trends, vote
+from detectors import checks, plans, trends, vote
 from detectors.changes import Changes
 from detectors.limit_rules import LimitRules
 from detectors.signal import FAULT_BITS, signal_faults
@@ -85,6 +85,7 @@ class Detector:
         # Set by restore(): recount every area on the next step.
         self._recount = False
         self.limits = LimitRules(self.params)
+        self.plans = plans.Plans(self.params)
 
     # ------------------------------------------------------------------ readings
 
@@ -199,6 +200,10 @@ class Detector:
                 vote.vote_areas(self.state, p, gas, t_all[gas], out, round_no)
             at = t_all if usable is True else np.where(usable, t_all, -np.inf)
             vote.co_rise_at(self.state, p, at, out, round_no)
+            if self.plans.rows.size:
+                r = self.plans.rows
+                ok = at[r] > -np.inf  # NaN (no reading) is not greater either
+                plans.judge(self.state, self.plans, r[ok], at[r][ok], out, round_no)
         else:
             usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
             if p.area_k.size and gas.size:
@@ -206,6 +211,7 @@ class Detector:
             if p.unit_pressure.size:
                 touched = slice(None) if usable is True else np.flatnonzero(usable)
                 vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
+            plans.judge_round(self.state, self.plans, idx, t, usable, out, round_no)
 
     def _advance(
         self,
@@ -342,6 +348,30 @@ class Detector:
         self.stats["changes"] += len(changes)
         return changes
 
+    # ------------------------------------------------------------------ plans
+
+    def plan(
+        self, sensor: int, target: float, direction: int, tolerance: float | None, ts: float
+    ) -> list[ConditionChange]:
+        """Open (or replace) the transfer plan of a level sensor and judge its last value
+        against it now (see detectors.plans)."""
+        self.plans.set(int(sensor), float(target), int(direction), tolerance)
+        return self._judge_plan(int(sensor), ts)
+
+    def unplan(self, sensor: int, ts: float) -> list[ConditionChange]:
+        """Close the transfer plan of a sensor: its OVERRUN clears at `ts`."""
+        self.plans.drop(int(sensor))
+        self.plans.watch_orphan(int(sensor))
+        return self._judge_plan(int(sensor), ts)
+
+    def _judge_plan(self, sensor: int, ts: float) -> list[ConditionChange]:
+        out = Changes()
+        at = np.array([sensor])
+        plans.judge(self.state, self.plans, at, np.array([float(ts)]), out)
+        changes = out.result()
+        self.stats["changes"] += len(changes)
+        return changes
+
     # ------------------------------------------------------------------ restart
 
     def restore(self, active: Iterable[tuple[int, Condition]]) -> None:
@@ -364,3 +394,5 @@ class Detector:
                 # No eta known: the next held prediction reports one.
                 st.eta[int(c == Condition.PREDICT_LL), i] = np.nan
             self._recount |= c is Condition.AREA_GAS or bool(c.bit & vote.GAS_BITS)
+            if c is Condition.OVERRUN and np.isnan(self.plans.target[i]):
+                self.plans.watch_orphan(i)

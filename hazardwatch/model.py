@@ -81,6 +81,9 @@ class Condition(IntEnum):
     # A jump faster than the physics allows that the next reading confirms: the instrument
     # shifted (bias, recalibration, reconnection), not the process.
     STEP = 18
+    # Operating context: the level passed the target of its tank's open transfer plan in the
+    # plan's direction (the operator did not stop the pump).
+    OVERRUN = 19
 
     @property
     def label(self) -> str:
@@ -119,6 +122,7 @@ EARLY_WARNING_CONDITIONS = frozenset(
         Condition.PREDICT_LL,
         Condition.DRIFT,
         Condition.CO_RISE,
+        Condition.OVERRUN,
     }
 )
 
@@ -151,6 +155,7 @@ CONDITION_SEVERITY: dict[Condition, Severity] = {
     Condition.AREA_GAS: Severity.HIGH,
     Condition.CO_RISE: Severity.MEDIUM,
     Condition.STEP: Severity.LOW,
+    Condition.OVERRUN: Severity.MEDIUM,
 }
 
 
@@ -482,3 +487,22 @@ class ConditionChange:
     # PREDICT_*: when the trend reaches the limit (epoch s). An already active condition may
     # be reported again with a new eta: an update, not a transition.
     eta_ts: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPlan:
+    """An operator's (or the DCS's) plan to move one tank's level to `target`.
+
+    `tag` is the tank's level sensor; `direction` +1 fills, -1 empties; `tolerance` is how
+    far past the target (level units) the level may go before OVERRUN (None: the
+    detector's default); `expires_ts` ends a plan nobody closed (None: never).
+    """
+
+    tag: str
+    target: float
+    direction: int
+    ts: float
+    tolerance: float | None = None
+    expires_ts: float | None = None
+    by: str = ""
+    note: str = ""

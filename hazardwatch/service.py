@@ -22,7 +22,14 @@ from alerting import AlarmEvent, AlarmManager, Journal
 from dashboards import Hub, Server, ServiceAdapter, create_app, publish_alarm_events
 from detectors import Detector
 from hazardwatch.clock import Clock, SystemClock
-from hazardwatch.model import Batch, ConditionChange, HazardWatchError, SensorTable, Site
+from hazardwatch.model import (
+    Batch,
+    ConditionChange,
+    HazardWatchError,
+    SensorTable,
+    Site,
+    TransferPlan,
+)
 from hazardwatch.storage import (
     InfluxSettings,
     InfluxStore,
@@ -31,6 +38,7 @@ from hazardwatch.storage import (
     SpooledStore,
     SqliteStore,
 )
+from hazardwatch.transfers import TransferBook, TransferDesk
 from ingest import DeadLetter, Decoder, GatewayStatus, IngestCounters, Ingestor
 
 log = logging.getLogger("hazardwatch.service")
@@ -103,6 +111,14 @@ class Service:
         # Alarms that were active before a restart must be able to clear.
         self.detector.restore(self.alarms.active_conditions())
         self.hub = Hub()
+        # Open transfer plans come back with their tanks' OVERRUN rule (detectors.plans).
+        self.transfers = TransferDesk(
+            TransferBook(s.data_dir / "transfers.db", self.table),
+            self._judge_plan,
+            self.handle_changes,
+            self.clock,
+            lambda sensor: float(self.detector.state.last_value[sensor]),
+        )
         self.store_stats = StoreStats()
         self._newest_ts: float | None = None  # newest reading time processed
         self._last_batch_at = float("-inf")  # wall time the last batch was processed
@@ -115,6 +131,7 @@ class Service:
             latest_fn=self._latest,
             readings_fn=self._readings,
             health_fn=self._health,
+            transfers=self.transfers,
         )
         self.app = create_app(self.view)
 
@@ -159,6 +176,11 @@ class Service:
             },
             "sensors": self.table.n,
         }
+
+    def _judge_plan(self, sensor: int, plan: TransferPlan | None, ts: float) -> list[Any]:
+        if plan is None:
+            return self.detector.unplan(sensor, ts)
+        return self.detector.plan(sensor, plan.target, plan.direction, plan.tolerance, ts)
 
     # ---------------------------------------------------------------- the flow
 
@@ -219,6 +241,7 @@ class Service:
         while True:
             await asyncio.sleep(self.settings.stale_check_interval_s)
             self.handle_changes(self.detector.check_stale(self.stale_now()))
+            self.transfers.expire(self.clock.now())
 
     async def _store_loop(self, queue: asyncio.Queue[Batch | None]) -> None:
         """Write readings off the hot path, in order; drain the spool; purge hourly."""
@@ -316,6 +339,7 @@ class Service:
     def close(self) -> None:
         self.deadletter.close()
         self.writer.close()
+        self.transfers.book.close()
         self.journal.close()
 
 

@@ -177,6 +177,8 @@ class ReferenceDetector:
                     self._limit_checks(i, t, mem.smooth if Condition.NOISY in faults else v)
                 if not faults & set(FAULTS):
                     self._trends(i, t, v)
+                    # No transfer plans here: a restored OVERRUN ends on a usable reading.
+                    mem.active.discard(Condition.OVERRUN)
         after = mem.active
         flips = [
             (c, c in after, mem.eta.get(c, NAN)) for c in Condition if (c in before) != (c in after)

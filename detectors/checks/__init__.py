@@ -23,6 +23,7 @@ from detectors.checks.faults import (
 from detectors.checks.groups import area_count, co_rising
 from detectors.checks.instrument import RANGE_TOLERANCE, bad_quality, out_of_range
 from detectors.checks.limits import at_or_above, at_or_below
+from detectors.checks.plans import past_target
 from detectors.checks.stale import is_stale
 from detectors.checks.trend import least_squares, time_to_high, time_to_low
 
@@ -47,6 +48,7 @@ CHECKS: tuple[Callable[..., np.ndarray | tuple[np.ndarray, ...]], ...] = (
     is_stuck,
     area_count,
     co_rising,
+    past_target,
 )
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "least_squares",
     "noise_update",
     "out_of_range",
+    "past_target",
     "second_difference",
     "smooth_update",
     "still_since",

@@ -192,6 +192,10 @@ SAMPLES = {
     "slope_p": np.array([1.0, 1.0, 1.0, np.nan, 1.0, 1.0, -1.0, 3.0]),
     "threshold_t": np.array([0.5, 0.5, 0.0, 0.5, 0.5, np.nan, 0.5, 1.0]),
     "threshold_p": np.array([0.5, 0.5, 0.5, 0.5, np.nan, 0.5, 0.5, 1.0]),
+    "target": np.array([-2.0, np.nan, 40.0, 90.0, 1.0, 5.0, 0.0, 100.0]),
+    "direction": np.array([1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0]),
+    "tolerance": np.array([0.5, 0.1, 0.0, 1.0, 0.2, np.nan, 1.0, 0.5]),
+    "was": np.array([False, True, False, True, False, True, False, True]),
 }
 
 
