@@ -43,6 +43,7 @@ PROCESS = frozenset(
         Condition.DRIFT,
         Condition.AREA_GAS,
         Condition.CO_RISE,
+        Condition.OVERRUN,
     }
 )
 INSTRUMENT = frozenset(
@@ -116,6 +117,8 @@ def run_scenario(spec: ScenarioSpec, duration_s: float | None = None) -> Run:
 
             def on_tick(ts: float, idx: np.ndarray, values: np.ndarray) -> None:
                 clock.set(ts)
+                for plan in farm.take_plans():  # the operators' plans come before their pumps
+                    svc.transfers.open(plan)
                 if idx.size:
                     rows = to_table[idx]
                     batch = Batch.of(rows, np.full(idx.size, ts), values)

@@ -3,9 +3,10 @@
 Level alone cannot tell a transfer the operator will stop from one they forgot: a slow
 overfill rises exactly like a routine fill until it passes where routine fills stop. The
 operator's plan (fill T201 to 13.5 m) is the missing fact. While a tank's level sensor has
-an open plan, each of its usable readings is compared with the target: past it in the
-plan's direction by more than the tolerance raises OVERRUN; back within half the tolerance,
-or the plan closed, clears it. Plans are few; they cost a round nothing while there are none.
+an open plan, each usable reading moves the judgement: the smoothed level (the EWMA of ~5
+readings the signal stage keeps, so a gauge's ripple at the target does not chatter) past
+the target in the plan's direction by more than the tolerance raises OVERRUN; back at the
+target, or the plan closed, clears it. Plans are few; a round pays nothing while none is open.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ class Plans:
     def __init__(self, params: Params) -> None:
         n = params.n
         self._span = params.range_hi - params.range_lo
-        self._deadband = params.deadband
         self.target = np.full(n, np.nan)
         self.direction = np.zeros(n)
         self.tolerance = np.zeros(n)
@@ -40,8 +40,9 @@ class Plans:
         if not math.isfinite(target) or direction not in (-1, 1):
             raise HazardWatchError(f"plan of sensor {sensor}: need a finite target, direction ±1")
         if tolerance is None:
-            span = DEFAULT_TOLERANCE_SPAN * float(self._span[sensor])
-            tolerance = max(span, float(self._deadband[sensor]))
+            # Not the limit deadband (often 5 % of span, a hysteresis for chatter): a level
+            # gauge reads to mm, and a plan is missed by the first centimetres past it.
+            tolerance = DEFAULT_TOLERANCE_SPAN * float(self._span[sensor])
         self.target[sensor], self.direction[sensor] = target, direction
         self.tolerance[sensor] = tolerance
         self._watch(sensor, True)
@@ -66,8 +67,10 @@ def judge(
     if rows.size == 0:
         return
     was = (st.active[rows] & OVERRUN) != 0
-    value = st.last_value[rows]
-    now = past_target(value, plans.target[rows], plans.direction[rows], plans.tolerance[rows], was)
+    value = st.last_value[rows]  # reported: the reading, as every change reports it
+    smooth = st.smooth[rows]
+    judged = np.where(np.isnan(smooth), value, smooth)
+    now = past_target(judged, plans.target[rows], plans.direction[rows], plans.tolerance[rows], was)
     flip = np.flatnonzero(now != was)
     if flip.size:
         s = rows[flip]

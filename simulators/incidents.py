@@ -59,6 +59,8 @@ class Transfer(Incident):
         return 1.0 if self.direction == "in" else -1.0
 
     def start(self, farm: TankFarm) -> None:
+        if self.to_level is not None:  # a transfer to a level is a planned one
+            farm.plan(self.unit, self.to_level, int(self._sign()), self.kind)
         farm.force_flow(self.unit, self._sign() * self.rate_m3_h / 3600.0)
 
     def stop(self, farm: TankFarm) -> None:

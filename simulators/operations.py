@@ -64,6 +64,11 @@ class Operators:
         self._target = volume_m3.copy()
         self._pump = np.zeros(n)  # m³/s, signed (+ into the tank)
         self._idle_left = rng.uniform(0.0, ops.idle_s[1], n)
+        self.started = np.empty(0, np.int64)
+
+    def targets(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Target volume (m³) and direction (+1 fill, -1 empty) of the transfers of `units`."""
+        return self._target[units], np.where(self._pump[units] >= 0, 1, -1)
 
     def hand_back(self, unit: int) -> None:
         """A scenario returns a tank: idle, its next transfer after the shortest wait."""
@@ -85,6 +90,7 @@ class Operators:
         self._target = np.where(start, target, self._target)
         self._pump = np.where(start, self.pump_rate * np.where(fill, 1.0, -1.0), self._pump)
         self._phase[start] = _MOVING
+        self.started = np.flatnonzero(start)  # transfers begun this step (their plans)
 
         moving = (self._phase == _MOVING) & ~held
         new = vol + np.where(moving, self._pump * dt, 0.0)

@@ -19,10 +19,11 @@ numpy operations: a tick costs the same Python work for ten sensors as for a mil
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
-from hazardwatch.model import Kind, Sensor, Site, Unit
+from hazardwatch.model import Kind, Sensor, Site, TransferPlan, Unit
 from simulators.dispersion import GasField, Layout, Release, gas_of
 from simulators.geometry import Geometry, height_from_capacity, shape_of
 from simulators.instruments import NOISE_SPAN, Instruments, gas_level1
@@ -35,6 +36,7 @@ __all__ = ["NOISE_SPAN", "Climate", "Operations", "TankFarm", "operating_band"]
 
 _LENGTH_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 SPILL_VAPOUR_FRACTION = 0.02
+MAX_PENDING_PLANS = 10_000  # transfer plans kept for a runner to take (oldest dropped)
 SPILL_VAPOUR_MAX_KG_S = 5.0
 SPILL_BEARINGS = (0.0, 90.0, 180.0, 270.0)
 
@@ -103,6 +105,8 @@ class TankFarm:
         self._true = np.zeros(len(sensors))
         self.last_mask: np.ndarray | None = None
         self.ticks = 0
+        # Bounded: a runner that never takes them (a CSV recording) must not grow without end.
+        self.plans: deque[TransferPlan] = deque(maxlen=MAX_PENDING_PLANS)
 
     def _first_sensor(self, kind: Kind) -> np.ndarray:
         out = np.full(len(self.units), -1, dtype=np.int64)
@@ -333,6 +337,8 @@ class TankFarm:
         n_u, vol = self._volume.size, self._volume
         forced = ~np.isnan(self._forced)
         flow = self.operators.step(vol, dt, forced)
+        if self.operators.started.size:
+            self._plan_transfers(self.operators.started)
         flow = np.where(forced, np.nan_to_num(self._forced), flow)
         self.net_flow_m3_s = flow
         leak = np.zeros(n_u)
@@ -345,6 +351,35 @@ class TankFarm:
         self._volume = np.clip(new, 0.0, self.geometry.capacity_m3)
         self.level_m = self.geometry.level(self._volume)
         self._update_spill_vapour(spill, dt)
+
+    def _plan_transfers(self, units: np.ndarray) -> None:
+        """The operators' plans for the transfers they start (only tanks with a level sensor)."""
+        units = units[self._level_ref[units] >= 0]
+        if units.size == 0:
+            return
+        target_m3, direction = self.operators.targets(units)
+        volume = self._volume.copy()
+        volume[units] = target_m3
+        level_m = self.geometry.level(volume)[units]
+        for k, u in enumerate(units.tolist()):
+            self.plan(u, self._from_m(u, float(level_m[k])), int(direction[k]), "operator")
+
+    def plan(self, unit: int, target: float, direction: int, by: str) -> None:
+        """An operator plans a transfer of `unit` to `target` (its level sensor's unit) now;
+        the plans wait in `plans` for whoever runs the farm (see `take_plans`)."""
+        ref = self.level_sensor(unit)
+        if ref is not None:
+            self.plans.append(TransferPlan(ref[1].tag, round(target, 3), direction, self.ts, by=by))
+
+    def take_plans(self) -> list[TransferPlan]:
+        """The plans made since the last call, oldest first."""
+        out = list(self.plans)
+        self.plans.clear()
+        return out
+
+    def _from_m(self, unit: int, level_m: float) -> float:
+        pos = int(np.searchsorted(self._lvl, self._level_ref[unit]))
+        return float(self._lvl_zero[pos] + level_m / self._lvl_m_per[pos])
 
     def _update_spill_vapour(self, spill_m3: np.ndarray, dt: float) -> None:
         """An overflowing atmospheric tank runs down its whole shell into the bund: its

@@ -158,7 +158,8 @@ class Overfill(Incident):
     The level rises steadily through H and HH (by default reaching HH about 75 s after onset)
     and on to the top of the range, where the tank overflows. `rate_per_min` is in the level
     sensor's unit per minute (at the onset level; a sphere's level then slows and speeds up
-    with its cross-section, the volume inflow being constant).
+    with its cross-section, the volume inflow being constant). `planned_level`: the operator
+    planned this transfer to stop there (a transfer plan is made at onset) and forgot it.
     """
 
     kind = "overfill"
@@ -171,6 +172,7 @@ class Overfill(Incident):
         rate_per_min: float | None = None,
         *,
         time_to_hh_s: float = DEFAULT_TIME_TO_HH_S,
+        planned_level: float | None = None,
     ) -> None:
         if rate_per_min is not None and not rate_per_min > 0:
             raise ScenarioError(
@@ -183,6 +185,7 @@ class Overfill(Incident):
         super().__init__(unit_id, start_s)
         self.rate_per_min = rate_per_min
         self.time_to_hh_s = time_to_hh_s
+        self.planned_level = planned_level
         self._tag = ""
         self._h: float | None = None
         self._hh: float | None = None
@@ -204,6 +207,8 @@ class Overfill(Incident):
 
     def start(self, farm: TankFarm) -> None:
         level = float(farm.level[self.unit])
+        if self.planned_level is not None:
+            farm.plan(self.unit, self.planned_level, 1, "operator")
         if self.rate_per_min is not None:
             farm.open_inflow(self.unit, self.rate_per_min / 60.0)
             self._q = farm.forced_flow(self.unit) or 0.0
@@ -239,6 +244,7 @@ class Overfill(Incident):
             "h_ts": self.watch.first(self._tag, Condition.H),
             "hh_ts": self.watch.first(self._tag, Condition.HH),
             "overflow_ts": self._overflow_ts,
+            "planned_level": self.planned_level,
         }
 
 

@@ -74,15 +74,15 @@ def plant(tmp_path: Path) -> Iterator[Park]:
 
 
 def test_a_fill_past_its_plan_raises_overrun_and_closing_the_plan_clears_it(plant: Park) -> None:
-    plant.level("T201-LT", 0, 12.0)
+    plant.level("T201-LT", 0, 13.4)
     made = plant.http.post("/api/transfers", json={"unit": "T201", "target": 13.5, "by": "Li"})
     assert made.status_code == 201, made.text
     plan = made.json()
     assert (plan["tag"], plan["direction"], plan["open"]) == ("T201-LT", "fill", True)
-    for k, v in enumerate([13.0, 13.5, 13.6, 13.7, 13.8]):
-        plant.level("T201-LT", 10 * (k + 1), v)
+    for k in range(8):  # the smoothed level passes 13.5 + 0.18 on the sixth
+        plant.level("T201-LT", 10 * (k + 1), 13.8)
     (alarm,) = plant.overruns()
-    assert (alarm["tag"], alarm["value"], alarm["state"]) == ("T201-LT", 13.7, "active_unack")
+    assert (alarm["tag"], alarm["value"], alarm["state"]) == ("T201-LT", 13.8, "active_unack")
     assert alarm["category"] == "early_warning"
     closed = plant.http.post(f"/api/transfers/{plan['id']}/close", json={"by": "Li"})
     assert closed.json()["close_reason"] == "closed"

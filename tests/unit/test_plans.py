@@ -43,13 +43,15 @@ def test_a_fill_past_its_target_raises_overrun_at_target_plus_tolerance() -> Non
     det.plan(0, 13.5, +1, None, T0)  # default tolerance: 1 % of the 18 m span
     raised = of(fill(det, 12.0, 14.5), C.OVERRUN)
     assert len(raised) == 1 and raised[0].active
-    assert 13.68 < raised[0].value <= 13.70  # the first reading past 13.5 + 0.18
+    # Judged by the smoothed level (~4 readings behind: 1 cm on this ramp) against 13.5 + 0.18
+    assert 13.68 < raised[0].value <= 13.71
 
 
-def test_overrun_holds_until_the_level_is_back_within_half_the_tolerance() -> None:
+def test_overrun_holds_until_the_smoothed_level_is_back_at_the_target() -> None:
     det = detector()
     det.plan(0, 10.0, +1, 0.2, T0)
-    series = [(0, 9.9), (10, 10.25), (20, 10.15), (30, 10.11), (40, 10.09), (50, 10.3)]
+    # Smoothed (EWMA, weight 0.2 a reading): 9.9, 10.22, 10.18, 10.06, 9.97, 10.38
+    series = [(0, 9.9), (10, 11.5), (20, 10.0), (30, 9.6), (40, 9.6), (50, 12.0)]
     states = [
         [c.active for c in of(det.step(Batch.of([0], [T0 + t], [v])), C.OVERRUN)] for t, v in series
     ]
@@ -63,7 +65,8 @@ def test_an_emptying_plan_overruns_below_its_target() -> None:
     for k, v in enumerate(np.linspace(6.0, 3.0, 31)):
         out += det.step(Batch.of([0], [T0 + 10 * k], [v]))
     raised = of(out, C.OVERRUN)
-    assert [c.active for c in raised] == [True] and raised[0].value == pytest.approx(3.9)
+    # The smoothed level lags ~4 readings: 0.4 m on this steep 0.6 m/min ramp.
+    assert [c.active for c in raised] == [True] and 3.4 < raised[0].value < 3.9
 
 
 def test_closing_the_plan_clears_overrun_at_the_closing_time() -> None:

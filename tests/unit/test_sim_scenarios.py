@@ -218,3 +218,43 @@ def test_bad_scenario_files_are_refused_naming_file_path_and_problem(
 def test_an_unknown_scenario_name_lists_the_library(park: Site) -> None:
     with pytest.raises(ScenarioError, match="fast-overfill"):
         load_scenario("no-such-scenario", park)
+
+
+def test_operators_plan_every_transfer_they_start_and_stop_at_the_plan(park: Site) -> None:
+    spec = load_scenario("busy-transfer-day", park)
+    script = spec.script()
+    farm = script.farm
+    levels: dict[str, float] = {}
+    plans = []
+
+    def on_tick(ts: float, idx: np.ndarray, values: np.ndarray) -> None:
+        for plan in farm.take_plans():
+            unit = int(farm._unit_of[farm.tag_index[plan.tag]])
+            plans.append((plan, float(farm.level[unit]), unit))
+
+    script.run(6 * 3600.0, 10.0, on_tick)
+    ops = [p for p in plans if p[0].by == "operator"]
+    assert len(ops) >= 10
+    for plan, level_then, _ in ops:
+        lt = farm.sensors[farm.tag_index[plan.tag]]
+        assert plan.direction == (1 if plan.target > level_then else -1)
+        assert lt.limits.ll < plan.target < lt.limits.hh  # inside the band, as they aim
+    # A finished plan leaves the level at its target (the operator stops the pump there).
+    last = {}
+    for plan, _, unit in ops:
+        last[unit] = plan
+    finished = [(u, p) for u, p in last.items() if farm.operators._phase[u] == 0]
+    assert finished
+    for unit, plan in finished:
+        levels[plan.tag] = float(farm.level[unit])
+        assert abs(levels[plan.tag] - plan.target) < 0.01
+
+
+def test_an_overfill_with_a_planned_level_plans_it_at_onset(park: Site) -> None:
+    spec = load_scenario("slow-overfill", park)
+    script = spec.script()
+    script.run(700.0, 10.0)
+    mine = [p for p in script.farm.take_plans() if p.tag == "e02-T201-LT"]
+    assert [(p.target, p.direction, p.ts - spec.start_ts) for p in mine] == [(13.5, 1, 600.0)]
+    (truth,) = [e for e in script.truth() if e.get("event") == "overfill"]
+    assert truth["params"]["planned_level"] == 13.5
