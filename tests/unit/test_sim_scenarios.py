@@ -257,4 +257,4 @@ def test_an_overfill_with_a_planned_level_plans_it_at_onset(park: Site) -> None:
     mine = [p for p in script.farm.take_plans() if p.tag == "e02-T201-LT"]
     assert [(p.target, p.direction, p.ts - spec.start_ts) for p in mine] == [(13.5, 1, 600.0)]
     (truth,) = [e for e in script.truth() if e.get("event") == "overfill"]
-    assert truth["params"]["planned_level"] == 13.5
+    assert truth["planned_level"] == 13.5  # the truth names the plan the operator made
