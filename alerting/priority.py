@@ -49,6 +49,7 @@ DEFAULT_PRIORITY: dict[Condition, Priority] = {
     Condition.DRIFT: Priority.MEDIUM,
     Condition.CO_RISE: Priority.MEDIUM,
     Condition.OVERRUN: Priority.MEDIUM,
+    Condition.COOLING_LOST: Priority.MEDIUM,
     # Signal faults are for maintenance, not the process.
     Condition.STUCK: Priority.LOW,
     Condition.SPIKE: Priority.LOW,

@@ -44,6 +44,7 @@ PROCESS = frozenset(
         Condition.AREA_GAS,
         Condition.CO_RISE,
         Condition.OVERRUN,
+        Condition.COOLING_LOST,
     }
 )
 INSTRUMENT = frozenset(

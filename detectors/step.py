@@ -14,7 +14,8 @@ Per reading, in ts order per sensor (limit rules: see detectors.decide):
   smoothed value): a fault never hides a limit;
 - a measurement without SPIKE, STUCK or NOISY is usable: the early warnings RATE,
   PREDICT_*, DRIFT and the baseline follow it (detectors.trends);
-- after each round the cross-sensor rules AREA_GAS and CO_RISE (detectors.vote).
+- after each round the cross-sensor rules AREA_GAS and CO_RISE (detectors.vote), OVERRUN
+  of the tanks with a transfer plan (detectors.plans) and COOLING_LOST (detectors.cooling).
 Changes come back sorted by ts, then sensor, then condition. PREDICT_* changes carry
 `eta_ts`; a held PREDICT_* whose eta moved is reported again with active=True.
 """
@@ -27,6 +28,7 @@ import numpy as np
 
 from detectors import checks, plans, trends, vote
 from detectors.changes import Changes
+from detectors.cooling import CoolingRule
 from detectors.limit_rules import LimitRules
 from detectors.signal import FAULT_BITS, signal_faults
 from detectors.state import (
@@ -86,6 +88,7 @@ class Detector:
         self._recount = False
         self.limits = LimitRules(self.params)
         self.plans = plans.Plans(self.params)
+        self.cooling = CoolingRule(table)
 
     # ------------------------------------------------------------------ readings
 
@@ -204,6 +207,8 @@ class Detector:
                 r = self.plans.rows
                 ok = at[r] > -np.inf  # NaN (no reading) is not greater either
                 plans.judge(self.state, self.plans, r[ok], at[r][ok], out, round_no)
+            if not self.cooling.empty:
+                self.cooling.judge_at(self.state, t_all, out, round_no)
         else:
             usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
             if p.area_k.size and gas.size:
@@ -212,6 +217,7 @@ class Detector:
                 touched = slice(None) if usable is True else np.flatnonzero(usable)
                 vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
             plans.judge_round(self.state, self.plans, idx, t, usable, out, round_no)
+            self.cooling.judge(self.state, idx, t, out, round_no)
 
     def _advance(
         self,

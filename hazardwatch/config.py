@@ -58,6 +58,7 @@ from hazardwatch.config_schema import (
 )
 from hazardwatch.defaults import BUILTIN, KindDefaults
 from hazardwatch.model import (
+    Cooling,
     Enterprise,
     HazardSource,
     HazardWatchError,
@@ -309,7 +310,23 @@ class _SiteBuilder:
             gateway=raw.gateway or gateway,
             sensors=built,
             camera_url=raw.camera_url,
+            cooling=self.cooling(raw, f"{path}.cooling"),
         )
+
+    def cooling(self, raw: RawUnit, path: str) -> Cooling | None:
+        c = raw.cooling
+        if c is None:
+            return None
+        tags = {s.tag: s for s in raw.sensors}
+        if c.status not in tags:
+            listed = ", ".join(tags) or "none"
+            self.problem(
+                f"{path}.status",
+                f"{c.status!r} is not a sensor of unit {raw.id!r} (its sensors: {listed})",
+            )
+        if not any(s.kind == Kind.TEMPERATURE.label for s in raw.sensors):
+            self.problem(path, f"unit {raw.id!r} has no temperature sensor for its cooling")
+        return Cooling(c.status, c.start_above, c.running_above, c.delay_s)
 
 
 def _overrides(raw: RawKindDefaults | None) -> dict[str, Any]:

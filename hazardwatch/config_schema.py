@@ -34,11 +34,12 @@ class RawPark(_Strict):
 
 
 def _off_is_none(value: Any) -> Any:
-    return None if value == "off" else value
+    # YAML 1.1 reads a bare `off` as false: both mean "this check off".
+    return None if value == "off" or value is False else value
 
 
 def _not_off(value: Any) -> Any:
-    if value is None or value == "off":
+    if value is None or value == "off" or value is False:
         raise PydanticCustomError(
             "cannot_switch_off", "this setting cannot be switched off; give a number"
         )
@@ -139,6 +140,15 @@ class RawSensor(_Strict):
     area: _Text | None = None  # gas detectors: the voting area, defined under areas:
 
 
+class RawCooling(_Strict):
+    """A unit's cooling (water spray, refrigeration): see hazardwatch.model.Cooling."""
+
+    status: _Text  # tag of the unit's sensor that shows the cooling runs
+    start_above: Annotated[float, Field(allow_inf_nan=False)]
+    running_above: Annotated[float, Field(allow_inf_nan=False)] = 0.5
+    delay_s: _NonNeg = 120.0
+
+
 class RawUnit(_Strict):
     id: _Text
     type: _Text = "tank"
@@ -148,6 +158,7 @@ class RawUnit(_Strict):
     gateway: str | None = None
     camera_url: str | None = None
     max_fill_rate_m_per_h: _Pos | None = None  # rated fill rate: the level's rate limit
+    cooling: RawCooling | None = None
     sensors: list[RawSensor] = []
 
 

@@ -84,6 +84,9 @@ class Condition(IntEnum):
     # Operating context: the level passed the target of its tank's open transfer plan in the
     # plan's direction (the operator did not stop the pump).
     OVERRUN = 19
+    # A cooled tank is above the temperature its cooling starts at, and the cooling does not
+    # run (the spray's water flow, or a run feedback, says so).
+    COOLING_LOST = 20
 
     @property
     def label(self) -> str:
@@ -123,6 +126,7 @@ EARLY_WARNING_CONDITIONS = frozenset(
         Condition.DRIFT,
         Condition.CO_RISE,
         Condition.OVERRUN,
+        Condition.COOLING_LOST,
     }
 )
 
@@ -156,6 +160,7 @@ CONDITION_SEVERITY: dict[Condition, Severity] = {
     Condition.CO_RISE: Severity.MEDIUM,
     Condition.STEP: Severity.LOW,
     Condition.OVERRUN: Severity.MEDIUM,
+    Condition.COOLING_LOST: Severity.MEDIUM,
 }
 
 
@@ -236,6 +241,22 @@ class Sensor:
 
 
 @dataclass(frozen=True, slots=True)
+class Cooling:
+    """How a unit is cooled (water spray, refrigeration) and the sensor that shows it runs.
+
+    Its cooling must run once the liquid passes `start_above` (the thermostat's on-point, in
+    the unit's temperature sensor's unit); it runs while the `status` sensor (the spray's
+    water flow, or a 0/1 run feedback) reads above `running_above`. COOLING_LOST when the
+    first holds and the second does not for `delay_s`.
+    """
+
+    status: str  # tag of a sensor of the same unit
+    start_above: float
+    running_above: float = 0.5
+    delay_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
 class Unit:
     """A tank (or another plant unit) with its sensors."""
 
@@ -247,6 +268,7 @@ class Unit:
     gateway: str
     sensors: tuple[Sensor, ...]
     camera_url: str | None = None
+    cooling: Cooling | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +370,13 @@ class SensorTable:
     unit_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     unit_temperature: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     unit_pressure: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    # Per cooled unit: its temperature sensor, its cooling status sensor and the settings of
+    # its Cooling.
+    cooling_temperature: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    cooling_status: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    cooling_start_above: np.ndarray = field(default_factory=lambda: np.empty(0))
+    cooling_running_above: np.ndarray = field(default_factory=lambda: np.empty(0))
+    cooling_delay_s: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def n(self) -> int:
@@ -378,9 +407,17 @@ class SensorTable:
                 unit_t[unit_pos[u.id]] = i
             if s.kind is Kind.PRESSURE and unit_p[unit_pos[u.id]] < 0:
                 unit_p[unit_pos[u.id]] = i
+        tag_index = {t: i for i, t in enumerate(tags)}
+        cooled = [
+            (int(unit_t[unit_pos[u.id]]), tag_index[u.cooling.status], u.cooling)
+            for u in dict((u.id, u) for _, _, u, _ in rows).values()
+            if u.cooling is not None
+            and u.cooling.status in tag_index
+            and unit_t[unit_pos[u.id]] >= 0
+        ]  # the config layer refuses a cooling it cannot watch; a bare Site skips it
         return cls(
             tags=tags,
-            tag_index={t: i for i, t in enumerate(tags)},
+            tag_index=tag_index,
             kind=col([int(s.kind) for s in sensors], np.int8),
             range_lo=col([s.range_lo for s in sensors]),
             range_hi=col([s.range_hi for s in sensors]),
@@ -415,6 +452,11 @@ class SensorTable:
             unit_index=col([unit_pos[u.id] for _, _, u, _ in rows], np.int32),
             unit_temperature=unit_t,
             unit_pressure=unit_p,
+            cooling_temperature=col([t for t, _, _ in cooled], np.int64),
+            cooling_status=col([k for _, k, _ in cooled], np.int64),
+            cooling_start_above=col([c.start_above for _, _, c in cooled]),
+            cooling_running_above=col([c.running_above for _, _, c in cooled]),
+            cooling_delay_s=col([c.delay_s for _, _, c in cooled]),
         )
 
 

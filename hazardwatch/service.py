@@ -39,7 +39,7 @@ from hazardwatch.storage import (
     SqliteStore,
 )
 from hazardwatch.transfers import TransferBook, TransferDesk
-from ingest import DeadLetter, Decoder, GatewayStatus, IngestCounters, Ingestor
+from ingest import DeadLetter, Decoder, GatewayStatus, IngestCounters, Ingestor, PlanClosed
 
 log = logging.getLogger("hazardwatch.service")
 
@@ -209,11 +209,23 @@ class Service:
             return []
         return self.handle_changes(self.detector.gateway_offline(sensors, status.ts))
 
+    def handle_plan(self, item: TransferPlan | PlanClosed) -> None:
+        """A plan from MQTT: opened (replacing the tank's open plan), or its transfer ended."""
+        if isinstance(item, TransferPlan):
+            self.transfers.open(item)
+            return
+        open_plan = self.transfers.book.open_for(item.tag)
+        if open_plan is not None:
+            self.transfers.close(open_plan.id, item.by)
+
     async def _ingest_loop(self, ingestor: Ingestor, queue: asyncio.Queue[Batch | None]) -> None:
         s = self.settings
         async for item in ingestor.stream(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s):
             if isinstance(item, GatewayStatus):
                 self.handle_status(item)
+                continue
+            if not isinstance(item, Batch):
+                self.handle_plan(item)
                 continue
             self.handle_batch(item)
             if len(item):

@@ -95,7 +95,7 @@ def plan_for(
     Refused: no such tank or level sensor, a non-finite target or one outside the range or
     at an HH/LL limit (a plan may not aim at an alarm), a target equal to the level.
     """
-    where = _level_sensor(table, unit, tag)
+    where = level_sensor_of(table, unit, tag)
     name = table.tags[where]
     lo, hi = float(table.range_lo[where]), float(table.range_hi[where])
     if not math.isfinite(target) or not lo <= target <= hi:
@@ -121,7 +121,8 @@ def plan_for(
     return TransferPlan(name, float(target), direction, ts, tolerance, expires, by, note)
 
 
-def _level_sensor(table: SensorTable, unit: str | None, tag: str | None) -> int:
+def level_sensor_of(table: SensorTable, unit: str | None, tag: str | None) -> int:
+    """The sensor index of level sensor `tag`, or of `unit`'s first level sensor."""
     if (unit is None) == (tag is None):
         raise TransferError("name the tank by exactly one of unit or tag")
     if tag is not None:
@@ -249,7 +250,7 @@ class TransferDesk:
         """Check (plan_for, the tank's last level as `current`) and open a plan, made now
         unless `ts` is given."""
         table = self.book.table
-        where = _level_sensor(table, unit, tag)
+        where = level_sensor_of(table, unit, tag)
         ts = request.pop("ts", None)
         plan = plan_for(
             table,

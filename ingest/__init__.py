@@ -9,6 +9,7 @@ from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter, payload_text
 from ingest.decode import MAX_AGE_S, MAX_FUTURE_S, MAX_PAYLOAD_BYTES, Decoder
 from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection
+from ingest.plans import PlanClosed
 from ingest.session import IngestError, Ingestor, parse_broker_url
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "IngestCounters",
     "IngestError",
     "Ingestor",
+    "PlanClosed",
     "Reason",
     "Rejection",
     "parse_broker_url",

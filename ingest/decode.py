@@ -5,6 +5,7 @@ Topics under the configurable root (default ``hw``):
 - ``<root>/<enterprise>/<tag>``: one reading ``{"v": 12.3, "ts": 1763800000.5, "q": "good"}``
 - ``<root>/<enterprise>/_batch/<gateway>``: ``{"ts": <default>, "r": [[tag, v, ts?, q?], ...]}``
 - ``<root>/<enterprise>/_status/<gateway>``: ``online`` or ``offline``
+- ``<root>/<enterprise>/_plan``: a transfer plan or its end (ingest.plans)
 
 The decoder never raises on outside input: every row ends up either in the batch or as
 exactly one `Rejection`; a message-level rejection (``row is None``) accepts nothing.
@@ -30,6 +31,7 @@ from ingest.fields import (
     reading_value,
     short,
 )
+from ingest.plans import decode_plan
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,10 @@ class Decoder:
                 return self._single(idx, payload, received)
             if form == "batch":
                 return self._batch(topic, enterprise, payload, received)
+            if form == "plan":
+                window = TsWindow(received, self.max_age_s, self.max_future_s)
+                plan = decode_plan(loads(payload), enterprise, self.table, window)
+                return Decoded(_EMPTY, [], plan=plan)
             return self._status(enterprise, name, payload, received)
         except BadField as bad:
             return _rejected(bad.reason, topic, bad.detail, payload)
@@ -109,7 +115,11 @@ class Decoder:
             raise BadField(Reason.BAD_TOPIC, f"topic is not under {self._prefix!r}")
         parts = topic[len(self._prefix) :].split("/")
         route: tuple[str, str, str, int] | None = None
-        if len(parts) == 2 and parts[0] and parts[1] and not parts[1].startswith("_"):
+        if len(parts) == 2 and parts[0] and parts[1] == "_plan":
+            if parts[0] not in self._tags_of:
+                raise BadField(Reason.UNKNOWN_GATEWAY, f"enterprise {short(parts[0])} is unknown")
+            route = ("plan", parts[0], "", -1)
+        elif len(parts) == 2 and parts[0] and parts[1] and not parts[1].startswith("_"):
             route = ("single", parts[0], parts[1], self._resolve(parts[0], parts[1]))
         elif len(parts) == 3 and parts[0] and parts[2] and parts[1] in ("_batch", "_status"):
             self._gateway(parts[0], parts[2])
@@ -117,8 +127,8 @@ class Decoder:
         if route is None:
             raise BadField(
                 Reason.BAD_TOPIC,
-                f"expected {self._prefix}<enterprise>/<tag>, .../_batch/<gateway> "
-                "or .../_status/<gateway>",
+                f"expected {self._prefix}<enterprise>/<tag>, .../_batch/<gateway>, "
+                ".../_status/<gateway> or .../_plan",
             )
         # only topics that resolved are kept, so the cache is bounded by the site config
         self._routes[topic] = route

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from hazardwatch.model import Batch
 
@@ -24,6 +25,7 @@ class Reason(StrEnum):
     BAD_TOPIC = "bad_topic"
     UNKNOWN_GATEWAY = "unknown_gateway"
     DUPLICATE = "duplicate"
+    BAD_PLAN = "bad_plan"  # a transfer plan the site cannot take (ingest.plans)
     INTERNAL_ERROR = "internal_error"  # a decoder bug, logged with its traceback
 
 
@@ -64,3 +66,4 @@ class Decoded:
     batch: Batch
     rejections: list[Rejection]
     status: GatewayStatus | None = None
+    plan: Any = None  # a TransferPlan or ingest.plans.PlanClosed from a `_plan` topic

@@ -257,8 +257,9 @@ class Ingestor:
 
     async def stream(
         self, max_rows: int = 10_000, max_wait_s: float = 0.05
-    ) -> AsyncIterator[Batch | GatewayStatus]:
-        """Yield batches of good readings and gateway status changes, in arrival order.
+    ) -> AsyncIterator[Batch | GatewayStatus | Any]:
+        """Yield batches of good readings, gateway status changes and transfer plans (a
+        TransferPlan or PlanClosed), in arrival order.
 
         Readings of several messages are merged and flushed when `max_rows` are pending
         or `max_wait_s` has passed since the first pending one; pending readings are
@@ -295,10 +296,11 @@ class Ingestor:
                     if not batcher.rows:
                         deadline = loop.time() + max_wait_s
                     batcher.add(decoded.batch)
-                if decoded.status is not None:
+                control = decoded.status if decoded.status is not None else decoded.plan
+                if control is not None:
                     if batcher.rows:
                         yield batcher.flush()
-                    yield decoded.status
+                    yield control
         finally:
             self._streaming = False
 

@@ -104,6 +104,10 @@ class FleetPublisher:
         self._latest = np.full(self.farm.n_sensors, np.nan)
         self._network = NetworkLoop()
         self._gateways = self._build_gateways(site)
+        self._gateway_of = {
+            self.farm.sensors[int(i)].tag: gw for gw in self._gateways.values() for i in gw.sensors
+        }
+        self.published_plans = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -259,6 +263,7 @@ class FleetPublisher:
         with self._lock:
             self._apply_outages()
             self._heal(time.monotonic())
+            self._publish_plans()
             for gw in self._gateways.values():
                 mine = latest[gw.sensors]
                 present = None
@@ -270,6 +275,21 @@ class FleetPublisher:
                     continue
                 self._publish_gateway(gw, ts, mine, present)
         self.ticks += 1
+
+    def _publish_plans(self) -> None:
+        """The operators' transfer plans, as the DCS would send them, before the readings."""
+        for plan in self.farm.take_plans():
+            gw = self._gateway_of[plan.tag]
+            if gw.key in self._down or not gw.up:
+                continue  # the DCS link is down with the gateway: the plan is lost, as live
+            body = {
+                "tag": plan.tag,
+                "target": plan.target,
+                "direction": "fill" if plan.direction > 0 else "empty",
+                "ts": round(plan.ts, 3),
+                "by": plan.by,
+            }
+            self.published_plans += gw.publish(gw.plan_topic, orjson.dumps(body), 1)
 
     def _scatter(self, sensors: np.ndarray, values: np.ndarray) -> np.ndarray:
         self._latest.fill(np.nan)

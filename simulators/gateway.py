@@ -184,6 +184,7 @@ class GatewayLink:
         self.tags = tags
         self.batch_topic = f"{root}/{enterprise}/_batch/{name}"
         self.status_topic = f"{root}/{enterprise}/_status/{name}"
+        self.plan_topic = f"{root}/{enterprise}/_plan"
         self.single_topics = [f"{root}/{enterprise}/{t}" for t in tags]
         self._tag_array = np.array(tags, dtype=object)
         self.client: mqtt.Client | None = None

@@ -36,6 +36,7 @@ __all__ = ["NOISE_SPAN", "Climate", "Operations", "TankFarm", "operating_band"]
 
 _LENGTH_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 SPILL_VAPOUR_FRACTION = 0.02
+SPRAY_FLOW_SPAN = 0.6  # a running spray's water flow, as a share of its meter's range
 MAX_PENDING_PLANS = 10_000  # transfer plans kept for a runner to take (oldest dropped)
 SPILL_VAPOUR_MAX_KG_S = 5.0
 SPILL_BEARINGS = (0.0, 90.0, 180.0, 270.0)
@@ -61,7 +62,11 @@ class TankFarm:
         self.start_ts = float(start_ts)
         self.climate = climate or Climate()
         self.ops = operations or Operations()
-        self._rng = rng
+        # Independent streams, so that a sensor added to one tank does not reshuffle every
+        # other tank's state: the tanks (levels, pumps, operators), their heat, the weather,
+        # and the instruments (whose stream also draws each tick's noise).
+        tanks_rng, heat_rng, weather_rng, self._rng = rng.spawn(4)
+        self._tanks_rng = tanks_rng
         self._elapsed = 0.0
         units: list[Unit] = []
         enterprises: list[str] = []
@@ -83,12 +88,16 @@ class TankFarm:
         self._index.setflags(write=False)
         self._unit_of = np.asarray(unit_of, dtype=np.int64)
         self._kind = np.array([int(s.kind) for s in sensors], dtype=np.int8)
+        # Cooling status sensors (the spray's water flow) read the cooling, not the pumps.
+        status = {u.cooling.status for u in units if u.cooling is not None}
+        self._is_status = np.array([s.tag in status for s in sensors], dtype=bool)
+        self._status = np.flatnonzero(self._is_status)
         self._first = {k: self._first_sensor(k) for k in (Kind.LEVEL, Kind.TEMPERATURE, Kind.FLOW)}
         self._level_ref = self._first[Kind.LEVEL]
-        self.instruments = Instruments(sensors, rng)
+        self.instruments = Instruments(sensors, self._rng)
         self._init_geometry()
         self.layout = Layout(site, self.geometry.radius_m)
-        self.wind = Wind(self.climate, rng)
+        self.wind = Wind(self.climate, weather_rng)
         self._init_tanks()
         temp_ref = self._first[Kind.TEMPERATURE]
         bands = np.array(
@@ -97,7 +106,7 @@ class TankFarm:
         pressurised = np.array([u.pressurised for u in units], dtype=bool)
         self.thermal = Thermal(
             self.geometry, [product(u.substance) for u in units], bands, pressurised,
-            self.climate, rng, self.start_ts, self._volume, self.level_m,
+            self.climate, heat_rng, self.start_ts, self._volume, self.level_m,
         )  # fmt: skip
         self._init_sensors()
         self._spill: dict[int, list[Release]] = {}
@@ -110,7 +119,7 @@ class TankFarm:
 
     def _first_sensor(self, kind: Kind) -> np.ndarray:
         out = np.full(len(self.units), -1, dtype=np.int64)
-        for i in np.flatnonzero(self._kind == kind)[::-1].tolist():
+        for i in np.flatnonzero((self._kind == kind) & ~self._is_status)[::-1].tolist():
             out[self._unit_of[i]] = i
         return out
 
@@ -153,7 +162,7 @@ class TankFarm:
         return (reading - self._lvl_zero[pos]) * self._lvl_m_per[pos]
 
     def _init_tanks(self) -> None:
-        rng, ops, g, n_u = self._rng, self.ops, self.geometry, len(self.units)
+        rng, ops, g, n_u = self._tanks_rng, self.ops, self.geometry, len(self.units)
         band_lo, band_hi = 0.2 * g.height_m, 0.8 * g.height_m
         has_ref = np.flatnonzero(self._level_ref >= 0)
         for k in has_ref.tolist():
@@ -198,7 +207,7 @@ class TankFarm:
         self._ou_sd[toxic] = 0.005 * l1
         self._ou_x = self._ou_mu.copy()
         self._tmp = np.flatnonzero(kind == Kind.TEMPERATURE)
-        self._flw = np.flatnonzero(kind == Kind.FLOW)
+        self._flw = np.flatnonzero((kind == Kind.FLOW) & ~self._is_status)
         self._flw_per_m3h = np.array(
             [1.0 if sensors[i].unit.strip().lower() in ("m3/h", "m³/h") else math.nan
              for i in self._flw.tolist()]
@@ -417,6 +426,12 @@ class TankFarm:
         true[self._prs] = self.pressure.read(
             self.thermal.liquid_c, flow_fraction, self.pad_kpa, self.climate.mean_c
         )
+        if self._status.size:
+            unit = self._unit_of[self._status]
+            th = self.thermal
+            spraying = th.cooler_on[unit] & (th.cool_w[unit] * th.cool_factor[unit] > 0)
+            rated = np.array([self.sensors[i].range_hi for i in self._status.tolist()])
+            true[self._status] = np.where(spraying, SPRAY_FLOW_SPAN * rated, 0.0)
         det = self.layout.detector_sensor
         if det.size:
             true[det] += self.gas.step(dt, self.wind.toward, self.wind.speed_ms)

@@ -272,6 +272,13 @@ def site_to_yaml(site: Site) -> str:
                 ]
                 if u.camera_url is not None:
                     out.append(f"            camera_url: {_q(u.camera_url)}")
+                if u.cooling is not None:
+                    c = u.cooling
+                    out.append(
+                        f"            cooling: {{status: {_q(c.status)}, start_above: "
+                        f"{_num(c.start_above)}, running_above: {_num(c.running_above)}, "
+                        f"delay_s: {_num(c.delay_s)}}}"
+                    )
                 out.append("            sensors:" if u.sensors else "            sensors: []")
                 out += [f"              - {_sensor_yaml(s)}" for s in u.sensors]
     return "\n".join(out) + "\n"

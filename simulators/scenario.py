@@ -160,6 +160,8 @@ class Overfill(Incident):
     sensor's unit per minute (at the onset level; a sphere's level then slows and speeds up
     with its cross-section, the volume inflow being constant). `planned_level`: the operator
     planned this transfer to stop there (a transfer plan is made at onset) and forgot it.
+    `start_level`: the tank holds this much when the run starts and waits, idle, for the
+    incident (so the scenario's timing does not hang on the farm's random starting state).
     """
 
     kind = "overfill"
@@ -173,6 +175,7 @@ class Overfill(Incident):
         *,
         time_to_hh_s: float = DEFAULT_TIME_TO_HH_S,
         planned_level: float | None = None,
+        start_level: float | None = None,
     ) -> None:
         if rate_per_min is not None and not rate_per_min > 0:
             raise ScenarioError(
@@ -186,6 +189,7 @@ class Overfill(Incident):
         self.rate_per_min = rate_per_min
         self.time_to_hh_s = time_to_hh_s
         self.planned_level = planned_level
+        self.start_level = start_level
         self._tag = ""
         self._h: float | None = None
         self._hh: float | None = None
@@ -201,6 +205,14 @@ class Overfill(Incident):
         if found is None:
             raise ScenarioError(f"overfill: unit {self.unit_id!r} has no level sensor")
         _, sensor = found
+        if self.start_level is not None:
+            if not sensor.range_lo <= self.start_level <= sensor.range_hi:
+                raise ScenarioError(
+                    f"overfill of {self.unit_id!r}: start_level {self.start_level} is outside "
+                    f"{sensor.tag}'s range {sensor.range_lo:g}..{sensor.range_hi:g}"
+                )
+            farm.set_volume(self.unit, farm.volume_at(self.unit, self.start_level))
+            farm.force_flow(self.unit, 0.0)  # idle until the incident opens the inflow
         self._tag = sensor.tag
         self._h, self._hh = sensor.limits.h, sensor.limits.hh
         self._goal = self._hh if self._hh is not None else sensor.range_hi
@@ -245,6 +257,7 @@ class Overfill(Incident):
             "hh_ts": self.watch.first(self._tag, Condition.HH),
             "overflow_ts": self._overflow_ts,
             "planned_level": self.planned_level,
+            "start_level": self.start_level,
         }
 
 

@@ -25,6 +25,7 @@
     area_gas: "AREA_GAS 区域气体(多点确认)",
     co_rise: "CO_RISE 温压同升",
     overrun: "OVERRUN 超计划液位",
+    cooling_lost: "COOLING_LOST 冷却失效",
   };
   // 预警 comes before a limit is reached, 报警 when it is; instrument faults go to maintenance.
   // The server says which (`category`); these sets only cover an older server.
@@ -33,7 +34,8 @@
     alarm: "报警 ALARM",
     instrument: "仪表 FAULT",
   };
-  const EARLY = new Set(["rate", "predict_hh", "predict_ll", "drift", "co_rise", "overrun"]);
+  const EARLY = new Set(["rate", "predict_hh", "predict_ll", "drift", "co_rise", "overrun",
+    "cooling_lost"]);
   const INSTRUMENT = new Set([
     "out_of_range", "bad_quality", "comm_loss", "stuck", "spike", "noisy", "step",
   ]);

@@ -20,7 +20,7 @@ from detectors.checks.faults import (
     smooth_update,
     still_since,
 )
-from detectors.checks.groups import area_count, co_rising
+from detectors.checks.groups import area_count, co_rising, cooling_missing
 from detectors.checks.instrument import RANGE_TOLERANCE, bad_quality, out_of_range
 from detectors.checks.limits import at_or_above, at_or_below
 from detectors.checks.plans import past_target
@@ -48,6 +48,7 @@ CHECKS: tuple[Callable[..., np.ndarray | tuple[np.ndarray, ...]], ...] = (
     is_stuck,
     area_count,
     co_rising,
+    cooling_missing,
     past_target,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "baseline_sigma",
     "baseline_update",
     "co_rising",
+    "cooling_missing",
     "cusum_update",
     "is_spike",
     "is_stale",

@@ -32,3 +32,20 @@ def co_rising(
     array([ True, False])
     """
     return np.greater(slope_t, threshold_t) & np.greater(slope_p, threshold_p)
+
+
+def cooling_missing(
+    temperature: np.ndarray,
+    status: np.ndarray,
+    start_above: np.ndarray,
+    running_above: np.ndarray,
+) -> np.ndarray:
+    """A cooled unit hotter than its cooling's on-point while its status says it is off.
+
+    Per cooled unit; a NaN temperature or status (never heard) is never missing.
+
+    >>> cooling_missing(np.array([31.0, 31.0, 29.0, 31.0]), np.array([0.0, 20.0, 0.0, np.nan]),
+    ...                 np.full(4, 30.5), np.full(4, 0.5))
+    array([ True, False, False, False])
+    """
+    return np.greater(temperature, start_above) & np.less_equal(status, running_above)

@@ -260,3 +260,49 @@ def test_gateway_last_will_raises_comm_loss_at_once(
         assert not [a for a in others if a["condition"] == "comm_loss"]
     finally:
         publisher.close()
+
+
+def test_transfer_plans_over_mqtt_raise_and_clear_overrun(
+    service: ServiceProcess, site: Site, broker_url: str
+) -> None:
+    """The DCS path: a plan on `hw/e1/_plan`, readings past it, then the transfer's end;
+    the simulated operators' own plans arrive the same way."""
+    host, port = broker_url.removeprefix("mqtt://").split(":")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="dcs")
+    client.connect(host, int(port))
+    client.loop_start()
+    try:
+        now = time.time()
+
+        def send(topic: str, body: dict[str, Any]) -> None:
+            client.publish(topic, orjson.dumps(body), qos=1).wait_for_publish(5)
+
+        send("hw/e1/e1-T2-LT", {"v": 10.0, "ts": now - 30})
+        send(
+            "hw/e1/_plan", {"tag": "e1-T2-LT", "target": 11.0, "direction": "fill", "ts": now - 29}
+        )
+        send("hw/e1/_plan", {"tag": "e1-T2-LT", "target": 99, "direction": "fill"})  # refused
+        for k in range(12):  # the smoothed level passes 11.0 + 0.2 within these
+            send("hw/e1/e1-T2-LT", {"v": 12.0, "ts": now - 28 + k})
+        overrun = wait_until(
+            lambda: _find(_alarms(service), "e1-T2-LT", "overrun"),
+            timeout_s=20,
+            what="OVERRUN on e1-T2-LT from a plan sent over MQTT",
+        )
+        assert overrun["state"] == "active_unack" and overrun["value"] == 12.0
+        (plan,) = [t for t in service.get("/api/transfers")["transfers"] if t["tag"] == "e1-T2-LT"]
+        assert (plan["target"], plan["by"]) == (11.0, "DCS")
+        health = service.get("/api/health")["ingest"]
+        assert health["rejected"].get("bad_plan") == 1, health
+        send("hw/e1/_plan", {"tag": "e1-T2-LT", "close": True})
+        wait_until(
+            lambda: (
+                _find(_alarms(service, include_closed=True), "e1-T2-LT", "overrun")["state"]
+                == "cleared_unack"
+            ),
+            timeout_s=20,
+            what="OVERRUN cleared by the end of the transfer",
+        )
+    finally:
+        client.loop_stop()
+        client.disconnect()

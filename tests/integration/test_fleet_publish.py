@@ -397,3 +397,24 @@ def test_batch_payloads_hold_what_plain_json_would() -> None:
             "ts": START_TS + 0.5,
             "r": [[link.tags[i], values[i]] for i in present.tolist()],
         }
+
+
+def test_the_operators_transfer_plans_go_out_on_the_plan_topic(
+    mosquitto: Mosquitto, subscribe: Callable[[str], Subscriber], fleets: list[FleetPublisher]
+) -> None:
+    site = make_site("hwp")
+    sub = subscribe("hwp/acme/_plan")
+    # 12 simulated seconds a tick: the operators start their first transfers within minutes.
+    fleet = FleetPublisher(
+        site, mosquitto.url, rate_hz=50.0, speed=600.0, seed=2, start_ts=START_TS
+    )
+    fleets.append(fleet)
+    fleet.start()
+    message = sub.wait_for(lambda m: m.topic == "hwp/acme/_plan", "a transfer plan")
+    body = orjson.loads(message.payload)
+    assert set(body) == {"tag", "target", "direction", "ts", "by"}
+    assert body["direction"] in ("fill", "empty")
+    assert body["by"] == "operator" and body["ts"] >= START_TS
+    levels = {s.tag: s for _, _, _, s in site.iter_sensors() if s.kind is Kind.LEVEL}
+    lt = levels[body["tag"]]
+    assert lt.limits.ll < body["target"] < lt.limits.hh

@@ -196,6 +196,10 @@ SAMPLES = {
     "direction": np.array([1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0]),
     "tolerance": np.array([0.5, 0.1, 0.0, 1.0, 0.2, np.nan, 1.0, 0.5]),
     "was": np.array([False, True, False, True, False, True, False, True]),
+    "temperature": np.array([31.0, np.nan, 20.0, 40.0, np.inf, 30.5, -5.0, 35.0]),
+    "status": np.array([0.0, 0.0, np.nan, 20.0, 0.0, 0.5, 1.0, -np.inf]),
+    "start_above": np.array([30.5, 30.5, 30.5, np.nan, 30.5, 30.5, -10.0, 30.0]),
+    "running_above": np.array([0.5, 0.5, 0.5, 0.5, np.nan, 0.5, 0.5, 0.5]),
 }
 
 
