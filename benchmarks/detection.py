@@ -10,7 +10,7 @@ prints one row per scenario, then a summary against the targets of issue 3:
 - sensor faults shown as instrument conditions, not process alarms.
 Then the same table as markdown, for the README. No asserts: it reports.
 
-    python benchmarks/detection.py [--quick] [--only NAME ...] [--false]
+    python benchmarks/detection.py [--quick] [--only NAME ...] [--false] [--without-context]
 
 `--quick` cuts every run to QUICK_S of simulated time, or QUICK_AFTER_S after its last
 event starts if that is later (slow ramps whose HH crossing comes later show no lead time).
@@ -124,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="cut runs short (see above)")
     ap.add_argument("--only", nargs="*", default=None, help="scenario names to run")
     ap.add_argument("--false", action="store_true", help="list each false process alarm")
+    ap.add_argument(
+        "--without-context",
+        action="store_true",
+        help="no transfer plans, no cooling watched: what the readings alone can tell",
+    )
     args = ap.parse_args(argv)
     site = load_site(SITE)
     names = args.only or library()
@@ -135,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             ramps.add(name)
         began = time.perf_counter()
         last = max((float(e["at_s"]) for e in spec.events), default=0.0)
-        run = run_scenario(spec, max(QUICK_S, last + QUICK_AFTER_S) if args.quick else None)
+        cut = max(QUICK_S, last + QUICK_AFTER_S) if args.quick else None
+        run = run_scenario(spec, cut, context=not args.without_context)
         s = score(run)
         scores.append(s)
         took = time.perf_counter() - began

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,32 @@ def _unit_tags(site: Site) -> dict[str, set[str]]:
     return out
 
 
-def run_scenario(spec: ScenarioSpec, duration_s: float | None = None) -> Run:
-    """Run `spec` (for `duration_s`, default its own) through a fresh service; keep its alarms."""
+def without_cooling(site: Site) -> Site:
+    """The same site with no unit's cooling watched (the status sensors stay)."""
+    return replace(site, enterprises=tuple(
+        replace(e, hazard_sources=tuple(
+            replace(h, units=tuple(replace(u, cooling=None) for u in h.units))
+            for h in e.hazard_sources
+        ))
+        for e in site.enterprises
+    ))  # fmt: skip
+
+
+def run_scenario(
+    spec: ScenarioSpec, duration_s: float | None = None, *, context: bool = True
+) -> Run:
+    """Run `spec` (for `duration_s`, default its own) through a fresh service; keep its alarms.
+
+    `context=False` withholds the operating context: no transfer plans reach the service
+    and it watches no cooling (what the readings alone can tell)."""
     duration = spec.duration_s if duration_s is None else min(duration_s, spec.duration_s)
     script = spec.script()
     farm = script.farm
     clock = FakeClock(spec.start_ts)
     activations: list[Activation] = []
     with tempfile.TemporaryDirectory(prefix="hw-detection-") as tmp:
-        svc = Service(spec.site, Settings(data_dir=Path(tmp)), clock=clock)
+        watched = spec.site if context else without_cooling(spec.site)
+        svc = Service(watched, Settings(data_dir=Path(tmp)), clock=clock)
         try:
             to_table = np.array([svc.table.tag_index[s.tag] for s in farm.sensors], dtype=np.int64)
             seen: set[int] = set()
@@ -119,7 +136,8 @@ def run_scenario(spec: ScenarioSpec, duration_s: float | None = None) -> Run:
             def on_tick(ts: float, idx: np.ndarray, values: np.ndarray) -> None:
                 clock.set(ts)
                 for plan in farm.take_plans():  # the operators' plans come before their pumps
-                    svc.transfers.open(plan)
+                    if context:
+                        svc.transfers.open(plan)
                 if idx.size:
                     rows = to_table[idx]
                     batch = Batch.of(rows, np.full(idx.size, ts), values)
