@@ -37,17 +37,47 @@ class CoolingRule:
         self.member = np.full(table.n, -1, np.int64)
         self.member[self.status] = np.arange(self.status.size)
         self.member[self.temperature] = np.arange(self.temperature.size)
+        self.orphans = np.empty(0, np.int64)  # COOLING_LOST restored where no cooling is now
 
     @property
     def empty(self) -> bool:
-        return self.temperature.size == 0
+        return self.temperature.size == 0 and self.orphans.size == 0
 
-    def judge(
+    def adopt(self, sensor: int) -> None:
+        """COOLING_LOST was restored on `sensor`: if it is not a cooled unit's temperature
+        (the site changed), its next reading clears it."""
+        if sensor not in self.temperature:
+            self.orphans = np.union1d(self.orphans, [sensor])
+
+    def _release(
         self, st: State, sensors: np.ndarray, ts: np.ndarray, out: Changes, round_no: int
     ) -> None:
-        """Re-evaluate the units of `sensors` (readings at `ts`); record changes."""
+        # A usable reading: the value reported is the one it leaves (the reference's rule).
+        heard = np.isin(sensors, self.orphans)
+        if heard.any():
+            s = sensors[heard]
+            st.active[s] &= ~LOST
+            out.add(
+                s, Condition.COOLING_LOST, False, st.last_value[s], ts[heard], round_no=round_no
+            )
+            self.orphans = np.setdiff1d(self.orphans, s)
+
+    def judge(
+        self,
+        st: State,
+        sensors: np.ndarray,
+        ts: np.ndarray,
+        usable: np.ndarray | bool,
+        out: Changes,
+        round_no: int,
+    ) -> None:
+        """Re-evaluate the units of `sensors` (readings at `ts`, `usable` per reading or for
+        all); record changes."""
         if self.empty or sensors.size == 0:
             return
+        if self.orphans.size:
+            ok = slice(None) if usable is True else usable
+            self._release(st, sensors[ok], ts[ok], out, round_no)
         unit = self.member[sensors]
         keep = unit >= 0
         if not keep.any():
@@ -57,8 +87,14 @@ class CoolingRule:
         np.maximum.at(when, units, at)
         self._judge(st, np.unique(units), when, out, round_no)
 
-    def judge_at(self, st: State, at: np.ndarray, out: Changes, round_no: int) -> None:
-        """Re-evaluate the units with a reading this round: `at` its ts per sensor (NaN: none)."""
+    def judge_at(
+        self, st: State, at: np.ndarray, usable_at: np.ndarray, out: Changes, round_no: int
+    ) -> None:
+        """Re-evaluate the units with a reading this round: `at` its ts per sensor (NaN:
+        none), `usable_at` the same for usable readings (-inf or NaN: none)."""
+        if self.orphans.size:
+            heard = self.orphans[usable_at[self.orphans] > -np.inf]
+            self._release(st, heard, usable_at[heard], out, round_no)
         when = np.fmax(at[self.temperature], at[self.status])
         units = np.flatnonzero(~np.isnan(when))
         if units.size:

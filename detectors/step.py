@@ -208,7 +208,7 @@ class Detector:
                 ok = at[r] > -np.inf  # NaN (no reading) is not greater either
                 plans.judge(self.state, self.plans, r[ok], at[r][ok], out, round_no)
             if not self.cooling.empty:
-                self.cooling.judge_at(self.state, t_all, out, round_no)
+                self.cooling.judge_at(self.state, t_all, at, out, round_no)
         else:
             usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
             if p.area_k.size and gas.size:
@@ -217,7 +217,7 @@ class Detector:
                 touched = slice(None) if usable is True else np.flatnonzero(usable)
                 vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
             plans.judge_round(self.state, self.plans, idx, t, usable, out, round_no)
-            self.cooling.judge(self.state, idx, t, out, round_no)
+            self.cooling.judge(self.state, idx, t, usable, out, round_no)
 
     def _advance(
         self,
@@ -402,3 +402,5 @@ class Detector:
             self._recount |= c is Condition.AREA_GAS or bool(c.bit & vote.GAS_BITS)
             if c is Condition.OVERRUN and np.isnan(self.plans.target[i]):
                 self.plans.watch_orphan(i)
+            if c is Condition.COOLING_LOST:
+                self.cooling.adopt(i)

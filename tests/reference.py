@@ -177,8 +177,10 @@ class ReferenceDetector:
                     self._limit_checks(i, t, mem.smooth if Condition.NOISY in faults else v)
                 if not faults & set(FAULTS):
                     self._trends(i, t, v)
-                    # No transfer plans here: a restored OVERRUN ends on a usable reading.
+                    # No transfer plans and no cooling here: a restored OVERRUN or
+                    # COOLING_LOST ends on a usable reading.
                     mem.active.discard(Condition.OVERRUN)
+                    mem.active.discard(Condition.COOLING_LOST)
         after = mem.active
         flips = [
             (c, c in after, mem.eta.get(c, NAN)) for c in Condition if (c in before) != (c in after)

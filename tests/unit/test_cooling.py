@@ -116,3 +116,17 @@ def test_the_simulated_spray_flow_follows_its_thermostat_and_stops_when_it_fails
     failed = [(on[1], flow[1]) for t, on, flow in seen if t > 7200]  # V202's failed at 2 h
     assert any(on for on, _ in failed)  # its thermostat asks for water ...
     assert max(flow for _, flow in failed) == 0.0  # ... and none flows
+
+
+@pytest.mark.parametrize("dense_from", [0.0, 1.0])
+def test_a_restored_cooling_lost_where_no_cooling_is_watched_clears_on_its_next_reading(
+    dense_from: float,
+) -> None:
+    det = Detector(cooled_table(cooling=None), T0)
+    det.dense_from = dense_from
+    det.restore([(0, C.COOLING_LOST)])
+    out = det.step(Batch.of([0, 1], [T0 + 5] * 2, [33.0, 0.0]))
+    assert [(c.sensor, c.condition, c.active, c.ts) for c in out] == [
+        (0, C.COOLING_LOST, False, T0 + 5)
+    ]
+    assert det.cooling.empty  # nothing left to watch
