@@ -308,7 +308,10 @@ def simulate(
             duration = spec.duration_s if duration is None else duration
             climate, csv_start = spec.climate, spec.start_ts
             if rate is None and csv is not None:
-                rate = speed / spec.dt_s
+                # No slower than the site says its sensors report: a replay of the CSV would
+                # otherwise judge every sensor silent between two ticks.
+                shortest = min((x.period_s for _, _, _, x in site.iter_sensors()), default=1.0)
+                rate = speed / min(spec.dt_s, shortest)
         if overfill is not None:
             scenarios.append(Overfill(overfill, overfill_at))
         seed = 0 if seed is None else seed
@@ -332,7 +335,8 @@ def simulate(
             )
             typer.echo(
                 f"simulate: {summary['rows']} readings of {summary['sensors']} sensors over "
-                f"{duration:g} simulated s -> {csv}, truth -> {truth_path(csv)}"
+                f"{duration:g} simulated s -> {csv}, truth -> {truth_path(csv)}, "
+                f"{summary['plans']} transfer plans -> {summary['plans_file']}"
             )
             return
         assert broker is not None
@@ -405,6 +409,10 @@ def replay(
     ] = None,
     slice_s: Annotated[float, typer.Option(help="Seconds of data time per detector step")] = 1.0,
     chunk_rows: Annotated[int, typer.Option(help="Rows read at a time")] = 50_000,
+    plans: Annotated[
+        Path | None,
+        typer.Option(help="Transfer plans, one JSON object a line (simulate writes .plans.jsonl)"),
+    ] = None,
 ) -> None:
     """Run the live detector and alarm code over recorded readings; write the alarms."""
     from hazardwatch.replay import ReplayInputError
@@ -422,6 +430,7 @@ def replay(
             data_dir=data_dir,
             slice_s=slice_s,
             chunk_rows=chunk_rows,
+            plans=plans,
         )
     except ReplayInputError as exc:
         raise _fail(f"replay: {exc}") from None

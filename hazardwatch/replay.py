@@ -36,6 +36,7 @@ from hazardwatch.model import (
     Site,
 )
 from hazardwatch.replay_csv import CHUNK_ROWS, Chunk, CsvReader, Form, ReplayInputError
+from hazardwatch.replay_plans import Plans, load_plans, plans_rejected
 from hazardwatch.replay_site import GENERIC_RANGE, generic_site, reporting_periods
 from hazardwatch.replay_slices import Slice, Slicer
 from hazardwatch.service import Service, Settings
@@ -117,6 +118,9 @@ class ReplaySummary:
     alarm_ids: int = 0  # distinct alarms among them
     first_ts: float | None = None
     last_ts: float | None = None
+    plans: str = ""  # the plans file, if any
+    plans_read: int = 0
+    plans_rejected: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected_total(self) -> int:
@@ -143,6 +147,13 @@ class ReplaySummary:
                 out.append(f"    {reason}: {n}")
         if self.rejected_total:
             out.append(f"  rejected rows written to {self.deadletter}")
+        if self.plans:
+            bad = sum(self.plans_rejected.values())
+            detail = ", ".join(f"{r}: {n}" for r, n in self.plans_rejected.items())
+            out.append(
+                f"  transfer plans from {self.plans}: {self.plans_read} used, {bad} rejected"
+                + (f" ({detail}; written to {self.deadletter})" if bad else "")
+            )
         if self.late or self.out_of_order:
             out.append(
                 f"  late rows (their slice had run) {self.late}; readings older than their"
@@ -181,8 +192,10 @@ class _Run:
         learn_rows: int,
         out: IO[bytes],
         summary: ReplaySummary,
+        plans: Plans | None = None,
     ) -> None:
         self.service = service
+        self.plans = plans
         self.detector = service.detector
         self.clock = clock
         self.slice_s = slice_s
@@ -218,6 +231,9 @@ class _Run:
         self.replaying |= replaying
         self._catch_up(s.start, write=self.replaying)
         self.clock.set(s.end)
+        if self.plans is not None:
+            for plan in self.plans.due(s.end):  # the operator plans before the pump starts
+                self._write(self.service.handle_plan(plan), self.replaying)
         if n_learning and not self.can_learn:
             self._step(s.part(learning), write=False)
         if replaying:
@@ -274,12 +290,14 @@ def replay(
     slice_s: float = 1.0,
     chunk_rows: int = CHUNK_ROWS,
     default_period_s: float = 10.0,
+    plans: Path | None = None,
 ) -> ReplaySummary:
     """Replay a CSV of readings through a Service on a FakeClock; write alarms to `output`.
 
     Without `site` the CSV must be wide: its columns become generic sensors. `data_dir`
-    (default: a temporary folder) must not already hold an alarm journal. Bad rows never
-    raise; a file that cannot be read at all raises ReplayInputError.
+    (default: a temporary folder) must not already hold an alarm journal. `plans`: transfer
+    plans as JSON lines (hazardwatch.replay_plans), handed to the service as they fall due.
+    Bad rows never raise; a file that cannot be read at all raises ReplayInputError.
     """
     input, output = Path(input), Path(output)
     if not slice_s > 0 or not math.isfinite(slice_s):
@@ -326,6 +344,15 @@ def replay(
             table = SensorTable.from_site(site)
         assert table is not None
         summary.sensors = table.n
+        recorded = None
+        if plans is not None:
+            try:
+                recorded = load_plans(Path(plans), table)
+            except OSError as err:
+                raise ReplayInputError(f"--plans {plans}: {err.strerror}") from None
+            summary.plans, summary.plans_read = str(plans), len(recorded.items)
+            summary.plans_rejected = plans_rejected(recorded)
+            dead.write_all(recorded.rejections, time.time())
         slicer = Slicer(slice_s, table.tags, str(input))
         service: Service | None = None
         run: _Run | None = None
@@ -337,7 +364,7 @@ def replay(
                 # seen then, as they do from the start of a live service.
                 clock = FakeClock(s.start)
                 service = Service(site, Settings(data_dir=Path(data_dir)), clock=clock)
-                run = _Run(service, clock, slice_s, learn_rows, out, summary)
+                run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded)
             return run
 
         try:

@@ -209,14 +209,15 @@ class Service:
             return []
         return self.handle_changes(self.detector.gateway_offline(sensors, status.ts))
 
-    def handle_plan(self, item: TransferPlan | PlanClosed) -> None:
-        """A plan from MQTT: opened (replacing the tank's open plan), or its transfer ended."""
+    def handle_plan(self, item: TransferPlan | PlanClosed) -> list[AlarmEvent]:
+        """A checked plan (MQTT, a replay): opened, replacing the tank's open plan, or its
+        transfer ended; returns the alarm events it caused."""
         if isinstance(item, TransferPlan):
-            self.transfers.open(item)
-            return
+            return self.transfers.take(item)[1]
         open_plan = self.transfers.book.open_for(item.tag)
-        if open_plan is not None:
-            self.transfers.close(open_plan.id, item.by)
+        if open_plan is None:
+            return []
+        return self.transfers.finish(open_plan.id, item.by)[1]
 
     async def _ingest_loop(self, ingestor: Ingestor, queue: asyncio.Queue[Batch | None]) -> None:
         s = self.settings

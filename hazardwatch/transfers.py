@@ -262,15 +262,23 @@ class TransferDesk:
         return self.open(plan)
 
     def open(self, plan: TransferPlan) -> Transfer:
+        return self.take(plan)[0]
+
+    def take(self, plan: TransferPlan) -> tuple[Transfer, list[Any]]:
+        """Open a checked plan; returns it and what emitting its changes returned."""
         transfer, _ = self.book.add(plan)
-        self._apply(plan.tag, plan, plan.ts)
-        return transfer
+        return transfer, self._apply(plan.tag, plan, plan.ts)
 
     def close(self, transfer_id: int, by: str, reason: str = "closed") -> Transfer:
+        return self.finish(transfer_id, by, reason)[0]
+
+    def finish(
+        self, transfer_id: int, by: str, reason: str = "closed"
+    ) -> tuple[Transfer, list[Any]]:
+        """Close an open plan now; returns it and what emitting its changes returned."""
         now = self._clock.now()
         transfer = self.book.finish(transfer_id, now, by, reason)
-        self._apply(transfer.plan.tag, None, now)
-        return transfer
+        return transfer, self._apply(transfer.plan.tag, None, now)
 
     def expire(self, now: float) -> list[Transfer]:
         """Close every plan past its expiry (the service calls this periodically)."""
@@ -280,8 +288,10 @@ class TransferDesk:
             self._apply(t.plan.tag, None, now)
         return done
 
-    def _apply(self, tag: str, plan: TransferPlan | None, ts: float) -> None:
+    def _apply(self, tag: str, plan: TransferPlan | None, ts: float) -> list[Any]:
         sensor = self.book.table.tag_index[tag]
         changes = self._judge(sensor, plan, ts)
-        if changes:
-            self._emit(changes)
+        if not changes:
+            return []
+        emitted = self._emit(changes)
+        return list(emitted) if isinstance(emitted, list) else []

@@ -33,9 +33,10 @@ class PlanClosed:
 
 
 def decode_plan(
-    obj: Any, enterprise: str, table: SensorTable, window: TsWindow
+    obj: Any, enterprise: str | None, table: SensorTable, window: TsWindow
 ) -> TransferPlan | PlanClosed:
-    """A plan (or its end) from one decoded JSON payload of `enterprise`, or BadField."""
+    """A plan (or its end) from one decoded JSON payload of `enterprise` (None: of any, as
+    in a recorded plans file), or BadField."""
     if type(obj) is not dict:
         raise BadField(Reason.WRONG_TYPE, f"plan must be an object, got {kind_of(obj)}")
     unknown = sorted(set(obj) - _FIELDS)
@@ -49,7 +50,7 @@ def decode_plan(
     where = table.tag_index.get(tag) if tag is not None else None
     if unit is not None:
         where = next((i for i, u in enumerate(table.unit) if u == unit), None)
-    if where is not None and table.enterprise[where] != enterprise:
+    if where is not None and enterprise is not None and table.enterprise[where] != enterprise:
         raise BadField(
             Reason.WRONG_ENTERPRISE,
             f"{short(tag or unit)} belongs to enterprise {table.enterprise[where]!r}, "

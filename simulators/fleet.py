@@ -25,6 +25,7 @@ from simulators.gateway import (
     RECONNECT_MAX_S,
     GatewayLink,
     NetworkLoop,
+    plan_payload,
     wait_closed,
 )
 from simulators.physics import Climate, TankFarm
@@ -282,14 +283,8 @@ class FleetPublisher:
             gw = self._gateway_of[plan.tag]
             if gw.key in self._down or not gw.up:
                 continue  # the DCS link is down with the gateway: the plan is lost, as live
-            body = {
-                "tag": plan.tag,
-                "target": plan.target,
-                "direction": "fill" if plan.direction > 0 else "empty",
-                "ts": round(plan.ts, 3),
-                "by": plan.by,
-            }
-            self.published_plans += gw.publish(gw.plan_topic, orjson.dumps(body), 1)
+            body = orjson.dumps(plan_payload(plan))
+            self.published_plans += gw.publish(gw.plan_topic, body, 1)
 
     def _scatter(self, sensors: np.ndarray, values: np.ndarray) -> np.ndarray:
         self._latest.fill(np.nan)

@@ -24,6 +24,8 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from hazardwatch.model import TransferPlan
+
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 30
@@ -305,3 +307,14 @@ def _on_disconnect(
 ) -> None:
     gw.connected.clear()
     gw.lost = True
+
+
+def plan_payload(plan: TransferPlan) -> dict[str, Any]:
+    """A transfer plan as the DCS sends it on `<root>/<enterprise>/_plan` (ingest.plans)."""
+    return {
+        "tag": plan.tag,
+        "target": plan.target,
+        "direction": "fill" if plan.direction > 0 else "empty",
+        "ts": round(plan.ts, 3),
+        "by": plan.by,
+    }

@@ -32,6 +32,7 @@ import orjson
 from hazardwatch.defaults import BUILTIN
 from hazardwatch.model import HazardWatchError, Kind, Quality, Sensor, Site, Trend
 from hazardwatch.substances import substance
+from simulators.gateway import plan_payload
 from simulators.physics import Climate, TankFarm
 from simulators.scenario import Scenario, Script
 
@@ -40,6 +41,7 @@ __all__ = [
     "CSV_START_TS",
     "CsvRecorder",
     "RecordError",
+    "plans_path",
     "record_run",
     "site_to_yaml",
     "truth_path",
@@ -154,6 +156,17 @@ def truth_path(csv_path: str | Path) -> Path:
     return p.with_name(f"{stem}.truth.json")
 
 
+def plans_path(csv_path: str | Path) -> Path:
+    """Where a recording's transfer plans go: `OUT.csv` -> `OUT.plans.jsonl`.
+
+    >>> plans_path("runs/day1.csv").as_posix()
+    'runs/day1.plans.jsonl'
+    """
+    p = Path(csv_path)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    return p.with_name(f"{stem}.plans.jsonl")
+
+
 def write_truth(path: str | Path, truth: dict[str, Any]) -> Path:
     """Write the ground truth as indented JSON (numpy numbers allowed); return the path."""
     p = Path(path)
@@ -203,9 +216,17 @@ def record_run(
     gateways, gateway_of = np.unique(np.array(keys, dtype=object), return_inverse=True)
     position = {str(g): i for i, g in enumerate(gateways)}
     down = np.zeros(len(gateways), dtype=bool)
-    with CsvRecorder(csv_path, [s.tag for _, _, _, s in rows]) as rec:
+    plans = 0
+    try:
+        plan_file = open(plans_path(csv_path), "wb")
+    except OSError as err:
+        raise RecordError(f"cannot write {plans_path(csv_path)}: {err.strerror}") from None
+    with plan_file, CsvRecorder(csv_path, [s.tag for _, _, _, s in rows]) as rec:
         for _ in range(n_ticks):
             sensors, values = script.tick(dt)
+            for plan in farm.take_plans():  # as the DCS would send them on the _plan topic
+                plan_file.write(orjson.dumps(plan_payload(plan)) + b"\n")
+                plans += 1
             down[:] = False
             down[[position[k] for k in script.gateways_down()]] = True
             if down.any():
@@ -223,6 +244,8 @@ def record_run(
         "ticks": n_ticks,
         "rows": rec.rows,
         "csv": str(csv_path),
+        "plans": plans,
+        "plans_file": str(plans_path(csv_path)),
     }
     write_truth(truth_path(csv_path), script.ground_truth(**summary))
     return summary
