@@ -103,7 +103,7 @@ def plan_for(
     hh, ll = float(table.limit_hh[where]), float(table.limit_ll[where])
     if target >= hh or target <= ll:
         at = f"HH {hh:g}" if target >= hh else f"LL {ll:g}"
-        raise TransferError(f"target {target:g} for {name} is at or past {at}: plan inside them")
+        raise TransferError(f"target {target:g} for {name} is at or past {at}: plan inside LL..HH")
     if direction is None:
         if current is None or not math.isfinite(current):
             raise TransferError(f"{name} has no level reading yet: give direction fill or empty")

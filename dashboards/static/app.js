@@ -475,6 +475,9 @@
     refreshEtas();
   }
 
+  // What transfers.js shares with this file.
+  window.HazardWatch = { el, toast, timeText, valueText, operator, askOperator };
+
   document.addEventListener("DOMContentLoaded", () => {
     tick();
     setInterval(tick, 1000);

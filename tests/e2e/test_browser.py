@@ -15,18 +15,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from alerting import AlarmEvent, Event
 from dashboards import Server, alarm_message, create_app, risk_message
-from hazardwatch.model import AlarmState, Condition
-from tests.unit.test_api import Park
+from hazardwatch.clock import FakeClock
+from hazardwatch.model import AlarmState, Batch, Condition
+from hazardwatch.service import Service, Settings
+from tests.unit.test_api import Park, make_site
 
 pytestmark = pytest.mark.e2e
 
@@ -37,19 +48,15 @@ STOP_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
 
-class ServedPark:
-    """A Park behind uvicorn on 127.0.0.1, its own event loop on a background thread."""
+class Served:
+    """An app behind uvicorn on 127.0.0.1, its own event loop on a background thread."""
 
-    def __init__(self, journal_path: Path) -> None:
-        self.park = Park.build(journal_path)
-        self.park.clock.set(time.time())  # the page shows today's times as HH:MM:SS
+    def __init__(self, app: Any, hub: Any) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            create_app(self.park.view()), log_level="warning", lifespan="on", access_log=False
-        )
-        self.server = Server(config, hub=self.park.hub)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        self.server = Server(config, hub=hub)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="uvicorn", daemon=True)
@@ -64,7 +71,7 @@ class ServedPark:
         except BaseException as exc:  # reported by start() and stop()
             self.failure = exc
 
-    def start(self) -> ServedPark:
+    def start(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.server.started and time.monotonic() < deadline:
@@ -79,7 +86,6 @@ class ServedPark:
         self.server.should_exit = True
         self.thread.join(STOP_TIMEOUT_S)
         self.sock.close()
-        self.park.journal.close()
         assert not self.thread.is_alive(), "uvicorn did not shut down"
         assert self.failure is None, repr(self.failure)
 
@@ -91,6 +97,21 @@ class ServedPark:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=5)
+
+
+class ServedPark(Served):
+    """The dashboards' Park (tests.unit.test_api) served as the service serves it."""
+
+    def __init__(self, journal_path: Path) -> None:
+        self.park = Park.build(journal_path)
+        self.park.clock.set(time.time())  # the page shows today's times as HH:MM:SS
+        super().__init__(create_app(self.park.view()), self.park.hub)
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.park.journal.close()
 
     def raise_alarm(
         self, tag: str, condition: Condition, value: float, eta_ts: float | None = None
@@ -120,20 +141,21 @@ def served(tmp_path: Path) -> Iterator[ServedPark]:
         service.stop()
 
 
-def _row(page: Page, alarm_id: int) -> Locator:
-    return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')
-
-
-def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
-    served: ServedPark, tmp_path: Path
-) -> None:
+def _chromium(p: Playwright) -> Browser:
     # Missing setup fails here with its fix; a skip would pass a machine that never ran the page.
     assert shutil.which(CHROMIUM), (
         f"no {CHROMIUM}: `scripts/setup.sh test` installs Debian's chromium"
     )
-    first = served.raise_alarm("T101.LT", Condition.HH, 18.7)
-    outside: list[str] = []
-    alarm_fetches: list[str] = []
+    return p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
+def _loopback_context(
+    browser: Browser, outside: list[str], alarm_fetches: list[str] | None = None
+) -> BrowserContext:
+    """A browser context that lets the page reach loopback only (the rest is recorded)."""
 
     def loopback_only(route: Route) -> None:
         url = route.request.url
@@ -141,18 +163,30 @@ def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
             outside.append(url)
             route.abort()
             return
-        if urlsplit(url).path == "/api/alarms":
+        if alarm_fetches is not None and urlsplit(url).path == "/api/alarms":
             alarm_fetches.append(url)
         route.continue_()
 
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    context.route("**/*", loopback_only)
+    return context
+
+
+def _row(page: Page, alarm_id: int) -> Locator:
+    return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')
+
+
+def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
+    served: ServedPark, tmp_path: Path
+) -> None:
+    first = served.raise_alarm("T101.LT", Condition.HH, 18.7)
+    outside: list[str] = []
+    alarm_fetches: list[str] = []
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = _chromium(p)
         try:
-            context = browser.new_context(viewport={"width": 1600, "height": 900})
-            context.route("**/*", loopback_only)
+            context = _loopback_context(browser, outside, alarm_fetches)
             page = context.new_page()
             page.goto(served.url + "/")
 
@@ -250,3 +284,76 @@ def test_shutdown_is_not_held_up_by_an_open_live_stream(tmp_path: Path) -> None:
             assert [line for line in lines if line.startswith("data:")] == []
     finally:
         service.stop()
+
+
+@pytest.fixture
+def served_service(tmp_path: Path) -> Iterator[tuple[Served, Service]]:
+    """A whole Service (detector, alarms, transfer plans) behind uvicorn, on a fake clock."""
+    svc = Service(make_site(), Settings(data_dir=tmp_path / "data"), clock=FakeClock(time.time()))
+    served = Served(svc.app, svc.hub).start()
+    try:
+        yield served, svc
+    finally:
+        served.stop()
+        svc.close()
+
+
+def test_page_plans_a_transfer_shows_its_overrun_and_closes_it(
+    served_service: tuple[Served, Service],
+) -> None:
+    served, svc = served_service
+    lt = svc.table.tag_index["T101.LT"]
+
+    def level(value: float) -> None:
+        def feed() -> None:
+            now = time.time()
+            svc.clock.set(now)  # type: ignore[attr-defined]
+            svc.handle_batch(Batch.of([lt], [now], [value]))
+
+        served.on_loop(feed)
+
+    level(12.0)
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            context = _loopback_context(browser, outside)
+            page = context.new_page()
+            page.goto(served.url + "/")
+            page.evaluate("localStorage.setItem('hazardwatch.operator', 'Li Ming')")
+            expect(page.get_by_test_id("no-transfers")).to_be_visible()
+            expect(page.locator('[data-testid="plan-tanks"] option[value="T101"]')).to_have_count(1)
+
+            # A plan the site cannot take is refused with the server's reason.
+            page.get_by_test_id("plan-unit").fill("T101")
+            page.get_by_test_id("plan-target").fill("19.5")
+            page.get_by_test_id("plan-submit").click()
+            expect(page.get_by_test_id("toast")).to_contain_text("at or past HH 18")
+            expect(page.get_by_test_id("transfer-row")).to_have_count(0)
+
+            page.get_by_test_id("plan-target").fill("13.5")
+            page.get_by_test_id("plan-submit").click()
+            plan = page.get_by_test_id("transfer-row")
+            expect(plan).to_have_count(1)
+            expect(plan).to_have_attribute("data-tag", "T101.LT")
+            expect(plan).to_contain_text("进料 fill")  # from the level, 12.0 below 13.5
+            expect(plan).to_contain_text("Li Ming")
+            expect(plan.get_by_test_id("transfer-target")).to_have_text("13.50")
+            expect(page.get_by_test_id("transfer-count")).to_have_text("1")
+
+            for _ in range(10):  # the smoothed level passes 13.5 + 1 % of the 20 m span
+                level(14.2)
+            warned = page.locator('[data-testid="alarm-row"][data-category="early_warning"]')
+            expect(warned).to_contain_text("OVERRUN 超计划液位")
+            expect(warned).to_contain_text("14.20")
+
+            plan.get_by_test_id("plan-close").click()
+            expect(page.get_by_test_id("transfer-row")).to_have_count(0)
+            expect(page.get_by_test_id("no-transfers")).to_be_visible()
+            expect(warned).to_have_attribute("data-state", "cleared_unack")
+            (closed,) = served.on_loop(lambda: svc.transfers.book.transfers(True))
+            assert (closed.close_reason, closed.closed_by) == ("closed", "Li Ming")
+            context.close()
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
