@@ -145,15 +145,19 @@ class CsvRecorder:
         self.close()
 
 
+def _beside(csv_path: str | Path, suffix: str) -> Path:
+    p = Path(csv_path)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    return p.with_name(f"{stem}{suffix}")
+
+
 def truth_path(csv_path: str | Path) -> Path:
     """Where a recording's ground truth goes: `OUT.csv` -> `OUT.truth.json`.
 
     >>> truth_path("runs/day1.csv").as_posix()
     'runs/day1.truth.json'
     """
-    p = Path(csv_path)
-    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
-    return p.with_name(f"{stem}.truth.json")
+    return _beside(csv_path, ".truth.json")
 
 
 def plans_path(csv_path: str | Path) -> Path:
@@ -162,9 +166,7 @@ def plans_path(csv_path: str | Path) -> Path:
     >>> plans_path("runs/day1.csv").as_posix()
     'runs/day1.plans.jsonl'
     """
-    p = Path(csv_path)
-    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
-    return p.with_name(f"{stem}.plans.jsonl")
+    return _beside(csv_path, ".plans.jsonl")
 
 
 def write_truth(path: str | Path, truth: dict[str, Any]) -> Path:
