@@ -5,7 +5,7 @@ sensor index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -165,7 +165,7 @@ class Params:
         pair_of = np.full(n, -1, np.int64)
         pair_of[ut] = np.arange(ut.size)
         pair_of[up] = np.arange(up.size)
-        return cls(
+        params = cls(
             is_gas=gas.astype(np.uint32),
             limit=limit,
             deadband=_finite_or_zero(table.deadband),
@@ -205,10 +205,31 @@ class Params:
             unit_pressure=up,
             pair_of=pair_of,
         )
+        return replace(params, **_shared_settings(params, n))
 
     @property
     def nbytes(self) -> int:
-        return sum(getattr(self, f.name).nbytes for f in fields(self))
+        return sum(_memory(getattr(self, f.name)) for f in fields(self))
+
+
+def _shared_settings(p: Params, n: int) -> dict[str, np.ndarray]:
+    """The float settings every sensor shares, as read-only zero-stride views of one value.
+
+    A shared setting then costs one cached value per pass instead of a park-sized array read
+    from memory (or gathered) every step; the arithmetic is the same, element for element.
+    """
+    out = {}
+    for f in fields(p):
+        a = getattr(p, f.name)
+        if a.ndim == 1 and a.shape[0] == n > 1 and a.dtype == np.float64:
+            if np.array_equal(a, np.broadcast_to(a[:1], a.shape), equal_nan=True):
+                out[f.name] = np.broadcast_to(a[:1].copy(), a.shape)
+    return out
+
+
+def _memory(a: np.ndarray) -> int:
+    """Bytes an array holds: a zero-stride (broadcast) array holds one element."""
+    return a.itemsize if a.ndim == 1 and a.strides[0] == 0 else a.nbytes
 
 
 # A baseline sigma below 0.1 % of the span is not trusted as the scale of DRIFT and NOISY
