@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors import decide
-from detectors.state import LIMIT_BITS, SLOTS, Params, State, columns, rows_at
+from detectors.state import LIMIT_BITS, SLOTS, Params, State
 
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
 
@@ -14,19 +14,16 @@ _LIMIT_BITS = np.uint32(LIMIT_BITS)
 class LimitRules:
     """The limit conditions of every sensor, advanced reading by reading.
 
-    Strictly between its highest low limit and its lowest high limit, a sensor with no limit
-    condition active and no timer running wants nothing to change: those readings (most of
-    a park, most of the time) are skipped.
+    Each sensor keeps the band of values in which no limit condition wants to change and no
+    timer runs (State.quiet_lo < value < State.quiet_hi, strict): a reading inside it is
+    skipped (most of a park, most of the time, alarms held steady included). The band is
+    recomputed whenever a reading goes through the rules; empty, it sends the next reading
+    through them.
     """
 
     def __init__(self, p: Params) -> None:
         # The condition bit of each slot: a constant, or per sensor where gas differs.
         self.slot_bits = [s.bits(p.is_gas) for s in SLOTS]
-        with np.errstate(invalid="ignore"):
-            hi = np.fmin.reduce([p.limit[k] for k, s in enumerate(SLOTS) if s.high])
-            lo = np.fmax.reduce([p.limit[k] for k, s in enumerate(SLOTS) if not s.high])
-        self.quiet_hi = np.where(np.isnan(hi), np.inf, hi)
-        self.quiet_lo = np.where(np.isnan(lo), -np.inf, lo)
         # Set after a restore: conditions the current config cannot raise end on the next
         # measurement of their sensor.
         self.orphans = False
@@ -45,18 +42,16 @@ class LimitRules:
         place); other rows keep them and their timers."""
         t, v = reading
         with np.errstate(invalid="ignore"):
-            calm = np.greater(v, self.quiet_lo[rows])
-            calm &= v < self.quiet_hi[rows]
-        calm &= (old & _LIMIT_BITS) == 0
-        calm &= ~st.limit_pending[rows]
+            calm = np.greater(v, st.quiet_lo[rows])
+            calm &= v < st.quiet_hi[rows]
         busy = np.flatnonzero(usable & ~calm)
         if busy.size == 0:
             return
-        r = rows_at(rows, busy)
+        r = busy + (rows.start or 0) if isinstance(rows, slice) else rows[busy]
         moved = new[busy]
-        self._apply_rows(st, p, r, t[busy], v[busy], old[busy], moved)
+        pending = self._apply_rows(st, p, r, t[busy], v[busy], old[busy], moved)
         new[busy] = moved
-        st.limit_pending[r] = ~np.isnan(columns(st.pending_since, r)).all(axis=0)
+        st.quiet_lo[r], st.quiet_hi[r] = self._band(p, r, moved, pending)
 
     def _apply_rows(
         self,
@@ -67,9 +62,11 @@ class LimitRules:
         v: np.ndarray,
         old: np.ndarray,
         new: np.ndarray,
-    ) -> None:
-        """The rules for one usable reading per sensor index in `rows`, into `new`."""
+    ) -> np.ndarray:
+        """The rules for one usable reading per sensor index in `rows`, into `new`; returns
+        where a timer now runs."""
         deadband = p.deadband[rows]
+        pending = np.zeros(rows.shape, bool)
         for k, slot in enumerate(SLOTS):
             bit = self.slot_bits[k]
             if not isinstance(bit, np.uint32):
@@ -90,7 +87,38 @@ class LimitRules:
                 ~was, was, since, t[moving], p.on_delay_s[at], p.off_delay_s[at]
             )
             pending_row[at] = now_pending
+            pending[moving] |= now_pending == now_pending  # not NaN: a timer runs
             flip = moving[now_active != was]
             new[flip] ^= bit if isinstance(bit, np.uint32) else bit[flip]
         if self.orphans:
             new &= ~(new & _LIMIT_BITS & ~p.valid_bits[rows])
+        return pending
+
+    def _band(
+        self, p: Params, rows: np.ndarray, bits: np.ndarray, pending: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi): the values strictly between which the rules, given condition `bits` and
+        no timer, want nothing changed (decide.hold_high/hold_low, to the last bit); empty
+        (lo = inf) where a timer runs or a limit bit has no configured limit of the sensor.
+        """
+        lo, hi = np.full(rows.shape, -np.inf), np.full(rows.shape, np.inf)
+        empty = pending | ((bits & _LIMIT_BITS & ~p.valid_bits[rows]) != 0)
+        deadband = p.deadband[rows]
+        with np.errstate(invalid="ignore"):
+            for k, slot in enumerate(SLOTS):
+                bit = self.slot_bits[k]
+                active = (bits & (bit if isinstance(bit, np.uint32) else bit[rows])) != 0
+                limit = p.limit[k][rows]
+                empty |= active & np.isnan(limit)  # held on no limit: it clears
+                # The same threshold as decide.hold_*; value >= x is value > nextafter(x, -inf)
+                # (fmax/fmin skip the NaN of a limit not configured).
+                if slot.high:  # active: value >= thr holds it; inactive: value < thr
+                    thr = limit - deadband * active
+                    np.fmax(lo, np.where(active, np.nextafter(thr, -np.inf), -np.inf), out=lo)
+                    np.fmin(hi, np.where(active, np.inf, thr), out=hi)
+                else:  # active: value <= thr holds it; inactive: value > thr
+                    thr = limit + deadband * active
+                    np.fmin(hi, np.where(active, np.nextafter(thr, np.inf), np.inf), out=hi)
+                    np.fmax(lo, np.where(active, -np.inf, thr), out=lo)
+        lo[empty] = np.inf
+        return lo, hi

@@ -254,7 +254,10 @@ class State:
     last_quality: np.ndarray  # uint8, Quality of the last applied reading
     active: np.ndarray  # uint32, bit Condition.bit set while that condition is active
     pending_since: np.ndarray  # float64 (len(SLOTS), n): start of a pending change; NaN: none
-    limit_pending: np.ndarray  # bool: some limit slot has a pending change (a timer runs)
+    # Limits: a judged value strictly between these changes no limit condition and no timer
+    # (detectors.limit_rules); lo = inf sends the next reading through the rules.
+    quiet_lo: np.ndarray
+    quiet_hi: np.ndarray
     # Sliding window: ring of accepted samples, (RING_SIZE, n) so one slot is contiguous,
     # and running sums of x = ts - t0, y = value - v0 (a per-sensor origin keeps them exact).
     ring_ts: np.ndarray
@@ -295,7 +298,8 @@ class State:
             last_quality=np.zeros(n, np.uint8),
             active=np.zeros(n, np.uint32),
             pending_since=nan(len(SLOTS), n),
-            limit_pending=np.zeros(n, bool),
+            quiet_lo=np.full(n, np.inf),
+            quiet_hi=np.full(n, -np.inf),
             ring_ts=nan(ring_size, n),
             ring_value=nan(ring_size, n),
             head=np.zeros(n, np.int64),

@@ -354,6 +354,7 @@ class Detector:
         for sensor, condition in active:
             i, c = int(sensor), Condition(condition)
             st.active[i] |= np.uint32(c.bit)
+            st.quiet_lo[i] = np.inf  # its limits go through the rules on its next reading
             gas = bool(p.is_gas[i])
             for row, slot in enumerate(SLOTS):
                 if c == slot.condition_for(gas):
