@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.checks import (
-    baseline_sigma,
     is_spike,
     is_step,
     is_stuck,
@@ -102,7 +101,7 @@ def signal_faults(
         stuck[late] = is_stuck(
             t[late], moved_ts[late], window[late], learned, p.moving_sigma[rows][late]
         )
-    sigma = baseline_sigma(var, p.sigma_floor[rows])
+    sigma = st.base_sigma[rows]  # a view for a slice: trends writes it after its last use
     noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, (old & NOISY) != 0)
     st.prev_value[rows], st.prev_ts[rows] = v, t
     if spikes.size == 0:  # the common case; v1, t1 may be views of rows 0, 1, so move them first

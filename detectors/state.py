@@ -275,6 +275,7 @@ class State:
     base_n: np.ndarray  # float64: readings learned
     base_mean: np.ndarray
     base_var: np.ndarray
+    base_sigma: np.ndarray  # checks.baseline_sigma of base_var: kept, as var moves only on samples
     cusum: np.ndarray  # float64 (2, n): upper, lower
     drift_off_since: np.ndarray  # float64: first reading that wanted DRIFT cleared; NaN: none
     # Signal faults.
@@ -287,7 +288,14 @@ class State:
     anchor_ts: np.ndarray
 
     @classmethod
-    def new(cls, n: int, start_ts: float, ring_size: int = RING_SIZE) -> State:
+    def new(
+        cls,
+        n: int,
+        start_ts: float,
+        ring_size: int = RING_SIZE,
+        sigma_floor: np.ndarray | None = None,
+    ) -> State:
+        """A park never heard from; `sigma_floor` is Params.sigma_floor (default 0)."""
         def nan(*shape: int) -> np.ndarray:
             return np.full(shape or (n,), np.nan)
 
@@ -314,6 +322,7 @@ class State:
             base_n=np.zeros(n),
             base_mean=np.zeros(n),
             base_var=np.zeros(n),
+            base_sigma=np.zeros(n) if sigma_floor is None else np.array(sigma_floor, np.float64),
             cusum=np.zeros((2, n)),
             drift_off_since=nan(),
             prev_value=nan(),

@@ -70,7 +70,7 @@ class Detector:
         ring_size: int = RING_SIZE,
     ) -> None:
         self.params = Params.from_table(table, ring_size)
-        self.state = State.new(self.params.n, start_ts, ring_size)
+        self.state = State.new(self.params.n, start_ts, ring_size, self.params.sigma_floor)
         self.range_tolerance = float(range_tolerance)
         self.dense_from = float(dense_from)
         self._sensors = np.arange(self.params.n)

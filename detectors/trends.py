@@ -215,6 +215,7 @@ def _drift_and_baseline(
         new_mean[stay], new_var[stay] = mean[stay], var[stay]
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n + learn
+    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])  # `sigma` used up
     return bits
 
 
@@ -242,3 +243,4 @@ def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
     sigma = baseline_sigma(var, p.sigma_floor[rows])
     new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
     st.base_mean[rows], st.base_var[rows], st.base_n[rows] = new_mean, new_var, n + 1.0
+    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])
