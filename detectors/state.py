@@ -270,6 +270,7 @@ class State:
     pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: none yet
     slope: np.ndarray  # float64, units/s of the window after the last accepted sample
     stderr: np.ndarray  # float64, standard error of that slope
+    significant: np.ndarray  # bool: decide.significant of slope, stderr and count
     eta: np.ndarray  # float64 (2, n): last reported eta of PREDICT_HH, PREDICT_LL
     # Learned baseline and CUSUM.
     base_n: np.ndarray  # float64: readings learned
@@ -318,6 +319,7 @@ class State:
             pushed_ts=np.full(n, -np.inf),
             slope=nan(),
             stderr=nan(),
+            significant=np.zeros(n, bool),
             eta=nan(2, n),
             base_n=np.zeros(n),
             base_mean=np.zeros(n),
