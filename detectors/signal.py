@@ -81,13 +81,17 @@ def signal_faults(
         v1, t1 = v1.copy(), t1.copy()  # they may be views of the history
         v1[steps] = t1[steps] = np.nan
     noise = noise_update(noise_before, d2)
-    smooth_before = st.smooth[rows]
-    smooth = smooth_update(smooth_before, v)
-    smooth[spikes] = smooth_before[spikes]
+    # Smoothing and anchor: a slice of rows is updated in place (views of the state), an
+    # index array in gathered copies that are written back below. A spike keeps both.
+    smooth = st.smooth[rows]
+    kept = smooth[spikes]
+    smooth = smooth_update(smooth, v, out=smooth)
+    smooth[spikes] = kept
     smooth[steps] = v[steps]
-    a_value, a_ts = st.anchor_value[rows], st.anchor_ts[rows]
-    moved_value, moved_ts = still_since(v, t, a_value, a_ts, p.resolution[rows])
-    moved_value[spikes], moved_ts[spikes] = a_value[spikes], a_ts[spikes]
+    moved_value, moved_ts = st.anchor_value[rows], st.anchor_ts[rows]
+    kept_value, kept_ts = moved_value[spikes], moved_ts[spikes]
+    still_since(v, t, moved_value, moved_ts, p.resolution[rows], out=(moved_value, moved_ts))
+    moved_value[spikes], moved_ts[spikes] = kept_value, kept_ts
     var = st.base_var[rows]
     warmed = st.base_n[rows] >= p.warmup_n[rows]
     window = p.stuck_window_s[rows]
@@ -111,8 +115,9 @@ def signal_faults(
         ok = ~spike
         st.hist[:, rows] = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
     st.noise[rows] = noise
-    st.smooth[rows] = smooth
-    st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
+    if not isinstance(rows, slice):
+        st.smooth[rows] = smooth
+        st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
     fault = noisy * NOISY
     if spikes.size:
         fault[spikes] |= SPIKE
