@@ -165,6 +165,7 @@ class Params:
         pair_of = np.full(n, -1, np.int64)
         pair_of[ut] = np.arange(ut.size)
         pair_of[up] = np.arange(up.size)
+        sample_every_s = WINDOW_SAMPLE_SHARE * rate_window_s / ring_size
         params = cls(
             is_gas=gas.astype(np.uint32),
             limit=limit,
@@ -177,7 +178,8 @@ class Params:
             valid_bits=np.where(gas, gas_bits, plain_bits).astype(np.uint32),
             rate_limit_per_min=_column(table, "rate_limit_per_min", d.rate_limit_per_min),
             rate_window_s=rate_window_s,
-            sample_every_s=WINDOW_SAMPLE_SHARE * rate_window_s / ring_size,
+            # No window (NaN): inf, so only an empty window (pushed_ts -inf) takes a sample.
+            sample_every_s=np.where(np.isnan(sample_every_s), np.inf, sample_every_s),
             horizon_s=_column(table, "horizon_s", d.horizon_s),
             drift_h_sigma=_column(table, "drift_h_sigma", d.drift_h_sigma),
             drift_k_sigma=_column(table, "drift_k_sigma", d.drift_k_sigma),
@@ -267,7 +269,7 @@ class State:
     t0: np.ndarray
     v0: np.ndarray
     sums: np.ndarray  # float64 (5, n): sum x, y, xx, xy, yy
-    pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: none yet
+    pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: empty
     slope: np.ndarray  # float64, units/s of the window after the last accepted sample
     stderr: np.ndarray  # float64, standard error of that slope
     significant: np.ndarray  # bool: decide.significant of slope, stderr and count

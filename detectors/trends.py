@@ -78,9 +78,9 @@ def advance_trends(
     """
     sensor, t, v = reading
     # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
-    # rate_window_s however fast the sensor reports); a restarted window takes the first.
+    # rate_window_s however fast the sensor reports); an empty window (pushed_ts -inf:
+    # never filled or restarted) takes the first.
     due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
-    due |= st.count[rows] == 0
     r_due, pos = subset(rows, due)
     some_due = isinstance(pos, slice) or pos.size > 0
     if some_due:
@@ -239,6 +239,7 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     """After an instrument STEP of `jump` (units) on `rows`: the window starts again with
     the next sample, the CUSUM from 0, and the baseline moves with the instrument."""
     st.count[rows] = 0
+    st.pushed_ts[rows] = -np.inf  # the next usable reading is sampled
     st.significant[rows] = False  # too few samples
     st.cusum[:, rows] = 0.0
     st.base_mean[rows] += jump
