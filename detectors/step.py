@@ -84,6 +84,8 @@ class Detector:
         }
         # Set by restore(): recount every area on the next step.
         self._recount = False
+        # Set by _rounds for a batch of every sensor once: (its sensors, where each sits).
+        self._in_order: tuple[np.ndarray, np.ndarray] | None = None
         self.limits = LimitRules(self.params)
 
     # ------------------------------------------------------------------ readings
@@ -151,15 +153,20 @@ class Detector:
 
         The common batch (each sensor once) is a single round, `None` meaning "all".
         """
+        self._in_order = None
         if sensor.size == 0:
             return []
         if sensor.size * 8 < self.params.n:  # small batch: sorting it beats counting every sensor
             ordered = np.sort(sensor)
             unique = not (ordered[1:] == ordered[:-1]).any()
         else:
-            seen = np.zeros(self.params.n, np.bool_)
-            seen[sensor] = True
-            unique = np.count_nonzero(seen) == sensor.size
+            # Where each sensor's reading sits in the batch (-1: none); a batch of every
+            # sensor once is then gathered into sensor order by it (see _lift).
+            at = np.full(self.params.n, -1, np.int64)
+            at[sensor] = np.arange(sensor.size)
+            unique = np.count_nonzero(at >= 0) == sensor.size
+            if unique and sensor.size == self.params.n:
+                self._in_order = (sensor, at)
         if unique:
             return [None]
         by_ts = np.argsort(ts, kind="stable")
@@ -186,12 +193,7 @@ class Detector:
         """
         n, p = self.params.n, self.params
         if idx.size >= self.dense_from * n:
-            if idx.size == n:  # every sensor once: the scatters cover every row
-                t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
-            else:
-                t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
-                q_all = np.zeros(n, np.uint8)
-            t_all[idx], v_all[idx], q_all[idx] = t, v, q
+            t_all, v_all, q_all = self._lift(idx, t, v, q)
             usable, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no
             )
@@ -206,6 +208,22 @@ class Detector:
             if p.unit_pressure.size:
                 touched = slice(None) if usable is True else np.flatnonzero(usable)
                 vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
+
+    def _lift(
+        self, idx: np.ndarray, t: np.ndarray, v: np.ndarray, q: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A round's (ts, value, quality) in sensor order; NaN ts where a sensor has none."""
+        n = self.params.n
+        if self._in_order is not None and self._in_order[0] is idx:
+            at = self._in_order[1]  # every sensor once: three gathers beat three scatters
+            return t.take(at), v.take(at), q.take(at)
+        if idx.size == n:  # every sensor once: the scatters cover every row
+            t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
+        else:
+            t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
+            q_all = np.zeros(n, np.uint8)
+        t_all[idx], v_all[idx], q_all[idx] = t, v, q
+        return t_all, v_all, q_all
 
     def _advance(
         self,
@@ -279,8 +297,8 @@ class Detector:
             else:
                 new[pos] = bits
         diff = old ^ new
-        out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
-        gas_moved = np.flatnonzero(diff & vote.GAS_BITS) if p.area_k.size else _NONE
+        moved = out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
+        gas_moved = moved[(diff[moved] & vote.GAS_BITS) != 0] if p.area_k.size else _NONE
         if all_fresh:
             st.last_ts[rows], st.last_quality[rows] = t, q
             if isinstance(rows, slice):
