@@ -270,6 +270,7 @@ class State:
     v0: np.ndarray
     sums: np.ndarray  # float64 (5, n): sum x, y, xx, xy, yy
     pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: empty
+    tail_ts: np.ndarray  # float64, ts of the oldest sample in the window (count > 0)
     slope: np.ndarray  # float64, units/s of the window after the last accepted sample
     stderr: np.ndarray  # float64, standard error of that slope
     significant: np.ndarray  # bool: decide.significant of slope, stderr and count
@@ -319,6 +320,7 @@ class State:
             v0=np.zeros(n),
             sums=np.zeros((5, n)),
             pushed_ts=np.full(n, -np.inf),
+            tail_ts=nan(),
             slope=nan(),
             stderr=nan(),
             significant=np.zeros(n, bool),
