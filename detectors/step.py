@@ -50,6 +50,15 @@ _SPIKE, _NOISY, _STEP = (
 _NONE = np.zeros(0, np.int64)
 
 
+def _gather(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """a.take(at); a column of one value (a poll stamped at one instant, all readings good)
+    is filled instead, bit for bit."""
+    bits = a.view(np.int64 if a.dtype == np.float64 else a.dtype)
+    if bits[0] == bits[-1] and bits.min() == bits.max():
+        return np.full(at.size, a[0])
+    return a.take(at)
+
+
 class Detector:
     """Every sensor's conditions, kept in arrays and advanced one batch at a time.
 
@@ -216,7 +225,7 @@ class Detector:
         n = self.params.n
         if self._in_order is not None and self._in_order[0] is idx:
             at = self._in_order[1]  # every sensor once: three gathers beat three scatters
-            return t.take(at), v.take(at), q.take(at)
+            return _gather(t, at), v.take(at), _gather(q, at)
         if idx.size == n:  # every sensor once: the scatters cover every row
             t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
         else:
