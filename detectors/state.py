@@ -275,6 +275,11 @@ class State:
     stderr: np.ndarray  # float64, standard error of that slope
     significant: np.ndarray  # bool: decide.significant of slope, stderr and count
     eta: np.ndarray  # float64 (2, n): last reported eta of PREDICT_HH, PREDICT_LL
+    # CO_RISE (detectors.vote) judges a unit again only when one of these is set: a slope
+    # window (or CO_RISE itself, by a restore) of the sensor moved since; the unit's pressure
+    # sensor wants CO_RISE raised but a window is not filled yet.
+    co_dirty: np.ndarray  # bool
+    co_waiting: np.ndarray  # bool
     # Learned baseline and CUSUM.
     base_n: np.ndarray  # float64: readings learned
     base_mean: np.ndarray
@@ -325,6 +330,8 @@ class State:
             stderr=nan(),
             significant=np.zeros(n, bool),
             eta=nan(2, n),
+            co_dirty=np.ones(n, bool),
+            co_waiting=np.zeros(n, bool),
             base_n=np.zeros(n),
             base_mean=np.zeros(n),
             base_var=np.zeros(n),

@@ -92,6 +92,7 @@ def advance_trends(
         slope_r, stderr_r, _ = _fit(st, r_due, t_due)
         st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
         st.significant[r_due] = significant(slope_r, stderr_r, st.count[r_due])
+        st.co_dirty[r_due] = True
     sig = np.flatnonzero(st.significant[rows])
     if sig.size:  # few sensors have a significant slope: check their time span only
         r = rows_at(rows, sig)
@@ -241,6 +242,7 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     st.count[rows] = 0
     st.pushed_ts[rows] = -np.inf  # the next usable reading is sampled
     st.significant[rows] = False  # too few samples
+    st.co_dirty[rows] = True
     st.cusum[:, rows] = 0.0
     st.base_mean[rows] += jump
 
