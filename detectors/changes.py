@@ -67,7 +67,7 @@ class Changes:
         `eta` is State.eta (PREDICT_HH, PREDICT_LL by sensor): `rows` maps a round's rows
         to sensors (a slice: a block of sensors in order).
         """
-        hit = np.flatnonzero(diff)
+        hit = np.flatnonzero(diff != 0)  # a bool mask: nonzero() on uint32 is ~10x slower
         if hit.size == 0:
             return hit
         # Every (row, condition) pair at once: a row's bits spread over the columns.

@@ -62,7 +62,7 @@ def signal_faults(
     spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
     spikes = np.flatnonzero(spike)
     # Only the reading after a spike can confirm it as a STEP: those few are checked.
-    after = np.flatnonzero(old & SPIKE)
+    after = np.flatnonzero((old & SPIKE) != 0)
     if after.size:
         confirmed = is_step(
             v[after], t[after], v1[after], prev_value[after], prev_ts[after], rate[after],

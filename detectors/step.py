@@ -335,13 +335,13 @@ class Detector:
         """Restart the trend memory of the readings that confirmed a STEP; return the values
         the limits judge (a NOISY reading by its smoothed value). `fault` per `pos`."""
         judged_value = v
-        noisy = np.flatnonzero(fault & _NOISY)
+        noisy = np.flatnonzero((fault & _NOISY) != 0)
         if noisy.size:
             at = rows_at(pos, noisy)  # positions in this round's arrays
             judged_value = v.copy()
             judged_value[at] = self.state.smooth[rows_at(rows, at)]
         if jump is not None:
-            stepped = np.flatnonzero(fault & _STEP)
+            stepped = np.flatnonzero((fault & _STEP) != 0)
             at = rows_at(pos, stepped)
             trends.restart(self.state, rows_at(rows, at), jump[stepped])
         return judged_value

@@ -102,7 +102,7 @@ def advance_trends(
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether. `bits` is
     # updated in place from here on.
     cand = sig
-    flagged = np.flatnonzero(bits & (STEP | _TRENDS))
+    flagged = np.flatnonzero((bits & (STEP | _TRENDS)) != 0)
     if flagged.size:
         flags = bits[flagged]
         stepped = flagged[(flags & STEP) != 0]
