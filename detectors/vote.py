@@ -106,6 +106,8 @@ def _co_rise_pairs(
     # for its windows to fill: nothing else CO_RISE reads changes in between.
     judge = np.flatnonzero(st.co_dirty[tt] | st.co_dirty[pp] | st.co_waiting[pp])
     if judge.size < pairs.size:
+        if judge.size == 0:
+            return
         pairs, tt, pp = pairs[judge], tt[judge], pp[judge]
     st.co_dirty[tt] = st.co_dirty[pp] = st.co_waiting[pp] = False
     was = (st.active[pp] & CO) != 0
