@@ -305,6 +305,7 @@ class State:
         sigma_floor: np.ndarray | None = None,
     ) -> State:
         """A park never heard from; `sigma_floor` is Params.sigma_floor (default 0)."""
+
         def nan(*shape: int) -> np.ndarray:
             return np.full(shape or (n,), np.nan)
 
