@@ -56,7 +56,10 @@ def signal_faults(
     move in between) and, when some STEP was found, the jump per row (the value minus the
     last good one; 0 elsewhere), else None.
     """
-    v1, t1, v2, t2 = columns(st.hist, rows)
+    newer = 2 * int(st.hist_newer[0])
+    older = 2 - newer
+    v1, t1 = columns(st.hist[newer : newer + 2], rows)
+    v2, t2 = columns(st.hist[older : older + 2], rows)
     noise_before = st.noise[rows]
     prev_value, prev_ts, rate = st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows]
     spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
@@ -108,12 +111,20 @@ def signal_faults(
     sigma = st.base_sigma[rows]  # a view for a slice: trends writes it after its last use
     noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, (old & NOISY) != 0)
     st.prev_value[rows], st.prev_ts[rows] = v, t
-    if spikes.size == 0:  # the common case; v1, t1 may be views of rows 0, 1, so move them first
-        st.hist[2][rows], st.hist[3][rows] = v1, t1
-        st.hist[0][rows], st.hist[1][rows] = v, t
+    if spikes.size == 0 and isinstance(rows, slice) and rows == slice(None):
+        # Every sensor's history moves by one: flip which rows are the newer pair.
+        st.hist[older][rows], st.hist[older + 1][rows] = v, t
+        if steps.size:  # v1, t1 are copies then: the state's are the new (v2, t2)
+            st.hist[newer][steps] = st.hist[newer + 1][steps] = np.nan
+        st.hist_newer[0] ^= 1
+    elif spikes.size == 0:  # v1, t1 may be views of the newer rows, so move them first
+        st.hist[older][rows], st.hist[older + 1][rows] = v1, t1
+        st.hist[newer][rows], st.hist[newer + 1][rows] = v, t
     else:
         ok = ~spike
-        st.hist[:, rows] = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
+        moved = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
+        for row, values in zip((newer, newer + 1, older, older + 1), moved, strict=True):
+            st.hist[row][rows] = values
     st.noise[rows] = noise
     if not isinstance(rows, slice):
         st.smooth[rows] = smooth

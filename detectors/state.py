@@ -290,7 +290,11 @@ class State:
     # Signal faults.
     prev_value: np.ndarray  # previous in-range measurement (spikes included) and its ts
     prev_ts: np.ndarray
-    hist: np.ndarray  # float64 (4, n): last two non-spike measurements v1, t1, v2, t2
+    # float64 (4, n): the last two non-spike measurements, (v1, t1) in rows 2 * hist_newer,
+    # (v2, t2) in the other two: a round that moves every sensor's history flips hist_newer
+    # (int8 (1,)) and writes the new reading over (v2, t2) instead of copying (v1, t1) down.
+    hist: np.ndarray
+    hist_newer: np.ndarray
     noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
     smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
     anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
@@ -342,6 +346,7 @@ class State:
             prev_value=nan(),
             prev_ts=nan(),
             hist=nan(4, n),
+            hist_newer=np.zeros(1, np.int8),
             noise=nan(),
             smooth=nan(),
             anchor_value=nan(),
