@@ -64,8 +64,12 @@ def signal_faults(
     prev_value, prev_ts, rate = st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows]
     spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
     spikes = np.flatnonzero(spike)
-    # Only the reading after a spike can confirm it as a STEP: those few are checked.
-    after = np.flatnonzero((old & SPIKE) != 0)
+    # Only the reading after a spike can confirm it as a STEP: those few are checked. The
+    # few already NOISY are found in the same pass.
+    faulty = np.flatnonzero((old & (SPIKE | NOISY)) != 0)
+    after = faulty[(old[faulty] & SPIKE) != 0]
+    was_noisy = np.zeros(v.shape, bool)
+    was_noisy[faulty[(old[faulty] & NOISY) != 0]] = True
     if after.size:
         confirmed = is_step(
             v[after], t[after], v1[after], prev_value[after], prev_ts[after], rate[after],
@@ -96,7 +100,7 @@ def signal_faults(
     still_since(v, t, moved_value, moved_ts, p.resolution[rows], out=(moved_value, moved_ts))
     moved_value[spikes], moved_ts[spikes] = kept_value, kept_ts
     var = st.base_var[rows]
-    warmed = st.base_n[rows] >= p.warmup_n[rows]
+    warmed = st.warm[rows]
     window = p.stuck_window_s[rows]
     # STUCK needs a still anchor older than its window: only those few pay for the rest.
     with np.errstate(invalid="ignore"):
@@ -109,7 +113,7 @@ def signal_faults(
             t[late], moved_ts[late], window[late], learned, p.moving_sigma[rows][late]
         )
     sigma = st.base_sigma[rows]  # a view for a slice: trends writes it after its last use
-    noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, (old & NOISY) != 0)
+    noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, was_noisy)
     st.prev_value[rows], st.prev_ts[rows] = v, t
     if spikes.size == 0 and isinstance(rows, slice) and rows == slice(None):
         # Every sensor's history moves by one: flip which rows are the newer pair.

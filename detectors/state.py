@@ -282,6 +282,7 @@ class State:
     co_waiting: np.ndarray  # bool
     # Learned baseline and CUSUM.
     base_n: np.ndarray  # float64: readings learned
+    warm: np.ndarray  # bool: base_n >= Params.warmup_n (the baseline is warmed up)
     base_mean: np.ndarray
     base_var: np.ndarray
     base_sigma: np.ndarray  # checks.baseline_sigma of base_var: kept, as var moves only on samples
@@ -338,6 +339,7 @@ class State:
             co_dirty=np.ones(n, bool),
             co_waiting=np.zeros(n, bool),
             base_n=np.zeros(n),
+            warm=np.zeros(n, bool),
             base_mean=np.zeros(n),
             base_var=np.zeros(n),
             base_sigma=np.zeros(n) if sigma_floor is None else np.array(sigma_floor, np.float64),

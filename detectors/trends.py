@@ -191,8 +191,8 @@ def _drift_and_baseline(
 ) -> np.ndarray:
     mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
     h_sigma = p.drift_h_sigma[rows]
-    run = n >= p.warmup_n[rows]
-    run &= (bits & _NOT_DRIFT) == 0
+    run = (bits & _NOT_DRIFT) == 0
+    run &= st.warm[rows]  # n >= warmup_n
     run &= h_sigma == h_sigma  # not NaN: DRIFT configured
     hi_lo = columns(st.cusum, rows)
     hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
@@ -221,7 +221,8 @@ def _drift_and_baseline(
         stay = np.flatnonzero(~learn)
         new_mean[stay], new_var[stay] = mean[stay], var[stay]
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
-    st.base_n[rows] = n + learn
+    st.base_n[rows] = n = n + learn
+    st.warm[rows] = n >= p.warmup_n[rows]
     st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])  # `sigma` used up
     return bits
 
@@ -253,4 +254,5 @@ def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
     sigma = baseline_sigma(var, p.sigma_floor[rows])
     new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
     st.base_mean[rows], st.base_var[rows], st.base_n[rows] = new_mean, new_var, n + 1.0
+    st.warm[rows] = st.base_n[rows] >= p.warmup_n[rows]
     st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])
