@@ -79,7 +79,14 @@ def co_rise(
         at[sensors] = ts
         co_rise_at(st, p, at, out, round_no)
         return
-    pairs, when = _latest_per_group(p.pair_of[sensors], ts, p.unit_pressure.size)
+    # Only the units _co_rise_pairs would judge (both of a unit's sensors alike).
+    pair = p.pair_of[sensors]
+    some = np.maximum(pair, 0)
+    tt, pp = p.unit_temperature[some], p.unit_pressure[some]
+    judge = (pair >= 0) & (st.co_dirty[tt] | st.co_dirty[pp] | st.co_waiting[pp])
+    if not judge.any():
+        return
+    pairs, when = _latest_per_group(np.where(judge, pair, -1), ts, p.unit_pressure.size)
     if pairs.size == 0:
         return
     _co_rise_pairs(st, p, pairs, when, out, round_no)
