@@ -60,15 +60,16 @@ class Changes:
         round_no: int,
         eta: np.ndarray | None = None,
         rows: np.ndarray | slice = _ALL,
-    ) -> None:
-        """Record every bit set in `diff` (old ^ new condition bits) for the rows of one round.
+    ) -> np.ndarray:
+        """Record every bit set in `diff` (old ^ new condition bits) for the rows of one round;
+        return the positions of the rows that changed.
 
         `eta` is State.eta (PREDICT_HH, PREDICT_LL by sensor): `rows` maps a round's rows
         to sensors (a slice: a block of sensors in order).
         """
-        hit = np.flatnonzero(diff)
+        hit = np.flatnonzero(diff != 0)  # a bool mask: nonzero() on uint32 is ~10x slower
         if hit.size == 0:
-            return
+            return hit
         # Every (row, condition) pair at once: a row's bits spread over the columns.
         i, col = np.nonzero((diff[hit, None] >> _SHIFTS) & 1)
         r, c = hit[i], _CODES[col]
@@ -81,6 +82,7 @@ class Changes:
                     at = r[sel] + (rows.start or 0) if isinstance(rows, slice) else rows[r[sel]]
                     e[sel] = eta[k][at]
         self._cols.append((ts[r], sensor[r], c, active, value[r], e, np.full(r.size, round_no)))
+        return hit
 
     def add(
         self,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.checks import (
-    baseline_sigma,
     is_spike,
     is_step,
     is_stuck,
@@ -57,13 +56,20 @@ def signal_faults(
     move in between) and, when some STEP was found, the jump per row (the value minus the
     last good one; 0 elsewhere), else None.
     """
-    v1, t1, v2, t2 = columns(st.hist, rows)
+    newer = 2 * int(st.hist_newer[0])
+    older = 2 - newer
+    v1, t1 = columns(st.hist[newer : newer + 2], rows)
+    v2, t2 = columns(st.hist[older : older + 2], rows)
     noise_before = st.noise[rows]
     prev_value, prev_ts, rate = st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows]
     spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
     spikes = np.flatnonzero(spike)
-    # Only the reading after a spike can confirm it as a STEP: those few are checked.
-    after = np.flatnonzero(old & SPIKE)
+    # Only the reading after a spike can confirm it as a STEP: those few are checked. The
+    # few already NOISY are found in the same pass.
+    faulty = np.flatnonzero((old & (SPIKE | NOISY)) != 0)
+    after = faulty[(old[faulty] & SPIKE) != 0]
+    was_noisy = np.zeros(v.shape, bool)
+    was_noisy[faulty[(old[faulty] & NOISY) != 0]] = True
     if after.size:
         confirmed = is_step(
             v[after], t[after], v1[after], prev_value[after], prev_ts[after], rate[after],
@@ -82,15 +88,19 @@ def signal_faults(
         v1, t1 = v1.copy(), t1.copy()  # they may be views of the history
         v1[steps] = t1[steps] = np.nan
     noise = noise_update(noise_before, d2)
-    smooth_before = st.smooth[rows]
-    smooth = smooth_update(smooth_before, v)
-    smooth[spikes] = smooth_before[spikes]
+    # Smoothing and anchor: a slice of rows is updated in place (views of the state), an
+    # index array in gathered copies that are written back below. A spike keeps both.
+    smooth = st.smooth[rows]
+    kept = smooth[spikes]
+    smooth = smooth_update(smooth, v, out=smooth)
+    smooth[spikes] = kept
     smooth[steps] = v[steps]
-    a_value, a_ts = st.anchor_value[rows], st.anchor_ts[rows]
-    moved_value, moved_ts = still_since(v, t, a_value, a_ts, p.resolution[rows])
-    moved_value[spikes], moved_ts[spikes] = a_value[spikes], a_ts[spikes]
+    moved_value, moved_ts = st.anchor_value[rows], st.anchor_ts[rows]
+    kept_value, kept_ts = moved_value[spikes], moved_ts[spikes]
+    still_since(v, t, moved_value, moved_ts, p.resolution[rows], out=(moved_value, moved_ts))
+    moved_value[spikes], moved_ts[spikes] = kept_value, kept_ts
     var = st.base_var[rows]
-    warmed = st.base_n[rows] >= p.warmup_n[rows]
+    warmed = st.warm[rows]
     window = p.stuck_window_s[rows]
     # STUCK needs a still anchor older than its window: only those few pay for the rest.
     with np.errstate(invalid="ignore"):
@@ -102,18 +112,27 @@ def signal_faults(
         stuck[late] = is_stuck(
             t[late], moved_ts[late], window[late], learned, p.moving_sigma[rows][late]
         )
-    sigma = baseline_sigma(var, p.sigma_floor[rows])
-    noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, (old & NOISY) != 0)
+    sigma = st.base_sigma[rows]  # a view for a slice: trends writes it after its last use
+    noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, was_noisy)
     st.prev_value[rows], st.prev_ts[rows] = v, t
-    if spikes.size == 0:  # the common case; v1, t1 may be views of rows 0, 1, so move them first
-        st.hist[2][rows], st.hist[3][rows] = v1, t1
-        st.hist[0][rows], st.hist[1][rows] = v, t
+    if spikes.size == 0 and isinstance(rows, slice) and rows == slice(None):
+        # Every sensor's history moves by one: flip which rows are the newer pair.
+        st.hist[older][rows], st.hist[older + 1][rows] = v, t
+        if steps.size:  # v1, t1 are copies then: the state's are the new (v2, t2)
+            st.hist[newer][steps] = st.hist[newer + 1][steps] = np.nan
+        st.hist_newer[0] ^= 1
+    elif spikes.size == 0:  # v1, t1 may be views of the newer rows, so move them first
+        st.hist[older][rows], st.hist[older + 1][rows] = v1, t1
+        st.hist[newer][rows], st.hist[newer + 1][rows] = v, t
     else:
         ok = ~spike
-        st.hist[:, rows] = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
+        moved = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
+        for row, values in zip((newer, newer + 1, older, older + 1), moved, strict=True):
+            st.hist[row][rows] = values
     st.noise[rows] = noise
-    st.smooth[rows] = smooth
-    st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
+    if not isinstance(rows, slice):
+        st.smooth[rows] = smooth
+        st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
     fault = noisy * NOISY
     if spikes.size:
         fault[spikes] |= SPIKE

@@ -5,7 +5,7 @@ sensor index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -165,7 +165,8 @@ class Params:
         pair_of = np.full(n, -1, np.int64)
         pair_of[ut] = np.arange(ut.size)
         pair_of[up] = np.arange(up.size)
-        return cls(
+        sample_every_s = WINDOW_SAMPLE_SHARE * rate_window_s / ring_size
+        params = cls(
             is_gas=gas.astype(np.uint32),
             limit=limit,
             deadband=_finite_or_zero(table.deadband),
@@ -177,7 +178,8 @@ class Params:
             valid_bits=np.where(gas, gas_bits, plain_bits).astype(np.uint32),
             rate_limit_per_min=_column(table, "rate_limit_per_min", d.rate_limit_per_min),
             rate_window_s=rate_window_s,
-            sample_every_s=WINDOW_SAMPLE_SHARE * rate_window_s / ring_size,
+            # No window (NaN): inf, so only an empty window (pushed_ts -inf) takes a sample.
+            sample_every_s=np.where(np.isnan(sample_every_s), np.inf, sample_every_s),
             horizon_s=_column(table, "horizon_s", d.horizon_s),
             drift_h_sigma=_column(table, "drift_h_sigma", d.drift_h_sigma),
             drift_k_sigma=_column(table, "drift_k_sigma", d.drift_k_sigma),
@@ -205,10 +207,31 @@ class Params:
             unit_pressure=up,
             pair_of=pair_of,
         )
+        return replace(params, **_shared_settings(params, n))
 
     @property
     def nbytes(self) -> int:
-        return sum(getattr(self, f.name).nbytes for f in fields(self))
+        return sum(_memory(getattr(self, f.name)) for f in fields(self))
+
+
+def _shared_settings(p: Params, n: int) -> dict[str, np.ndarray]:
+    """The float settings every sensor shares, as read-only zero-stride views of one value.
+
+    A shared setting then costs one cached value per pass instead of a park-sized array read
+    from memory (or gathered) every step; the arithmetic is the same, element for element.
+    """
+    out = {}
+    for f in fields(p):
+        a = getattr(p, f.name)
+        if a.ndim == 1 and a.shape[0] == n > 1 and a.dtype == np.float64:
+            if np.array_equal(a, np.broadcast_to(a[:1], a.shape), equal_nan=True):
+                out[f.name] = np.broadcast_to(a[:1].copy(), a.shape)
+    return out
+
+
+def _memory(a: np.ndarray) -> int:
+    """Bytes an array holds: a zero-stride (broadcast) array holds one element."""
+    return a.itemsize if a.ndim == 1 and a.strides[0] == 0 else a.nbytes
 
 
 # A baseline sigma below 0.1 % of the span is not trusted as the scale of DRIFT and NOISY
@@ -233,7 +256,10 @@ class State:
     last_quality: np.ndarray  # uint8, Quality of the last applied reading
     active: np.ndarray  # uint32, bit Condition.bit set while that condition is active
     pending_since: np.ndarray  # float64 (len(SLOTS), n): start of a pending change; NaN: none
-    limit_pending: np.ndarray  # bool: some limit slot has a pending change (a timer runs)
+    # Limits: a judged value strictly between these changes no limit condition and no timer
+    # (detectors.limit_rules); lo = inf sends the next reading through the rules.
+    quiet_lo: np.ndarray
+    quiet_hi: np.ndarray
     # Sliding window: ring of accepted samples, (RING_SIZE, n) so one slot is contiguous,
     # and running sums of x = ts - t0, y = value - v0 (a per-sensor origin keeps them exact).
     ring_ts: np.ndarray
@@ -243,27 +269,48 @@ class State:
     t0: np.ndarray
     v0: np.ndarray
     sums: np.ndarray  # float64 (5, n): sum x, y, xx, xy, yy
-    pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: none yet
+    pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: empty
+    tail_ts: np.ndarray  # float64, ts of the oldest sample in the window (count > 0)
     slope: np.ndarray  # float64, units/s of the window after the last accepted sample
     stderr: np.ndarray  # float64, standard error of that slope
+    significant: np.ndarray  # bool: decide.significant of slope, stderr and count
     eta: np.ndarray  # float64 (2, n): last reported eta of PREDICT_HH, PREDICT_LL
+    # CO_RISE (detectors.vote) judges a unit again only when one of these is set: a slope
+    # window (or CO_RISE itself, by a restore) of the sensor moved since; the unit's pressure
+    # sensor wants CO_RISE raised but a window is not filled yet.
+    co_dirty: np.ndarray  # bool
+    co_waiting: np.ndarray  # bool
     # Learned baseline and CUSUM.
     base_n: np.ndarray  # float64: readings learned
+    warm: np.ndarray  # bool: base_n >= Params.warmup_n (the baseline is warmed up)
     base_mean: np.ndarray
     base_var: np.ndarray
+    base_sigma: np.ndarray  # checks.baseline_sigma of base_var: kept, as var moves only on samples
     cusum: np.ndarray  # float64 (2, n): upper, lower
     drift_off_since: np.ndarray  # float64: first reading that wanted DRIFT cleared; NaN: none
     # Signal faults.
     prev_value: np.ndarray  # previous in-range measurement (spikes included) and its ts
     prev_ts: np.ndarray
-    hist: np.ndarray  # float64 (4, n): last two non-spike measurements v1, t1, v2, t2
+    # float64 (4, n): the last two non-spike measurements, (v1, t1) in rows 2 * hist_newer,
+    # (v2, t2) in the other two: a round that moves every sensor's history flips hist_newer
+    # (int8 (1,)) and writes the new reading over (v2, t2) instead of copying (v1, t1) down.
+    hist: np.ndarray
+    hist_newer: np.ndarray
     noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
     smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
     anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
     anchor_ts: np.ndarray
 
     @classmethod
-    def new(cls, n: int, start_ts: float, ring_size: int = RING_SIZE) -> State:
+    def new(
+        cls,
+        n: int,
+        start_ts: float,
+        ring_size: int = RING_SIZE,
+        sigma_floor: np.ndarray | None = None,
+    ) -> State:
+        """A park never heard from; `sigma_floor` is Params.sigma_floor (default 0)."""
+
         def nan(*shape: int) -> np.ndarray:
             return np.full(shape or (n,), np.nan)
 
@@ -274,7 +321,8 @@ class State:
             last_quality=np.zeros(n, np.uint8),
             active=np.zeros(n, np.uint32),
             pending_since=nan(len(SLOTS), n),
-            limit_pending=np.zeros(n, bool),
+            quiet_lo=np.full(n, np.inf),
+            quiet_hi=np.full(n, -np.inf),
             ring_ts=nan(ring_size, n),
             ring_value=nan(ring_size, n),
             head=np.zeros(n, np.int64),
@@ -283,17 +331,24 @@ class State:
             v0=np.zeros(n),
             sums=np.zeros((5, n)),
             pushed_ts=np.full(n, -np.inf),
+            tail_ts=nan(),
             slope=nan(),
             stderr=nan(),
+            significant=np.zeros(n, bool),
             eta=nan(2, n),
+            co_dirty=np.ones(n, bool),
+            co_waiting=np.zeros(n, bool),
             base_n=np.zeros(n),
+            warm=np.zeros(n, bool),
             base_mean=np.zeros(n),
             base_var=np.zeros(n),
+            base_sigma=np.zeros(n) if sigma_floor is None else np.array(sigma_floor, np.float64),
             cusum=np.zeros((2, n)),
             drift_off_since=nan(),
             prev_value=nan(),
             prev_ts=nan(),
             hist=nan(4, n),
+            hist_newer=np.zeros(1, np.int8),
             noise=nan(),
             smooth=nan(),
             anchor_value=nan(),

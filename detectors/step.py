@@ -52,6 +52,15 @@ _SPIKE, _NOISY, _STEP = (
 _NONE = np.zeros(0, np.int64)
 
 
+def _gather(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """a.take(at); a column of one value (a poll stamped at one instant, all readings good)
+    is filled instead, bit for bit."""
+    bits = a.view(np.int64 if a.dtype == np.float64 else a.dtype)
+    if bits[0] == bits[-1] and bits.min() == bits.max():
+        return np.full(at.size, a[0])
+    return a.take(at)
+
+
 class Detector:
     """Every sensor's conditions, kept in arrays and advanced one batch at a time.
 
@@ -72,7 +81,7 @@ class Detector:
         ring_size: int = RING_SIZE,
     ) -> None:
         self.params = Params.from_table(table, ring_size)
-        self.state = State.new(self.params.n, start_ts, ring_size)
+        self.state = State.new(self.params.n, start_ts, ring_size, self.params.sigma_floor)
         self.range_tolerance = float(range_tolerance)
         self.dense_from = float(dense_from)
         self._sensors = np.arange(self.params.n)
@@ -86,6 +95,8 @@ class Detector:
         }
         # Set by restore(): recount every area on the next step.
         self._recount = False
+        # Set by _rounds for a batch of every sensor once: (its sensors, where each sits).
+        self._in_order: tuple[np.ndarray, np.ndarray] | None = None
         self.limits = LimitRules(self.params)
         self.plans = plans.Plans(self.params)
         self.cooling = CoolingRule(table)
@@ -155,15 +166,20 @@ class Detector:
 
         The common batch (each sensor once) is a single round, `None` meaning "all".
         """
+        self._in_order = None
         if sensor.size == 0:
             return []
         if sensor.size * 8 < self.params.n:  # small batch: sorting it beats counting every sensor
             ordered = np.sort(sensor)
             unique = not (ordered[1:] == ordered[:-1]).any()
         else:
-            seen = np.zeros(self.params.n, np.bool_)
-            seen[sensor] = True
-            unique = np.count_nonzero(seen) == sensor.size
+            # Where each sensor's reading sits in the batch (-1: none); a batch of every
+            # sensor once is then gathered into sensor order by it (see _lift).
+            at = np.full(self.params.n, -1, np.int64)
+            at[sensor] = np.arange(sensor.size)
+            unique = np.count_nonzero(at >= 0) == sensor.size
+            if unique and sensor.size == self.params.n:
+                self._in_order = (sensor, at)
         if unique:
             return [None]
         by_ts = np.argsort(ts, kind="stable")
@@ -190,12 +206,7 @@ class Detector:
         """
         n, p = self.params.n, self.params
         if idx.size >= self.dense_from * n:
-            if idx.size == n:  # every sensor once: the scatters cover every row
-                t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
-            else:
-                t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
-                q_all = np.zeros(n, np.uint8)
-            t_all[idx], v_all[idx], q_all[idx] = t, v, q
+            t_all, v_all, q_all = self._lift(idx, t, v, q)
             usable, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no
             )
@@ -218,6 +229,22 @@ class Detector:
                 vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
             plans.judge_round(self.state, self.plans, idx, t, usable, out, round_no)
             self.cooling.judge(self.state, idx, t, usable, out, round_no)
+
+    def _lift(
+        self, idx: np.ndarray, t: np.ndarray, v: np.ndarray, q: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A round's (ts, value, quality) in sensor order; NaN ts where a sensor has none."""
+        n = self.params.n
+        if self._in_order is not None and self._in_order[0] is idx:
+            at = self._in_order[1]  # every sensor once: three gathers beat three scatters
+            return _gather(t, at), v.take(at), _gather(q, at)
+        if idx.size == n:  # every sensor once: the scatters cover every row
+            t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
+        else:
+            t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
+            q_all = np.zeros(n, np.uint8)
+        t_all[idx], v_all[idx], q_all[idx] = t, v, q
+        return t_all, v_all, q_all
 
     def _advance(
         self,
@@ -291,8 +318,8 @@ class Detector:
             else:
                 new[pos] = bits
         diff = old ^ new
-        out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
-        gas_moved = np.flatnonzero(diff & vote.GAS_BITS) if p.area_k.size else _NONE
+        moved = out.add_diff(sensor, diff, new, v, t, round_no, st.eta, rows)
+        gas_moved = moved[(diff[moved] & vote.GAS_BITS) != 0] if p.area_k.size else _NONE
         if all_fresh:
             st.last_ts[rows], st.last_quality[rows] = t, q
             if isinstance(rows, slice):
@@ -320,13 +347,13 @@ class Detector:
         """Restart the trend memory of the readings that confirmed a STEP; return the values
         the limits judge (a NOISY reading by its smoothed value). `fault` per `pos`."""
         judged_value = v
-        noisy = np.flatnonzero(fault & _NOISY)
+        noisy = np.flatnonzero((fault & _NOISY) != 0)
         if noisy.size:
             at = rows_at(pos, noisy)  # positions in this round's arrays
             judged_value = v.copy()
             judged_value[at] = self.state.smooth[rows_at(rows, at)]
         if jump is not None:
-            stepped = np.flatnonzero(fault & _STEP)
+            stepped = np.flatnonzero((fault & _STEP) != 0)
             at = rows_at(pos, stepped)
             trends.restart(self.state, rows_at(rows, at), jump[stepped])
         return judged_value
@@ -390,6 +417,8 @@ class Detector:
         for sensor, condition in active:
             i, c = int(sensor), Condition(condition)
             st.active[i] |= np.uint32(c.bit)
+            st.quiet_lo[i] = np.inf  # its limits go through the rules on its next reading
+            st.co_dirty[i] = True  # and its unit's CO_RISE is judged again
             gas = bool(p.is_gas[i])
             for row, slot in enumerate(SLOTS):
                 if c == slot.condition_for(gas):

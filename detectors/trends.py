@@ -73,54 +73,61 @@ def advance_trends(
     condition bits.
 
     `sigma` is their baseline sigma (checks.baseline_sigma), `bits` their conditions after
-    this reading's limit checks; eta updates of held PREDICT_* go straight to `out`.
+    this reading's limit checks (updated in place); eta updates of held PREDICT_* go
+    straight to `out`.
     """
     sensor, t, v = reading
     # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
-    # rate_window_s however fast the sensor reports); a restarted window takes the first.
+    # rate_window_s however fast the sensor reports); an empty window (pushed_ts -inf:
+    # never filled or restarted) takes the first.
     due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
-    due |= st.count[rows] == 0
     r_due, pos = subset(rows, due)
-    t_due = t[pos]
-    window.push(st, r_due, t_due, v[pos], p.rate_window_s[r_due])
-    st.pushed_ts[r_due] = t_due
-    # Only a window that took a sample has a new slope; the value the fit gives now is
-    # needed by the few candidates below only.
-    slope_r, stderr_r, _ = _fit(st, r_due, t_due)
-    st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
-    count, slope, stderr = st.count[rows], st.slope[rows], st.stderr[rows]
-    sig = significant(slope, stderr, count)
-    short = np.flatnonzero(sig)
-    if short.size:  # few sensors have a significant slope: check their time span only
-        r = rows_at(rows, short)
+    some_due = isinstance(pos, slice) or pos.size > 0
+    if some_due:
+        t_due = t[pos]
+        window.push(st, r_due, t_due, v[pos], p.rate_window_s[r_due])
+        st.pushed_ts[r_due] = t_due
+        # Only a window that took a sample has a new slope (and significance); the value
+        # the fit gives now is needed by the few candidates below only.
+        slope_r, stderr_r, _ = _fit(st, r_due, t_due)
+        st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
+        st.significant[r_due] = significant(slope_r, stderr_r, st.count[r_due])
+        st.co_dirty[r_due] = True
+    sig = np.flatnonzero(st.significant[rows])
+    if sig.size:  # few sensors have a significant slope: check their time span only
+        r = rows_at(rows, sig)
         oldest = window.oldest_ts(st, r)
-        sig[short] = window_filled(st.count[r], oldest, t[short], p.rate_window_s[r])
+        sig = sig[window_filled(st.count[r], oldest, t[sig], p.rate_window_s[r])]
     # Only a significant slope raises a trend condition and only an active one is held:
-    # the rest (most of a quiet park) skip RATE and PREDICT_* altogether.
-    stepped = np.flatnonzero(bits & STEP)
-    if stepped.size:
-        r = rows_at(rows, stepped)
-        oldest = window.oldest_ts(st, r)
-        refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
-        bits = bits.copy()
-        bits[stepped[refilled]] &= ~STEP
-    cand = np.flatnonzero(sig | ((bits & _TRENDS) != 0))
-    new = bits
+    # the rest (most of a quiet park) skip RATE and PREDICT_* altogether. `bits` is
+    # updated in place from here on.
+    cand = sig
+    flagged = np.flatnonzero((bits & (STEP | _TRENDS)) != 0)
+    if flagged.size:
+        flags = bits[flagged]
+        stepped = flagged[(flags & STEP) != 0]
+        if stepped.size:
+            r = rows_at(rows, stepped)
+            oldest = window.oldest_ts(st, r)
+            refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
+            bits[stepped[refilled]] &= ~STEP
+        held = flagged[(flags & _TRENDS) != 0]
+        if held.size:
+            cand = np.union1d(sig, held)
     if cand.size:
         r = rows_at(rows, cand)
-        new = bits.copy()
         fit = _fit(st, r, t[cand])[2]
-        fitted = (slope[cand], stderr[cand], fit, sig[cand])
+        fitted = (st.slope[r], st.stderr[r], fit, np.isin(cand, sig, assume_unique=True))
         reading = (sensor[cand], t[cand], v[cand])
-        new[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
+        bits[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
     # The CUSUM and the baseline take the samples the window takes: readings closer than
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
     if isinstance(pos, slice):
-        return _drift_and_baseline(st, p, rows, t, v, sigma, new)
-    new = new.copy() if new is bits else new
-    new[pos] = _drift_and_baseline(st, p, r_due, t[pos], v[pos], sigma[pos], new[pos])
-    return new
+        return _drift_and_baseline(st, p, rows, t, v, sigma, bits)
+    if some_due:
+        bits[pos] = _drift_and_baseline(st, p, r_due, t[pos], v[pos], sigma[pos], bits[pos])
+    return bits
 
 
 def _fit(
@@ -184,8 +191,8 @@ def _drift_and_baseline(
 ) -> np.ndarray:
     mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
     h_sigma = p.drift_h_sigma[rows]
-    run = n >= p.warmup_n[rows]
-    run &= (bits & _NOT_DRIFT) == 0
+    run = (bits & _NOT_DRIFT) == 0
+    run &= st.warm[rows]  # n >= warmup_n
     run &= h_sigma == h_sigma  # not NaN: DRIFT configured
     hi_lo = columns(st.cusum, rows)
     hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
@@ -214,7 +221,9 @@ def _drift_and_baseline(
         stay = np.flatnonzero(~learn)
         new_mean[stay], new_var[stay] = mean[stay], var[stay]
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
-    st.base_n[rows] = n + learn
+    st.base_n[rows] = n = n + learn
+    st.warm[rows] = n >= p.warmup_n[rows]
+    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])  # `sigma` used up
     return bits
 
 
@@ -232,6 +241,9 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     """After an instrument STEP of `jump` (units) on `rows`: the window starts again with
     the next sample, the CUSUM from 0, and the baseline moves with the instrument."""
     st.count[rows] = 0
+    st.pushed_ts[rows] = -np.inf  # the next usable reading is sampled
+    st.significant[rows] = False  # too few samples
+    st.co_dirty[rows] = True
     st.cusum[:, rows] = 0.0
     st.base_mean[rows] += jump
 
@@ -242,3 +254,5 @@ def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
     sigma = baseline_sigma(var, p.sigma_floor[rows])
     new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
     st.base_mean[rows], st.base_var[rows], st.base_n[rows] = new_mean, new_var, n + 1.0
+    st.warm[rows] = st.base_n[rows] >= p.warmup_n[rows]
+    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])

@@ -79,7 +79,14 @@ def co_rise(
         at[sensors] = ts
         co_rise_at(st, p, at, out, round_no)
         return
-    pairs, when = _latest_per_group(p.pair_of[sensors], ts, p.unit_pressure.size)
+    # Only the units _co_rise_pairs would judge (both of a unit's sensors alike).
+    pair = p.pair_of[sensors]
+    some = np.maximum(pair, 0)
+    tt, pp = p.unit_temperature[some], p.unit_pressure[some]
+    judge = (pair >= 0) & (st.co_dirty[tt] | st.co_dirty[pp] | st.co_waiting[pp])
+    if not judge.any():
+        return
+    pairs, when = _latest_per_group(np.where(judge, pair, -1), ts, p.unit_pressure.size)
     if pairs.size == 0:
         return
     _co_rise_pairs(st, p, pairs, when, out, round_no)
@@ -102,6 +109,14 @@ def _co_rise_pairs(
     tt, pp = p.unit_temperature, p.unit_pressure
     if pairs.size < tt.size:
         tt, pp = tt[pairs], pp[pairs]
+    # Judged as before unless a slope window of the unit moved (State.co_dirty) or it waits
+    # for its windows to fill: nothing else CO_RISE reads changes in between.
+    judge = np.flatnonzero(st.co_dirty[tt] | st.co_dirty[pp] | st.co_waiting[pp])
+    if judge.size < pairs.size:
+        if judge.size == 0:
+            return
+        pairs, tt, pp = pairs[judge], tt[judge], pp[judge]
+    st.co_dirty[tt] = st.co_dirty[pp] = st.co_waiting[pp] = False
     was = (st.active[pp] & CO) != 0
     slope_t, slope_p = st.slope[tt], st.slope[pp]
     if p.rates_nonnegative:
@@ -120,7 +135,8 @@ def _co_rise_pairs(
     )
     raising = np.flatnonzero(now & ~was)  # few: only they pay for the window check
     if raising.size:
-        now[raising] = _filled(st, p, tt[raising]) & _filled(st, p, pp[raising])
+        now[raising] = filled = _filled(st, p, tt[raising]) & _filled(st, p, pp[raising])
+        st.co_waiting[pp[raising[~filled]]] = True
     flip = np.flatnonzero(now != was)
     if flip.size:
         s = pp[flip]

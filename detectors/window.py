@@ -90,6 +90,7 @@ def push(
             where = tail * n
             where += cols
             old_t = flat_ts.take(where)
+            oldest = old_t  # per row, the ts of its oldest sample once the loop is done
             sel = np.flatnonzero(old_t < cut)
             if sel.size == 0:
                 break
@@ -99,6 +100,7 @@ def push(
             tail += size * (tail < 0)
             where = tail * n + cols[sel]
             old_t = flat_ts.take(where)
+            oldest[sel] = old_t
             ev = old_t < cut[sel]
             if not ev.any():
                 break
@@ -106,6 +108,7 @@ def push(
         sums[:, sel] -= _terms(old_t - t0[sel], flat_v.take(where) - v0[sel])
         count[sel] -= 1  # a view of the state for a full ring and a slice
     st.head[rows] = head
+    st.tail_ts[rows] = oldest
     if not (dense and ring_full):
         st.count[rows] = count
     if moved_origin:
@@ -136,10 +139,7 @@ def rebase(st: State, sensors: np.ndarray) -> None:
 
 def oldest_ts(st: State, sensors: np.ndarray) -> np.ndarray:
     """The ts of the oldest sample in the window of each of `sensors` (NaN when empty)."""
-    size = st.ring_ts.shape[0]
-    count = st.count[sensors]
-    tail = (st.head[sensors] - count) % size
-    return np.where(count > 0, st.ring_ts[tail, sensors], np.nan)
+    return np.where(st.count[sensors] > 0, st.tail_ts[sensors], np.nan)
 
 
 def samples(st: State, sensor: int) -> list[tuple[float, float]]:

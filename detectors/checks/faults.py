@@ -142,17 +142,21 @@ def noise_update(noise: np.ndarray, second_diff: np.ndarray) -> np.ndarray:
     return step
 
 
-def smooth_update(smooth: np.ndarray, value: np.ndarray) -> np.ndarray:
+def smooth_update(
+    smooth: np.ndarray, value: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """EWMA (weight SMOOTH_ALPHA) of the measurements; the first one starts it.
+
+    `out` (may be `smooth` itself) receives the result instead of a new array.
 
     >>> smooth_update(np.array([np.nan, 10.0]), np.array([4.0, 20.0]))
     array([ 4., 12.])
     """
+    odd = np.flatnonzero(np.isnan(smooth))  # the first measurement starts it
     with np.errstate(invalid="ignore"):
         step = np.subtract(value, smooth)
         step *= SMOOTH_ALPHA
-        step += smooth
-    odd = np.flatnonzero(np.isnan(smooth))  # the first measurement starts it
+        step = np.add(step, smooth, out=step if out is None else out)
     if odd.size:
         step[odd] = value[odd]
     return step
@@ -164,8 +168,11 @@ def still_since(
     anchor_value: np.ndarray,
     anchor_ts: np.ndarray,
     resolution: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(anchor value, anchor ts): where and since when the value has stayed within resolution.
+
+    `out` (may be the anchor arrays themselves) receives the result instead of new arrays.
 
     >>> still_since(np.array([1.0, 1.5, 7.0]), np.full(3, 9.0), np.array([1.0, 1.0, np.nan]),
     ...     np.full(3, 2.0), np.full(3, 0.5))
@@ -175,8 +182,13 @@ def still_since(
         d = np.subtract(value, anchor_value)
         np.abs(d, out=d)
         still = np.flatnonzero(d <= resolution)  # NaN anchor: the first reading moves
-    new_value, new_ts = value.copy(), ts.copy()
-    new_value[still], new_ts[still] = anchor_value[still], anchor_ts[still]
+    kept_value, kept_ts = anchor_value[still], anchor_ts[still]  # before `out` overwrites them
+    if out is None:
+        new_value, new_ts = value.copy(), ts.copy()
+    else:
+        new_value, new_ts = out
+        new_value[...], new_ts[...] = value, ts
+    new_value[still], new_ts[still] = kept_value, kept_ts
     return new_value, new_ts
 
 

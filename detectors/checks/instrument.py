@@ -32,10 +32,18 @@ def out_of_range(
     ...              np.zeros(5), np.full(5, 100.0))
     array([ True, False, False,  True,  True])
     """
-    tol = tolerance * (range_hi - range_lo)
-    below = np.less(value, range_lo - tol)
-    above = np.greater(value, range_hi + tol)
-    return ~np.isfinite(value) | below | above
+    if range_lo.strides == range_hi.strides == (0,):  # one range shared by all: work it out once
+        range_lo, range_hi = range_lo[:1], range_hi[:1]
+    tol = np.subtract(range_hi, range_lo, dtype=np.float64)
+    tol *= tolerance
+    hi = range_hi + tol
+    lo = np.subtract(range_lo, tol, out=tol)
+    out = np.isfinite(value)
+    np.logical_not(out, out=out)
+    side = np.less(value, lo)
+    out |= side
+    out |= np.greater(value, hi, out=side)
+    return out
 
 
 def bad_quality(quality: np.ndarray) -> np.ndarray:
