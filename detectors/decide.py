@@ -25,8 +25,8 @@ Early warnings and signal faults get hysteresis as well, as a ratio of their thr
   alarm takes over). While held, its eta is reported again when it moved by more than
   max(ETA_MOVE_FRACTION of the remaining time, ETA_MOVE_MIN_S);
 - DRIFT is raised when a CUSUM sum passes h and held while it stays above h/2, and then for
-  DRIFT_OFF_DELAY_S more (an off-delay: a gas plume that meanders over a detector raised
-  and cleared DRIFT every few minutes);
+  the sensor's drift_off_delay_s more (default 300 s; an off-delay: a gas plume that
+  meanders over a detector raised and cleared DRIFT every few minutes);
 - NOISY is raised above its threshold and held while above NOISY_HOLD_RATIO x threshold
   (a burst of noise has quiet moments: a narrower band chattered on and off).
 Functions here are pure: they return new arrays.
@@ -108,7 +108,6 @@ FILLED_SAMPLES = 32  # ... or this many samples (half the ring: a fast sensor's 
 SIGNIFICANCE = 3.0  # standard errors a slope must exceed before it may raise anything
 HOLD_RATIO = 0.8
 NOISY_HOLD_RATIO = 0.5
-DRIFT_OFF_DELAY_S = 300.0
 # A held prediction clears beyond twice its horizon (a noisy slope moved the eta back and
 # forth across 1.2 x, chattering on slow fills), and is reported again when its eta moved
 # by a quarter of the time left (at a tenth, a slow fill updated every half minute).

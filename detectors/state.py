@@ -107,6 +107,7 @@ class Params:
     resolution: np.ndarray
     spike_rate_per_s: np.ndarray
     noise_ratio: np.ndarray
+    drift_off_delay_s: np.ndarray  # DRIFT's off-delay, s
     sigma_floor: np.ndarray  # smallest baseline sigma trusted (resolution, 0.1 % of span)
     moving_sigma: np.ndarray  # baseline sigma above this: the sensor normally moves
     # Cross-sensor groups.
@@ -189,6 +190,7 @@ class Params:
             resolution=resolution,
             spike_rate_per_s=_column(table, "spike_rate_per_s", d.spike_rate_per_s),
             noise_ratio=_column(table, "noise_ratio", d.noise_ratio),
+            drift_off_delay_s=_column(table, "drift_off_delay_s", d.drift_off_delay_s),
             sigma_floor=np.fmax(
                 np.fmax(resolution, SIGMA_FLOOR_OF_SPAN * span),
                 np.where(gas, GAS_SIGMA_FLOOR_OF_LEVEL1 * _finite_or_zero(limit[1]), 0.0),

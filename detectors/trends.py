@@ -32,7 +32,6 @@ from detectors.checks import (
     time_to_low,
 )
 from detectors.decide import (
-    DRIFT_OFF_DELAY_S,
     eta_moved,
     hold_drift,
     hold_predict,
@@ -203,7 +202,7 @@ def _drift_and_baseline(
         drift = np.where(run, drift, was)
     held = np.flatnonzero(was)
     if held.size:  # few: the off-delay of those that would clear
-        drift[held] = _off_delay(st, rows_at(rows, held), t[held], drift[held])
+        drift[held] = _off_delay(st, p, rows_at(rows, held), t[held], drift[held])
     keep = drift | ~was  # a DRIFT that clears resets its sums
     if not all_run:
         keep &= run
@@ -227,12 +226,14 @@ def _drift_and_baseline(
     return bits
 
 
-def _off_delay(st: State, rows: np.ndarray, t: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Whether the active DRIFT of `rows` stays: wanted, or not wanted for less than
-    DRIFT_OFF_DELAY_S (the timer runs from the first reading that wanted it cleared)."""
+def _off_delay(
+    st: State, p: Params, rows: np.ndarray, t: np.ndarray, want: np.ndarray
+) -> np.ndarray:
+    """Whether the active DRIFT of `rows` stays: wanted, or not wanted for less than the
+    sensor's drift_off_delay_s (the timer runs from the first reading that wanted it cleared)."""
     since = st.drift_off_since[rows]
     since = np.where(want, np.nan, np.where(np.isnan(since), t, since))
-    done = t - since >= DRIFT_OFF_DELAY_S
+    done = t - since >= p.drift_off_delay_s[rows]
     st.drift_off_since[rows] = np.where(done, np.nan, since)
     return ~done
 

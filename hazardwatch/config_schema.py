@@ -68,6 +68,7 @@ class RawTrend(_Strict):
     spike_rate_per_s: _Switch = None
     spike_rate_pct_per_s: _Switch = None
     noise_ratio: Annotated[float | None, Field(gt=1), BeforeValidator(_off_is_none)] = None
+    drift_off_delay_s: Annotated[float, Field(ge=0), BeforeValidator(_not_off)] = 300.0
 
     @model_validator(mode="after")
     def _one_form_each(self) -> RawTrend:

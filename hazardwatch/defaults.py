@@ -61,6 +61,7 @@ class TrendDefaults:
     spike_rate_per_s: float | None = None  # units/s
     spike_rate_pct_per_s: float | None = None  # % of span per s
     noise_ratio: float | None = 5.0
+    drift_off_delay_s: float = 300.0  # ISA-18.2 off-delay: a meandering plume does not chatter
 
     def merged(self, overrides: dict[str, Any]) -> TrendDefaults:
         """These settings with every entry of `overrides` applied, None included (off)."""
@@ -88,6 +89,7 @@ class TrendDefaults:
             resolution=pick(self.resolution, self.resolution_pct) or 0.0,
             spike_rate_per_s=pick(self.spike_rate_per_s, self.spike_rate_pct_per_s),
             noise_ratio=self.noise_ratio,
+            drift_off_delay_s=self.drift_off_delay_s,
         )
 
 

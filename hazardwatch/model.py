@@ -217,6 +217,7 @@ class Trend:
     resolution: float = 0.0  # smallest step the instrument reports, engineering units
     spike_rate_per_s: float | None = None  # a jump faster than this is a SPIKE, not process
     noise_ratio: float | None = 5.0  # short-term spread this many times the baseline -> NOISY
+    drift_off_delay_s: float = 300.0  # DRIFT clears after this long of not being wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +363,7 @@ class SensorTable:
     resolution: np.ndarray = field(default_factory=lambda: np.empty(0))
     spike_rate_per_s: np.ndarray = field(default_factory=lambda: np.empty(0))
     noise_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
+    drift_off_delay_s: np.ndarray = field(default_factory=lambda: np.empty(0))
     # Groups for cross-sensor rules: index into `areas` per sensor (-1: none), the k of each
     # area, and per unit the indices of its temperature and pressure sensors (-1: none).
     area: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
@@ -446,6 +448,7 @@ class SensorTable:
             resolution=col([t.resolution for t in trends]),
             spike_rate_per_s=col([_nan_if_none(t.spike_rate_per_s) for t in trends]),
             noise_ratio=col([_nan_if_none(t.noise_ratio) for t in trends]),
+            drift_off_delay_s=col([t.drift_off_delay_s for t in trends]),
             area=col([area_pos[s.area] if s.area is not None else -1 for s in sensors], np.int32),
             areas=area_ids,
             area_k=col([site.areas.get(a, 2) for a in area_ids], np.int32),

@@ -26,6 +26,7 @@ from hazardwatch.model import (
     Kind,
     Quality,
     SensorTable,
+    Trend,
 )
 
 RANGE_TOLERANCE = 0.005
@@ -35,7 +36,6 @@ RING_SIZE = 64
 WINDOW_SAMPLE_SHARE = 0.9
 MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 2.0
 NOISY_HOLD_RATIO, CUSUM_CLIP_SIGMA, SMOOTH_ALPHA = 0.5, 2.5, 0.2
-DRIFT_OFF_DELAY_S = 300.0
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, NOISE_DECAY_ALPHA, CLIP_SIGMA = 0.2, 0.05, 4.0
 SPIKE_NOISE_SIGMAS = 6.0
@@ -147,6 +147,10 @@ class ReferenceDetector:
 
     def _setting(self, column: str, i: int) -> float:
         return float(getattr(self.table, column)[i])
+
+    def _drift_off_delay(self, i: int) -> float:
+        column = self.table.drift_off_delay_s  # a table built by hand may not have it
+        return float(column[i]) if column.shape[0] == self.table.n else Trend().drift_off_delay_s
 
     def _reading(self, i: int, t: float, v: float, q: int) -> list[tuple[Condition, bool, float]]:
         """Apply one reading; return (condition, active, eta) per change and eta update."""
@@ -374,7 +378,7 @@ class ReferenceDetector:
             drift = fmax(hi, lo) > h_sigma * sigma * (0.5 if was else 1.0)
             if was and not drift:  # the off-delay
                 since = t if math.isnan(mem.drift_off_since) else mem.drift_off_since
-                drift = t - since < DRIFT_OFF_DELAY_S
+                drift = t - since < self._drift_off_delay(i)
                 mem.drift_off_since = since if drift else NAN
             elif was:
                 mem.drift_off_since = NAN

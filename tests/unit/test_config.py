@@ -453,6 +453,10 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
         _set(_lt, trend={"rate_window_s": "off"}),
         [f"{LT}.trend.rate_window_s: this setting cannot be switched off; give a number"],
     ),
+    "trend_drift_off_delay_cannot_be_off": (
+        _set(_lt, trend={"drift_off_delay_s": "off"}),
+        [f"{LT}.trend.drift_off_delay_s: this setting cannot be switched off; give a number"],
+    ),
     "trend_off_misspelt": (
         _set(_lt, trend={"horizon_s": "of"}),
         [
@@ -854,11 +858,14 @@ def test_trend_settings_override_all_then_kind_then_sensor() -> None:
 
 def test_sensor_trend_mapping_compiles_to_table_columns() -> None:
     cfg = base()
-    sensor(cfg, 0)["trend"] = {"horizon_s": "off", "drift_h_sigma": 6, "drift_k_sigma": 1}
+    sensor(cfg, 0)["trend"] = {
+        "horizon_s": "off", "drift_h_sigma": 6, "drift_k_sigma": 1, "drift_off_delay_s": 90
+    }  # fmt: skip
     table = SensorTable.from_site(parse(cfg))
     lt = table.tag_index["T1-LT"]
     assert np.isnan(table.horizon_s[lt])
     assert (table.drift_h_sigma[lt], table.drift_k_sigma[lt]) == (6.0, 1.0)
+    assert table.drift_off_delay_s[lt] == 90.0 and table.drift_off_delay_s[1] == 300.0
     assert table.rate_limit_per_min[lt] == pytest.approx(0.4)
     assert np.isnan(table.rate_limit_per_min[table.tag_index["T1-GT"]])
 

@@ -299,7 +299,8 @@ def test_drift_clears_when_the_value_returns_and_its_cusum_resets() -> None:
     got = run(det, [(30 + k, 50.5) for k in range(30)])
     assert got == [] and det.state.cusum[0, 0] < 2.0 * 0.5  # below h/2: the off-delay runs
     got = run(det, [(60 + k, 50.5) for k in range(300)])
-    # Cleared by the first reading DRIFT_OFF_DELAY_S after the first that wanted it cleared.
+    # Cleared by the first reading drift_off_delay_s (default 300) after the first that
+    # wanted it cleared.
     (cleared,) = got
     assert (cleared.condition, cleared.active) == (C.DRIFT, False)
     assert T0 + 30 + 300.0 <= cleared.ts <= T0 + 60 + 300.0
@@ -313,6 +314,21 @@ def test_drift_that_returns_within_its_off_delay_never_clears() -> None:
     assert of(run(det, [(20 + k, 52.0) for k in range(10)]), C.DRIFT)
     plume = [(30 + k, 50.5 if (k // 60) % 2 else 53.0) for k in range(600)]  # 1 min on/off
     assert run(det, plume) == []
+
+
+@pytest.mark.parametrize("off_delay_s", [0.0, 60.0])
+def test_drift_off_delay_is_a_setting_of_each_sensor(off_delay_s: float) -> None:
+    trend = with_(
+        drift_h_sigma=4.0, drift_k_sigma=0.5, baseline_warmup_n=20, rate_window_s=60.0,
+        drift_off_delay_s=off_delay_s,
+    )  # fmt: skip
+    det = Detector(table(sensor(trend=trend)), T0)
+    run(det, [(k, 50.0 + (k % 2)) for k in range(20)])
+    assert of(run(det, [(20 + k, 52.0) for k in range(10)]), C.DRIFT)
+    got = of(run(det, [(30 + k, 50.5) for k in range(200)]), C.DRIFT)
+    assert [c.active for c in got] == [False]
+    wanted_clear = got[0].ts - off_delay_s  # the timer started at the first quiet reading
+    assert T0 + 30 <= wanted_clear <= T0 + 60
 
 
 def test_learn_teaches_the_baseline_and_raises_nothing() -> None:
