@@ -145,12 +145,15 @@ class NetworkLoop:
                 self._selector.register(fd, selectors.EVENT_READ, client)
             elif what == "close":
                 if self._clients.get(fd) is client:
-                    del self._clients[fd]
-                    self._writing.discard(fd)
-                    self._selector.unregister(fd)
+                    self._forget(fd)
             elif self._clients.get(fd) is client:
                 client.loop_write()
                 self._watch_writes(client, fd)
+
+    def _forget(self, fd: int) -> None:
+        del self._clients[fd]
+        self._writing.discard(fd)
+        self._selector.unregister(fd)  # the selector ignores a descriptor already closed
 
     def _watch_writes(self, client: mqtt.Client, fd: int) -> None:
         """Wait for the socket to be writable only while paho has bytes queued for it."""
@@ -159,7 +162,11 @@ class NetworkLoop:
         want = client.want_write()
         if want != (fd in self._writing):
             events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
-            self._selector.modify(fd, events, client)
+            try:
+                self._selector.modify(fd, events, client)
+            except OSError:  # paho closed the socket in loop_read (connection lost)
+                self._forget(fd)
+                return
             if want:
                 self._writing.add(fd)
             else:
