@@ -170,7 +170,12 @@ def demo(
             )
             service = Service(site, settings)
             publisher = FleetPublisher(
-                site, mqtt.url, rate_hz=1.0, seed=1, scenarios=[Overfill(tank, overfill_at)]
+                site,
+                mqtt.url,
+                rate_hz=1.0,
+                seed=1,
+                # The operator planned a 1 m fill: OVERRUN says so before any trend can.
+                scenarios=[Overfill(tank, overfill_at, planned_lift=1.0)],
             )
 
             async def main(stop: asyncio.Event) -> None:

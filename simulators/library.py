@@ -20,7 +20,8 @@ events:                        # optional list, each with `at_s` (s after start)
 Event kinds and their fields (required first, `|` optional):
 
 - overfill: unit | rate_per_min (level units/min) or time_to_hh_s, planned_level (the
-  operator's transfer plan, made at onset: they meant to stop there), start_level (the
+  operator's transfer plan, made at onset: they meant to stop there) or planned_lift (the
+  plan as a rise above the level at onset), start_level (the
   tank's level when the run starts; it waits idle for the incident)
 - transfer: unit, rate_m3_h | direction (in/out, default in), duration_s, to_level
 - maintenance_drain: unit, rate_m3_h | to_level (default empty)
@@ -72,11 +73,12 @@ _TEXT = {"unit", "tag", "gateway", "direction", "gas", "fault", "kind"}
 _EVENTS: dict[str, tuple[set[str], set[str], Callable[[dict[str, Any]], Scenario]]] = {
     "overfill": (
         {"unit"},
-        {"rate_per_min", "time_to_hh_s", "planned_level", "start_level"},
+        {"rate_per_min", "time_to_hh_s", "planned_level", "planned_lift", "start_level"},
         lambda e: Overfill(e["unit"], e["at_s"], e.get("rate_per_min"),
                            time_to_hh_s=e.get("time_to_hh_s", 75.0),
                            planned_level=e.get("planned_level"),
-                           start_level=e.get("start_level")),
+                           start_level=e.get("start_level"),
+                           planned_lift=e.get("planned_lift")),
     ),
     "transfer": (
         {"unit", "rate_m3_h"},

@@ -159,9 +159,10 @@ class Overfill(Incident):
     and on to the top of the range, where the tank overflows. `rate_per_min` is in the level
     sensor's unit per minute (at the onset level; a sphere's level then slows and speeds up
     with its cross-section, the volume inflow being constant). `planned_level`: the operator
-    planned this transfer to stop there (a transfer plan is made at onset) and forgot it.
-    `start_level`: the tank holds this much when the run starts and waits, idle, for the
-    incident (so the scenario's timing does not hang on the farm's random starting state).
+    planned this transfer to stop there (a transfer plan is made at onset) and forgot it;
+    `planned_lift`: the same, planned that far above the level at onset. `start_level`: the
+    tank holds this much when the run starts and waits, idle, for the incident (so the
+    scenario's timing does not hang on the farm's random starting state).
     """
 
     kind = "overfill"
@@ -176,6 +177,7 @@ class Overfill(Incident):
         time_to_hh_s: float = DEFAULT_TIME_TO_HH_S,
         planned_level: float | None = None,
         start_level: float | None = None,
+        planned_lift: float | None = None,
     ) -> None:
         if rate_per_min is not None and not rate_per_min > 0:
             raise ScenarioError(
@@ -188,7 +190,10 @@ class Overfill(Incident):
         super().__init__(unit_id, start_s)
         self.rate_per_min = rate_per_min
         self.time_to_hh_s = time_to_hh_s
+        if planned_level is not None and planned_lift is not None:
+            raise ScenarioError(f"overfill of {unit_id!r}: give planned_level or planned_lift")
         self.planned_level = planned_level
+        self.planned_lift = planned_lift
         self.start_level = start_level
         self._tag = ""
         self._h: float | None = None
@@ -219,6 +224,8 @@ class Overfill(Incident):
 
     def start(self, farm: TankFarm) -> None:
         level = float(farm.level[self.unit])
+        if self.planned_lift is not None:
+            self.planned_level = round(level + self.planned_lift, 3)
         if self.planned_level is not None:
             farm.plan(self.unit, self.planned_level, 1, "operator")
         if self.rate_per_min is not None:
