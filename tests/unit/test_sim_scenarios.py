@@ -258,3 +258,22 @@ def test_an_overfill_with_a_planned_level_plans_it_at_onset(park: Site) -> None:
     assert [(p.target, p.direction, p.ts - spec.start_ts) for p in mine] == [(13.5, 1, 600.0)]
     (truth,) = [e for e in script.truth() if e.get("event") == "overfill"]
     assert truth["planned_level"] == 13.5  # the truth names the plan the operator made
+
+
+def test_an_overfill_with_a_planned_lift_plans_that_far_above_its_onset_level(
+    park: Site,
+) -> None:
+    from simulators.scenario import Overfill, Script
+
+    spec = load_scenario("normal-day-spring", park)
+    script = Script(spec.script().farm, [Overfill("e01-T101", 60.0, planned_lift=1.0)])
+    farm = script.farm
+    script.run(60.0, 10.0)  # the incident starts with the next tick
+    farm.take_plans()
+    unit = farm.unit_index("e01-T101")
+    level_at_onset = float(farm.level[unit])
+    script.run(10.0, 10.0)
+    (plan,) = [p for p in farm.take_plans() if p.tag == "e01-T101-LT"]
+    assert plan.target == pytest.approx(level_at_onset + 1.0, abs=1e-3)
+    with pytest.raises(ScenarioError, match="planned_level or planned_lift"):
+        Overfill("e01-T101", 60.0, planned_level=5.0, planned_lift=1.0)
