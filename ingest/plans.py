@@ -61,7 +61,8 @@ def decode_plan(
             return PlanClosed(table.tags[level_sensor_of(table, unit, tag)], ts, by)
         if "target" not in obj:
             raise BadField(Reason.BAD_PLAN, "plan has no 'target'")
-        direction = _DIRECTION.get(obj.get("direction"))  # type: ignore[arg-type]
+        raw_direction = obj.get("direction")
+        direction = _DIRECTION.get(raw_direction) if type(raw_direction) is str else None
         if direction is None:
             got = short(obj.get("direction"))
             raise BadField(Reason.BAD_PLAN, f"direction must be fill or empty, got {got}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hazardwatch.model import Kind, Limits, TransferPlan
 from ingest import Decoder, PlanClosed, Reason
@@ -82,3 +86,21 @@ def test_a_bad_plan_is_one_rejection_with_its_reason(
 def test_a_plan_topic_of_an_unknown_enterprise_is_refused() -> None:
     plan, bad = decode({"tag": "T1-LT", "target": 5, "direction": "fill"}, "hw/e7/_plan")
     assert plan is None and bad[0][0] is Reason.UNKNOWN_GATEWAY
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELD = st.sampled_from(["tag", "unit", "target", "direction", "ts", "tolerance", "close", "by"])
+
+
+@given(body=st.dictionaries(_FIELD, _JSON | st.sampled_from(["T1-LT", "T1", "fill", 5.0])))
+@settings(max_examples=300, deadline=None)
+def test_any_json_plan_is_a_plan_or_one_rejection_never_a_crash(body: dict) -> None:
+    out = Decoder(TABLE).decode("hw/e1/_plan", json.dumps(body).encode(), NOW)
+    assert (out.plan is None) == (len(out.rejections) == 1)
+    assert all(r.reason is not Reason.INTERNAL_ERROR for r in out.rejections), out.rejections
