@@ -201,7 +201,7 @@ class TransferBook:
         return rows[0] if rows else None
 
     def transfers(self, include_closed: bool = False, limit: int = 500) -> list[Transfer]:
-        """Newest first."""
+        """Newest first; `limit` -1 for all."""
         where = "" if include_closed else "WHERE closed_ts IS NULL"
         return self._select(f"{where} ORDER BY id DESC LIMIT ?", (limit,))
 
@@ -240,7 +240,7 @@ class TransferDesk:
         self.book, self._judge, self._emit, self._clock = book, judge, emit, clock
         self._level = level
         table = book.table
-        for t in book.transfers():
+        for t in book.transfers(limit=-1):  # every open plan, however many tanks the park has
             if table.tag_index.get(t.plan.tag) is None:  # the site lost the tank
                 book.finish(t.id, clock.now(), "hazardwatch", "expired")
             else:
