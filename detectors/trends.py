@@ -39,7 +39,16 @@ from detectors.decide import (
     significant,
     window_filled,
 )
-from detectors.state import PROCESS_BITS, SLOTS, Params, State, columns, rows_at, subset
+from detectors.state import (
+    PROCESS_BITS,
+    SLOTS,
+    Params,
+    State,
+    columns,
+    rows_at,
+    setting,
+    subset,
+)
 from hazardwatch.model import Condition
 
 RATE, P_HH, P_LL, DRIFT, STEP = (
@@ -84,13 +93,14 @@ def advance_trends(
     some_due = isinstance(pos, slice) or pos.size > 0
     if some_due:
         t_due = t[pos]
-        window.push(st, r_due, t_due, v[pos], p.rate_window_s[r_due])
+        count, t0, _, s = window.push(st, r_due, t_due, v[pos], setting(p.rate_window_s, r_due))
         st.pushed_ts[r_due] = t_due
-        # Only a window that took a sample has a new slope (and significance); the value
-        # the fit gives now is needed by the few candidates below only.
-        slope_r, stderr_r, _ = _fit(st, r_due, t_due)
+        # Only a window that took a sample has a new slope (and significance), from the
+        # sums the push holds; the value the fit gives now is needed by the few
+        # candidates below only.
+        slope_r, stderr_r, _ = least_squares(count, s[0], s[1], s[2], s[3], s[4], t_due - t0)
         st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
-        st.significant[r_due] = significant(slope_r, stderr_r, st.count[r_due])
+        st.significant[r_due] = significant(slope_r, stderr_r, count)
         st.co_dirty[r_due] = True
     sig = np.flatnonzero(st.significant[rows])
     if sig.size:  # few sensors have a significant slope: check their time span only

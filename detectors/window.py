@@ -42,8 +42,12 @@ def _add(sums: np.ndarray, x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> N
 
 def push(
     st: State, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, window_s: np.ndarray
-) -> None:
-    """Add one sample per sensor in `rows` (no duplicates, each ts >= its window's newest)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Add one sample per sensor in `rows` (no duplicates, each ts >= its window's newest).
+
+    Returns their new (count, t0, v0, sums (5, len(rows))) as the state now holds them, so
+    the slope is fitted without gathering them again (for a slice: views of the state).
+    """
     size, n = st.ring_ts.shape
     dense = isinstance(rows, slice)
     cols = np.arange(*rows.indices(n)) if dense else rows
@@ -119,7 +123,14 @@ def push(
     due = np.flatnonzero(x > REBASE_S)
     if due.size:
         cap = max(64, int((cols.size if dense else n) * REBASE_SHARE))
-        rebase(st, cols[due[:cap]])
+        due = due[:cap]
+        rebase(st, cols[due])
+        if not dense:  # gathered copies (a slice's views see the rebase already)
+            t0[due], v0[due] = st.t0[cols[due]], st.v0[cols[due]]
+            sums[:, due] = st.sums[:, cols[due]]
+    if dense:
+        return st.count[rows], st.t0[rows], st.v0[rows], st.sums[:, rows]
+    return count, t0, v0, sums
 
 
 def rebase(st: State, sensors: np.ndarray) -> None:
