@@ -199,40 +199,49 @@ def _drift_and_baseline(
     bits: np.ndarray,
 ) -> np.ndarray:
     mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
-    h_sigma = p.drift_h_sigma[rows]
+    warm = st.warm[rows]
+    h_sigma = setting(p.drift_h_sigma, rows)
     run = (bits & _NOT_DRIFT) == 0
-    run &= st.warm[rows]  # n >= warmup_n
+    run &= warm  # n >= warmup_n
     run &= h_sigma == h_sigma  # not NaN: DRIFT configured
-    hi_lo = columns(st.cusum, rows)
-    hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
     was = (bits & DRIFT) != 0
-    drift = hold_drift(hi, lo, h_sigma * sigma, was)
-    all_run = bool(run.all())
-    if not all_run:
-        drift = np.where(run, drift, was)
+    any_run = bool(run.any())
+    if any_run:
+        hi_lo = columns(st.cusum, rows)
+        k_sigma = setting(p.drift_k_sigma, rows)
+        hi, lo = cusum_update(v, mean, sigma, k_sigma, h_sigma, hi_lo[0], hi_lo[1])
+        drift = hold_drift(hi, lo, h_sigma * sigma, was)
+        all_run = bool(run.all())
+        if not all_run:
+            drift = np.where(run, drift, was)
+    else:  # nothing warmed up or configured: every CUSUM keeps its sums, DRIFT its state
+        drift = was.copy()
     held = np.flatnonzero(was)
     if held.size:  # few: the off-delay of those that would clear
         drift[held] = _off_delay(st, p, rows_at(rows, held), t[held], drift[held])
-    keep = drift | ~was  # a DRIFT that clears resets its sums
-    if not all_run:
-        keep &= run
-    if not keep.all():  # few: reset the cleared, keep the sums of those not run
-        other = np.flatnonzero(~keep)
-        stay = ~run[other]
-        hi[other] = np.where(stay, hi_lo[0][other], 0.0)
-        lo[other] = np.where(stay, hi_lo[1][other], 0.0)
-    st.cusum[0][rows], st.cusum[1][rows] = hi, lo
+    if any_run:
+        keep = drift | ~was  # a DRIFT that clears resets its sums
+        if not all_run:
+            keep &= run
+        if not keep.all():  # few: reset the cleared, keep the sums of those not run
+            other = np.flatnonzero(~keep)
+            stay = ~run[other]
+            hi[other] = np.where(stay, hi_lo[0][other], 0.0)
+            lo[other] = np.where(stay, hi_lo[1][other], 0.0)
+        st.cusum[0][rows], st.cusum[1][rows] = hi, lo
     bits = bits & ~DRIFT
     bits |= drift * DRIFT
     learn = (bits & _PROCESS) == 0
-    new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
+    warmup_n = setting(p.warmup_n, rows)
+    new_mean, new_var = baseline_update(v, mean, var, n, warmup_n, setting(p.alpha, rows), sigma)
     if not learn.all():
         stay = np.flatnonzero(~learn)
         new_mean[stay], new_var[stay] = mean[stay], var[stay]
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n = n + learn
-    st.warm[rows] = n >= p.warmup_n[rows]
-    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])  # `sigma` used up
+    st.warm[rows] = n >= warmup_n
+    # `sigma` used up
+    st.base_sigma[rows] = baseline_sigma(new_var, setting(p.sigma_floor, rows))
     return bits
 
 
