@@ -76,19 +76,23 @@ def advance_trends(
     bits: np.ndarray,
     out: Changes,
     round_no: int,
+    usable: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply one usable reading (sensor, ts, value) per sensor in `rows`; return their new
     condition bits.
 
     `sigma` is their baseline sigma (checks.baseline_sigma), `bits` their conditions after
     this reading's limit checks (updated in place); eta updates of held PREDICT_* go
-    straight to `out`.
+    straight to `out`. With `usable` (a mask over `rows`, a slice), only the readings it
+    marks are applied: the others' state and bits stay as they are.
     """
     sensor, t, v = reading
     # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
     # rate_window_s however fast the sensor reports); an empty window (pushed_ts -inf:
     # never filled or restarted) takes the first.
     due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
+    if usable is not None:
+        due &= usable
     r_due, pos = subset(rows, due)
     some_due = isinstance(pos, slice) or pos.size > 0
     if some_due:
@@ -102,7 +106,8 @@ def advance_trends(
         st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
         st.significant[r_due] = significant(slope_r, stderr_r, count)
         st.co_dirty[r_due] = True
-    sig = np.flatnonzero(st.significant[rows])
+    sig = st.significant[rows] if usable is None else st.significant[rows] & usable
+    sig = np.flatnonzero(sig)
     if sig.size:  # few sensors have a significant slope: check their time span only
         r = rows_at(rows, sig)
         oldest = window.oldest_ts(st, r)
@@ -111,7 +116,10 @@ def advance_trends(
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether. `bits` is
     # updated in place from here on.
     cand = sig
-    flagged = np.flatnonzero((bits & (STEP | _TRENDS)) != 0)
+    flagged = (bits & (STEP | _TRENDS)) != 0
+    if usable is not None:
+        flagged &= usable
+    flagged = np.flatnonzero(flagged)
     if flagged.size:
         flags = bits[flagged]
         stepped = flagged[(flags & STEP) != 0]
