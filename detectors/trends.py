@@ -115,7 +115,7 @@ def advance_trends(
     # Only a significant slope raises a trend condition and only an active one is held:
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether. `bits` is
     # updated in place from here on.
-    cand = sig
+    cand, cand_sig = sig, None  # None: every candidate is significant
     flagged = (bits & (STEP | _TRENDS)) != 0
     if usable is not None:
         flagged &= usable
@@ -129,12 +129,19 @@ def advance_trends(
             refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
             bits[stepped[refilled]] &= ~STEP
         held = flagged[(flags & _TRENDS) != 0]
-        if held.size:
-            cand = np.union1d(sig, held)
+        if held.size:  # masks, not union1d/isin: both sort
+            is_sig = np.zeros(bits.shape, bool)
+            is_sig[sig] = True
+            is_cand = is_sig.copy()
+            is_cand[held] = True
+            cand = np.flatnonzero(is_cand)
+            cand_sig = is_sig[cand]
     if cand.size:
         r = rows_at(rows, cand)
         fit = _fit(st, r, t[cand])[2]
-        fitted = (st.slope[r], st.stderr[r], fit, np.isin(cand, sig, assume_unique=True))
+        if cand_sig is None:
+            cand_sig = np.ones(cand.shape, bool)
+        fitted = (st.slope[r], st.stderr[r], fit, cand_sig)
         reading = (sensor[cand], t[cand], v[cand])
         bits[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
     # The CUSUM and the baseline take the samples the window takes: readings closer than

@@ -40,6 +40,25 @@ def _add(sums: np.ndarray, x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> N
     add(sums[4], np.multiply(y, y, out=term), out=sums[4])
 
 
+def _subtract_where(sums: np.ndarray, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """sums -= the terms of (x, y) where `mask` holds, in place.
+
+    The other rows subtract terms of 0.0 (s - 0.0 is s, -0.0 included): when most rows take
+    part that costs less than gathering and scattering the sums.
+    """
+    x, y = np.where(mask, x, 0.0), np.where(mask, y, 0.0)
+    sums[0] -= x
+    sums[1] -= y
+    term = x * x
+    sums[2] -= term
+    sums[3] -= np.multiply(x, y, out=term)
+    sums[4] -= np.multiply(y, y, out=term)
+
+
+def _most(part: np.ndarray, whole: np.ndarray) -> bool:
+    return part.size * 4 >= whole.size
+
+
 def push(
     st: State, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, window_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -65,8 +84,12 @@ def push(
         x, y = flat_ts.take(slot), flat_v.take(slot)
         _add(sums, np.subtract(t0, x, out=x), np.subtract(v0, y, out=y), sign=-1.0)
     else:
-        if full.any():  # the slot about to be written holds the oldest sample
-            f = np.flatnonzero(full)
+        f = np.flatnonzero(full)
+        if _most(f, full):  # the slot about to be written holds the oldest sample
+            x, y = flat_ts.take(slot), flat_v.take(slot)  # its lines are written below anyway
+            _subtract_where(sums, full, x - t0, y - v0)
+            count = count - full
+        elif f.size:
             sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
             sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
             count = count - full
@@ -95,9 +118,14 @@ def push(
             where += cols
             old_t = flat_ts.take(where)
             oldest = old_t  # per row, the ts of its oldest sample once the loop is done
-            sel = np.flatnonzero(old_t < cut)
+            ev = old_t < cut
+            sel = np.flatnonzero(ev)
             if sel.size == 0:
                 break
+            if _most(sel, ev):  # most windows lose a sample (a full time window): no gathers
+                _subtract_where(sums, ev, old_t - t0, flat_v.take(where) - v0)
+                count -= ev  # a view of the state for a full ring and a slice
+                continue
             where, old_t = where[sel], old_t[sel]
         else:
             tail = head[sel] - count[sel]
