@@ -104,12 +104,14 @@ def push(
     flat_ts[slot], flat_v[slot] = t, v
     head = head + 1
     head[head == size] = 0
-    # Samples older than the window, oldest first (the newest one always stays).
+    # Samples older than the window, oldest first (the newest one always stays). A pass over
+    # every row while most windows lose a sample, then over the few that still do.
     cut = t - window_s
-    sel = None  # the first pass looks at every row, without gathering
-    for _ in range(size):
+    sel = None
+    every = None  # a pass over every row: the mask of rows that may lose another sample
+    for k in range(size):
         if sel is None:
-            if ring_full:
+            if ring_full and k == 0:
                 tail = head  # the oldest sample sits right after the newest
             else:
                 tail = head - count
@@ -117,14 +119,20 @@ def push(
             where = tail * n
             where += cols
             old_t = flat_ts.take(where)
-            oldest = old_t  # per row, the ts of its oldest sample once the loop is done
-            ev = old_t < cut
+            if every is None:
+                oldest = old_t  # per row, the ts of its oldest sample once the loop is done
+                ev = old_t < cut
+            else:
+                oldest = np.where(every, old_t, oldest)
+                ev = old_t < cut
+                ev &= every
             sel = np.flatnonzero(ev)
             if sel.size == 0:
                 break
-            if _most(sel, ev):  # most windows lose a sample (a full time window): no gathers
+            if _most(sel, ev):  # no gathers: most windows lose a sample (a full time window)
                 _subtract_where(sums, ev, old_t - t0, flat_v.take(where) - v0)
                 count -= ev  # a view of the state for a full ring and a slice
+                sel, every = None, ev
                 continue
             where, old_t = where[sel], old_t[sel]
         else:
