@@ -96,8 +96,8 @@ def advance_trends(
     r_due, pos = subset(rows, due)
     some_due = isinstance(pos, slice) or pos.size > 0
     if some_due:
-        t_due = t[pos]
-        count, t0, _, s = window.push(st, r_due, t_due, v[pos], setting(p.rate_window_s, r_due))
+        t_due, v_due = t[pos], v[pos]
+        count, t0, _, s = window.push(st, r_due, t_due, v_due, setting(p.rate_window_s, r_due))
         st.pushed_ts[r_due] = t_due
         # Only a window that took a sample has a new slope (and significance), from the
         # sums the push holds; the value the fit gives now is needed by the few
@@ -150,7 +150,7 @@ def advance_trends(
     if isinstance(pos, slice):
         return _drift_and_baseline(st, p, rows, t, v, sigma, bits)
     if some_due:
-        bits[pos] = _drift_and_baseline(st, p, r_due, t[pos], v[pos], sigma[pos], bits[pos])
+        bits[pos] = _drift_and_baseline(st, p, r_due, t_due, v_due, sigma[pos], bits[pos])
     return bits
 
 

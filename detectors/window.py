@@ -80,13 +80,15 @@ def push(
     # A park past its first RING_SIZE readings: one sample leaves, one enters, count stays.
     ring_full = size > 1 and bool(full.all())
     moved_origin = False
+    # The slot about to be written holds the oldest sample of a full ring: its ts is the
+    # window's tail_ts (read from a park-sized array, not from the ring).
     if ring_full:
-        x, y = flat_ts.take(slot), flat_v.take(slot)
-        _add(sums, np.subtract(t0, x, out=x), np.subtract(v0, y, out=y), sign=-1.0)
+        x, y = np.subtract(t0, st.tail_ts[rows]), flat_v.take(slot)
+        _add(sums, x, np.subtract(v0, y, out=y), sign=-1.0)
     else:
         f = np.flatnonzero(full)
-        if _most(f, full):  # the slot about to be written holds the oldest sample
-            x, y = flat_ts.take(slot), flat_v.take(slot)  # its lines are written below anyway
+        if _most(f, full):
+            x, y = st.tail_ts[rows], flat_v.take(slot)
             _subtract_where(sums, full, x - t0, y - v0)
             count = count - full
         elif f.size:
