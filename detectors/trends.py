@@ -94,9 +94,18 @@ def advance_trends(
     if usable is not None:
         due &= usable
     r_due, pos = subset(rows, due)
+    few = None  # positions put back after a round run over the whole slice
+    if isinstance(rows, slice) and not isinstance(pos, slice) and pos.size * 8 >= due.size * 7:
+        # Nearly every window takes a sample (the sampling round of a synchronised park): the
+        # round runs over the whole slice, the few rows that take none get their memory back.
+        few = np.flatnonzero(~due)
+        r_due, pos, kept = rows, slice(None), _keep(st, rows_at(rows, few), _WINDOW)
     some_due = isinstance(pos, slice) or pos.size > 0
     if some_due:
         t_due, v_due = t[pos], v[pos]
+        if few is not None:
+            t_due = t.copy()
+            t_due[few] = np.nan  # no eviction, no rebase: pushed and put back unseen
         count, t0, _, s = window.push(st, r_due, t_due, v_due, setting(p.rate_window_s, r_due))
         st.pushed_ts[r_due] = t_due
         # Only a window that took a sample has a new slope (and significance), from the
@@ -106,6 +115,8 @@ def advance_trends(
         st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
         st.significant[r_due] = significant(slope_r, stderr_r, count)
         st.co_dirty[r_due] = True
+        if few is not None:
+            _put_back(st, rows_at(rows, few), kept)
     sig = st.significant[rows] if usable is None else st.significant[rows] & usable
     sig = np.flatnonzero(sig)
     if sig.size:  # few sensors have a significant slope: check their time span only
@@ -147,11 +158,42 @@ def advance_trends(
     # The CUSUM and the baseline take the samples the window takes: readings closer than
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
+    if few is not None:
+        r, kept_bits = rows_at(rows, few), bits[few]
+        kept = _keep(st, r, _BASELINE)
+        bits = _drift_and_baseline(st, p, rows, t, v, sigma, bits)
+        _put_back(st, r, kept)
+        bits[few] = kept_bits
+        return bits
     if isinstance(pos, slice):
         return _drift_and_baseline(st, p, rows, t, v, sigma, bits)
     if some_due:
         bits[pos] = _drift_and_baseline(st, p, r_due, t_due, v_due, sigma[pos], bits[pos])
     return bits
+
+
+# What a sample changes in the state: the window and its fit, the baseline and the CUSUM.
+_WINDOW = ("count", "head", "t0", "v0", "sums", "tail_ts", "pushed_ts", "slope", "stderr")
+_WINDOW += ("significant", "co_dirty")
+_BASELINE = ("base_mean", "base_var", "base_n", "warm", "base_sigma", "cusum", "drift_off_since")
+
+
+def _keep(st: State, rows: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Copies of the state `names` of `rows` (with the ring slot a push would write next)."""
+    kept = {name: getattr(st, name)[..., rows] for name in names}
+    if "head" in kept:
+        kept["ring_ts"] = st.ring_ts[kept["head"], rows]
+        kept["ring_value"] = st.ring_value[kept["head"], rows]
+    return kept
+
+
+def _put_back(st: State, rows: np.ndarray, kept: dict[str, np.ndarray]) -> None:
+    """Undo what a round did to `rows`: write back what `_keep` copied."""
+    for name, a in kept.items():
+        if name in ("ring_ts", "ring_value"):
+            getattr(st, name)[kept["head"], rows] = a
+        else:
+            getattr(st, name)[..., rows] = a
 
 
 def _fit(
