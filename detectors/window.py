@@ -55,6 +55,13 @@ def _subtract_where(sums: np.ndarray, mask: np.ndarray, x: np.ndarray, y: np.nda
     sums[4] -= np.multiply(y, y, out=term)
 
 
+def _subtract_at(sums: np.ndarray, sel: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """sums[:, sel] -= the terms of (x, y), in place, row by row (a 2-D fancy update costs
+    a few times more)."""
+    for row, term in zip(sums, (x, y, x * x, x * y, y * y), strict=True):
+        row[sel] -= term
+
+
 def _most(part: np.ndarray, whole: np.ndarray) -> bool:
     return part.size * 4 >= whole.size
 
@@ -93,7 +100,7 @@ def push(
             count = count - full
         elif f.size:
             sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
-            sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
+            _subtract_at(sums, f, flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
             count = count - full
         empty = count == 0
         if empty.any():
@@ -117,7 +124,7 @@ def push(
                 tail = head  # the oldest sample sits right after the newest
             else:
                 tail = head - count
-                tail[tail < 0] += size
+                tail += (tail < 0) * size
             where = tail * n
             where += cols
             old_t = flat_ts.take(where)
@@ -147,7 +154,7 @@ def push(
             if not ev.any():
                 break
             sel, where, old_t = sel[ev], where[ev], old_t[ev]
-        sums[:, sel] -= _terms(old_t - t0[sel], flat_v.take(where) - v0[sel])
+        _subtract_at(sums, sel, old_t - t0[sel], flat_v.take(where) - v0[sel])
         count[sel] -= 1  # a view of the state for a full ring and a slice
     st.head[rows] = head
     st.tail_ts[rows] = oldest
