@@ -173,8 +173,10 @@ def advance_trends(
 
 
 # What a sample changes in the state: the window and its fit, the baseline and the CUSUM.
-_WINDOW = ("count", "head", "t0", "v0", "sums", "tail_ts", "pushed_ts", "slope", "stderr")
-_WINDOW += ("significant", "co_dirty")
+_WINDOW = (
+    *("count", "head", "t0", "v0", "sums", "tail_ts", "pushed_ts"),
+    *("slope", "stderr", "significant", "co_dirty"),
+)
 _BASELINE = ("base_mean", "base_var", "base_n", "warm", "base_sigma", "cusum", "drift_off_since")
 
 
@@ -297,8 +299,8 @@ def _drift_and_baseline(
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n = n + learn
     st.warm[rows] = n >= warmup_n
-    # `sigma` used up
-    st.base_sigma[rows] = baseline_sigma(new_var, setting(p.sigma_floor, rows))
+    sigma_floor = setting(p.sigma_floor, rows)
+    st.base_sigma[rows] = baseline_sigma(new_var, sigma_floor)  # `sigma` used up
     return bits
 
 
