@@ -362,6 +362,14 @@ class State:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
 
 
+def setting(a: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+    """a[rows] of a Params column; a setting every sensor shares (zero stride) stays a view
+    of its one value instead of a gather of copies of it."""
+    if a.strides[0] == 0 and not isinstance(rows, slice):
+        return a[: rows.size]
+    return a[rows]
+
+
 def rows_at(rows: np.ndarray | slice, positions: np.ndarray) -> np.ndarray:
     """The state rows at `positions` of a round's rows (a slice or sensor indices)."""
     return positions + (rows.start or 0) if isinstance(rows, slice) else rows[positions]

@@ -288,6 +288,7 @@ class Detector:
             new = np.where(fresh, new, old)
         usable = judged = measured
         sigma, judged_value = None, v
+        masked = False  # a slice of rows whose trends skip the few unusable readings by mask
         if measured.any():
             r, pos = subset(rows, measured)
             fault, sigma, jump = signal_faults(st, p, r, t[pos], v[pos], old[pos])
@@ -295,7 +296,9 @@ class Detector:
                 new[pos] = (new[pos] & ~FAULT_BITS) | fault
                 usable = measured.copy()
                 usable[pos] = ok = (fault & FAULT_BITS) == 0
-                sigma = sigma[ok]
+                masked = isinstance(rows, slice) and isinstance(pos, slice)
+                if not masked:
+                    sigma = sigma[ok]
                 judged_value = self._rare_faults(rows, pos, fault, jump, v)
                 if (fault & _SPIKE).any():  # a spike is no measurement: not even for limits
                     judged = measured.copy()
@@ -308,7 +311,10 @@ class Detector:
         if all_judged or judged.any():
             self.limits.apply(st, p, rows, (t, judged_value), judged, old, new)
         all_usable = all_judged if usable is judged else bool(usable.all())
-        if all_usable or usable.any():
+        if masked and not all_usable:  # no park-sized gathers for a few faulty readings
+            reading = (sensor, t, v)
+            new = trends.advance_trends(st, p, rows, reading, sigma, new, out, round_no, usable)
+        elif all_usable or usable.any():
             r, pos = subset(rows, usable)
             bits = new[pos]
             reading = (sensor[pos], t[pos], v[pos])

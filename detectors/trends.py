@@ -39,7 +39,16 @@ from detectors.decide import (
     significant,
     window_filled,
 )
-from detectors.state import PROCESS_BITS, SLOTS, Params, State, columns, rows_at, subset
+from detectors.state import (
+    PROCESS_BITS,
+    SLOTS,
+    Params,
+    State,
+    columns,
+    rows_at,
+    setting,
+    subset,
+)
 from hazardwatch.model import Condition
 
 RATE, P_HH, P_LL, DRIFT, STEP = (
@@ -67,32 +76,49 @@ def advance_trends(
     bits: np.ndarray,
     out: Changes,
     round_no: int,
+    usable: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply one usable reading (sensor, ts, value) per sensor in `rows`; return their new
     condition bits.
 
     `sigma` is their baseline sigma (checks.baseline_sigma), `bits` their conditions after
     this reading's limit checks (updated in place); eta updates of held PREDICT_* go
-    straight to `out`.
+    straight to `out`. With `usable` (a mask over `rows`, a slice), only the readings it
+    marks are applied: the others' state and bits stay as they are.
     """
     sensor, t, v = reading
     # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
     # rate_window_s however fast the sensor reports); an empty window (pushed_ts -inf:
     # never filled or restarted) takes the first.
     due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
+    if usable is not None:
+        due &= usable
     r_due, pos = subset(rows, due)
+    few = None  # positions put back after a round run over the whole slice
+    if isinstance(rows, slice) and not isinstance(pos, slice) and pos.size * 8 >= due.size * 7:
+        # Nearly every window takes a sample (the sampling round of a synchronised park): the
+        # round runs over the whole slice, the few rows that take none get their memory back.
+        few = np.flatnonzero(~due)
+        r_due, pos, kept = rows, slice(None), _keep(st, rows_at(rows, few), _WINDOW)
     some_due = isinstance(pos, slice) or pos.size > 0
     if some_due:
-        t_due = t[pos]
-        window.push(st, r_due, t_due, v[pos], p.rate_window_s[r_due])
+        t_due, v_due = t[pos], v[pos]
+        if few is not None:
+            t_due = t.copy()
+            t_due[few] = np.nan  # no eviction, no rebase: pushed and put back unseen
+        count, t0, _, s = window.push(st, r_due, t_due, v_due, setting(p.rate_window_s, r_due))
         st.pushed_ts[r_due] = t_due
-        # Only a window that took a sample has a new slope (and significance); the value
-        # the fit gives now is needed by the few candidates below only.
-        slope_r, stderr_r, _ = _fit(st, r_due, t_due)
+        # Only a window that took a sample has a new slope (and significance), from the
+        # sums the push holds; the value the fit gives now is needed by the few
+        # candidates below only.
+        slope_r, stderr_r, _ = least_squares(count, s[0], s[1], s[2], s[3], s[4], t_due - t0)
         st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
-        st.significant[r_due] = significant(slope_r, stderr_r, st.count[r_due])
+        st.significant[r_due] = significant(slope_r, stderr_r, count)
         st.co_dirty[r_due] = True
-    sig = np.flatnonzero(st.significant[rows])
+        if few is not None:
+            _put_back(st, rows_at(rows, few), kept)
+    sig = st.significant[rows] if usable is None else st.significant[rows] & usable
+    sig = np.flatnonzero(sig)
     if sig.size:  # few sensors have a significant slope: check their time span only
         r = rows_at(rows, sig)
         oldest = window.oldest_ts(st, r)
@@ -100,8 +126,11 @@ def advance_trends(
     # Only a significant slope raises a trend condition and only an active one is held:
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether. `bits` is
     # updated in place from here on.
-    cand = sig
-    flagged = np.flatnonzero((bits & (STEP | _TRENDS)) != 0)
+    cand, cand_sig = sig, None  # None: every candidate is significant
+    flagged = (bits & (STEP | _TRENDS)) != 0
+    if usable is not None:
+        flagged &= usable
+    flagged = np.flatnonzero(flagged)
     if flagged.size:
         flags = bits[flagged]
         stepped = flagged[(flags & STEP) != 0]
@@ -111,22 +140,62 @@ def advance_trends(
             refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
             bits[stepped[refilled]] &= ~STEP
         held = flagged[(flags & _TRENDS) != 0]
-        if held.size:
-            cand = np.union1d(sig, held)
+        if held.size:  # masks, not union1d/isin: both sort
+            is_sig = np.zeros(bits.shape, bool)
+            is_sig[sig] = True
+            is_cand = is_sig.copy()
+            is_cand[held] = True
+            cand = np.flatnonzero(is_cand)
+            cand_sig = is_sig[cand]
     if cand.size:
         r = rows_at(rows, cand)
         fit = _fit(st, r, t[cand])[2]
-        fitted = (st.slope[r], st.stderr[r], fit, np.isin(cand, sig, assume_unique=True))
+        if cand_sig is None:
+            cand_sig = np.ones(cand.shape, bool)
+        fitted = (st.slope[r], st.stderr[r], fit, cand_sig)
         reading = (sensor[cand], t[cand], v[cand])
         bits[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
     # The CUSUM and the baseline take the samples the window takes: readings closer than
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
+    if few is not None:
+        r, kept_bits = rows_at(rows, few), bits[few]
+        kept = _keep(st, r, _BASELINE)
+        bits = _drift_and_baseline(st, p, rows, t, v, sigma, bits)
+        _put_back(st, r, kept)
+        bits[few] = kept_bits
+        return bits
     if isinstance(pos, slice):
         return _drift_and_baseline(st, p, rows, t, v, sigma, bits)
     if some_due:
-        bits[pos] = _drift_and_baseline(st, p, r_due, t[pos], v[pos], sigma[pos], bits[pos])
+        bits[pos] = _drift_and_baseline(st, p, r_due, t_due, v_due, sigma[pos], bits[pos])
     return bits
+
+
+# What a sample changes in the state: the window and its fit, the baseline and the CUSUM.
+_WINDOW = (
+    *("count", "head", "t0", "v0", "sums", "tail_ts", "pushed_ts"),
+    *("slope", "stderr", "significant", "co_dirty"),
+)
+_BASELINE = ("base_mean", "base_var", "base_n", "warm", "base_sigma", "cusum", "drift_off_since")
+
+
+def _keep(st: State, rows: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Copies of the state `names` of `rows` (with the ring slot a push would write next)."""
+    kept = {name: getattr(st, name)[..., rows] for name in names}
+    if "head" in kept:
+        kept["ring_ts"] = st.ring_ts[kept["head"], rows]
+        kept["ring_value"] = st.ring_value[kept["head"], rows]
+    return kept
+
+
+def _put_back(st: State, rows: np.ndarray, kept: dict[str, np.ndarray]) -> None:
+    """Undo what a round did to `rows`: write back what `_keep` copied."""
+    for name, a in kept.items():
+        if name in ("ring_ts", "ring_value"):
+            getattr(st, name)[kept["head"], rows] = a
+        else:
+            getattr(st, name)[..., rows] = a
 
 
 def _fit(
@@ -189,40 +258,49 @@ def _drift_and_baseline(
     bits: np.ndarray,
 ) -> np.ndarray:
     mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
-    h_sigma = p.drift_h_sigma[rows]
+    warm = st.warm[rows]
+    h_sigma = setting(p.drift_h_sigma, rows)
     run = (bits & _NOT_DRIFT) == 0
-    run &= st.warm[rows]  # n >= warmup_n
+    run &= warm  # n >= warmup_n
     run &= h_sigma == h_sigma  # not NaN: DRIFT configured
-    hi_lo = columns(st.cusum, rows)
-    hi, lo = cusum_update(v, mean, sigma, p.drift_k_sigma[rows], h_sigma, hi_lo[0], hi_lo[1])
     was = (bits & DRIFT) != 0
-    drift = hold_drift(hi, lo, h_sigma * sigma, was)
-    all_run = bool(run.all())
-    if not all_run:
-        drift = np.where(run, drift, was)
+    any_run = bool(run.any())
+    if any_run:
+        hi_lo = columns(st.cusum, rows)
+        k_sigma = setting(p.drift_k_sigma, rows)
+        hi, lo = cusum_update(v, mean, sigma, k_sigma, h_sigma, hi_lo[0], hi_lo[1])
+        drift = hold_drift(hi, lo, h_sigma * sigma, was)
+        all_run = bool(run.all())
+        if not all_run:
+            drift = np.where(run, drift, was)
+    else:  # nothing warmed up or configured: every CUSUM keeps its sums, DRIFT its state
+        drift = was.copy()
     held = np.flatnonzero(was)
     if held.size:  # few: the off-delay of those that would clear
         drift[held] = _off_delay(st, p, rows_at(rows, held), t[held], drift[held])
-    keep = drift | ~was  # a DRIFT that clears resets its sums
-    if not all_run:
-        keep &= run
-    if not keep.all():  # few: reset the cleared, keep the sums of those not run
-        other = np.flatnonzero(~keep)
-        stay = ~run[other]
-        hi[other] = np.where(stay, hi_lo[0][other], 0.0)
-        lo[other] = np.where(stay, hi_lo[1][other], 0.0)
-    st.cusum[0][rows], st.cusum[1][rows] = hi, lo
+    if any_run:
+        keep = drift | ~was  # a DRIFT that clears resets its sums
+        if not all_run:
+            keep &= run
+        if not keep.all():  # few: reset the cleared, keep the sums of those not run
+            other = np.flatnonzero(~keep)
+            stay = ~run[other]
+            hi[other] = np.where(stay, hi_lo[0][other], 0.0)
+            lo[other] = np.where(stay, hi_lo[1][other], 0.0)
+        st.cusum[0][rows], st.cusum[1][rows] = hi, lo
     bits = bits & ~DRIFT
     bits |= drift * DRIFT
     learn = (bits & _PROCESS) == 0
-    new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
+    warmup_n = setting(p.warmup_n, rows)
+    new_mean, new_var = baseline_update(v, mean, var, n, warmup_n, setting(p.alpha, rows), sigma)
     if not learn.all():
         stay = np.flatnonzero(~learn)
         new_mean[stay], new_var[stay] = mean[stay], var[stay]
     st.base_mean[rows], st.base_var[rows] = new_mean, new_var
     st.base_n[rows] = n = n + learn
-    st.warm[rows] = n >= p.warmup_n[rows]
-    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])  # `sigma` used up
+    st.warm[rows] = n >= warmup_n
+    sigma_floor = setting(p.sigma_floor, rows)
+    st.base_sigma[rows] = baseline_sigma(new_var, sigma_floor)  # `sigma` used up
     return bits
 
 

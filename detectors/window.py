@@ -40,10 +40,40 @@ def _add(sums: np.ndarray, x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> N
     add(sums[4], np.multiply(y, y, out=term), out=sums[4])
 
 
+def _subtract_where(sums: np.ndarray, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """sums -= the terms of (x, y) where `mask` holds, in place.
+
+    The other rows subtract terms of 0.0 (s - 0.0 is s, -0.0 included): when most rows take
+    part that costs less than gathering and scattering the sums.
+    """
+    x, y = np.where(mask, x, 0.0), np.where(mask, y, 0.0)
+    sums[0] -= x
+    sums[1] -= y
+    term = x * x
+    sums[2] -= term
+    sums[3] -= np.multiply(x, y, out=term)
+    sums[4] -= np.multiply(y, y, out=term)
+
+
+def _subtract_at(sums: np.ndarray, sel: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """sums[:, sel] -= the terms of (x, y), in place, row by row (a 2-D fancy update costs
+    a few times more)."""
+    for row, term in zip(sums, (x, y, x * x, x * y, y * y), strict=True):
+        row[sel] -= term
+
+
+def _most(part: np.ndarray, whole: np.ndarray) -> bool:
+    return part.size * 4 >= whole.size
+
+
 def push(
     st: State, rows: np.ndarray | slice, t: np.ndarray, v: np.ndarray, window_s: np.ndarray
-) -> None:
-    """Add one sample per sensor in `rows` (no duplicates, each ts >= its window's newest)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Add one sample per sensor in `rows` (no duplicates, each ts >= its window's newest).
+
+    Returns their new (count, t0, v0, sums (5, len(rows))) as the state now holds them, so
+    the slope is fitted without gathering them again (for a slice: views of the state).
+    """
     size, n = st.ring_ts.shape
     dense = isinstance(rows, slice)
     cols = np.arange(*rows.indices(n)) if dense else rows
@@ -57,14 +87,20 @@ def push(
     # A park past its first RING_SIZE readings: one sample leaves, one enters, count stays.
     ring_full = size > 1 and bool(full.all())
     moved_origin = False
+    # The slot about to be written holds the oldest sample of a full ring: its ts is the
+    # window's tail_ts (read from a park-sized array, not from the ring).
     if ring_full:
-        x, y = flat_ts.take(slot), flat_v.take(slot)
-        _add(sums, np.subtract(t0, x, out=x), np.subtract(v0, y, out=y), sign=-1.0)
+        x, y = np.subtract(t0, st.tail_ts[rows]), flat_v.take(slot)
+        _add(sums, x, np.subtract(v0, y, out=y), sign=-1.0)
     else:
-        if full.any():  # the slot about to be written holds the oldest sample
-            f = np.flatnonzero(full)
+        f = np.flatnonzero(full)
+        if _most(f, full):
+            x, y = st.tail_ts[rows], flat_v.take(slot)
+            _subtract_where(sums, full, x - t0, y - v0)
+            count = count - full
+        elif f.size:
             sf = slot[f]  # take() gathers about twice as fast as fancy indexing here
-            sums[:, f] -= _terms(flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
+            _subtract_at(sums, f, flat_ts.take(sf) - t0[f], flat_v.take(sf) - v0[f])
             count = count - full
         empty = count == 0
         if empty.any():
@@ -77,23 +113,36 @@ def push(
     flat_ts[slot], flat_v[slot] = t, v
     head = head + 1
     head[head == size] = 0
-    # Samples older than the window, oldest first (the newest one always stays).
+    # Samples older than the window, oldest first (the newest one always stays). A pass over
+    # every row while most windows lose a sample, then over the few that still do.
     cut = t - window_s
-    sel = None  # the first pass looks at every row, without gathering
-    for _ in range(size):
+    sel = None
+    every = None  # a pass over every row: the mask of rows that may lose another sample
+    for k in range(size):
         if sel is None:
-            if ring_full:
+            if ring_full and k == 0:
                 tail = head  # the oldest sample sits right after the newest
             else:
                 tail = head - count
-                tail[tail < 0] += size
+                tail += (tail < 0) * size
             where = tail * n
             where += cols
             old_t = flat_ts.take(where)
-            oldest = old_t  # per row, the ts of its oldest sample once the loop is done
-            sel = np.flatnonzero(old_t < cut)
+            if every is None:
+                oldest = old_t  # per row, the ts of its oldest sample once the loop is done
+                ev = old_t < cut
+            else:
+                oldest = np.where(every, old_t, oldest)
+                ev = old_t < cut
+                ev &= every
+            sel = np.flatnonzero(ev)
             if sel.size == 0:
                 break
+            if _most(sel, ev):  # no gathers: most windows lose a sample (a full time window)
+                _subtract_where(sums, ev, old_t - t0, flat_v.take(where) - v0)
+                count -= ev  # a view of the state for a full ring and a slice
+                sel, every = None, ev
+                continue
             where, old_t = where[sel], old_t[sel]
         else:
             tail = head[sel] - count[sel]
@@ -105,7 +154,7 @@ def push(
             if not ev.any():
                 break
             sel, where, old_t = sel[ev], where[ev], old_t[ev]
-        sums[:, sel] -= _terms(old_t - t0[sel], flat_v.take(where) - v0[sel])
+        _subtract_at(sums, sel, old_t - t0[sel], flat_v.take(where) - v0[sel])
         count[sel] -= 1  # a view of the state for a full ring and a slice
     st.head[rows] = head
     st.tail_ts[rows] = oldest
@@ -119,7 +168,14 @@ def push(
     due = np.flatnonzero(x > REBASE_S)
     if due.size:
         cap = max(64, int((cols.size if dense else n) * REBASE_SHARE))
-        rebase(st, cols[due[:cap]])
+        due = due[:cap]
+        rebase(st, cols[due])
+        if not dense:  # gathered copies (a slice's views see the rebase already)
+            t0[due], v0[due] = st.t0[cols[due]], st.v0[cols[due]]
+            sums[:, due] = st.sums[:, cols[due]]
+    if dense:
+        return st.count[rows], st.t0[rows], st.v0[rows], st.sums[:, rows]
+    return count, t0, v0, sums
 
 
 def rebase(st: State, sensors: np.ndarray) -> None:
