@@ -30,6 +30,7 @@ from detectors import checks, plans, trends, vote
 from detectors.changes import Changes
 from detectors.cooling import CoolingRule
 from detectors.limit_rules import LimitRules
+from detectors.rounds import InOrder, lift, rounds
 from detectors.signal import FAULT_BITS, signal_faults
 from detectors.state import (
     LIMIT_BITS,
@@ -50,15 +51,6 @@ _SPIKE, _NOISY, _STEP = (
     np.uint32(c.bit) for c in (Condition.SPIKE, Condition.NOISY, Condition.STEP)
 )
 _NONE = np.zeros(0, np.int64)
-
-
-def _gather(a: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """a.take(at); a column of one value (a poll stamped at one instant, all readings good)
-    is filled instead, bit for bit."""
-    bits = a.view(np.int64 if a.dtype == np.float64 else a.dtype)
-    if bits[0] == bits[-1] and bits.min() == bits.max():
-        return np.full(at.size, a[0])
-    return a.take(at)
 
 
 class Detector:
@@ -95,8 +87,8 @@ class Detector:
         }
         # Set by restore(): recount every area on the next step.
         self._recount = False
-        # Set by _rounds for a batch of every sensor once: (its sensors, where each sits).
-        self._in_order: tuple[np.ndarray, np.ndarray] | None = None
+        # Set by _rounds for a batch of every sensor once (detectors.rounds.lift uses it).
+        self._in_order: InOrder | None = None
         self.limits = LimitRules(self.params)
         self.plans = plans.Plans(self.params)
         self.cooling = CoolingRule(table)
@@ -161,34 +153,9 @@ class Detector:
             idx, v = (sensor, value) if sel is None else (sensor[sel], value[sel])
             trends.learn(self.state, p, idx, v)
 
-    def _rounds(self, sensor: np.ndarray, ts: np.ndarray) -> Iterable[np.ndarray | None]:
-        """Index arrays in which each sensor appears at most once, its readings in ts order.
-
-        The common batch (each sensor once) is a single round, `None` meaning "all".
-        """
-        self._in_order = None
-        if sensor.size == 0:
-            return []
-        if sensor.size * 8 < self.params.n:  # small batch: sorting it beats counting every sensor
-            ordered = np.sort(sensor)
-            unique = not (ordered[1:] == ordered[:-1]).any()
-        else:
-            # Where each sensor's reading sits in the batch (-1: none); a batch of every
-            # sensor once is then gathered into sensor order by it (see _lift).
-            at = np.full(self.params.n, -1, np.int64)
-            at[sensor] = np.arange(sensor.size)
-            unique = np.count_nonzero(at >= 0) == sensor.size
-            if unique and sensor.size == self.params.n:
-                self._in_order = (sensor, at)
-        if unique:
-            return [None]
-        by_ts = np.argsort(ts, kind="stable")
-        order = by_ts[np.argsort(sensor[by_ts], kind="stable")]
-        s = sensor[order]
-        pos = np.arange(s.size)
-        first = np.maximum.accumulate(np.where(np.r_[True, s[1:] != s[:-1]], pos, 0))
-        rank = pos - first
-        return [order[rank == r] for r in range(int(rank.max()) + 1)]
+    def _rounds(self, sensor: np.ndarray, ts: np.ndarray) -> list[np.ndarray | None]:
+        found, self._in_order = rounds(sensor, ts, self.params.n)
+        return found
 
     def _apply(
         self,
@@ -206,7 +173,7 @@ class Detector:
         """
         n, p = self.params.n, self.params
         if idx.size >= self.dense_from * n:
-            t_all, v_all, q_all = self._lift(idx, t, v, q)
+            t_all, v_all, q_all = lift(idx, t, v, q, n, self._in_order)
             usable, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no
             )
@@ -229,22 +196,6 @@ class Detector:
                 vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
             plans.judge_round(self.state, self.plans, idx, t, usable, out, round_no)
             self.cooling.judge(self.state, idx, t, usable, out, round_no)
-
-    def _lift(
-        self, idx: np.ndarray, t: np.ndarray, v: np.ndarray, q: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A round's (ts, value, quality) in sensor order; NaN ts where a sensor has none."""
-        n = self.params.n
-        if self._in_order is not None and self._in_order[0] is idx:
-            at = self._in_order[1]  # every sensor once: three gathers beat three scatters
-            return _gather(t, at), v.take(at), _gather(q, at)
-        if idx.size == n:  # every sensor once: the scatters cover every row
-            t_all, v_all, q_all = np.empty(n), np.empty(n), np.empty(n, np.uint8)
-        else:
-            t_all, v_all = np.full(n, np.nan), np.full(n, np.nan)  # NaN ts: no reading
-            q_all = np.zeros(n, np.uint8)
-        t_all[idx], v_all[idx], q_all[idx] = t, v, q
-        return t_all, v_all, q_all
 
     def _advance(
         self,
