@@ -29,12 +29,20 @@ class Plans:
 
     def __init__(self, params: Params) -> None:
         n = params.n
-        self._span = params.range_hi - params.range_lo
+        self._params = params
         self.target = np.full(n, np.nan)
         self.direction = np.zeros(n)
         self.tolerance = np.zeros(n)
         self.watched = np.zeros(n, np.bool_)  # a plan, or OVERRUN to clear (restored)
-        self.rows = np.empty(0, np.int64)  # the watched sensors, ascending
+        self._rows: np.ndarray | None = np.empty(0, np.int64)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The watched sensors, ascending; found again only after a plan came or went, so
+        a restart that opens thousands of plans does not scan the park for each."""
+        if self._rows is None:
+            self._rows = np.flatnonzero(self.watched)
+        return self._rows
 
     def set(self, sensor: int, target: float, direction: int, tolerance: float | None) -> None:
         if not math.isfinite(target) or direction not in (-1, 1):
@@ -42,22 +50,21 @@ class Plans:
         if tolerance is None:
             # Not the limit deadband (often 5 % of span, a hysteresis for chatter): a level
             # gauge reads to mm, and a plan is missed by the first centimetres past it.
-            tolerance = DEFAULT_TOLERANCE_SPAN * float(self._span[sensor])
+            p = self._params
+            tolerance = DEFAULT_TOLERANCE_SPAN * float(p.range_hi[sensor] - p.range_lo[sensor])
         self.target[sensor], self.direction[sensor] = target, direction
         self.tolerance[sensor] = tolerance
-        self._watch(sensor, True)
+        self.watch(sensor, True)
 
     def drop(self, sensor: int) -> None:
         self.target[sensor] = np.nan
-        self._watch(sensor, False)
+        self.watch(sensor, False)
 
-    def watch_orphan(self, sensor: int) -> None:
-        """OVERRUN restored on a sensor without a plan: judge it so that it clears."""
-        self._watch(sensor, True)
-
-    def _watch(self, sensor: int, on: bool) -> None:
-        self.watched[sensor] = on
-        self.rows = np.flatnonzero(self.watched)
+    def watch(self, sensors: int | np.ndarray, on: bool) -> None:
+        """Judge `sensors` after each of their usable readings (on), or no more (off). A
+        sensor with OVERRUN restored and no plan is watched so that it clears."""
+        self.watched[sensors] = on
+        self._rows = None
 
 
 def judge(
@@ -78,8 +85,16 @@ def judge(
         out.add(s, Condition.OVERRUN, now[flip], value[flip], ts[flip], round_no=round_no)
     ended = rows[~now & np.isnan(plans.target[rows])]
     if ended.size:  # cleared orphans need no more watching
-        plans.watched[ended] = False
-        plans.rows = np.flatnonzero(plans.watched)
+        plans.watch(ended, False)
+
+
+def judge_at(st: State, plans: Plans, at: np.ndarray, out: Changes, round_no: int) -> None:
+    """OVERRUN after a park-sized round: `at` the ts of each sensor's usable reading
+    (-inf or NaN: none)."""
+    rows = plans.rows
+    if rows.size:
+        ok = at[rows] > -np.inf  # NaN is not greater either
+        judge(st, plans, rows[ok], at[rows][ok], out, round_no)
 
 
 def judge_round(

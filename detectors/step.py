@@ -181,10 +181,7 @@ class Detector:
                 vote.vote_areas(self.state, p, gas, t_all[gas], out, round_no)
             at = t_all if usable is True else np.where(usable, t_all, -np.inf)
             vote.co_rise_at(self.state, p, at, out, round_no)
-            if self.plans.rows.size:
-                r = self.plans.rows
-                ok = at[r] > -np.inf  # NaN (no reading) is not greater either
-                plans.judge(self.state, self.plans, r[ok], at[r][ok], out, round_no)
+            plans.judge_at(self.state, self.plans, at, out, round_no)
             if not self.cooling.empty:
                 self.cooling.judge_at(self.state, t_all, at, out, round_no)
         else:
@@ -351,7 +348,7 @@ class Detector:
     def unplan(self, sensor: int, ts: float) -> list[ConditionChange]:
         """Close the transfer plan of a sensor: its OVERRUN clears at `ts`."""
         self.plans.drop(int(sensor))
-        self.plans.watch_orphan(int(sensor))
+        self.plans.watch(int(sensor), True)  # judged once more, so its OVERRUN clears
         return self._judge_plan(int(sensor), ts)
 
     def _judge_plan(self, sensor: int, ts: float) -> list[ConditionChange]:
@@ -387,6 +384,6 @@ class Detector:
                 st.eta[int(c == Condition.PREDICT_LL), i] = np.nan
             self._recount |= c is Condition.AREA_GAS or bool(c.bit & vote.GAS_BITS)
             if c is Condition.OVERRUN and np.isnan(self.plans.target[i]):
-                self.plans.watch_orphan(i)
+                self.plans.watch(i, True)
             if c is Condition.COOLING_LOST:
                 self.cooling.adopt(i)
