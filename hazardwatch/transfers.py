@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from hazardwatch.clock import Clock
 from hazardwatch.model import ConditionChange, HazardWatchError, Kind, SensorTable, TransferPlan
@@ -133,13 +134,28 @@ def level_sensor_of(table: SensorTable, unit: str | None, tag: str | None) -> in
             kind = Kind(int(table.kind[where])).label
             raise TransferError(f"{tag} is a {kind} sensor: a plan needs a level sensor")
         return where
-    levels = [
-        i for i, u in enumerate(table.unit) if u == unit and table.kind[i] == Kind.LEVEL
-    ]  # fmt: skip
-    if not levels:
-        known = unit in table.unit
-        raise TransferError(f"unit {unit!r} " + ("has no level sensor" if known else "unknown"))
-    return levels[0]
+    where = _first_levels(table).get(unit)  # type: ignore[arg-type]
+    if where is None or where < 0:
+        raise TransferError(
+            f"unit {unit!r} " + ("unknown" if where is None else "has no level sensor")
+        )
+    return where
+
+
+# Each unit's first level sensor (-1: it has none), built once per table: a plan by unit
+# (the API, every `_plan` message) must not scan the park's sensors.
+_LEVELS: WeakKeyDictionary[SensorTable, dict[str, int]] = WeakKeyDictionary()
+
+
+def _first_levels(table: SensorTable) -> dict[str, int]:
+    found = _LEVELS.get(table)
+    if found is None:
+        found = {}
+        for i, (unit, kind) in enumerate(zip(table.unit, table.kind.tolist(), strict=True)):
+            if found.get(unit, -1) < 0:
+                found[unit] = i if kind == Kind.LEVEL else -1
+        _LEVELS[table] = found
+    return found
 
 
 class TransferBook:

@@ -47,18 +47,16 @@ def decode_plan(
     tag, unit = obj.get("tag"), obj.get("unit")
     if (tag is not None and type(tag) is not str) or (unit is not None and type(unit) is not str):
         raise BadField(Reason.WRONG_TYPE, "tag and unit must be strings")
-    where = table.tag_index.get(tag) if tag is not None else None
-    if unit is not None:
-        where = next((i for i, u in enumerate(table.unit) if u == unit), None)
-    if where is not None and enterprise is not None and table.enterprise[where] != enterprise:
-        raise BadField(
-            Reason.WRONG_ENTERPRISE,
-            f"{short(tag or unit)} belongs to enterprise {table.enterprise[where]!r}, "
-            f"not {enterprise!r}",
-        )
     try:
+        where = level_sensor_of(table, unit, tag)  # one lookup: the tank, then its owner
+        if enterprise is not None and table.enterprise[where] != enterprise:
+            raise BadField(
+                Reason.WRONG_ENTERPRISE,
+                f"{short(tag or unit)} belongs to enterprise {table.enterprise[where]!r}, "
+                f"not {enterprise!r}",
+            )
         if obj.get("close") is True:
-            return PlanClosed(table.tags[level_sensor_of(table, unit, tag)], ts, by)
+            return PlanClosed(table.tags[where], ts, by)
         if "target" not in obj:
             raise BadField(Reason.BAD_PLAN, "plan has no 'target'")
         raw_direction = obj.get("direction")
@@ -68,8 +66,7 @@ def decode_plan(
             raise BadField(Reason.BAD_PLAN, f"direction must be fill or empty, got {got}")
         return plan_for(
             table,
-            unit=unit,
-            tag=tag,
+            tag=table.tags[where],
             target=reading_value(obj["target"]),
             ts=ts,
             direction=direction,
