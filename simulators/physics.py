@@ -161,6 +161,11 @@ class TankFarm:
         pos = np.searchsorted(self._lvl, ref)
         return (reading - self._lvl_zero[pos]) * self._lvl_m_per[pos]
 
+    def _from_m(self, unit: np.ndarray, level_m: np.ndarray) -> np.ndarray:
+        """Levels in metres to readings of each unit's reference sensor (`_to_m` inverted)."""
+        pos = np.searchsorted(self._lvl, self._level_ref[unit])
+        return self._lvl_zero[pos] + level_m / self._lvl_m_per[pos]
+
     def _init_tanks(self) -> None:
         rng, ops, g, n_u = self._tanks_rng, self.ops, self.geometry, len(self.units)
         band_lo, band_hi = 0.2 * g.height_m, 0.8 * g.height_m
@@ -245,8 +250,7 @@ class TankFarm:
         """True level per unit (read-only), in the unit of its first level sensor (else m)."""
         out = self.level_m.copy()
         has = np.flatnonzero(self._level_ref >= 0)
-        pos = np.searchsorted(self._lvl, self._level_ref[has])
-        out[has] = self._lvl_zero[pos] + self.level_m[has] / self._lvl_m_per[pos]
+        out[has] = self._from_m(has, self.level_m[has])
         return _read_only(out)
 
     @property
@@ -369,9 +373,11 @@ class TankFarm:
         target_m3, direction = self.operators.targets(units)
         volume = self._volume.copy()
         volume[units] = target_m3
-        level_m = self.geometry.level(volume)[units]
-        for k, u in enumerate(units.tolist()):
-            self.plan(u, self._from_m(u, float(level_m[k])), int(direction[k]), "operator")
+        targets = self._from_m(units, self.geometry.level(volume)[units])
+        for u, target, sign in zip(
+            units.tolist(), targets.tolist(), direction.tolist(), strict=True
+        ):
+            self.plan(u, target, sign, "operator")
 
     def plan(self, unit: int, target: float, direction: int, by: str) -> None:
         """An operator plans a transfer of `unit` to `target` (its level sensor's unit) now;
@@ -385,10 +391,6 @@ class TankFarm:
         out = list(self.plans)
         self.plans.clear()
         return out
-
-    def _from_m(self, unit: int, level_m: float) -> float:
-        pos = int(np.searchsorted(self._lvl, self._level_ref[unit]))
-        return float(self._lvl_zero[pos] + level_m / self._lvl_m_per[pos])
 
     def _update_spill_vapour(self, spill_m3: np.ndarray, dt: float) -> None:
         """An overflowing atmospheric tank runs down its whole shell into the bund: its
