@@ -104,6 +104,13 @@ def run(
     spool_max_mb: Annotated[
         float, typer.Option(help="Disk for readings waiting while the store is down")
     ] = 1024.0,
+    ack_window: Annotated[
+        int,
+        typer.Option(
+            help="MQTT messages held unacknowledged until stored; at most the broker's "
+            "in-flight limit (mosquitto: max_inflight_messages, 20 by default)"
+        ),
+    ] = 20,
 ) -> None:
     """Run the service: ingest, detect, alarm, store, and serve the API and the page.
 
@@ -118,6 +125,8 @@ def run(
         raise _fail(f"--store {store!r}: expected sqlite or influx")
     if not spool_max_mb > 0:
         raise _fail(f"--spool-max-mb {spool_max_mb}: must be greater than 0")
+    if not 1 <= ack_window <= 65535:
+        raise _fail(f"--ack-window {ack_window}: must be 1..65535 (MQTT packet ids)")
     settings = Settings(
         broker_url=broker,
         data_dir=data_dir,
@@ -128,6 +137,7 @@ def run(
         store=store,
         influx=InfluxSettings.from_env(url=influx_url, org=influx_org, bucket=influx_bucket),
         spool_max_bytes=int(spool_max_mb * 1024 * 1024),
+        ack_window=ack_window,
     )
     _setup_process()
     service = Service(site, settings)

@@ -39,11 +39,23 @@ from hazardwatch.storage import (
     SqliteStore,
 )
 from hazardwatch.transfers import TransferBook, TransferDesk
-from ingest import DeadLetter, Decoder, GatewayStatus, IngestCounters, Ingestor, PlanClosed
+from ingest import (
+    DeadLetter,
+    Decoder,
+    GatewayStatus,
+    IngestCounters,
+    Ingestor,
+    PlanClosed,
+    Receipt,
+)
 
 log = logging.getLogger("hazardwatch.service")
 
 EventSink = Callable[[list[AlarmEvent]], None]
+
+
+# Readings on their way to the store, with the messages to acknowledge once written.
+Stored = tuple[Batch, Receipt]
 
 
 @dataclass
@@ -60,6 +72,9 @@ class Settings:
     retention_days: float = 90.0  # raw readings (standards.md: at least 30 days)
     max_batch_rows: int = 10_000
     max_batch_wait_s: float = 0.02
+    # QoS 1 messages held unacknowledged until stored: the broker's in-flight limit
+    # (mosquitto's max_inflight_messages: 20 by default; the brokers we start take 1000).
+    ack_window: int = 20
     store_queue_batches: int = 200  # batches waiting for the reading store (backpressure)
     store_write_rows: int = 50_000  # rows per store transaction
     stale_idle_s: float = 2.0  # no batch for this long: judge silence on the wall clock
@@ -219,21 +234,24 @@ class Service:
             return []
         return self.transfers.finish(open_plan.id, item.by)[1]
 
-    async def _ingest_loop(self, ingestor: Ingestor, queue: asyncio.Queue[Batch | None]) -> None:
+    async def _ingest_loop(self, ingestor: Ingestor, queue: asyncio.Queue[Stored | None]) -> None:
+        """Detect and alarm on each item; its messages are acknowledged to the broker once
+        it is safe: a status or a plan when handled (journaled), readings when stored."""
         s = self.settings
-        async for item in ingestor.stream(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s):
+        items = ingestor.receipted(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s)
+        async for item, receipt in items:
             if isinstance(item, GatewayStatus):
                 self.handle_status(item)
-                continue
-            if not isinstance(item, Batch):
+            elif not isinstance(item, Batch):
                 self.handle_plan(item)
-                continue
-            self.handle_batch(item)
-            if len(item):
+            else:
+                self.handle_batch(item)
                 # Bounded: a slow disk slows ingest (the broker holds the rest) instead of
                 # growing memory without limit.
-                await queue.put(item)
+                await queue.put((item, receipt))
                 self.store_stats.queued_batches = queue.qsize()
+                continue
+            receipt.done()
 
     def stale_now(self) -> float:
         """The time silence is judged at: the wall clock, or the data's time while we lag.
@@ -256,8 +274,9 @@ class Service:
             self.handle_changes(self.detector.check_stale(self.stale_now()))
             self.transfers.expire(self.clock.now())
 
-    async def _store_loop(self, queue: asyncio.Queue[Batch | None]) -> None:
-        """Write readings off the hot path, in order; drain the spool; purge hourly."""
+    async def _store_loop(self, queue: asyncio.Queue[Stored | None]) -> None:
+        """Write readings off the hot path, in order, then acknowledge their messages; drain
+        the spool; purge hourly."""
         next_purge = time.monotonic()
         while True:
             # Idle with readings spooled: wake up now and then to drain them.
@@ -269,14 +288,14 @@ class Service:
                 continue
             if batch is None:
                 return
-            pending, rows = [batch], len(batch)
+            pending, rows = [batch], len(batch[0])
             while not queue.empty() and rows < self.settings.store_write_rows:
                 more = queue.get_nowait()
                 if more is None:
                     await self._write(pending)
                     return
                 pending.append(more)
-                rows += len(more)
+                rows += len(more[0])
             await self._write(pending)
             self.store_stats.queued_batches = queue.qsize()
             if time.monotonic() >= next_purge:
@@ -288,15 +307,20 @@ class Service:
                     self.store_stats.purge_errors += 1
                     log.error("reading store purge failed: %s", exc)
 
-    async def _write(self, batches: list[Batch]) -> None:
-        # Never raises for a store failure: what the store cannot take waits in the spool.
-        await asyncio.to_thread(self.writer.write, Batch.concat(batches))
+    async def _write(self, stored: list[Stored]) -> None:
+        # Never raises for a store failure: what the store cannot take waits in the spool
+        # (fsynced), so the messages are safe once it returns. Rows a full spool refuses are
+        # counted (writer.stats.refused) and acknowledged too: the broker could not keep
+        # them for longer than its own queue allows either.
+        await asyncio.to_thread(self.writer.write, Batch.concat([b for b, _ in stored]))
+        for _, receipt in stored:
+            receipt.done()
 
     async def run(self, stop: asyncio.Event | None = None, *, serve_http: bool = True) -> None:
         """Run until `stop` is set (or a stage fails); shuts down in order, flushing the store."""
         stop = stop or asyncio.Event()
         s = self.settings
-        queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=s.store_queue_batches)
+        queue: asyncio.Queue[Stored | None] = asyncio.Queue(maxsize=s.store_queue_batches)
         ingestor = Ingestor(
             s.broker_url,
             self.decoder,
@@ -305,6 +329,8 @@ class Service:
             client_id=s.client_id,
             topics=s.topics,
             clock=self.clock,
+            manual_ack=True,
+            ack_window=s.ack_window,
         )
         server: Server | None = None
         if serve_http:

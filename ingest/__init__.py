@@ -4,6 +4,7 @@ Bad input never stops the stream: each rejection is counted by `Reason` and kept
 dead-letter file.
 """
 
+from ingest.acks import Acks, Receipt
 from ingest.batcher import Batcher
 from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter, payload_text
@@ -16,6 +17,7 @@ __all__ = [
     "MAX_AGE_S",
     "MAX_FUTURE_S",
     "MAX_PAYLOAD_BYTES",
+    "Acks",
     "Batcher",
     "DeadLetter",
     "Decoded",
@@ -26,6 +28,7 @@ __all__ = [
     "Ingestor",
     "PlanClosed",
     "Reason",
+    "Receipt",
     "Rejection",
     "parse_broker_url",
     "payload_text",

@@ -14,6 +14,7 @@ import aiomqtt
 
 from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.model import Batch, HazardWatchError
+from ingest.acks import Acks, Receipt
 from ingest.batcher import Batcher
 from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter
@@ -23,6 +24,7 @@ from ingest.decoded import Decoded, GatewayStatus
 log = logging.getLogger(__name__)
 
 _LOST = object()  # the connection dropped while waiting for a message
+_GONE = object()  # the sender of a message whose connection has dropped: never acknowledged
 
 
 class IngestError(HazardWatchError):
@@ -56,8 +58,12 @@ class Ingestor:
     capped at `backoff_max_s`); with `fail_fast`, entering the context raises IngestError
     if the first connection does not succeed within `connect_timeout_s`.
 
-    Readings the client has received are acknowledged to the broker before they are
-    yielded, so a crash loses what is in memory (at most one flush window).
+    With `manual_ack` (what the service uses), a message is acknowledged to the broker
+    only when the consumer of `receipted()` says what it carried is safe (ingest.acks):
+    until then the broker keeps it, and a crash costs a redelivery, never a reading. At
+    most `ack_window` messages wait for that (set it no higher than the broker's in-flight
+    limit, mosquitto's max_inflight_messages, 20 by default): pending readings are flushed
+    when the window is full. Without it, paho acknowledges each message on receipt.
     """
 
     def __init__(
@@ -77,6 +83,8 @@ class Ingestor:
         backoff_factor: float = 2.0,
         backoff_max_s: float = 10.0,
         keepalive_s: int = 15,
+        manual_ack: bool = False,
+        ack_window: int = 20,
     ) -> None:
         self.broker_url = broker_url
         self._host, self._port, self._username, self._password = parse_broker_url(broker_url)
@@ -93,6 +101,11 @@ class Ingestor:
         self.backoff_factor = backoff_factor
         self.backoff_max_s = backoff_max_s
         self.keepalive_s = keepalive_s
+        self.manual_ack = manual_ack
+        self.ack_window = max(1, int(ack_window))
+        self.acks = Acks()
+        self._sender: object = _GONE  # the live connection's paho client (acknowledges)
+        self._stale = 0  # messages in the inbox from a connection that has dropped
         # One inbox shared by every client object of this session: messages the broker
         # already counts as delivered survive a reconnect instead of dying with a client.
         self._inbox: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
@@ -162,6 +175,9 @@ class Ingestor:
             timeout=self.connect_timeout_s,
             queue_type=cast("type[asyncio.Queue[aiomqtt.Message]]", self._inbox_factory),
         )
+        paho = client._client  # aiomqtt has no manual acknowledgement of its own: paho has
+        if self.manual_ack:
+            paho.manual_ack_set(True)
         try:
             await client.__aenter__()
         except aiomqtt.MqttError as exc:
@@ -183,6 +199,8 @@ class Ingestor:
             self.counters.reconnects += 1
             log.info("reconnected to %s", self.broker_url)
         self._ever_connected = True
+        self._sender = paho
+        self.acks.connected(paho if self.manual_ack else None)
         return client
 
     async def _connect(self, deadline_s: float | None = None) -> None:
@@ -205,6 +223,11 @@ class Ingestor:
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
+        # What is still in the inbox came over this connection: never acknowledged, the
+        # broker sends it again over the next one.
+        self._stale = self._inbox.qsize()
+        self._sender = _GONE
+        self.acks.connected(None)
         if client is not None:
             await self._close(client)
 
@@ -255,15 +278,39 @@ class Ingestor:
                 log.exception("cannot write the dead letter %s", self.deadletter.path)
         return decoded
 
+    def _received(self, message: aiomqtt.Message) -> Any:
+        """Note the message for acknowledgement: over the live connection, or over one that
+        has dropped since (then it is sent again and never acknowledged)."""
+        if self._stale:
+            self._stale -= 1
+            sender: Any = _GONE
+        else:
+            sender = self._sender
+        return self.acks.received(sender if self.manual_ack else None, message.mid, message.qos)
+
     async def stream(
         self, max_rows: int = 10_000, max_wait_s: float = 0.05
     ) -> AsyncIterator[Batch | GatewayStatus | Any]:
-        """Yield batches of good readings, gateway status changes and transfer plans (a
-        TransferPlan or PlanClosed), in arrival order.
+        """`receipted()` for a consumer that keeps nothing: each item counts as safe once
+        yielded (with `manual_ack`, its messages are acknowledged then)."""
+        # Closing this generator closes the inner one at once (stream() can be called again).
+        async with contextlib.aclosing(self.receipted(max_rows, max_wait_s)) as items:
+            async for item, receipt in items:
+                receipt.done()
+                yield item
 
-        Readings of several messages are merged and flushed when `max_rows` are pending
-        or `max_wait_s` has passed since the first pending one; pending readings are
-        flushed before a status is yielded and before reconnecting.
+    async def receipted(
+        self, max_rows: int = 10_000, max_wait_s: float = 0.05
+    ) -> AsyncIterator[tuple[Batch | GatewayStatus | Any, Receipt]]:
+        """Yield batches of good readings, gateway status changes and transfer plans (a
+        TransferPlan or PlanClosed), in arrival order, each with the Receipt of the messages
+        it came from: call its `done()` once the item is safe (stored, journaled).
+
+        Readings of several messages are merged and flushed when `max_rows` are pending,
+        `max_wait_s` has passed since the first pending one, or `ack_window` messages wait
+        for their acknowledgement; pending readings are flushed before a status is yielded
+        and before reconnecting. A message that carried nothing to keep (every reading
+        rejected and dead-lettered) is done at once.
         """
         if not self._entered:
             raise IngestError("use `async with Ingestor(...)` before stream()")
@@ -273,12 +320,15 @@ class Ingestor:
         try:
             loop = asyncio.get_running_loop()
             batcher = Batcher()
+            carried: list[Any] = []  # the messages of the pending readings
             deadline = 0.0
             while True:
                 timeout: float | None = None
                 if batcher.rows:
-                    if batcher.rows >= max_rows or loop.time() >= deadline:
-                        yield batcher.flush()
+                    full = batcher.rows >= max_rows or self.acks.outstanding >= self.ack_window
+                    if full or loop.time() >= deadline:
+                        yield batcher.flush(), self.acks.receipt(carried)
+                        carried = []
                         continue
                     timeout = deadline - loop.time()
                 if self._client is None and self._next_task is None and self._inbox.empty():
@@ -288,19 +338,25 @@ class Ingestor:
                     continue
                 if item is _LOST:
                     if batcher.rows:
-                        yield batcher.flush()
+                        yield batcher.flush(), self.acks.receipt(carried)
+                        carried = []
                     await self._drop_client()
                     continue
+                message = self._received(item)
                 decoded = self._take(item)
                 if len(decoded.batch):
                     if not batcher.rows:
                         deadline = loop.time() + max_wait_s
                     batcher.add(decoded.batch)
+                    carried.append(message)
                 control = decoded.status if decoded.status is not None else decoded.plan
                 if control is not None:
                     if batcher.rows:
-                        yield batcher.flush()
-                    yield control
+                        yield batcher.flush(), self.acks.receipt(carried)
+                        carried = []
+                    yield control, self.acks.receipt([] if len(decoded.batch) else [message])
+                elif not len(decoded.batch):
+                    self.acks.done([message])  # dead-lettered (written) or empty: nothing to keep
         finally:
             self._streaming = False
 

@@ -82,6 +82,7 @@ class ServiceProcess:
     data_dir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    client_id: str | None = None  # the MQTT session; default: one per port
 
     @property
     def base(self) -> str:
@@ -96,7 +97,7 @@ class ServiceProcess:
                 "--broker", self.broker_url,
                 "--data-dir", str(self.data_dir),
                 "--listen", f"127.0.0.1:{self.port}",
-                "--client-id", f"hw-e2e-{self.port}",
+                "--client-id", self.client_id or f"hw-e2e-{self.port}",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

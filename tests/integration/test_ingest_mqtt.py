@@ -261,6 +261,74 @@ async def test_persistent_session_delivers_what_was_published_while_down(
     assert rows_of(batch) == {(PT101, NOW - 20 + i, float(i)) for i in range(10)}
 
 
+async def receive(
+    ingestor: Ingestor, readings: int, *, done: bool, timeout_s: float = 10.0
+) -> Batch:
+    """Take `readings` readings from receipted(); mark their receipts done or leave them."""
+    got: list[Batch] = []
+    async with (
+        asyncio.timeout(timeout_s),
+        contextlib.aclosing(ingestor.receipted(max_rows=7, max_wait_s=0.02)) as items,
+    ):
+        async for item, receipt in items:
+            assert isinstance(item, Batch)
+            got.append(item)
+            if done:
+                receipt.done()
+            if sum(len(b) for b in got) >= readings:
+                break
+    return Batch.concat(got)
+
+
+async def test_a_message_is_acknowledged_only_when_its_readings_are_done(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """What a crashed consumer never marked done comes again; what it did, never."""
+    first = [("hw/ent1/LT-101", js({"v": float(i), "ts": NOW - 30 + i})) for i in range(20)]
+    want = {(LT101, NOW - 30 + i, float(i)) for i in range(20)}
+    with publisher(mosquitto.url) as pub:
+        async with rig(mosquitto.url, tmp_path / "a", client_id="hw-acks", manual_ack=True) as r:
+            await asyncio.to_thread(publish_all, pub, first)
+            assert rows_of(await receive(r.ingestor, 20, done=False)) == want
+            assert r.ingestor.acks.sent == 0 and r.ingestor.acks.outstanding == 20
+        # Gone without marking anything done: every message comes again.
+        async with rig(mosquitto.url, tmp_path / "b", client_id="hw-acks", manual_ack=True) as r:
+            assert rows_of(await receive(r.ingestor, 20, done=True)) == want
+            await eventually(lambda: r.ingestor.acks.sent == 20)
+        async with rig(mosquitto.url, tmp_path / "c", client_id="hw-acks", manual_ack=True) as r:
+            await asyncio.to_thread(
+                publish_all, pub, [("hw/ent1/LT-101", js({"v": 99.0, "ts": NOW}))]
+            )
+            # Only the new one: the 20 acknowledged ones are not sent again.
+            assert rows_of(await receive(r.ingestor, 1, done=True)) == {(LT101, NOW, 99.0)}
+            await asyncio.sleep(0.3)
+            assert r.ingestor.backlog == 0
+
+
+async def test_the_ack_window_flushes_readings_before_the_broker_stops_sending(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """A window of 10 flushes every 10 messages, long before the batch's row or time limit
+    (mosquitto alone would stop at its in-flight limit of 20 until the 1 s wait ran out),
+    and the rest follow as they are done."""
+    messages = [("hw/ent1/TT-101", js({"v": float(i), "ts": NOW - 100 + i})) for i in range(90)]
+    with publisher(mosquitto.url) as pub:
+        async with rig(mosquitto.url, tmp_path, manual_ack=True, ack_window=10) as r:
+            await asyncio.to_thread(publish_all, pub, messages)
+            sizes: list[int] = []
+            async with (
+                asyncio.timeout(10),
+                contextlib.aclosing(r.ingestor.receipted(10_000, max_wait_s=1.0)) as items,
+            ):
+                async for item, receipt in items:
+                    assert isinstance(item, Batch)
+                    sizes.append(len(item))
+                    receipt.done()
+                    if sum(sizes) >= 90:
+                        break
+    assert sizes == [10] * 9
+
+
 async def test_fail_fast_raises_when_no_broker_answers(tmp_path: Path) -> None:
     url = f"mqtt://127.0.0.1:{free_port()}"
     r = Rig(url, tmp_path, fail_fast=True)

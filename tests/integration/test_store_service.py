@@ -13,8 +13,9 @@ import pytest
 
 from hazardwatch.config import parse_site
 from hazardwatch.model import Batch
-from hazardwatch.service import Service, Settings
+from hazardwatch.service import Service, Settings, Stored
 from hazardwatch.storage import InfluxSettings, Spool, SpooledStore, SqliteStore
+from ingest import Receipt
 from tests.e2e.harness import E2E_SITE
 from tests.victoria import VictoriaMetrics
 
@@ -48,15 +49,15 @@ async def test_influx_outage_spools_in_health_and_drains_exactly_once(
     )
     svc = Service(site, settings)
     n_sensors = svc.table.n
-    queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+    queue: asyncio.Queue[Stored | None] = asyncio.Queue()
     loop = asyncio.create_task(svc._store_loop(queue))
     try:
-        await queue.put(readings(0, 100, n_sensors))
+        await queue.put((readings(0, 100, n_sensors), Receipt()))
         await until(lambda: svc._health()["store"]["written"] == 100, "the first readings")
 
         await asyncio.to_thread(vm.stop)
         for i in range(1, 5):
-            await queue.put(readings(i * 100, 100, n_sensors))
+            await queue.put((readings(i * 100, 100, n_sensors), Receipt()))
         await until(lambda: svc._health()["store"]["spool"]["rows"] == 400, "400 spooled")
         store = svc._health()["store"]
         assert store["errors"] >= 1 and "failed" in store["last_error"]
@@ -65,7 +66,7 @@ async def test_influx_outage_spools_in_health_and_drains_exactly_once(
         await asyncio.to_thread(vm.start)
         # Nothing new arrives: the idle loop drains the spool on its own.
         await until(lambda: svc._health()["store"]["spool"]["rows"] == 0, "the spool to drain")
-        await queue.put(readings(500, 100, n_sensors))
+        await queue.put((readings(500, 100, n_sensors), Receipt()))
         await queue.put(None)
         await asyncio.wait_for(loop, 30)
     finally:
@@ -114,7 +115,7 @@ def test_the_spool_of_a_stopped_service_drains_when_it_starts_again(tmp_path: Pa
     again = Service(site, Settings(data_dir=data, **FAST_RETRY))
 
     async def run_store_loop() -> None:
-        queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        queue: asyncio.Queue[Stored | None] = asyncio.Queue()
         loop = asyncio.create_task(again._store_loop(queue))
         await until(lambda: again.writer.pending_rows == 0, "the spool to drain")
         await queue.put(None)
