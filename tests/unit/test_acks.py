@@ -44,4 +44,3 @@ def test_messages_of_a_dropped_connection_are_never_acknowledged() -> None:
     acks.done([stale, fresh])
     assert old.acked == [] and new.acked == [5]
     assert acks.dropped == 1 and acks.sent == 1 and acks.outstanding == 0
-
