@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.f
 
 from alerting import AlarmEvent, Event
 from benchmarks.fleet_site import HH_VALUE, ROWS, PublisherProcess, build_site, connect
-from hazardwatch.broker import EmbeddedBroker, mosquitto_path
+from hazardwatch.broker import MAX_INFLIGHT, EmbeddedBroker, mosquitto_path
 from hazardwatch.model import Condition, Site
 from hazardwatch.service import Service, Settings
 
@@ -110,7 +110,10 @@ class ServiceThread:
         sinks: list[Callable[[list[AlarmEvent]], None]] | None = None,
         profile: bool = False,
     ) -> None:
-        settings = Settings(broker_url=url, data_dir=data_dir, client_id=client_id)
+        # The embedded mosquitto allows MAX_INFLIGHT unacknowledged messages: hold as many.
+        settings = Settings(
+            broker_url=url, data_dir=data_dir, client_id=client_id, ack_window=MAX_INFLIGHT
+        )
         self.activations: Counter[str] = Counter()  # alarm ACTIVATE events by condition
         self.service = Service(site, settings, sinks=[self._count, *(sinks or [])])
         self.profile_text = ""

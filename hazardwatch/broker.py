@@ -21,6 +21,9 @@ from typing import Literal
 from hazardwatch.model import HazardWatchError
 
 BrokerKind = Literal["auto", "mosquitto", "amqtt"]
+# Unacknowledged QoS 1 messages the embedded mosquitto sends one client (its default is 20):
+# the service holds each until stored, and a window of 20 halves a burst's throughput.
+MAX_INFLIGHT = 1000
 
 
 class BrokerError(HazardWatchError):
@@ -106,6 +109,7 @@ class EmbeddedBroker:
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"
+            f"max_inflight_messages {MAX_INFLIGHT}\n"
         )
         log = (self.workdir / "mosquitto.log").open("ab")
         self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)

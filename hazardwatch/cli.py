@@ -162,7 +162,7 @@ def demo(
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
 ) -> None:
     """A simulated park with an overfill, an embedded broker, the service and the page."""
-    from hazardwatch.broker import EmbeddedBroker
+    from hazardwatch.broker import MAX_INFLIGHT, EmbeddedBroker
     from hazardwatch.service import Service, Settings
     from simulators import FleetPublisher, Overfill
 
@@ -176,7 +176,11 @@ def demo(
             raise _fail(f"--broker {broker!r}: expected auto, mosquitto or amqtt")
         with EmbeddedBroker(root / "broker", kind=broker) as mqtt:  # type: ignore[arg-type]
             settings = Settings(
-                broker_url=mqtt.url, data_dir=root / "service", listen_host=host, listen_port=port
+                broker_url=mqtt.url,
+                data_dir=root / "service",
+                listen_host=host,
+                listen_port=port,
+                ack_window=MAX_INFLIGHT,  # amqtt sets no in-flight limit
             )
             service = Service(site, settings)
             publisher = FleetPublisher(
