@@ -59,6 +59,11 @@ class LimitRules:
         slots = (self.base + p.is_gas[r] * self.gas_step, p.limit.take(r, axis=1), p.deadband[r])
         pending = self._apply_rows(st, p, r, (t[busy], v[busy]), old[busy], moved, slots)
         new[busy] = moved
+        # A limit alarm that moved changes what PREDICT_* may do (it hands over to the
+        # alarm): the trend stage judges the sensor again (State.trend_wake).
+        woken = ((moved ^ old[busy]) & _LIMIT_BITS) != 0
+        if woken.any():
+            st.trend_wake[r[woken]] = -np.inf
         slot_bits, limit, deadband = slots
         active = (moved & slot_bits) != 0
         st.quiet_lo[r], st.quiet_hi[r] = _band(limit, deadband, active)

@@ -277,6 +277,10 @@ class State:
     stderr: np.ndarray  # float64, standard error of that slope
     significant: np.ndarray  # bool: decide.significant of slope, stderr and count
     eta: np.ndarray  # float64 (2, n): last reported eta of PREDICT_HH, PREDICT_LL
+    # RATE and PREDICT_* of a sensor cannot change before this ts unless its window takes a
+    # sample or one of its limit alarms moves (both reset it to -inf): the trend stage skips
+    # its sensor until then (detectors.trends).
+    trend_wake: np.ndarray  # float64
     # CO_RISE (detectors.vote) judges a unit again only when one of these is set: a slope
     # window (or CO_RISE itself, by a restore) of the sensor moved since; the unit's pressure
     # sensor wants CO_RISE raised but a window is not filled yet.
@@ -338,6 +342,7 @@ class State:
             stderr=nan(),
             significant=np.zeros(n, bool),
             eta=nan(2, n),
+            trend_wake=np.full(n, -np.inf),
             co_dirty=np.ones(n, bool),
             co_waiting=np.zeros(n, bool),
             base_n=np.zeros(n),

@@ -372,6 +372,7 @@ class Detector:
             i, c = int(sensor), Condition(condition)
             st.active[i] |= np.uint32(c.bit)
             st.quiet_lo[i] = np.inf  # its limits go through the rules on its next reading
+            st.trend_wake[i] = -np.inf  # and its trend warnings are judged again
             st.co_dirty[i] = True  # and its unit's CO_RISE is judged again
             gas = bool(p.is_gas[i])
             for row, slot in enumerate(SLOTS):

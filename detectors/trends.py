@@ -32,6 +32,9 @@ from detectors.checks import (
     time_to_low,
 )
 from detectors.decide import (
+    ETA_MOVE_FRACTION,
+    ETA_MOVE_MIN_S,
+    MIN_SPAN_SHARE,
     eta_moved,
     hold_drift,
     hold_predict,
@@ -65,6 +68,7 @@ _PROCESS = np.uint32(PROCESS_BITS)
 _TRENDS = RATE | P_HH | P_LL
 _NOT_DRIFT = np.uint32(PROCESS_BITS & ~Condition.DRIFT.bit)
 _PREDICTS = ((0, P_HH, Condition.PREDICT_HH, True), (1, P_LL, Condition.PREDICT_LL, False))
+_NONE = np.zeros(0, np.int64)
 
 
 def advance_trends(
@@ -108,6 +112,7 @@ def advance_trends(
             t_due[few] = np.nan  # no eviction, no rebase: pushed and put back unseen
         count, t0, _, s = window.push(st, r_due, t_due, v_due, setting(p.rate_window_s, r_due))
         st.pushed_ts[r_due] = t_due
+        st.trend_wake[r_due] = -np.inf  # a new slope: judge RATE and PREDICT_* now
         # Only a window that took a sample has a new slope (and significance), from the
         # sums the push holds; the value the fit gives now is needed by the few
         # candidates below only.
@@ -117,12 +122,24 @@ def advance_trends(
         st.co_dirty[r_due] = True
         if few is not None:
             _put_back(st, rows_at(rows, few), kept)
-    sig = st.significant[rows] if usable is None else st.significant[rows] & usable
+    # Between samples a sensor's RATE and PREDICT_* change only at its trend_wake (set
+    # below when they are judged): the others skip the fit and the rules.
+    awake = t >= st.trend_wake[rows]
+    sig = st.significant[rows] & awake
+    if usable is not None:
+        sig &= usable
     sig = np.flatnonzero(sig)
+    late, fill_at = _NONE, None  # significant, but the window does not span enough yet:
     if sig.size:  # few sensors have a significant slope: check their time span only
         r = rows_at(rows, sig)
-        oldest = window.oldest_ts(st, r)
-        sig = sig[window_filled(st.count[r], oldest, t[sig], p.rate_window_s[r])]
+        oldest, window_s = window.oldest_ts(st, r), p.rate_window_s[r]
+        filled = window_filled(st.count[r], oldest, t[sig], window_s)
+        if not filled.all():  # it will, at fill_at, unless a sample comes first
+            short = ~filled
+            late = r[short]
+            fill_at = _early(oldest[short] + MIN_SPAN_SHARE * window_s[short], t[sig[short]])
+            st.trend_wake[late] = np.inf  # lowered to fill_at below
+            sig = sig[filled]
     # Only a significant slope raises a trend condition and only an active one is held:
     # the rest (most of a quiet park) skip RATE and PREDICT_* altogether. `bits` is
     # updated in place from here on.
@@ -140,6 +157,7 @@ def advance_trends(
             refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
             bits[stepped[refilled]] &= ~STEP
         held = flagged[(flags & _TRENDS) != 0]
+        held = held[awake[held]]
         if held.size:  # masks, not union1d/isin: both sort
             is_sig = np.zeros(bits.shape, bool)
             is_sig[sig] = True
@@ -154,7 +172,10 @@ def advance_trends(
             cand_sig = np.ones(cand.shape, bool)
         fitted = (st.slope[r], st.stderr[r], fit, cand_sig)
         reading = (sensor[cand], t[cand], v[cand])
-        bits[cand] = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
+        bits[cand], wake = _rate_and_predict(st, p, r, reading, fitted, bits[cand], out, round_no)
+        st.trend_wake[r] = _early(wake, t[cand])
+    if fill_at is not None:
+        st.trend_wake[late] = np.fmin(st.trend_wake[late], fill_at)
     # The CUSUM and the baseline take the samples the window takes: readings closer than
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
@@ -175,7 +196,7 @@ def advance_trends(
 # What a sample changes in the state: the window and its fit, the baseline and the CUSUM.
 _WINDOW = (
     *("count", "head", "t0", "v0", "sums", "tail_ts", "pushed_ts"),
-    *("slope", "stderr", "significant", "co_dirty"),
+    *("slope", "stderr", "significant", "co_dirty", "trend_wake"),
 )
 _BASELINE = ("base_mean", "base_var", "base_n", "warm", "base_sigma", "cusum", "drift_off_since")
 
@@ -221,13 +242,21 @@ def _rate_and_predict(
     round_no: int,
 ) -> np.ndarray:
     """RATE and PREDICT_* for candidate `rows`: reading (sensor, ts, value) and the fitted
-    (slope units/s, its standard error, value at ts, significant)."""
+    (slope units/s, its standard error, value at ts, significant). Returns their new bits
+    and the ts before which neither can change (trend_wake, before the margin of _early).
+
+    Until the window takes its next sample the line is fixed, and with it RATE and the
+    predicted crossing (eta = ts + time to the limit is the same at every ts): a warning
+    not raised is raised once eta - ts falls under the horizon, one held is reported again
+    once its eta moved by more than eta_moved's allowance, which shrinks as ts nears it.
+    Nothing else moves them but a limit alarm (LimitRules wakes the sensor then)."""
     sensor, t, v = reading
     slope, stderr, fit, sig = fitted
     limit_per_min = p.rate_limit_per_min[rows]
     rate = hold_rate(slope * 60.0, stderr * 60.0, limit_per_min, sig, (bits & RATE) != 0)
     new = (bits & ~RATE) | rate * RATE
     horizon = p.horizon_s[rows]
+    wake = np.full(rows.shape, np.inf)
     for k, bit, condition, high in _PREDICTS:
         limit = p.limit[3 * k][rows]  # HH (gas: second level) or LL
         was = (new & bit) != 0
@@ -240,12 +269,29 @@ def _rate_and_predict(
         eta = t + seconds
         reported = st.eta[k][rows]
         moved = now & was & eta_moved(eta, reported, t)
-        st.eta[k][rows] = np.where(now, np.where(moved | ~was, eta, reported), np.nan)
+        reported = np.where(now, np.where(moved | ~was, eta, reported), np.nan)
+        st.eta[k][rows] = reported
+        with np.errstate(invalid="ignore"):  # NaN eta (no limit) and inf (heading away): never
+            raise_at = np.where(~now & sig, eta - horizon, np.inf)
+            gap = np.abs(eta - reported)
+            move_at = np.where(now & (gap > ETA_MOVE_MIN_S), eta - gap / ETA_MOVE_FRACTION, np.inf)
+        wake = np.fmin(wake, np.fmin(raise_at, move_at))
         hit = np.flatnonzero(moved)
         if hit.size:
             out.add(sensor[hit], condition, True, v[hit], t[hit], eta[hit], round_no)
         new = (new & ~bit) | now * bit
-    return new
+    return new, wake
+
+
+def _early(wake: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """`wake` a little early (1 ms and a millionth of the time to it): eta is recomputed at
+    each ts with its own rounding, and judging a reading too many is harmless. NaN: now."""
+    with np.errstate(invalid="ignore"):
+        early = wake - (1e-3 + 1e-6 * np.abs(wake - t))
+    bad = np.isnan(early)
+    if bad.any():  # inf - inf (never) or a NaN wake (now)
+        early[bad] = np.where(wake[bad] == np.inf, np.inf, -np.inf)
+    return early
 
 
 def _drift_and_baseline(
@@ -322,6 +368,7 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     st.count[rows] = 0
     st.pushed_ts[rows] = -np.inf  # the next usable reading is sampled
     st.significant[rows] = False  # too few samples
+    st.trend_wake[rows] = -np.inf
     st.co_dirty[rows] = True
     st.cusum[:, rows] = 0.0
     st.base_mean[rows] += jump

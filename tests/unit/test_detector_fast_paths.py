@@ -175,6 +175,46 @@ def test_an_unsynchronised_park_equals_the_reference_through_full_rings_and_a_ga
         assert np.allclose(st.sums[:, i], want, rtol=1e-9, atol=1e-6), i
 
 
+def test_trend_warnings_between_samples_equal_the_reference() -> None:
+    """Between two samples of its window a sensor's RATE and PREDICT_* are skipped until
+    their trend_wake: the raise as eta - ts passes under the horizon, the eta reported
+    again as ts nears it, the hand-over to HH must still come at the reading the plain
+    loop gives them, not at the next sample."""
+    trend = Trend(rate_limit_per_min=0.6, rate_window_s=300.0, horizon_s=600.0)
+    n = 24
+    tab = SensorTable.from_site(
+        Site("park", "hw", (Enterprise("e1", "E1", (HazardSource(
+            "hs1", "Tank farm 1", 2, Responsible("a", "b", "c"),
+            tuple(Unit(f"T{i}", "tank", "crude", 1000.0, False, "gw1", (sensor(
+                f"L{i}", Kind.LEVEL, Limits(90.0, 80.0, 20.0, 10.0), period_s=1.0,
+                trend=trend),)) for i in range(n)),
+        ),)),))
+    )  # fmt: skip
+    dense, sparse = Detector(tab, T0, dense_from=0.0), Detector(tab, T0, dense_from=2.0)
+    slow = ReferenceDetector(tab, T0)
+    rng = np.random.default_rng(3)
+    # Accelerating fills (the eta keeps moving), each crossing HH in the run.
+    speed, accel = rng.uniform(0.03, 0.05, n), rng.uniform(4e-5, 8e-5, n)
+    seen: list[ConditionChange] = []
+    for k in range(900):
+        # ts jitter: samples (every 4.2 s) fall on different readings per sensor.
+        ts = T0 + k + rng.uniform(0.0, 0.5, n)
+        value = np.minimum(40.0 + speed * k + accel * k * k, 99.0) + rng.normal(0.0, 0.01, n)
+        batch = Batch.of(np.arange(n), ts, value)
+        want, fast = slow.step(batch), dense.step(batch)
+        assert sparse.step(batch) == fast
+        same_changes(fast, want)
+        seen += fast
+    predict = [c for c in seen if c.condition is Condition.PREDICT_HH]
+    raised = {c.sensor for c in predict if c.active}
+    cleared = {c.sensor for c in predict if not c.active}
+    reported_again = [c for c in predict if c.active and c.sensor in {d.sensor for d in predict[
+        : predict.index(c)] if d.active}]  # fmt: skip
+    hh = {c.sensor for c in seen if c.condition is Condition.HH and c.active}
+    assert len(raised) == n and hh == raised == cleared  # every fill: warned, then HH took over
+    assert len(reported_again) >= n  # the moving eta was reported again
+
+
 def test_changes_are_the_objects_their_constructor_builds() -> None:
     out = Changes()
     out.add(np.array([3, 1]), Condition.PREDICT_HH, True, np.array([5.0, 6.0]), T0, T0 + 60.0)
