@@ -272,7 +272,8 @@ def _rate_and_predict(
         reported = np.where(now, np.where(moved | ~was, eta, reported), np.nan)
         st.eta[k][rows] = reported
         with np.errstate(invalid="ignore"):  # NaN eta (no limit) and inf (heading away): never
-            raise_at = np.where(~now & sig, eta - horizon, np.inf)
+            # An alarmed limit holds it off until the alarm moves (then LimitRules wakes it).
+            raise_at = np.where(~now & sig & ~alarmed, eta - horizon, np.inf)
             gap = np.abs(eta - reported)
             move_at = np.where(now & (gap > ETA_MOVE_MIN_S), eta - gap / ETA_MOVE_FRACTION, np.inf)
         wake = np.fmin(wake, np.fmin(raise_at, move_at))
