@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.processes import stop_process
 
@@ -17,6 +22,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def publisher(
+    url: str, client_id: str = "test-pub", will: str | None = None
+) -> Iterator[paho.Client]:
+    """A connected paho 2.x client (200 messages in flight) with its network loop in a
+    thread; `will`: a topic whose retained last will is b"offline"."""
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.max_inflight_messages_set(200)
+    if will is not None:
+        client.will_set(will, b"offline", qos=1, retain=True)
+    client.connect(host, int(port))
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def wait_port(port: int, timeout_s: float = 10.0) -> None:

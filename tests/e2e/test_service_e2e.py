@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import paho.mqtt.client as mqtt
 import pytest
 
 from hazardwatch.config import load_site
 from hazardwatch.model import Site
 from simulators import FleetPublisher, Overfill
-from tests.brokers import Mosquitto, free_port
+from tests.brokers import Mosquitto, free_port, publisher
 from tests.e2e.harness import (
     EmbeddedBrokerProcess,
     LiveListener,
@@ -174,12 +173,7 @@ def _kill_9_mid_stream(site_file: Path, broker_url: str, tmp_path: Path) -> None
         for tag in tags
     ]
     svc = ServiceProcess(site_file, broker_url, data, client_id="hw-e2e-kill").start()
-    host, port = broker_url.removeprefix("mqtt://").split(":")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-kill-pub")
-    client.max_inflight_messages_set(100)
-    client.connect(host, int(port))
-    client.loop_start()
-    try:
+    with publisher(broker_url, "e2e-kill-pub") as client:
         infos = [client.publish(t, p, qos=1) for t, p in messages]
         # Kill while readings are on their way: some stored, some in the service's hands.
         wait_until(
@@ -190,9 +184,6 @@ def _kill_9_mid_stream(site_file: Path, broker_url: str, tmp_path: Path) -> None
         svc.kill()
         for info in infos:
             info.wait_for_publish(30)  # the broker holds the rest for the service's session
-    finally:
-        client.loop_stop()
-        client.disconnect()
     svc = ServiceProcess(site_file, broker_url, data, client_id="hw-e2e-kill").start()
     try:
 
@@ -229,7 +220,6 @@ def _bad_messages(n: int, now: float) -> list[tuple[str, bytes]]:
 def test_malformed_flood_loses_no_good_reading(
     service: ServiceProcess, tmp_path: Path, broker_url: str
 ) -> None:
-    host, port = broker_url.removeprefix("mqtt://").split(":")
     now = time.time()
     good_tags = ["e1-T1-LT", "e1-T2-LT", "e1-T1-TT"]
     n_good_per_tag = 700
@@ -248,17 +238,10 @@ def test_malformed_flood_loses_no_good_reading(
     stream.extend(bad[len(good) * step :])
     assert len(stream) == 10_000 + len(good)
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-flood")
-    client.max_inflight_messages_set(200)
-    client.connect(host, int(port))
-    client.loop_start()
-    try:
+    with publisher(broker_url, "e2e-flood") as client:
         infos = [client.publish(t, p, qos=1) for t, p in stream]
         for info in infos:
             info.wait_for_publish(30)
-    finally:
-        client.loop_stop()
-        client.disconnect()
 
     health = wait_until(
         lambda: (
@@ -330,11 +313,7 @@ def test_transfer_plans_over_mqtt_raise_and_clear_overrun(
 ) -> None:
     """The DCS path: a plan on `hw/e1/_plan`, readings past it, then the transfer's end;
     the simulated operators' own plans arrive the same way."""
-    host, port = broker_url.removeprefix("mqtt://").split(":")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="dcs")
-    client.connect(host, int(port))
-    client.loop_start()
-    try:
+    with publisher(broker_url, "dcs") as client:
         now = time.time()
 
         def send(topic: str, body: dict[str, Any]) -> None:
@@ -366,6 +345,3 @@ def test_transfer_plans_over_mqtt_raise_and_clear_overrun(
             timeout_s=20,
             what="OVERRUN cleared by the end of the transfer",
         )
-    finally:
-        client.loop_stop()
-        client.disconnect()

@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
 import orjson
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import Batch
@@ -26,30 +25,12 @@ from ingest import (
     Ingestor,
     Reason,
 )
-from tests.brokers import Mosquitto, free_port
+from tests.brokers import Mosquitto, free_port, publisher
 from tests.unit.test_decode import LT101, LT201, NOW, PT101, TT101, make_table
 
 pytestmark = pytest.mark.integration
 
 TABLE = make_table()
-
-
-@contextlib.contextmanager
-def publisher(
-    url: str, client_id: str = "test-pub", will: str | None = None
-) -> Iterator[paho.Client]:
-    """A connected paho 2.x client with its network loop in a thread."""
-    host, port = url.removeprefix("mqtt://").split(":")
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    if will is not None:
-        client.will_set(will, b"offline", qos=1, retain=True)
-    client.connect(host, int(port))
-    client.loop_start()
-    try:
-        yield client
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def publish_all(client: paho.Client, messages: list[tuple[str, bytes]]) -> None:
