@@ -209,8 +209,12 @@ def load(detector: Detector, path: Path, tags: Sequence[str]) -> CheckpointInfo:
     if not path.exists():
         return CheckpointInfo(path, math.nan, 0, fresh=n, note="no checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta, arrays = _read(npz, path)
+        with open(path, "rb") as f:  # ours to close: np.load leaks it on a bad zip
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise CheckpointError(path, "not a detector checkpoint (a bare array)")
+            with npz:
+                meta, arrays = _read(npz, path)
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
