@@ -124,7 +124,16 @@ class CheckpointStats:
         self.changed, self.dropped, self.load_note = info.changed, info.dropped, info.note
 
     def health(self, path: Path, interval_s: float) -> dict[str, Any]:
-        return {"path": str(path), "interval_s": interval_s, **asdict(self)}
+        report: dict[str, Any] = {"path": str(path), "interval_s": interval_s}
+        loaded = report["loaded"] = {}
+        for name, value in asdict(self).items():
+            if name == "loaded_saved_at":
+                loaded["saved_at"] = value
+            elif name in ("restored", "fresh", "changed", "dropped", "load_note", "load_error"):
+                loaded[name.removeprefix("load_")] = value
+            else:
+                report[name] = value
+        return report
 
 
 @dataclass(eq=False)
