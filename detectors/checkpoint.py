@@ -57,7 +57,7 @@ NOT_MEMORY = frozenset(
         "quiet_hi",
         "eta",
         "drift_off_since",
-        "trend_wake",
+        "trend_wake",  # RATE/PREDICT's skip-until timer, where State has it
         "co_dirty",
         "co_waiting",
         "last_seen",
@@ -173,11 +173,15 @@ def write(snap: Snapshot, path: Path) -> CheckpointInfo:
         "fingerprint": snap.arrays["fingerprint"],
     }
     state = {_PREFIX + k: v for k, v in snap.arrays.items() if k != "fingerprint"}
-    with open(tmp, "wb") as f:
-        np.savez(f, **meta, **state)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **meta, **state)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk gets its space back; the old file stays
+        raise
     _fsync_dir(path.parent)
     return CheckpointInfo(
         path=path,

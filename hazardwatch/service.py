@@ -124,16 +124,17 @@ class CheckpointStats:
         self.changed, self.dropped, self.load_note = info.changed, info.dropped, info.note
 
     def health(self, path: Path, interval_s: float) -> dict[str, Any]:
-        report: dict[str, Any] = {"path": str(path), "interval_s": interval_s}
-        loaded = report["loaded"] = {}
-        for name, value in asdict(self).items():
-            if name == "loaded_saved_at":
-                loaded["saved_at"] = value
-            elif name in ("restored", "fresh", "changed", "dropped", "load_note", "load_error"):
-                loaded[name.removeprefix("load_")] = value
-            else:
-                report[name] = value
-        return report
+        loaded = {
+            "saved_at": self.loaded_saved_at,
+            "restored": self.restored,
+            "fresh": self.fresh,
+            "changed": self.changed,
+            "dropped": self.dropped,
+            "note": self.load_note,
+            "error": self.load_error,
+        }
+        saved = {k: v for k, v in asdict(self).items() if k.startswith(("saves", "last", "err"))}
+        return {"path": str(path), "interval_s": interval_s, **saved, "loaded": loaded}
 
 
 @dataclass(eq=False)

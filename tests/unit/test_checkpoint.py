@@ -255,3 +255,12 @@ def test_a_restored_detector_warns_at_the_same_reading_as_the_original(
     fresh = Detector(t, T0 + series[cut][0])
     raised = of(run(fresh, series[cut:]), condition)
     assert not raised or raised[0].ts > first.ts  # blind for a while without the memory
+
+
+def test_a_failed_write_leaves_no_temporary_file_behind(tmp_path: Path) -> None:
+    det, t = warmed(8, 5)
+    path = tmp_path / "d.npz"
+    path.mkdir()  # the rename fails: a directory cannot be replaced by a file
+    with pytest.raises(OSError):
+        checkpoint.save(det, path, t.tags)
+    assert path.is_dir() and not (tmp_path / "d.npz.tmp").exists()
