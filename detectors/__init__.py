@@ -6,10 +6,13 @@ STUCK, NOISY, STEP: detectors.signal), early warnings (RATE, PREDICT_HH/LL with 
 detectors.trends over the windows of detectors.window) and cross-sensor rules (AREA_GAS,
 CO_RISE: detectors.vote). The rules that turn measurements into states are in
 detectors.decide; the measurements themselves in detectors.checks.
-`Detector.learn(batch)` teaches the baselines only.
+`Detector.learn(batch)` teaches the baselines only. `checkpoint.save/load` keep the
+detector's memory across a restart (detectors.checkpoint).
 """
 
+from detectors import checkpoint
 from detectors.allocator import keep_large_blocks
+from detectors.checkpoint import CheckpointError, CheckpointInfo
 from detectors.checks import CHECKS
 from detectors.decide import DECISIONS
 from detectors.state import RING_SIZE, SLOTS, Params, Slot, State
@@ -20,9 +23,12 @@ __all__ = [
     "DECISIONS",
     "RING_SIZE",
     "SLOTS",
+    "CheckpointError",
+    "CheckpointInfo",
     "Detector",
     "Params",
     "Slot",
     "State",
+    "checkpoint",
     "keep_large_blocks",
 ]

@@ -111,6 +111,13 @@ def run(
             "in-flight limit (mosquitto: max_inflight_messages, 20 by default)"
         ),
     ] = 20,
+    checkpoint_interval_s: Annotated[
+        float,
+        typer.Option(
+            help="Save the detector's memory (windows, baselines) to --data-dir this often "
+            "and at shutdown, so a restart keeps its early warnings; 0 disables"
+        ),
+    ] = 60.0,
 ) -> None:
     """Run the service: ingest, detect, alarm, store, and serve the API and the page.
 
@@ -127,6 +134,8 @@ def run(
         raise _fail(f"--spool-max-mb {spool_max_mb}: must be greater than 0")
     if not 1 <= ack_window <= 65535:
         raise _fail(f"--ack-window {ack_window}: must be 1..65535 (MQTT packet ids)")
+    if not checkpoint_interval_s >= 0:
+        raise _fail(f"--checkpoint-interval-s {checkpoint_interval_s}: must be 0 (off) or more")
     settings = Settings(
         broker_url=broker,
         data_dir=data_dir,
@@ -138,6 +147,7 @@ def run(
         influx=InfluxSettings.from_env(url=influx_url, org=influx_org, bucket=influx_bucket),
         spool_max_bytes=int(spool_max_mb * 1024 * 1024),
         ack_window=ack_window,
+        checkpoint_interval_s=checkpoint_interval_s,
     )
     _setup_process()
     service = Service(site, settings)
