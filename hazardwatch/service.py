@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,9 @@ import uvicorn
 
 from alerting import AlarmEvent, AlarmManager, Journal
 from dashboards import Hub, Server, ServiceAdapter, create_app, publish_alarm_events
-from detectors import CheckpointInfo, Detector, checkpoint
+from detectors import CheckpointInfo
 from hazardwatch.clock import Clock, SystemClock
+from hazardwatch.memory import DetectorMemory
 from hazardwatch.model import (
     Batch,
     ConditionChange,
@@ -99,44 +98,6 @@ class StoreStats:
     purge_errors: int = 0
 
 
-@dataclass
-class CheckpointStats:
-    """The detector checkpoint as /api/health reports it."""
-
-    loaded_saved_at: float | None = None  # the loaded checkpoint's time; None: none loaded
-    restored: int = 0
-    fresh: int = 0
-    changed: int = 0
-    dropped: int = 0
-    load_note: str = ""  # why nothing was restored, if so
-    load_error: str | None = None
-    saves: int = 0
-    last_saved_ts: float | None = None
-    last_copy_s: float | None = None  # time the copy held the event loop
-    last_save_s: float | None = None  # time the write took (in a thread)
-    last_bytes: int = 0
-    errors: int = 0
-    last_error: str | None = None
-
-    def loaded(self, info: CheckpointInfo) -> None:
-        self.loaded_saved_at = None if math.isnan(info.saved_at) else info.saved_at
-        self.restored, self.fresh = info.restored, info.fresh
-        self.changed, self.dropped, self.load_note = info.changed, info.dropped, info.note
-
-    def health(self, path: Path, interval_s: float) -> dict[str, Any]:
-        loaded = {
-            "saved_at": self.loaded_saved_at,
-            "restored": self.restored,
-            "fresh": self.fresh,
-            "changed": self.changed,
-            "dropped": self.dropped,
-            "note": self.load_note,
-            "error": self.load_error,
-        }
-        saved = {k: v for k, v in asdict(self).items() if k.startswith(("saves", "last", "err"))}
-        return {"path": str(path), "interval_s": interval_s, **saved, "loaded": loaded}
-
-
 @dataclass(eq=False)
 class Service:
     """One HazardWatch worker: ingest, detect, alarm, store and serve, on one event loop."""
@@ -165,15 +126,13 @@ class Service:
         )
         self.journal = Journal(s.data_dir / "alarms.db")
         self.alarms = AlarmManager(self.table, self.journal, self.clock)
-        self.checkpoint_path = s.data_dir / "detector.npz"
-        self.checkpoint_stats = CheckpointStats(fresh=self.table.n)
+        self.memory = DetectorMemory(
+            self.table, s.data_dir / "detector.npz", s.checkpoint_interval_s
+        )
         # Memory first, then the journal's conditions on top (detectors.checkpoint).
-        self.detector = self._detector_from_checkpoint()
+        self.detector = self.memory.detector(self.started_at)
         # Alarms that were active before a restart must be able to clear.
         self.detector.restore(self.alarms.active_conditions())
-        self._save_lock = asyncio.Lock()  # never two saves at once
-        self._write_lock = threading.Lock()  # nor two writers, even past a cancelled save
-        self._saved_applied = self.detector.stats["applied"]
         self.hub = Hub()
         # Open transfer plans come back with their tanks' OVERRUN rule (detectors.plans).
         self.transfers = TransferDesk(
@@ -199,57 +158,9 @@ class Service:
         )
         self.app = create_app(self.view)
 
-    def _detector_from_checkpoint(self) -> Detector:
-        """A detector with the memory of the last checkpoint; fresh if there is none or it
-        cannot be read (logged: a bad checkpoint never stops the service)."""
-        detector = Detector(self.table, start_ts=self.started_at)
-        if self.settings.checkpoint_interval_s <= 0:
-            return detector
-        stats = self.checkpoint_stats
-        try:
-            info = checkpoint.load(detector, self.checkpoint_path, self.table.tags)
-        except Exception as exc:  # a bad file, or a bug: the memory is lost, not the service
-            log.error("detector memory starts fresh: %s", exc)
-            stats.load_error = str(exc)
-            return Detector(self.table, start_ts=self.started_at)  # nothing half restored
-        stats.loaded(info)
-        log.info(
-            "detector memory from %s: %d sensors restored, %d fresh (%d changed), %d dropped%s",
-            info.path, info.restored, info.fresh, info.changed, info.dropped,
-            f" ({info.note})" if info.note else "",
-        )  # fmt: skip
-        return detector
-
     async def save_checkpoint(self) -> CheckpointInfo | None:
-        """Save the detector's memory: copied on the loop, written in a thread.
-
-        Returns None when nothing was applied since the last save or the save failed (logged
-        and counted in the health report, never raised).
-        """
-        async with self._save_lock:
-            applied = self.detector.stats["applied"]
-            if applied == self._saved_applied:
-                return None
-            stats = self.checkpoint_stats
-            started = time.perf_counter()
-            try:
-                snap = checkpoint.snapshot(self.detector, self.table.tags, self.clock.now())
-                copied = time.perf_counter() - started
-                info = await asyncio.to_thread(self._write_checkpoint, snap)
-            except Exception as exc:  # disk full, permissions: the next save tries again
-                stats.errors += 1
-                stats.last_error = str(exc)
-                log.error("detector checkpoint %s failed: %s", self.checkpoint_path, exc)
-                return None
-            self._saved_applied = applied
-            stats.saves += 1
-            stats.last_saved_ts, stats.last_bytes = info.saved_at, info.nbytes
-            stats.last_copy_s, stats.last_save_s = copied, info.seconds
-            return info
-
-    def _write_checkpoint(self, snap: checkpoint.Snapshot) -> CheckpointInfo:
-        with self._write_lock:
-            return checkpoint.write(snap, self.checkpoint_path)
+        """Save the detector's memory now (see DetectorMemory.save)."""
+        return await self.memory.save(self.detector, self.clock.now())
 
     def _open_store(self) -> ReadingStore:
         s = self.settings
@@ -290,9 +201,7 @@ class Service:
                 "last_error": self.writer.stats.last_error,
                 "spool": self.writer.health(),
             },
-            "checkpoint": self.checkpoint_stats.health(
-                self.checkpoint_path, self.settings.checkpoint_interval_s
-            ),
+            "checkpoint": self.memory.health(),
             "sensors": self.table.n,
         }
 
@@ -378,11 +287,6 @@ class Service:
             self.handle_changes(self.detector.check_stale(self.stale_now()))
             self.transfers.expire(self.clock.now())
 
-    async def _checkpoint_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.checkpoint_interval_s)
-            await self.save_checkpoint()
-
     async def _store_loop(self, queue: asyncio.Queue[Stored | None]) -> None:
         """Write readings off the hot path, in order, then acknowledge their messages; drain
         the spool; purge hourly."""
@@ -460,8 +364,8 @@ class Service:
                     asyncio.create_task(self._stale_loop(), name="stale"),
                 ]
                 if s.checkpoint_interval_s > 0:
-                    loop = self._checkpoint_loop()
-                    stages.append(asyncio.create_task(loop, name="checkpoint"))
+                    keep = self.memory.keep(self.detector, self.clock)
+                    stages.append(asyncio.create_task(keep, name="checkpoint"))
                 http_task = asyncio.create_task(server.serve(), name="http") if server else None
                 waiter = asyncio.create_task(stop.wait(), name="stop")
                 watched = [waiter, *stages, *([http_task] if http_task else [])]
@@ -479,16 +383,27 @@ class Service:
                     for task in stages:
                         task.cancel()
                     await asyncio.gather(*stages, return_exceptions=True)
+                    # Still connected: what is stored now is acknowledged now, instead of
+                    # coming again after the restart.
+                    await self._finish_store(queue, store_task)
         finally:
             self._ingestor = None
-            # Everything accepted so far reaches the store before it closes.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(queue.put(None), 60)
-                await asyncio.wait_for(store_task, 60)
+            await self._finish_store(queue, store_task)
             if s.checkpoint_interval_s > 0:
                 # The detector is still now: its memory as of the last reading applied.
                 await self.save_checkpoint()
             self.close()
+
+    async def _finish_store(
+        self, queue: asyncio.Queue[Stored | None], task: asyncio.Task[None]
+    ) -> None:
+        """Everything accepted so far reaches the store (and its messages their
+        acknowledgement) before the store loop ends; a second call does nothing."""
+        if task.done():
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(queue.put(None), 60)
+            await asyncio.wait_for(task, 60)
 
     def close(self) -> None:
         self.deadletter.close()

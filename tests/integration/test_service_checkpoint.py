@@ -55,11 +55,11 @@ async def test_memory_saved_while_running_and_at_shutdown_comes_back_after_a_res
     running = asyncio.create_task(svc.run(stop, serve_http=False))
     try:
         svc.handle_batch(_readings(svc, range(20)))
-        await _until(lambda: svc.checkpoint_stats.saves >= 1, "a periodic checkpoint")
-        saves = svc.checkpoint_stats.saves
+        await _until(lambda: svc.memory.stats.saves >= 1, "a periodic checkpoint")
+        saves = svc.memory.stats.saves
         for _ in range(5):  # nothing new applied: nothing rewritten
             await asyncio.sleep(0.05)
-        assert svc.checkpoint_stats.saves == saves
+        assert svc.memory.stats.saves == saves
         svc.handle_batch(_readings(svc, range(20, 40)))
     finally:
         stop.set()
