@@ -23,6 +23,7 @@ bench:
 	scripts/setup.sh test
 	$(PY) benchmarks/bench_detector.py
 	$(PY) benchmarks/bench_decode.py
+	$(PY) benchmarks/bench_checkpoint.py
 	$(PY) benchmarks/bench_end_to_end.py
 
 lint:
