@@ -121,7 +121,7 @@ def run_scenario(
     activations: list[Activation] = []
     with tempfile.TemporaryDirectory(prefix="hw-detection-") as tmp:
         watched = spec.site if context else without_cooling(spec.site)
-        svc = Service(watched, Settings(data_dir=Path(tmp)), clock=clock)
+        svc = Service(watched, Settings(data_dir=Path(tmp), checkpoint_interval_s=0), clock=clock)
         try:
             to_table = np.array([svc.table.tag_index[s.tag] for s in farm.sensors], dtype=np.int64)
             seen: set[int] = set()

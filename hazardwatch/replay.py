@@ -363,7 +363,9 @@ def replay(
                 # The service starts at the first slice: sensors never heard from count as
                 # seen then, as they do from the start of a live service.
                 clock = FakeClock(s.start)
-                service = Service(site, Settings(data_dir=Path(data_dir)), clock=clock)
+                # A replay starts from an empty memory, as from an empty journal.
+                settings = Settings(data_dir=Path(data_dir), checkpoint_interval_s=0)
+                service = Service(site, settings, clock=clock)
                 run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded)
             return run
 
