@@ -240,7 +240,7 @@ def _rate_and_predict(
     bits: np.ndarray,
     out: Changes,
     round_no: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """RATE and PREDICT_* for candidate `rows`: reading (sensor, ts, value) and the fitted
     (slope units/s, its standard error, value at ts, significant). Returns their new bits
     and the ts before which neither can change (trend_wake, before the margin of _early).
