@@ -43,6 +43,7 @@ import numpy as np
 
 from detectors.state import Params, State
 from detectors.step import Detector
+from hazardwatch.durable import fsync_dir
 from hazardwatch.model import HazardWatchError
 
 FORMAT = "hazardwatch-detector-checkpoint"
@@ -182,7 +183,7 @@ def write(snap: Snapshot, path: Path) -> CheckpointInfo:
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk gets its space back; the old file stays
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return CheckpointInfo(
         path=path,
         saved_at=snap.saved_at,
@@ -321,11 +322,3 @@ def _per_sensor() -> tuple[str, ...]:
 def _hist_order(st: State) -> list[int]:
     """The rows of `hist` newer pair first (an involution: it also maps back)."""
     return [0, 1, 2, 3] if int(st.hist_newer[0]) == 0 else [2, 3, 0, 1]
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

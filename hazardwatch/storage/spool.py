@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from hazardwatch.durable import fsync_dir
 from hazardwatch.model import Batch, HazardWatchError
 
 log = logging.getLogger("hazardwatch.storage.spool")
@@ -93,14 +94,6 @@ def _read_record(data: bytes, at: int) -> tuple[int, int] | None:
     if zlib.crc32(memoryview(data)[at + _HEADER.size : end]) != crc:
         return None
     return n, end
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Spool:
@@ -213,7 +206,7 @@ class Spool:
         seq = max((s.seq for s in self._segments), default=self._cursor[0] - 1) + 1
         seg = _Segment(seq, 0, 0)
         self._file = (self.directory / seg.name()).open("ab")
-        _fsync_dir(self.directory)  # the new file's name survives a power cut too
+        fsync_dir(self.directory)  # the new file's name survives a power cut too
         self._segments.append(seg)
         self._active = seg
         if len(self._segments) == 1:
