@@ -181,14 +181,18 @@ def still_since(
     with np.errstate(invalid="ignore"):
         d = np.subtract(value, anchor_value)
         np.abs(d, out=d)
-        still = np.flatnonzero(d <= resolution)  # NaN anchor: the first reading moves
-    kept_value, kept_ts = anchor_value[still], anchor_ts[still]  # before `out` overwrites them
+        moved = d <= resolution
+    np.logical_not(moved, out=moved)  # NaN anchor: the first reading moves
     if out is None:
-        new_value, new_ts = value.copy(), ts.copy()
+        new_value, new_ts = anchor_value.copy(), anchor_ts.copy()
     else:
         new_value, new_ts = out
-        new_value[...], new_ts[...] = value, ts
-    new_value[still], new_ts[still] = kept_value, kept_ts
+        if new_value is not anchor_value:
+            new_value[...] = anchor_value
+        if new_ts is not anchor_ts:
+            new_ts[...] = anchor_ts
+    np.copyto(new_value, value, where=moved)
+    np.copyto(new_ts, ts, where=moved)
     return new_value, new_ts
 
 
