@@ -202,6 +202,49 @@ def _kill_9_mid_stream(site_file: Path, broker_url: str, tmp_path: Path) -> None
         svc.stop()
 
 
+def test_a_broker_restart_mid_stream_loses_no_reading(site_file: Path, tmp_path: Path) -> None:
+    """mosquitto (persistence on) restarted while readings flow: the publisher resends
+    what the broker had not acknowledged, the broker keeps what the service had not, and
+    every reading is stored exactly once."""
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(free_port(), tmp_path / "broker").start()
+    svc = ServiceProcess(site_file, broker.url, tmp_path / "data", client_id="hw-e2e-brk").start()
+    try:
+        tags, per_tag, now = ["e1-T1-LT", "e1-T2-LT", "e1-T1-TT"], 600, time.time()
+        messages = [
+            (f"hw/e1/{tag}", orjson.dumps({"v": 6.0 + k * 0.001, "ts": now - 900 + k}))
+            for k in range(per_tag)
+            for tag in tags
+        ]
+        with publisher(broker.url, "e2e-brk-pub") as client:
+            client.reconnect_delay_set(0.1, 1)
+            infos = [client.publish(t, p, qos=1) for t, p in messages]
+            wait_until(
+                lambda: svc.get("/api/health")["store"]["written"] > 0,
+                timeout_s=30,
+                what="the first stored readings",
+            )
+            broker.restart()
+            for info in infos:
+                info.wait_for_publish(60)
+
+        def stored(tag: str) -> list[float]:
+            rows = svc.get(f"/api/sensors/{tag}/readings", limit=5000)["readings"]
+            return sorted(r["ts"] for r in rows)
+
+        wait_until(
+            lambda: all(len(stored(tag)) >= per_tag for tag in tags),
+            timeout_s=60,
+            what="every published reading in the store",
+        )
+        for tag in tags:
+            assert stored(tag) == pytest.approx([now - 900 + k for k in range(per_tag)])
+        assert svc.get("/api/health")["ingest"]["reconnects"] >= 1
+    finally:
+        svc.stop()
+        broker.stop()
+
+
 def _bad_messages(n: int, now: float) -> list[tuple[str, bytes]]:
     """`n` messages that must each be rejected once, cycling through the reasons."""
     makers = [
