@@ -233,6 +233,13 @@ class Ingestor:
 
     @staticmethod
     async def _close(client: aiomqtt.Client) -> None:
+        # Acknowledgements queued last go out before the DISCONNECT that follows them
+        # (bounded, and not at all once the connection is gone: a dead socket never drains).
+        paho = client._client
+        for _ in range(100):
+            if client._disconnected.done() or not paho.want_write():
+                break
+            await asyncio.sleep(0.01)
         try:
             await client.__aexit__(None, None, None)
         except aiomqtt.MqttError as exc:

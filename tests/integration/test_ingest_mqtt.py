@@ -264,7 +264,10 @@ async def receive(
 async def test_a_message_is_acknowledged_only_when_its_readings_are_done(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    """What a crashed consumer never marked done comes again; what it did, never."""
+    """What a crashed consumer never marked done comes again. (That what it did mark done
+    reaches the broker is shown by the window test below: mosquitto sends past its
+    in-flight limit only as acknowledgements arrive. A redelivery of an acknowledged
+    message is still allowed by QoS 1, and the stores keep one copy.)"""
     first = [("hw/ent1/LT-101", js({"v": float(i), "ts": NOW - 30 + i})) for i in range(20)]
     want = {(LT101, NOW - 30 + i, float(i)) for i in range(20)}
     with publisher(mosquitto.url) as pub:
@@ -275,15 +278,7 @@ async def test_a_message_is_acknowledged_only_when_its_readings_are_done(
         # Gone without marking anything done: every message comes again.
         async with rig(mosquitto.url, tmp_path / "b", client_id="hw-acks", manual_ack=True) as r:
             assert rows_of(await receive(r.ingestor, 20, done=True)) == want
-            await eventually(lambda: r.ingestor.acks.sent == 20)
-        async with rig(mosquitto.url, tmp_path / "c", client_id="hw-acks", manual_ack=True) as r:
-            await asyncio.to_thread(
-                publish_all, pub, [("hw/ent1/LT-101", js({"v": 99.0, "ts": NOW}))]
-            )
-            # Only the new one: the 20 acknowledged ones are not sent again.
-            assert rows_of(await receive(r.ingestor, 1, done=True)) == {(LT101, NOW, 99.0)}
-            await asyncio.sleep(0.3)
-            assert r.ingestor.backlog == 0
+            await eventually(lambda: r.ingestor.acks.sent >= 20 and not r.ingestor.acks.outstanding)
 
 
 async def test_the_ack_window_flushes_readings_before_the_broker_stops_sending(
@@ -291,7 +286,8 @@ async def test_the_ack_window_flushes_readings_before_the_broker_stops_sending(
 ) -> None:
     """A window of 10 flushes every 10 messages, long before the batch's row or time limit
     (mosquitto alone would stop at its in-flight limit of 20 until the 1 s wait ran out),
-    and the rest follow as they are done."""
+    and the rest follow as they are done: all 90 come through a broker that sends at most
+    20 unacknowledged, so the acknowledgements reach it."""
     messages = [("hw/ent1/TT-101", js({"v": float(i), "ts": NOW - 100 + i})) for i in range(90)]
     with publisher(mosquitto.url) as pub:
         async with rig(mosquitto.url, tmp_path, manual_ack=True, ack_window=10) as r:
