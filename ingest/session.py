@@ -244,6 +244,11 @@ class Ingestor:
             await client.__aexit__(None, None, None)
         except aiomqtt.MqttError as exc:
             log.info("MQTT disconnect was not clean: %s", exc)
+        # A connection that dropped on its own leaves its error in this future, which
+        # aiomqtt's exit does not read: read it here, or asyncio logs it as never retrieved.
+        gone = client._disconnected
+        if gone.done() and not gone.cancelled() and gone.exception() is not None:
+            log.info("MQTT connection had dropped: %s", gone.exception())
 
     # ------------------------------------------------------------------ messages
 
