@@ -7,7 +7,7 @@ embedded broker the demo uses (amqtt, started through `hazardwatch broker`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,50 @@ def test_unacknowledged_alarm_survives_kill_9(
         svc.stop()
 
 
+# The durability tests: 600 readings of each of three tags, one a second of data time.
+STREAM_TAGS, PER_TAG = ("e1-T1-LT", "e1-T2-LT", "e1-T1-TT"), 600
+
+
+def _stream(now: float) -> list[tuple[str, bytes]]:
+    return [
+        (f"hw/e1/{tag}", orjson.dumps({"v": 5.0 + k * 0.001, "ts": now - 900 + k}))
+        for k in range(PER_TAG)
+        for tag in STREAM_TAGS
+    ]
+
+
+def _publish_then(
+    broker_url: str, svc: ServiceProcess, now: float, fault: Callable[[], object]
+) -> None:
+    """Publish the stream (QoS 1), call `fault()` once the service has stored some of it,
+    and wait until the broker has taken every message."""
+    with publisher(broker_url, "e2e-stream-pub") as client:
+        client.reconnect_delay_set(0.1, 1)
+        infos = [client.publish(t, p, qos=1) for t, p in _stream(now)]
+        wait_until(
+            lambda: svc.get("/api/health")["store"]["written"] > 0,
+            timeout_s=30,
+            what="the first stored readings",
+        )
+        fault()
+        for info in infos:
+            info.wait_for_publish(60)
+
+
+def _every_reading_stored_once(svc: ServiceProcess, now: float) -> None:
+    def stored(tag: str) -> list[float]:
+        rows = svc.get(f"/api/sensors/{tag}/readings", limit=5000)["readings"]
+        return sorted(r["ts"] for r in rows)
+
+    wait_until(
+        lambda: all(len(stored(tag)) >= PER_TAG for tag in STREAM_TAGS),
+        timeout_s=60,
+        what="every published reading in the store",
+    )
+    for tag in STREAM_TAGS:
+        assert stored(tag) == pytest.approx([now - 900 + k for k in range(PER_TAG)])
+
+
 def test_kill_9_mid_stream_loses_no_reading_the_broker_accepted(
     site_file: Path, tmp_path: Path
 ) -> None:
@@ -158,48 +202,19 @@ def test_kill_9_mid_stream_loses_no_reading_the_broker_accepted(
     """
     (tmp_path / "broker").mkdir()
     broker = Mosquitto(free_port(), tmp_path / "broker").start()
+    data, now = tmp_path / "data", time.time()
     try:
-        _kill_9_mid_stream(site_file, broker.url, tmp_path)
+        svc = ServiceProcess(site_file, broker.url, data, client_id="hw-e2e-kill").start()
+        # Killed while readings are on their way: some stored, some in the service's hands;
+        # the broker holds the rest for the service's session.
+        _publish_then(broker.url, svc, now, svc.kill)
+        svc = ServiceProcess(site_file, broker.url, data, client_id="hw-e2e-kill").start()
+        try:
+            _every_reading_stored_once(svc, now)
+        finally:
+            svc.stop()
     finally:
         broker.stop()
-
-
-def _kill_9_mid_stream(site_file: Path, broker_url: str, tmp_path: Path) -> None:
-    data, tags, per_tag = tmp_path / "data", ["e1-T1-LT", "e1-T2-LT", "e1-T1-TT"], 600
-    now = time.time()
-    messages = [
-        (f"hw/e1/{tag}", orjson.dumps({"v": 5.0 + k * 0.001, "ts": now - 900 + k}))
-        for k in range(per_tag)
-        for tag in tags
-    ]
-    svc = ServiceProcess(site_file, broker_url, data, client_id="hw-e2e-kill").start()
-    with publisher(broker_url, "e2e-kill-pub") as client:
-        infos = [client.publish(t, p, qos=1) for t, p in messages]
-        # Kill while readings are on their way: some stored, some in the service's hands.
-        wait_until(
-            lambda: svc.get("/api/health")["store"]["written"] > 0,
-            timeout_s=30,
-            what="the first stored readings",
-        )
-        svc.kill()
-        for info in infos:
-            info.wait_for_publish(30)  # the broker holds the rest for the service's session
-    svc = ServiceProcess(site_file, broker_url, data, client_id="hw-e2e-kill").start()
-    try:
-
-        def stored(tag: str) -> list[float]:
-            rows = svc.get(f"/api/sensors/{tag}/readings", limit=5000)["readings"]
-            return sorted(r["ts"] for r in rows)
-
-        wait_until(
-            lambda: all(len(stored(tag)) >= per_tag for tag in tags),
-            timeout_s=60,
-            what="every published reading in the store",
-        )
-        for tag in tags:
-            assert stored(tag) == pytest.approx([now - 900 + k for k in range(per_tag)])
-    finally:
-        svc.stop()
 
 
 def test_a_broker_restart_mid_stream_loses_no_reading(site_file: Path, tmp_path: Path) -> None:
@@ -210,35 +225,9 @@ def test_a_broker_restart_mid_stream_loses_no_reading(site_file: Path, tmp_path:
     broker = Mosquitto(free_port(), tmp_path / "broker").start()
     svc = ServiceProcess(site_file, broker.url, tmp_path / "data", client_id="hw-e2e-brk").start()
     try:
-        tags, per_tag, now = ["e1-T1-LT", "e1-T2-LT", "e1-T1-TT"], 600, time.time()
-        messages = [
-            (f"hw/e1/{tag}", orjson.dumps({"v": 6.0 + k * 0.001, "ts": now - 900 + k}))
-            for k in range(per_tag)
-            for tag in tags
-        ]
-        with publisher(broker.url, "e2e-brk-pub") as client:
-            client.reconnect_delay_set(0.1, 1)
-            infos = [client.publish(t, p, qos=1) for t, p in messages]
-            wait_until(
-                lambda: svc.get("/api/health")["store"]["written"] > 0,
-                timeout_s=30,
-                what="the first stored readings",
-            )
-            broker.restart()
-            for info in infos:
-                info.wait_for_publish(60)
-
-        def stored(tag: str) -> list[float]:
-            rows = svc.get(f"/api/sensors/{tag}/readings", limit=5000)["readings"]
-            return sorted(r["ts"] for r in rows)
-
-        wait_until(
-            lambda: all(len(stored(tag)) >= per_tag for tag in tags),
-            timeout_s=60,
-            what="every published reading in the store",
-        )
-        for tag in tags:
-            assert stored(tag) == pytest.approx([now - 900 + k for k in range(per_tag)])
+        now = time.time()
+        _publish_then(broker.url, svc, now, broker.restart)
+        _every_reading_stored_once(svc, now)
         assert svc.get("/api/health")["ingest"]["reconnects"] >= 1
     finally:
         svc.stop()
