@@ -68,7 +68,6 @@ _PROCESS = np.uint32(PROCESS_BITS)
 _TRENDS = RATE | P_HH | P_LL
 _NOT_DRIFT = np.uint32(PROCESS_BITS & ~Condition.DRIFT.bit)
 _PREDICTS = ((0, P_HH, Condition.PREDICT_HH, True), (1, P_LL, Condition.PREDICT_LL, False))
-_NONE = np.zeros(0, np.int64)
 
 
 def advance_trends(
@@ -129,7 +128,7 @@ def advance_trends(
     if usable is not None:
         sig &= usable
     sig = np.flatnonzero(sig)
-    late, fill_at = _NONE, None  # significant, but the window does not span enough yet:
+    fill_at = None  # significant, but the window does not span enough yet:
     if sig.size:  # few sensors have a significant slope: check their time span only
         r = rows_at(rows, sig)
         oldest, window_s = window.oldest_ts(st, r), p.rate_window_s[r]

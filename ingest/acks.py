@@ -56,6 +56,11 @@ class Acks:
         self.dropped = 0  # messages of a lost connection: the broker sends them again
 
     @property
+    def live(self) -> AckSender | None:
+        """The connection acknowledgements go over (None: none, or no manual acks)."""
+        return self._live
+
+    @property
     def outstanding(self) -> int:
         """Messages of the live connection received and not yet acknowledged."""
         return self._outstanding

@@ -104,7 +104,6 @@ class Ingestor:
         self.manual_ack = manual_ack
         self.ack_window = max(1, int(ack_window))
         self.acks = Acks()
-        self._sender: object = _GONE  # the live connection's paho client (acknowledges)
         self._stale = 0  # messages in the inbox from a connection that has dropped
         # One inbox shared by every client object of this session: messages the broker
         # already counts as delivered survive a reconnect instead of dying with a client.
@@ -199,7 +198,6 @@ class Ingestor:
             self.counters.reconnects += 1
             log.info("reconnected to %s", self.broker_url)
         self._ever_connected = True
-        self._sender = paho
         self.acks.connected(paho if self.manual_ack else None)
         return client
 
@@ -226,7 +224,6 @@ class Ingestor:
         # What is still in the inbox came over this connection: never acknowledged, the
         # broker sends it again over the next one.
         self._stale = self._inbox.qsize()
-        self._sender = _GONE
         self.acks.connected(None)
         if client is not None:
             await self._close(client)
@@ -293,12 +290,11 @@ class Ingestor:
     def _received(self, message: aiomqtt.Message) -> Any:
         """Note the message for acknowledgement: over the live connection, or over one that
         has dropped since (then it is sent again and never acknowledged)."""
+        sender: Any = self.acks.live  # None without manual acks: nothing to acknowledge
         if self._stale:
             self._stale -= 1
-            sender: Any = _GONE
-        else:
-            sender = self._sender
-        return self.acks.received(sender if self.manual_ack else None, message.mid, message.qos)
+            sender = _GONE if self.manual_ack else None
+        return self.acks.received(sender, message.mid, message.qos)
 
     async def stream(
         self, max_rows: int = 10_000, max_wait_s: float = 0.05
@@ -333,14 +329,20 @@ class Ingestor:
             loop = asyncio.get_running_loop()
             batcher = Batcher()
             carried: list[Any] = []  # the messages of the pending readings
+
+            def flushed() -> tuple[Batch, Receipt]:
+                nonlocal carried
+                out = batcher.flush(), self.acks.receipt(carried)
+                carried = []
+                return out
+
             deadline = 0.0
             while True:
                 timeout: float | None = None
                 if batcher.rows:
                     full = batcher.rows >= max_rows or self.acks.outstanding >= self.ack_window
                     if full or loop.time() >= deadline:
-                        yield batcher.flush(), self.acks.receipt(carried)
-                        carried = []
+                        yield flushed()
                         continue
                     timeout = deadline - loop.time()
                 if self._client is None and self._next_task is None and self._inbox.empty():
@@ -350,8 +352,7 @@ class Ingestor:
                     continue
                 if item is _LOST:
                     if batcher.rows:
-                        yield batcher.flush(), self.acks.receipt(carried)
-                        carried = []
+                        yield flushed()
                     await self._drop_client()
                     continue
                 message = self._received(item)
@@ -364,8 +365,7 @@ class Ingestor:
                 control = decoded.status if decoded.status is not None else decoded.plan
                 if control is not None:
                     if batcher.rows:
-                        yield batcher.flush(), self.acks.receipt(carried)
-                        carried = []
+                        yield flushed()
                     yield control, self.acks.receipt([] if len(decoded.batch) else [message])
                 elif not len(decoded.batch):
                     self.acks.done([message])  # dead-lettered (written) or empty: nothing to keep
