@@ -147,8 +147,6 @@ def snapshot(detector: Detector, tags: Sequence[str], now: float | None = None) 
     if len(tags) != detector.params.n:
         raise HazardWatchError(f"{len(tags)} tags for a detector of {detector.params.n} sensors")
     arrays = {name: np.array(getattr(st, name)) for name in memory_fields()}
-    if "hist" in arrays:
-        arrays["hist"] = arrays["hist"][_hist_order(st)]  # the newer pair first, always
     return Snapshot(
         tags=np.asarray(tags, dtype=str),
         ring_size=int(st.ring_ts.shape[0]),
@@ -238,8 +236,6 @@ def load(detector: Detector, path: Path, tags: Sequence[str]) -> CheckpointInfo:
     st = detector.state
     every = dst.size == n == src.size and bool((dst == src).all())  # row for row: plain copies
     for name, a in arrays.items():
-        if name == "hist":
-            a = a[_hist_order(st)]  # into this detector's layout
         if every:
             np.copyto(getattr(st, name), a)
         else:
@@ -317,8 +313,3 @@ def _per_sensor() -> tuple[str, ...]:
         for f in fields(State)
         if getattr(small, f.name).shape[-1:] == (2,) and getattr(large, f.name).shape[-1:] == (3,)
     )
-
-
-def _hist_order(st: State) -> list[int]:
-    """The rows of `hist` newer pair first (an involution: it also maps back)."""
-    return [0, 1, 2, 3] if int(st.hist_newer[0]) == 0 else [2, 3, 0, 1]

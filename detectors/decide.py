@@ -29,7 +29,9 @@ Early warnings and signal faults get hysteresis as well, as a ratio of their thr
   meanders over a detector raised and cleared DRIFT every few minutes);
 - NOISY is raised above its threshold and held while above NOISY_HOLD_RATIO x threshold
   (a burst of noise has quiet moments: a narrower band chattered on and off).
-Functions here are pure: they return new arrays.
+Functions here are pure: they return new arrays. The rules of a sample's window and
+CUSUM and signal faults (`significant`, `hold_drift`, `hold_noisy`) take one sensor's numbers:
+the compiled loops (detectors.sampling, detectors.signal) call them per sensor.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.checks import at_or_above, at_or_below
+from detectors.compiled import inlined
 
 
 def hold_high(
@@ -108,6 +111,7 @@ FILLED_SAMPLES = 32  # ... or this many samples (half the ring: a fast sensor's 
 SIGNIFICANCE = 3.0  # standard errors a slope must exceed before it may raise anything
 HOLD_RATIO = 0.8
 NOISY_HOLD_RATIO = 0.5
+DRIFT_HOLD_RATIO = 0.5  # DRIFT is held while the CUSUM stays above this x its threshold
 # A held prediction clears beyond twice its horizon (a noisy slope moved the eta back and
 # forth across 1.2 x, chattering on slow fills), and is reported again when its eta moved
 # by a quarter of the time left (at a tenth, a slow fill updated every half minute).
@@ -116,14 +120,14 @@ ETA_MOVE_FRACTION = 0.25
 ETA_MOVE_MIN_S = 60.0
 
 
-def significant(slope: np.ndarray, stderr: np.ndarray, count: np.ndarray) -> np.ndarray:
+@inlined
+def significant(slope: float, stderr: float, count: float) -> bool:
     """A slope from enough samples and beyond SIGNIFICANCE standard errors (noise is not a trend).
 
-    >>> significant(np.array([1.0, 1.0, 1.0]), np.array([0.1, 0.5, 0.0]), np.array([5, 5, 4]))
-    array([ True, False, False])
+    >>> significant(1.0, 0.1, 5), significant(1.0, 0.5, 5), significant(1.0, 0.0, 4)
+    (True, False, False)
     """
-    with np.errstate(invalid="ignore"):
-        return (count >= MIN_SAMPLES) & (np.abs(slope) > SIGNIFICANCE * stderr)
+    return count >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * stderr
 
 
 def window_filled(
@@ -194,48 +198,44 @@ def eta_moved(eta_ts: np.ndarray, reported_eta_ts: np.ndarray, ts: np.ndarray) -
         return ~(np.abs(eta_ts - reported_eta_ts) <= allowed)
 
 
-def hold_drift(
-    cusum_hi: np.ndarray, cusum_lo: np.ndarray, threshold: np.ndarray, active: np.ndarray
-) -> np.ndarray:
+@inlined
+def hold_drift(cusum_hi: float, cusum_lo: float, threshold: float, active: bool) -> bool:
     """Whether DRIFT should be active: a CUSUM sum beyond h (units), held above h/2.
 
-    >>> hold_drift(np.array([5.0, 3.0, 3.0]), np.array([0.0, 0.0, 0.0]), np.full(3, 4.0),
-    ...            np.array([False, False, True]))
-    array([ True, False,  True])
+    >>> hold_drift(5.0, 0.0, 4.0, False), hold_drift(3.0, 0.0, 4.0, False)
+    (True, False)
+    >>> hold_drift(3.0, 0.0, 4.0, True)
+    True
     """
-    with np.errstate(invalid="ignore"):
-        level = np.fmax(cusum_hi, cusum_lo)
-        return level > threshold * np.where(active, 0.5, 1.0)
+    return np.fmax(cusum_hi, cusum_lo) > threshold * (DRIFT_HOLD_RATIO if active else 1.0)
 
 
-def hold_noisy(noise: np.ndarray, threshold: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Whether NOISY should be active: short-term noise beyond the threshold (units).
+@inlined
+def hold_noisy(noise: float, threshold: float, active: bool) -> bool:
+    """Whether NOISY should be active: short-term noise beyond the threshold (units), held
+    above NOISY_HOLD_RATIO of it.
 
-    >>> hold_noisy(np.array([6.0, 2.6, 2.4]), np.full(3, 5.0), np.array([False, True, True]))
-    array([ True,  True, False])
+    >>> hold_noisy(6.0, 5.0, False), hold_noisy(2.6, 5.0, True), hold_noisy(2.4, 5.0, True)
+    (True, True, False)
     """
-    with np.errstate(invalid="ignore"):
-        out = np.greater(noise, threshold)
-        held = np.flatnonzero(active)  # few sensors are noisy: they alone take the lower bar
-        out[held] = noise[held] > threshold[held] * NOISY_HOLD_RATIO
-    return out
+    return noise > threshold * (NOISY_HOLD_RATIO if active else 1.0)
 
 
 DECISIONS = (
     hold_high,
     hold_low,
     delay,
-    significant,
     window_filled,
     hold_rate,
     hold_predict,
     eta_moved,
-    hold_drift,
-    hold_noisy,
 )
+# The rules the compiled sampling loop applies to one sensor at a time (scalars in and out).
+SENSOR_DECISIONS = (significant, hold_drift, hold_noisy)
 
 __all__ = [
     "DECISIONS",
+    "SENSOR_DECISIONS",
     "delay",
     "eta_moved",
     "hold_drift",

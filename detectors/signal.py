@@ -35,8 +35,9 @@ from detectors.checks import (
     smooth_update,
     still_since,
 )
+from detectors.compiled import compiled
 from detectors.decide import hold_noisy
-from detectors.state import Params, State, columns
+from detectors.state import Params, State, indices
 from hazardwatch.model import Condition
 
 SPIKE, STUCK, NOISY, STEP = (
@@ -44,6 +45,7 @@ SPIKE, STUCK, NOISY, STEP = (
 )
 # The faults that keep a reading out of the trends; STEP does not (it restarts them).
 FAULT_BITS = SPIKE | STUCK | NOISY
+_SPIKE, _STUCK, _NOISY, _STEP = (np.int64(b) for b in (SPIKE, STUCK, NOISY, STEP))
 
 
 def signal_faults(
@@ -52,92 +54,63 @@ def signal_faults(
     """Update the signal history of `rows` with one measurement each.
 
     Returns their fault bits (SPIKE, STUCK, NOISY and a new STEP), their baseline sigma
-    (detectors.checks.baseline_sigma, which the trend stage reuses: the baseline does not
-    move in between) and, when some STEP was found, the jump per row (the value minus the
-    last good one; 0 elsewhere), else None.
+    (st.base_sigma, which the trend stage reuses: the baseline does not move in between)
+    and, when some STEP was found, the jump per row (the value minus the last good one; 0
+    elsewhere), else None. One compiled pass over the sensors (`_signal_round`).
     """
-    newer = 2 * int(st.hist_newer[0])
-    older = 2 - newer
-    v1, t1 = columns(st.hist[newer : newer + 2], rows)
-    v2, t2 = columns(st.hist[older : older + 2], rows)
-    noise_before = st.noise[rows]
-    prev_value, prev_ts, rate = st.prev_value[rows], st.prev_ts[rows], p.spike_rate_per_s[rows]
-    spike = is_spike(v, t, v1, t1, prev_value, prev_ts, rate, noise_before)
-    spikes = np.flatnonzero(spike)
-    # Only the reading after a spike can confirm it as a STEP: those few are checked. The
-    # few already NOISY are found in the same pass.
-    faulty = np.flatnonzero((old & (SPIKE | NOISY)) != 0)
-    after = faulty[(old[faulty] & SPIKE) != 0]
-    was_noisy = np.zeros(v.shape, bool)
-    was_noisy[faulty[(old[faulty] & NOISY) != 0]] = True
-    if after.size:
-        confirmed = is_step(
-            v[after], t[after], v1[after], prev_value[after], prev_ts[after], rate[after],
-            noise_before[after], np.ones(after.size, bool),
-        )  # fmt: skip
-        steps = after[confirmed]
-    else:
-        steps = after
-    d2 = second_difference(v, t, v1, t1, v2, t2)
-    d2[spikes] = np.nan
-    jump = None
-    if steps.size:  # the line through two readings of the old level says nothing of the new
-        jump = np.zeros(v.shape)
-        jump[steps] = v[steps] - v1[steps]
-        d2[steps] = np.nan
-        v1, t1 = v1.copy(), t1.copy()  # they may be views of the history
-        v1[steps] = t1[steps] = np.nan
-    noise = noise_update(noise_before, d2)
-    # Smoothing and anchor: a slice of rows is updated in place (views of the state), an
-    # index array in gathered copies that are written back below. A spike keeps both.
-    smooth = st.smooth[rows]
-    kept = smooth[spikes]
-    smooth = smooth_update(smooth, v, out=smooth)
-    smooth[spikes] = kept
-    smooth[steps] = v[steps]
-    moved_value, moved_ts = st.anchor_value[rows], st.anchor_ts[rows]
-    kept_value, kept_ts = moved_value[spikes], moved_ts[spikes]
-    still_since(v, t, moved_value, moved_ts, p.resolution[rows], out=(moved_value, moved_ts))
-    moved_value[spikes], moved_ts[spikes] = kept_value, kept_ts
-    var = st.base_var[rows]
-    warmed = st.warm[rows]
-    window = p.stuck_window_s[rows]
-    # STUCK needs a still anchor older than its window: only those few pay for the rest.
-    with np.errstate(invalid="ignore"):
-        late = np.flatnonzero(t - moved_ts >= window)
-    stuck = np.zeros(spike.shape, bool)
-    if late.size:
-        with np.errstate(invalid="ignore"):
-            learned = np.where(warmed[late], np.sqrt(var[late]), np.nan)
-        stuck[late] = is_stuck(
-            t[late], moved_ts[late], window[late], learned, p.moving_sigma[rows][late]
+    idx = indices(rows, st.noise.size)
+    fault, jump = np.empty(idx.size, np.uint32), np.empty(idx.size)
+    steps = _signal_round(
+        idx, t, v, old, fault, jump,
+        st.hist, st.prev_value, st.prev_ts, st.noise, st.smooth,
+        st.anchor_value, st.anchor_ts, st.base_var, st.warm, st.base_sigma,
+        p.spike_rate_per_s, p.resolution, p.stuck_window_s, p.moving_sigma, p.noise_ratio,
+    )  # fmt: skip
+    return fault, st.base_sigma[rows], jump if steps else None
+
+
+@compiled
+def _signal_round(
+    rows, t, v, old, fault, jump,
+    hist, prev_value, prev_ts, noise, smooth, anchor_value, anchor_ts,
+    base_var, warm, base_sigma,
+    spike_rate_per_s, resolution, stuck_window_s, moving_sigma, noise_ratio,
+):  # fmt: skip
+    """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
+    `jump` (0 elsewhere); returns how many STEPs were found."""
+    steps = 0
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        value, ts, was = v[k], t[k], np.int64(old[k])
+        v1, t1, v2, t2 = hist[0, i], hist[1, i], hist[2, i], hist[3, i]
+        noise_before, rate = noise[i], spike_rate_per_s[i]
+        spike = is_spike(value, ts, v1, t1, prev_value[i], prev_ts[i], rate, noise_before)
+        # Only the reading after a spike can confirm it as a STEP.
+        step = (was & _SPIKE) != 0 and is_step(
+            value, ts, v1, prev_value[i], prev_ts[i], rate, noise_before, True
         )
-    sigma = st.base_sigma[rows]  # a view for a slice: trends writes it after its last use
-    noisy = warmed & hold_noisy(noise, p.noise_ratio[rows] * sigma, was_noisy)
-    st.prev_value[rows], st.prev_ts[rows] = v, t
-    if spikes.size == 0 and isinstance(rows, slice) and rows == slice(None):
-        # Every sensor's history moves by one: flip which rows are the newer pair.
-        st.hist[older][rows], st.hist[older + 1][rows] = v, t
-        if steps.size:  # v1, t1 are copies then: the state's are the new (v2, t2)
-            st.hist[newer][steps] = st.hist[newer + 1][steps] = np.nan
-        st.hist_newer[0] ^= 1
-    elif spikes.size == 0:  # v1, t1 may be views of the newer rows, so move them first
-        st.hist[older][rows], st.hist[older + 1][rows] = v1, t1
-        st.hist[newer][rows], st.hist[newer + 1][rows] = v, t
-    else:
-        ok = ~spike
-        moved = np.where(ok, np.stack([v, t, v1, t1]), np.stack([v1, t1, v2, t2]))
-        for row, values in zip((newer, newer + 1, older, older + 1), moved, strict=True):
-            st.hist[row][rows] = values
-    st.noise[rows] = noise
-    if not isinstance(rows, slice):
-        st.smooth[rows] = smooth
-        st.anchor_value[rows], st.anchor_ts[rows] = moved_value, moved_ts
-    fault = noisy * NOISY
-    if spikes.size:
-        fault[spikes] |= SPIKE
-    if steps.size:
-        fault[steps] |= STEP
-    if late.size:
-        fault |= stuck * STUCK
-    return fault, sigma, jump
+        d2 = np.nan if spike or step else second_difference(value, ts, v1, t1, v2, t2)
+        jump[k] = 0.0
+        if step:  # the line through two readings of the old level says nothing of the new
+            jump[k] = value - v1
+            steps += 1
+            v1 = t1 = np.nan
+        level = noise_update(noise_before, d2)
+        noise[i] = level
+        # A spike keeps the smoothing and the anchor; a step restarts the smoothing.
+        if not spike:
+            smooth[i] = value if step else smooth_update(smooth[i], value)
+            anchor_value[i], anchor_ts[i] = still_since(
+                value, ts, anchor_value[i], anchor_ts[i], resolution[i]
+            )
+        learned = np.sqrt(base_var[i]) if warm[i] else np.nan
+        stuck = is_stuck(ts, anchor_ts[i], stuck_window_s[i], learned, moving_sigma[i])
+        noisy = warm[i] and hold_noisy(level, noise_ratio[i] * base_sigma[i], (was & _NOISY) != 0)
+        prev_value[i], prev_ts[i] = value, ts
+        if not spike:
+            hist[0, i], hist[1, i], hist[2, i], hist[3, i] = value, ts, v1, t1
+        fault[k] = (
+            (_SPIKE if spike else 0) | (_STEP if step else 0) | (_STUCK if stuck else 0)
+            | (_NOISY if noisy else 0)
+        )  # fmt: skip
+    return steps

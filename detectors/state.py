@@ -6,7 +6,7 @@ sensor index.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -297,11 +297,9 @@ class State:
     # Signal faults.
     prev_value: np.ndarray  # previous in-range measurement (spikes included) and its ts
     prev_ts: np.ndarray
-    # float64 (4, n): the last two non-spike measurements, (v1, t1) in rows 2 * hist_newer,
-    # (v2, t2) in the other two: a round that moves every sensor's history flips hist_newer
+    # float64 (4, n): the last two non-spike measurements, newer first: v1, t1, v2, t2.
     # (int8 (1,)) and writes the new reading over (v2, t2) instead of copying (v1, t1) down.
     hist: np.ndarray
-    hist_newer: np.ndarray
     noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
     smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
     anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
@@ -355,7 +353,6 @@ class State:
             prev_value=nan(),
             prev_ts=nan(),
             hist=nan(4, n),
-            hist_newer=np.zeros(1, np.int8),
             noise=nan(),
             smooth=nan(),
             anchor_value=nan(),
@@ -386,3 +383,18 @@ def subset(rows: np.ndarray | slice, mask: np.ndarray) -> tuple[np.ndarray | sli
         return rows, slice(None)
     pos = np.flatnonzero(mask)
     return (pos + (rows.start or 0) if isinstance(rows, slice) else rows[pos]), pos
+
+
+@cache
+def _arange(start: int, stop: int) -> np.ndarray:
+    a = np.arange(start, stop)
+    a.flags.writeable = False
+    return a
+
+
+def indices(rows: np.ndarray | slice, n: int) -> np.ndarray:
+    """The state rows of a round (of a park of n) as sensor indices; a slice's are made once."""
+    if isinstance(rows, slice):
+        start, stop, _ = rows.indices(n)
+        return _arange(start, stop)
+    return rows

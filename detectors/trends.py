@@ -19,39 +19,32 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from detectors import window
 from detectors.changes import Changes
-from detectors.checks import (
-    baseline_sigma,
-    baseline_update,
-    cusum_update,
-    least_squares,
-    time_to_high,
-    time_to_low,
-)
+from detectors.checks import time_to_high, time_to_low
 from detectors.decide import (
     ETA_MOVE_FRACTION,
     ETA_MOVE_MIN_S,
     MIN_SPAN_SHARE,
     eta_moved,
-    hold_drift,
     hold_predict,
     hold_rate,
-    significant,
     window_filled,
 )
+from detectors.sampling import learn_baselines, learn_samples, take_samples
 from detectors.state import (
     PROCESS_BITS,
     SLOTS,
     Params,
     State,
-    columns,
+    indices,
     rows_at,
-    setting,
-    subset,
 )
+from detectors.window import REBASE_SHARE
 from hazardwatch.model import Condition
 
 RATE, P_HH, P_LL, DRIFT, STEP = (
@@ -92,35 +85,16 @@ def advance_trends(
     sensor, t, v = reading
     # The window takes a sample every sample_every_s (so RING_SIZE slots span the whole
     # rate_window_s however fast the sensor reports); an empty window (pushed_ts -inf:
-    # never filled or restarted) takes the first.
-    due = t - st.pushed_ts[rows] >= p.sample_every_s[rows]
-    if usable is not None:
-        due &= usable
-    r_due, pos = subset(rows, due)
-    few = None  # positions put back after a round run over the whole slice
-    if isinstance(rows, slice) and not isinstance(pos, slice) and pos.size * 8 >= due.size * 7:
-        # Nearly every window takes a sample (the sampling round of a synchronised park): the
-        # round runs over the whole slice, the few rows that take none get their memory back.
-        few = np.flatnonzero(~due)
-        r_due, pos, kept = rows, slice(None), _keep(st, rows_at(rows, few), _WINDOW)
-    some_due = isinstance(pos, slice) or pos.size > 0
-    if some_due:
-        t_due, v_due = t[pos], v[pos]
-        if few is not None:
-            t_due = t.copy()
-            t_due[few] = np.nan  # no eviction, no rebase: pushed and put back unseen
-        count, t0, _, s = window.push(st, r_due, t_due, v_due, setting(p.rate_window_s, r_due))
-        st.pushed_ts[r_due] = t_due
-        st.trend_wake[r_due] = -np.inf  # a new slope: judge RATE and PREDICT_* now
-        # Only a window that took a sample has a new slope (and significance), from the
-        # sums the push holds; the value the fit gives now is needed by the few
-        # candidates below only.
-        slope_r, stderr_r, _ = least_squares(count, s[0], s[1], s[2], s[3], s[4], t_due - t0)
-        st.slope[r_due], st.stderr[r_due] = slope_r, stderr_r
-        st.significant[r_due] = significant(slope_r, stderr_r, count)
-        st.co_dirty[r_due] = True
-        if few is not None:
-            _put_back(st, rows_at(rows, few), kept)
+    # never filled or restarted) takes the first. Those refit their slope.
+    idx = indices(rows, st.count.size)
+    due = np.empty(idx.size, bool)
+    cap = max(64, int((idx.size if isinstance(rows, slice) else st.count.size) * REBASE_SHARE))
+    taken = take_samples(
+        idx, t, v, _every(idx.size) if usable is None else usable, due,
+        st.ring_ts, st.ring_value, st.head, st.count, st.t0, st.v0, st.sums, st.tail_ts,
+        st.pushed_ts, st.slope, st.stderr, st.significant, st.trend_wake, st.co_dirty,
+        p.sample_every_s, p.rate_window_s, cap,
+    )  # fmt: skip
     # Between samples a sensor's RATE and PREDICT_* change only at its trend_wake (set
     # below when they are judged): the others skip the fit and the rules.
     awake = t >= st.trend_wake[rows]
@@ -166,7 +140,7 @@ def advance_trends(
             cand_sig = is_sig[cand]
     if cand.size:
         r = rows_at(rows, cand)
-        fit = _fit(st, r, t[cand])[2]
+        fit = _fit(st, r, t[cand])
         if cand_sig is None:
             cand_sig = np.ones(cand.shape, bool)
         fitted = (st.slope[r], st.stderr[r], fit, cand_sig)
@@ -178,56 +152,37 @@ def advance_trends(
     # The CUSUM and the baseline take the samples the window takes: readings closer than
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
-    if few is not None:
-        r, kept_bits = rows_at(rows, few), bits[few]
-        kept = _keep(st, r, _BASELINE)
-        bits = _drift_and_baseline(st, p, rows, t, v, sigma, bits)
-        _put_back(st, r, kept)
-        bits[few] = kept_bits
-        return bits
-    if isinstance(pos, slice):
-        return _drift_and_baseline(st, p, rows, t, v, sigma, bits)
-    if some_due:
-        bits[pos] = _drift_and_baseline(st, p, r_due, t_due, v_due, sigma[pos], bits[pos])
+    if taken or not idx.size:  # (no rows: Detector compiles it)
+        learn_samples(
+            idx, t, v, sigma, bits, due,
+            st.base_mean, st.base_var, st.base_n, st.warm, st.base_sigma, st.cusum,
+            st.drift_off_since, p.drift_h_sigma, p.drift_k_sigma, p.warmup_n, p.alpha,
+            p.sigma_floor, p.drift_off_delay_s,
+        )  # fmt: skip
     return bits
 
 
-# What a sample changes in the state: the window and its fit, the baseline and the CUSUM.
-_WINDOW = (
-    *("count", "head", "t0", "v0", "sums", "tail_ts", "pushed_ts"),
-    *("slope", "stderr", "significant", "co_dirty", "trend_wake"),
-)
-_BASELINE = ("base_mean", "base_var", "base_n", "warm", "base_sigma", "cusum", "drift_off_since")
+@cache
+def _every(n: int) -> np.ndarray:
+    a = np.ones(n, bool)
+    a.flags.writeable = False
+    return a
 
 
-def _keep(st: State, rows: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Copies of the state `names` of `rows` (with the ring slot a push would write next)."""
-    kept = {name: getattr(st, name)[..., rows] for name in names}
-    if "head" in kept:
-        kept["ring_ts"] = st.ring_ts[kept["head"], rows]
-        kept["ring_value"] = st.ring_value[kept["head"], rows]
-    return kept
-
-
-def _put_back(st: State, rows: np.ndarray, kept: dict[str, np.ndarray]) -> None:
-    """Undo what a round did to `rows`: write back what `_keep` copied."""
-    for name, a in kept.items():
-        if name in ("ring_ts", "ring_value"):
-            getattr(st, name)[kept["head"], rows] = a
-        else:
-            getattr(st, name)[..., rows] = a
-
-
-def _fit(
-    st: State, rows: np.ndarray | slice, t: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(slope, its standard error, fitted value at `t`) of the windows of `rows`."""
-    s = columns(st.sums, rows)
-    slope, stderr, fit = least_squares(
-        st.count[rows], s[0], s[1], s[2], s[3], s[4], t - st.t0[rows]
-    )
+def _fit(st: State, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The value at `t` of the line fitted to the windows of `rows` (their st.slope, fitted
+    when the window took its last sample); NaN for an empty window."""
+    n = st.count[rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit = t - st.t0[rows]
+        fit -= st.sums[0, rows] / n  # x from the window's mean
+        fit *= st.slope[rows]
+        fit += st.sums[1, rows] / n
     fit += st.v0[rows]
-    return slope, stderr, fit
+    empty = n == 0  # restarted: st.slope is the old window's
+    if empty.any():
+        fit[empty] = np.nan
+    return fit
 
 
 def _rate_and_predict(
@@ -294,74 +249,6 @@ def _early(wake: np.ndarray, t: np.ndarray) -> np.ndarray:
     return early
 
 
-def _drift_and_baseline(
-    st: State,
-    p: Params,
-    rows: np.ndarray | slice,
-    t: np.ndarray,
-    v: np.ndarray,
-    sigma: np.ndarray,
-    bits: np.ndarray,
-) -> np.ndarray:
-    mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
-    warm = st.warm[rows]
-    h_sigma = setting(p.drift_h_sigma, rows)
-    run = (bits & _NOT_DRIFT) == 0
-    run &= warm  # n >= warmup_n
-    run &= h_sigma == h_sigma  # not NaN: DRIFT configured
-    was = (bits & DRIFT) != 0
-    any_run = bool(run.any())
-    if any_run:
-        hi_lo = columns(st.cusum, rows)
-        k_sigma = setting(p.drift_k_sigma, rows)
-        hi, lo = cusum_update(v, mean, sigma, k_sigma, h_sigma, hi_lo[0], hi_lo[1])
-        drift = hold_drift(hi, lo, h_sigma * sigma, was)
-        all_run = bool(run.all())
-        if not all_run:
-            drift = np.where(run, drift, was)
-    else:  # nothing warmed up or configured: every CUSUM keeps its sums, DRIFT its state
-        drift = was.copy()
-    held = np.flatnonzero(was)
-    if held.size:  # few: the off-delay of those that would clear
-        drift[held] = _off_delay(st, p, rows_at(rows, held), t[held], drift[held])
-    if any_run:
-        keep = drift | ~was  # a DRIFT that clears resets its sums
-        if not all_run:
-            keep &= run
-        if not keep.all():  # few: reset the cleared, keep the sums of those not run
-            other = np.flatnonzero(~keep)
-            stay = ~run[other]
-            hi[other] = np.where(stay, hi_lo[0][other], 0.0)
-            lo[other] = np.where(stay, hi_lo[1][other], 0.0)
-        st.cusum[0][rows], st.cusum[1][rows] = hi, lo
-    bits = bits & ~DRIFT
-    bits |= drift * DRIFT
-    learn = (bits & _PROCESS) == 0
-    warmup_n = setting(p.warmup_n, rows)
-    new_mean, new_var = baseline_update(v, mean, var, n, warmup_n, setting(p.alpha, rows), sigma)
-    if not learn.all():
-        stay = np.flatnonzero(~learn)
-        new_mean[stay], new_var[stay] = mean[stay], var[stay]
-    st.base_mean[rows], st.base_var[rows] = new_mean, new_var
-    st.base_n[rows] = n = n + learn
-    st.warm[rows] = n >= warmup_n
-    sigma_floor = setting(p.sigma_floor, rows)
-    st.base_sigma[rows] = baseline_sigma(new_var, sigma_floor)  # `sigma` used up
-    return bits
-
-
-def _off_delay(
-    st: State, p: Params, rows: np.ndarray, t: np.ndarray, want: np.ndarray
-) -> np.ndarray:
-    """Whether the active DRIFT of `rows` stays: wanted, or not wanted for less than the
-    sensor's drift_off_delay_s (the timer runs from the first reading that wanted it cleared)."""
-    since = st.drift_off_since[rows]
-    since = np.where(want, np.nan, np.where(np.isnan(since), t, since))
-    done = t - since >= p.drift_off_delay_s[rows]
-    st.drift_off_since[rows] = np.where(done, np.nan, since)
-    return ~done
-
-
 def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     """After an instrument STEP of `jump` (units) on `rows`: the window starts again with
     the next sample, the CUSUM from 0, and the baseline moves with the instrument."""
@@ -376,9 +263,7 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
 
 def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
     """Teach the baseline of `rows` (no duplicates) one reading each; no conditions."""
-    mean, var, n = st.base_mean[rows], st.base_var[rows], st.base_n[rows]
-    sigma = baseline_sigma(var, p.sigma_floor[rows])
-    new_mean, new_var = baseline_update(v, mean, var, n, p.warmup_n[rows], p.alpha[rows], sigma)
-    st.base_mean[rows], st.base_var[rows], st.base_n[rows] = new_mean, new_var, n + 1.0
-    st.warm[rows] = st.base_n[rows] >= p.warmup_n[rows]
-    st.base_sigma[rows] = baseline_sigma(new_var, p.sigma_floor[rows])
+    learn_baselines(
+        np.asarray(rows, np.int64), np.asarray(v, np.float64), st.base_mean, st.base_var,
+        st.base_n, st.warm, st.base_sigma, p.warmup_n, p.alpha, p.sigma_floor,
+    )  # fmt: skip

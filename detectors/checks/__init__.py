@@ -2,6 +2,10 @@
 
 Adding a check is one function in its own module, one line in `CHECKS`, and its test;
 the conformance test in tests/unit/test_detectors.py runs on everything listed here.
+The checks of a window's sample (the slope, the baseline, the CUSUM) and the signal faults
+take one sensor's numbers instead: the compiled loops (detectors.sampling,
+detectors.signal) call them per sensor.
+They are listed in `SENSOR_CHECKS` and have their own conformance test.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detectors.checks.baseline import baseline_sigma, baseline_update, cusum_update
+from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step
 from detectors.checks.faults import (
     is_spike,
     is_step,
@@ -33,12 +37,18 @@ CHECKS: tuple[Callable[..., np.ndarray | tuple[np.ndarray, ...]], ...] = (
     out_of_range,
     bad_quality,
     is_stale,
-    least_squares,
     time_to_high,
     time_to_low,
+    area_count,
+    co_rising,
+    cooling_missing,
+    past_target,
+)
+SENSOR_CHECKS = (
+    least_squares,
     baseline_sigma,
-    baseline_update,
-    cusum_update,
+    baseline_step,
+    cusum_step,
     is_spike,
     is_step,
     second_difference,
@@ -46,24 +56,21 @@ CHECKS: tuple[Callable[..., np.ndarray | tuple[np.ndarray, ...]], ...] = (
     smooth_update,
     still_since,
     is_stuck,
-    area_count,
-    co_rising,
-    cooling_missing,
-    past_target,
 )
 
 __all__ = [
     "CHECKS",
     "RANGE_TOLERANCE",
+    "SENSOR_CHECKS",
     "area_count",
     "at_or_above",
     "at_or_below",
     "bad_quality",
     "baseline_sigma",
-    "baseline_update",
+    "baseline_step",
     "co_rising",
     "cooling_missing",
-    "cusum_update",
+    "cusum_step",
     "is_spike",
     "is_stale",
     "is_step",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detectors.compiled import inlined
+
 CLIP_SIGMA = 4.0
 # The CUSUM takes each deviation clipped to +-CUSUM_CLIP_SIGMA sigma (a winsorised CUSUM):
 # one wild reading adds at most (2.5 - k) sigma, so with h = 8 sigma and k = 1 sigma DRIFT
@@ -18,95 +20,71 @@ CLIP_SIGMA = 4.0
 CUSUM_CLIP_SIGMA = 2.5
 
 
-def baseline_sigma(var: np.ndarray, sigma_floor: np.ndarray) -> np.ndarray:
+@inlined
+def baseline_sigma(var: float, sigma_floor: float) -> float:
     """The spread used as a scale (engineering units): sqrt(var), at least `sigma_floor`.
 
-    >>> baseline_sigma(np.array([4.0, 0.0, np.nan]), np.array([0.1, 0.1, 0.1]))
-    array([2. , 0.1, 0.1])
+    >>> baseline_sigma(4.0, 0.1), baseline_sigma(0.0, 0.1), baseline_sigma(np.nan, 0.1)
+    (2.0, 0.1, 0.1)
     """
-    with np.errstate(invalid="ignore"):
-        return np.fmax(np.sqrt(np.fmax(var, 0.0)), sigma_floor)
+    return np.fmax(np.sqrt(np.fmax(var, 0.0)), sigma_floor)
 
 
-def baseline_update(
-    value: np.ndarray,
-    mean: np.ndarray,
-    var: np.ndarray,
-    base_n: np.ndarray,
-    warmup_n: np.ndarray,
-    alpha: np.ndarray,
-    sigma: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+@inlined
+def baseline_step(
+    value: float,
+    mean: float,
+    var: float,
+    base_n: float,
+    warmup_n: float,
+    alpha: float,
+    sigma: float,
+) -> tuple[float, float]:
     """(mean, variance) after learning one reading; `base_n` readings learned before it.
 
     `sigma` is `baseline_sigma` of the current variance (the scale of the clipping).
 
-    >>> m, v = baseline_update(np.array([4.0, 100.0]), np.array([2.0, 10.0]),
-    ...     np.array([4.0, 1.0]), np.array([1.0, 500.0]), np.array([100.0, 100.0]),
-    ...     np.array([0.5, 0.5]), np.array([2.0, 1.0]))
-    >>> m.tolist(), v.tolist()
-    ([3.0, 12.0], [3.0, 4.5])
+    >>> baseline_step(4.0, 2.0, 4.0, 1.0, 100.0, 0.5, 2.0)  # warming up: Welford
+    (3.0, 3.0)
+    >>> baseline_step(100.0, 10.0, 1.0, 500.0, 100.0, 0.5, 1.0)  # 100 clipped to 10 + 4
+    (12.0, 4.5)
     """
-    warm = np.flatnonzero(base_n < warmup_n)
-    with np.errstate(all="ignore"):
-        if warm.size == np.size(value):  # a park that just started
-            n1 = base_n + 1.0
-            d = value - mean
-            warm_mean = mean + d / n1
-            return warm_mean, var + (d * (value - warm_mean) - var) / n1
-        clip = CLIP_SIGMA * sigma
-        upper = mean + clip
-        c = np.subtract(mean, clip, out=clip)  # the lower bound
-        np.maximum(value, c, out=c)
-        np.minimum(c, upper, out=c)
-        c -= mean
-        ewma_mean = np.multiply(alpha, c, out=upper)  # alpha * c, then mean + alpha * c
-        ewma_var = ewma_mean * c
-        ewma_var += var
-        ewma_var *= 1.0 - alpha
-        ewma_mean += mean
-        if warm.size:  # the few still warming up take the running mean and variance
-            v, m, w = value[warm], mean[warm], var[warm]
-            n1 = base_n[warm] + 1.0
-            d = v - m
-            ewma_mean[warm] = warm_mean = m + d / n1
-            ewma_var[warm] = w + (d * (v - warm_mean) - w) / n1
-    return ewma_mean, ewma_var
+    if base_n < warmup_n:
+        n1 = base_n + 1.0
+        d = value - mean
+        new_mean = mean + d / n1
+        return new_mean, var + (d * (value - new_mean) - var) / n1
+    clip = CLIP_SIGMA * sigma
+    c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
+    step = alpha * c
+    return step + mean, (step * c + var) * (1.0 - alpha)
 
 
-def cusum_update(
-    value: np.ndarray,
-    mean: np.ndarray,
-    sigma: np.ndarray,
-    k_sigma: np.ndarray,
-    h_sigma: np.ndarray,
-    cusum_hi: np.ndarray,
-    cusum_lo: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+@inlined
+def cusum_step(
+    value: float,
+    mean: float,
+    sigma: float,
+    k_sigma: float,
+    h_sigma: float,
+    cusum_hi: float,
+    cusum_lo: float,
+) -> tuple[float, float]:
     """Two-sided winsorised CUSUM of the deviation from the baseline (engineering units).
 
     d = value - mean clipped to +-CUSUM_CLIP_SIGMA * sigma; hi += d - k, lo += -d - k
     (k = k_sigma * sigma), each floored at 0 and capped at 2h (h = h_sigma * sigma) so a
     long incident does not take ages to unwind.
 
-    >>> hi, lo = cusum_update(np.array([13.0, 12.0]), np.array([10.0, 10.0]), np.ones(2),
-    ...     np.full(2, 0.5), np.full(2, 8.0), np.ones(2), np.full(2, 2.0))
-    >>> hi.tolist(), lo.tolist()
-    ([3.0, 2.5], [0.0, 0.0])
+    >>> cusum_step(13.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0)
+    (3.0, 0.0)
+    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0)
+    (2.5, 0.0)
     """
-    with np.errstate(all="ignore"):
-        clip = CUSUM_CLIP_SIGMA * sigma
-        d = value - mean
-        np.minimum(d, clip, out=d)
-        np.maximum(d, -clip, out=d)
-        k = k_sigma * sigma
-        cap = 2.0 * h_sigma * sigma
-        hi = cusum_hi + d
-        hi -= k
-        np.maximum(hi, 0.0, out=hi)
-        np.minimum(hi, cap, out=hi)
-        lo = np.subtract(cusum_lo, d, out=d)
-        lo -= k
-        np.maximum(lo, 0.0, out=lo)
-        np.minimum(lo, cap, out=lo)
+    clip = CUSUM_CLIP_SIGMA * sigma
+    d = np.maximum(np.minimum(value - mean, clip), -clip)
+    k = k_sigma * sigma
+    cap = 2.0 * h_sigma * sigma
+    hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
+    lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)
     return hi, lo

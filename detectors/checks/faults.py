@@ -1,11 +1,15 @@
 """Signal faults: a sensor that spikes, sticks or turns noisy (instrument, not process).
 
 The detector does not use a faulty reading for process checks, the window or the baseline.
+Each check takes one sensor's numbers: the compiled signal-fault loop (detectors.signal)
+calls them per sensor, inlined.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from detectors.compiled import inlined
 
 NOISE_ALPHA = 0.2  # EWMA weight while the noise rises: about the last 5-10 readings
 # ... and while it falls: a burst of noise has quiet moments (a toxic detector clipped at 0
@@ -16,16 +20,17 @@ SMOOTH_ALPHA = 0.2  # EWMA weight of the smoothed value a NOISY sensor's limits 
 SPIKE_NOISE_SIGMAS = 6.0
 
 
+@inlined
 def is_spike(
-    value: np.ndarray,
-    ts: np.ndarray,
-    ref_value: np.ndarray,
-    ref_ts: np.ndarray,
-    prev_value: np.ndarray,
-    prev_ts: np.ndarray,
-    spike_rate_per_s: np.ndarray,
-    noise: np.ndarray,
-) -> np.ndarray:
+    value: float,
+    ts: float,
+    ref_value: float,
+    ref_ts: float,
+    prev_value: float,
+    prev_ts: float,
+    spike_rate_per_s: float,
+    noise: float,
+) -> bool:
     """A jump faster than the physics allows (`spike_rate_per_s`, units/s) plus the noise.
 
     Jumping from the last good reading (`ref_*`) is a spike unless the previous reading
@@ -35,41 +40,32 @@ def is_spike(
     transmitter's noise. Before the sensor has a noise estimate (NaN, its first three
     readings) nothing is judged a spike.
 
-    >>> is_spike(np.array([90.0, 90.0, 50.5, 90.0]), np.full(4, 10.0), np.full(4, 50.0),
-    ...     np.full(4, 9.0), np.array([50.0, 89.0, 50.0, 50.0]), np.full(4, 9.0),
-    ...     np.full(4, 5.0), np.array([0.1, 0.1, 0.1, np.nan]))
-    array([ True, False, False, False])
-    >>> is_spike(np.array([57.0]), np.array([10.0]), np.array([50.0]), np.array([9.0]),
-    ...     np.array([50.0]), np.array([9.0]), np.array([5.0]), np.array([1.0]))
-    array([False])
+    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 0.1)
+    True
+    >>> is_spike(90.0, 10.0, 50.0, 9.0, 89.0, 9.0, 5.0, 0.1)  # the previous one jumped too
+    False
+    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, np.nan)  # no noise estimate yet
+    False
+    >>> is_spike(57.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 1.0)  # within 5/s + 6 sigma
+    False
     """
     allowance = SPIKE_NOISE_SIGMAS * noise
-    with np.errstate(all="ignore"):
-        jump = np.subtract(value, ref_value)
-        np.abs(jump, out=jump)
-        allowed = np.subtract(ts, ref_ts)
-        allowed *= spike_rate_per_s
-        allowed += allowance
-        spike = np.greater(jump, allowed)
-        # Rare: only a jump from the last good reading asks whether the previous one jumped.
-        cand = np.flatnonzero(spike)
-        if cand.size:
-            value, prev_value, prev_ts = value[cand], prev_value[cand], prev_ts[cand]
-            rate, allowance = spike_rate_per_s[cand], allowance[cand]
-            spike[cand] = np.abs(value - prev_value) > rate * (ts[cand] - prev_ts) + allowance
-    return spike  # NaN allowance compares False: not judged yet
+    if not abs(value - ref_value) > (ts - ref_ts) * spike_rate_per_s + allowance:
+        return False  # NaN allowance compares False: not judged yet
+    return abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts) + allowance
 
 
+@inlined
 def is_step(
-    value: np.ndarray,
-    ts: np.ndarray,
-    ref_value: np.ndarray,
-    prev_value: np.ndarray,
-    prev_ts: np.ndarray,
-    spike_rate_per_s: np.ndarray,
-    noise: np.ndarray,
-    prev_spiked: np.ndarray,
-) -> np.ndarray:
+    value: float,
+    ts: float,
+    ref_value: float,
+    prev_value: float,
+    prev_ts: float,
+    spike_rate_per_s: float,
+    noise: float,
+    prev_spiked: bool,
+) -> bool:
     """A jump faster than the physics that the next reading confirms: the instrument shifted.
 
     The previous reading (`prev_*`) was judged a spike (`prev_spiked`: it jumped from the
@@ -78,139 +74,92 @@ def is_step(
     the spike, and nearer to it than to the last good value. A process cannot move that
     fast, so it is a bias, a recalibration or a reconnection, not a process change.
 
-    >>> is_step(np.array([90.0, 50.2, 90.0]), np.full(3, 11.0), np.full(3, 50.0),
-    ...     np.array([89.0, 89.0, 89.0]), np.full(3, 10.0), np.full(3, 5.0),
-    ...     np.full(3, 0.1), np.array([True, True, False]))
-    array([ True, False, False])
+    >>> is_step(90.0, 11.0, 50.0, 89.0, 10.0, 5.0, 0.1, True)
+    True
+    >>> is_step(50.2, 11.0, 50.0, 89.0, 10.0, 5.0, 0.1, True)  # back: it was a spike
+    False
     """
-    allowance = SPIKE_NOISE_SIGMAS * noise
-    with np.errstate(all="ignore"):
-        to_prev = np.abs(value - prev_value)
-        near_prev = to_prev <= spike_rate_per_s * (ts - prev_ts) + allowance
-        return prev_spiked & near_prev & (to_prev < np.abs(value - ref_value))
+    to_prev = abs(value - prev_value)
+    near_prev = to_prev <= spike_rate_per_s * (ts - prev_ts) + SPIKE_NOISE_SIGMAS * noise
+    return prev_spiked and near_prev and to_prev < abs(value - ref_value)
 
 
-def second_difference(
-    value: np.ndarray,
-    ts: np.ndarray,
-    v1: np.ndarray,
-    t1: np.ndarray,
-    v2: np.ndarray,
-    t2: np.ndarray,
-) -> np.ndarray:
+@inlined
+def second_difference(value: float, ts: float, v1: float, t1: float, v2: float, t2: float) -> float:
     """Half the distance of a reading from the line through the two before it (units).
 
     A ramp gives 0, white noise of sigma s about 1.0 s on average; NaN without history.
 
-    >>> second_difference(np.array([3.0, 5.0]), np.array([3.0, 3.0]), np.array([2.0, 2.0]),
-    ...     np.array([2.0, 2.0]), np.array([1.0, 1.0]), np.array([1.0, 1.0]))
-    array([0., 1.])
+    >>> second_difference(3.0, 3.0, 2.0, 2.0, 1.0, 1.0)  # on the line through (1, 1), (2, 2)
+    0.0
+    >>> second_difference(5.0, 3.0, 2.0, 2.0, 1.0, 1.0)
+    1.0
     """
-    with np.errstate(all="ignore"):
-        d = np.subtract(v1, v2)
-        gap = np.subtract(ts, t1)
-        d *= gap
-        d /= np.subtract(t1, t2, out=gap)
-        d += v1  # the predicted value
-        np.subtract(value, d, out=d)
-        np.abs(d, out=d)
-        d *= 0.5
-    finite = np.isfinite(d)
-    return d if finite.all() else np.where(finite, d, np.nan)
+    d = abs(value - ((v1 - v2) * (ts - t1) / (t1 - t2) + v1)) * 0.5
+    return d if np.isfinite(d) else np.nan
 
 
-def noise_update(noise: np.ndarray, second_diff: np.ndarray) -> np.ndarray:
+@inlined
+def noise_update(noise: float, second_diff: float) -> float:
     """EWMA of the second difference, weight NOISE_ALPHA up and NOISE_DECAY_ALPHA down;
-    the first one starts it.
+    the first one starts it, a NaN one changes nothing.
 
-    >>> noise_update(np.array([np.nan, 1.0, 1.0, 1.0]), np.array([2.0, 2.0, np.nan, 0.0]))
-    array([2.  , 1.2 , 1.  , 0.95])
+    >>> noise_update(np.nan, 2.0), noise_update(1.0, 2.0), noise_update(1.0, np.nan)
+    (2.0, 1.2, 1.0)
+    >>> noise_update(1.0, 0.0)
+    0.95
     """
-    with np.errstate(invalid="ignore"):
-        # gap * (DECAY + (ALPHA - DECAY) * [gap > 0]) without a select on a random mask.
-        step = np.subtract(second_diff, noise)
-        up = np.maximum(step, 0.0)
-        up *= NOISE_ALPHA - NOISE_DECAY_ALPHA
-        step *= NOISE_DECAY_ALPHA
-        step += up
-        step += noise
-    # A NaN step means a NaN input (or inf - inf): those few take the rule in full.
-    odd = np.flatnonzero(np.isnan(step))
-    if odd.size:
-        n, d = noise[odd], second_diff[odd]
-        step[odd] = np.where(np.isnan(d), n, np.where(np.isnan(n), d, step[odd]))
+    step = second_diff - noise
+    up = np.maximum(step, 0.0) * (NOISE_ALPHA - NOISE_DECAY_ALPHA)
+    step = step * NOISE_DECAY_ALPHA + up + noise
+    if np.isnan(step):
+        if np.isnan(second_diff):
+            return noise
+        if np.isnan(noise):
+            return second_diff
     return step
 
 
-def smooth_update(
-    smooth: np.ndarray, value: np.ndarray, out: np.ndarray | None = None
-) -> np.ndarray:
+@inlined
+def smooth_update(smooth: float, value: float) -> float:
     """EWMA (weight SMOOTH_ALPHA) of the measurements; the first one starts it.
 
-    `out` (may be `smooth` itself) receives the result instead of a new array.
-
-    >>> smooth_update(np.array([np.nan, 10.0]), np.array([4.0, 20.0]))
-    array([ 4., 12.])
+    >>> smooth_update(np.nan, 4.0), smooth_update(10.0, 20.0)
+    (4.0, 12.0)
     """
-    odd = np.flatnonzero(np.isnan(smooth))  # the first measurement starts it
-    with np.errstate(invalid="ignore"):
-        step = np.subtract(value, smooth)
-        step *= SMOOTH_ALPHA
-        step = np.add(step, smooth, out=step if out is None else out)
-    if odd.size:
-        step[odd] = value[odd]
-    return step
+    if np.isnan(smooth):
+        return value
+    return (value - smooth) * SMOOTH_ALPHA + smooth
 
 
+@inlined
 def still_since(
-    value: np.ndarray,
-    ts: np.ndarray,
-    anchor_value: np.ndarray,
-    anchor_ts: np.ndarray,
-    resolution: np.ndarray,
-    out: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    value: float, ts: float, anchor_value: float, anchor_ts: float, resolution: float
+) -> tuple[float, float]:
     """(anchor value, anchor ts): where and since when the value has stayed within resolution.
 
-    `out` (may be the anchor arrays themselves) receives the result instead of new arrays.
-
-    >>> still_since(np.array([1.0, 1.5, 7.0]), np.full(3, 9.0), np.array([1.0, 1.0, np.nan]),
-    ...     np.full(3, 2.0), np.full(3, 0.5))
-    (array([1., 1., 7.]), array([2., 2., 9.]))
+    >>> still_since(1.5, 9.0, 1.0, 2.0, 0.5), still_since(7.0, 9.0, 1.0, 2.0, 0.5)
+    ((1.0, 2.0), (7.0, 9.0))
+    >>> still_since(1.0, 9.0, np.nan, 2.0, 0.5)  # no anchor yet: the first reading moves
+    (1.0, 9.0)
     """
-    with np.errstate(invalid="ignore"):
-        d = np.subtract(value, anchor_value)
-        np.abs(d, out=d)
-        moved = d <= resolution
-    np.logical_not(moved, out=moved)  # NaN anchor: the first reading moves
-    if out is None:
-        new_value, new_ts = anchor_value.copy(), anchor_ts.copy()
-    else:
-        new_value, new_ts = out
-        if new_value is not anchor_value:
-            new_value[...] = anchor_value
-        if new_ts is not anchor_ts:
-            new_ts[...] = anchor_ts
-    np.copyto(new_value, value, where=moved)
-    np.copyto(new_ts, ts, where=moved)
-    return new_value, new_ts
+    if abs(value - anchor_value) <= resolution:
+        return anchor_value, anchor_ts
+    return value, ts
 
 
+@inlined
 def is_stuck(
-    ts: np.ndarray,
-    anchor_ts: np.ndarray,
-    stuck_window_s: np.ndarray,
-    sigma: np.ndarray,
-    moving_sigma: np.ndarray,
-) -> np.ndarray:
+    ts: float, anchor_ts: float, stuck_window_s: float, sigma: float, moving_sigma: float
+) -> bool:
     """No change beyond resolution for `stuck_window_s` while the baseline says it moves.
 
     `sigma` is the learned baseline spread (NaN while warming up) and `moving_sigma` the
     spread above which the sensor counts as one that normally moves.
 
-    >>> is_stuck(np.full(3, 1000.0), np.array([0.0, 500.0, 0.0]), np.full(3, 900.0),
-    ...          np.array([1.0, 1.0, 0.0]), np.full(3, 0.01))
-    array([ True, False, False])
+    >>> is_stuck(1000.0, 0.0, 900.0, 1.0, 0.01), is_stuck(1000.0, 500.0, 900.0, 1.0, 0.01)
+    (True, False)
+    >>> is_stuck(1000.0, 0.0, 900.0, 0.0, 0.01)  # a sensor that does not normally move
+    False
     """
-    with np.errstate(invalid="ignore"):
-        return (ts - anchor_ts >= stuck_window_s) & (sigma > moving_sigma)
+    return ts - anchor_ts >= stuck_window_s and sigma > moving_sigma

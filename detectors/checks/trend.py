@@ -1,61 +1,45 @@
 """Trend checks: the least-squares slope of the recent window and the time it needs to a limit.
 
 The window is kept as running sums (detectors.window), so a slope costs O(1) per reading.
+The slope is fitted per sensor inside the compiled sampling loop (detectors.sampling).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from detectors.compiled import inlined
 
+
+@inlined
 def least_squares(
-    count: np.ndarray,
-    sum_x: np.ndarray,
-    sum_y: np.ndarray,
-    sum_xx: np.ndarray,
-    sum_xy: np.ndarray,
-    sum_yy: np.ndarray,
-    x_now: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Slope (units/s), its standard error, and the fitted value at `x_now`.
+    n: float, sum_x: float, sum_y: float, sum_xx: float, sum_xy: float, sum_yy: float
+) -> tuple[float, float, float, float]:
+    """(slope, its standard error, mean x, mean y) of `n` samples from their sums.
 
-    x is time in s and y the value, both from a per-sensor origin; timestamps may be
-    irregular. Fewer than 2 samples, or all at one instant, give NaN; the standard error
-    needs 3 samples.
+    x is time in s and y the value, both from the window's origin; timestamps may be
+    irregular. Fewer than 2 samples, or all at one instant, give a NaN slope; the standard
+    error needs 3 samples. The line's value at x is mean y + (x - mean x) x slope.
 
-    >>> s, se, fit = least_squares(np.array([3.0]), np.array([3.0]), np.array([6.0]),
-    ...     np.array([5.0]), np.array([10.0]), np.array([20.0]), np.array([3.0]))
-    >>> float(s[0]), float(se[0]), float(fit[0])
-    (2.0, 0.0, 6.0)
+    >>> least_squares(3.0, 3.0, 6.0, 5.0, 10.0, 20.0)  # (0, 0), (1, 2), (2, 4)
+    (2.0, 0.0, 1.0, 2.0)
     """
-    with np.errstate(all="ignore"):
-        n = np.asarray(count, np.float64)
-        mean_x = sum_x / n
-        mean_y = sum_y / n
-        sxx = sum_x * mean_x
-        np.subtract(sum_xx, sxx, out=sxx)
-        sxy = sum_x * mean_y
-        np.subtract(sum_xy, sxy, out=sxy)
-        slope = sxy / sxx
-        no_fit = ~((n >= 2.0) & (sxx > 0.0))
-        if no_fit.any():
-            slope[no_fit] = np.nan
-        sse = sum_y * mean_y
-        np.subtract(sum_yy, sse, out=sse)  # syy
-        sxy *= slope
-        sse -= sxy
-        np.fmax(sse, 0.0, out=sse)  # rounding may leave a tiny negative
-        n_2 = n - 2.0
-        sse /= n_2
-        sse /= sxx
-        stderr = np.sqrt(sse, out=sse)
-        few = ~(n >= 3.0)
-        if few.any():
-            stderr[few] = np.nan
-        fit = np.subtract(x_now, mean_x, out=mean_x)
-        fit *= slope
-        fit += mean_y
-    return slope, stderr, fit
+    mean_x = sum_x / n
+    mean_y = sum_y / n
+    sxx = sum_xx - sum_x * mean_x
+    sxy = sum_xy - sum_x * mean_y
+    slope = sxy / sxx
+    if not (n >= 2.0 and sxx > 0.0):
+        slope = np.nan
+    sse = sum_yy - sum_y * mean_y
+    sse -= sxy * slope
+    sse = np.fmax(sse, 0.0)  # rounding may leave a tiny negative
+    sse /= n - 2.0
+    sse /= sxx
+    stderr = np.sqrt(sse)
+    if not n >= 3.0:
+        stderr = np.nan
+    return slope, stderr, mean_x, mean_y
 
 
 def time_to_high(value: np.ndarray, slope: np.ndarray, limit: np.ndarray) -> np.ndarray:

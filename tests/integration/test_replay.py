@@ -324,12 +324,15 @@ _MEASURE = """
 import re, sys
 from pathlib import Path
 import hazardwatch.service  # everything the replay imports, loaded before measuring
+from detectors import Detector
+from hazardwatch.model import SensorTable
 from hazardwatch.replay import generic_site, replay
 
 def rss_kb(field):
     return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
 
 site = generic_site([f"S{i:04d}" for i in range(1000)], [1.0] * 1000)
+Detector(SensorTable.from_site(site), 0.0)  # the compiled loops, loaded before measuring
 before = rss_kb("VmRSS")
 s = replay(Path(sys.argv[1]), Path(sys.argv[2]), site=site)
 print(rss_kb("VmHWM") - before, s.rows_read, s.chunks, s.slices)

@@ -12,6 +12,8 @@ import pytest
 
 import detectors
 from detectors import CHECKS, DECISIONS, Detector
+from detectors.checks import SENSOR_CHECKS
+from detectors.decide import SENSOR_DECISIONS
 from hazardwatch.model import (
     Batch,
     Condition,
@@ -139,6 +141,7 @@ SAMPLES = {
     "stale_after_s": np.array([30.0, 30.0, 30.0, np.nan, 0.0, 30.0, 30.0, 30.0]),
     # Trend, baseline and signal-fault checks: edge cases in every column.
     "count": np.array([0, 1, 2, 3, 5, 64, 5, 10]),
+    "n": np.array([0.0, 1.0, 2.0, 3.0, 5.0, 64.0, 5.0, 10.0]),
     "sum_x": np.array([0.0, 1.0, 3.0, 6.0, np.nan, np.inf, 10.0, 45.0]),
     "sum_y": np.array([0.0, 2.0, 1.0, -3.0, 5.0, 1.0, np.inf, 4.5]),
     "sum_xx": np.array([0.0, 1.0, 5.0, 14.0, 30.0, np.inf, 20.0, 285.0]),
@@ -220,6 +223,27 @@ def test_every_check_keeps_shape_and_never_mutates(fn) -> None:
         assert out.dtype in (np.bool_, np.float64)
     for n in names:
         np.testing.assert_array_equal(args[n], SAMPLES[n])
+    assert fn.__doc__ and ">>>" in fn.__doc__
+
+
+@pytest.mark.parametrize("fn", SENSOR_CHECKS + SENSOR_DECISIONS, ids=lambda f: f.__name__)
+def test_every_sensor_check_compiles_to_what_python_computes(fn) -> None:
+    """The per-sensor checks run compiled (numba) in the sampling loop: on every edge case
+    (NaN, inf, zero counts) the machine code answers what the same function answers in
+    Python, bit for bit, and never raises."""
+    names = list(inspect.signature(fn.py_func).parameters)
+    missing = [n for n in names if n not in SAMPLES]
+    assert not missing, f"add sample arrays for {missing} to SAMPLES"
+    for k in range(SAMPLES["value"].size):
+        args = [SAMPLES[n][k].item() for n in names]
+        got = fn(*args)
+        with np.errstate(all="ignore"):
+            want = fn.py_func(*(np.float64(a) if isinstance(a, float) else a for a in args))
+        got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert isinstance(g, bool | float)
+            assert g == w or (math.isnan(g) and math.isnan(w)), (fn.__name__, k, args, got, want)
     assert fn.__doc__ and ">>>" in fn.__doc__
 
 

@@ -1,0 +1,53 @@
+"""How the detector compiles its per-sensor loops (numba).
+
+`compiled` is numba's njit with the options every kernel shares: numpy's float semantics
+(x / 0 gives inf or NaN as in the array code, never an exception) and machine code cached
+on disk, so only the first run on a machine compiles (a few seconds). `inlined` is for the
+small per-sensor functions the loops call: inlined into the loop, as a call passing a
+dozen arrays costs more than the arithmetic.
+
+numba's cache checks only the file of the function it compiled, not the functions it
+calls nor the constants it read from other modules. The cache lives in a directory named
+by a hash of every source file that can reach compiled code (this package and the model),
+so any change to them compiles afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import numba
+from numba import njit
+
+
+def _sources() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [*sorted(here.rglob("*.py")), here.parent / "hazardwatch" / "model.py"]
+
+
+def _cache_dir() -> Path:
+    digest = hashlib.sha256()
+    for path in _sources():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    name = f"hazardwatch-{digest.hexdigest()[:16]}"
+    base = os.environ.get("NUMBA_CACHE_DIR")
+    candidates = [Path(base)] if base else []
+    candidates += [Path(__file__).resolve().parent / "__pycache__", Path(tempfile.gettempdir())]
+    for parent in candidates:
+        try:
+            (parent / name).mkdir(parents=True, exist_ok=True)
+        except OSError:  # a read-only install: the next place
+            continue
+        if os.access(parent / name, os.W_OK):
+            return parent / name
+    return Path(tempfile.mkdtemp(prefix=name))
+
+
+numba.config.CACHE_DIR = str(_cache_dir())
+compiled = partial(njit, cache=True, error_model="numpy", boundscheck=False)
+inlined = partial(njit, cache=True, error_model="numpy", boundscheck=False, inline="always")
