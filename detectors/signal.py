@@ -55,11 +55,11 @@ def signal_faults(
 
     Returns their fault bits (SPIKE, STUCK, NOISY and a new STEP), their baseline sigma
     (st.base_sigma, which the trend stage reuses: the baseline does not move in between)
-    and, when some STEP was found, the jump per row (the value minus the last good one; 0
-    elsewhere), else None. One compiled pass over the sensors (`_signal_round`).
+    and, when some STEP was found, the jump per row (the value minus the last good one; the
+    other rows' are undefined), else None. One compiled pass over the sensors (`_signal_round`).
     """
     idx = indices(rows, st.noise.size)
-    fault, jump = np.empty(idx.size, np.uint32), np.empty(idx.size)
+    fault, jump = np.empty(idx.size, np.uint32), np.empty(idx.size)  # jump: written at steps
     steps = _signal_round(
         idx, t, v, old, fault, jump,
         st.hist, st.prev_value, st.prev_ts, st.noise, st.smooth,
@@ -77,20 +77,24 @@ def _signal_round(
     spike_rate_per_s, resolution, stuck_window_s, moving_sigma, noise_ratio,
 ):  # fmt: skip
     """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
-    `jump` (0 elsewhere); returns how many STEPs were found."""
+    `jump` (other rows: undefined); returns how many STEPs were found.
+
+    The previous measurement is the newer pair of `hist` unless it was a spike (SPIKE
+    active): only a spike is kept in prev_value/prev_ts, which saves every other reading
+    two writes.
+    """
     steps = 0
     for k in range(rows.shape[0]):
         i = rows[k]
         value, ts, was = v[k], t[k], np.int64(old[k])
         v1, t1, v2, t2 = hist[0, i], hist[1, i], hist[2, i], hist[3, i]
         noise_before, rate = noise[i], spike_rate_per_s[i]
-        spike = is_spike(value, ts, v1, t1, prev_value[i], prev_ts[i], rate, noise_before)
+        after_spike = (was & _SPIKE) != 0
+        pv, pt = (prev_value[i], prev_ts[i]) if after_spike else (v1, t1)
+        spike = is_spike(value, ts, v1, t1, pv, pt, rate, noise_before)
         # Only the reading after a spike can confirm it as a STEP.
-        step = (was & _SPIKE) != 0 and is_step(
-            value, ts, v1, prev_value[i], prev_ts[i], rate, noise_before, True
-        )
+        step = after_spike and is_step(value, ts, v1, pv, pt, rate, noise_before, True)
         d2 = np.nan if spike or step else second_difference(value, ts, v1, t1, v2, t2)
-        jump[k] = 0.0
         if step:  # the line through two readings of the old level says nothing of the new
             jump[k] = value - v1
             steps += 1
@@ -103,11 +107,14 @@ def _signal_round(
             anchor_value[i], anchor_ts[i] = still_since(
                 value, ts, anchor_value[i], anchor_ts[i], resolution[i]
             )
-        learned = np.sqrt(base_var[i]) if warm[i] else np.nan
-        stuck = is_stuck(ts, anchor_ts[i], stuck_window_s[i], learned, moving_sigma[i])
+        stuck = False
+        if ts - anchor_ts[i] >= stuck_window_s[i]:  # still that long: only these few ask
+            learned = np.sqrt(base_var[i]) if warm[i] else np.nan  # if it normally moves
+            stuck = is_stuck(ts, anchor_ts[i], stuck_window_s[i], learned, moving_sigma[i])
         noisy = warm[i] and hold_noisy(level, noise_ratio[i] * base_sigma[i], (was & _NOISY) != 0)
-        prev_value[i], prev_ts[i] = value, ts
-        if not spike:
+        if spike:
+            prev_value[i], prev_ts[i] = value, ts
+        else:
             hist[0, i], hist[1, i], hist[2, i], hist[3, i] = value, ts, v1, t1
         fault[k] = (
             (_SPIKE if spike else 0) | (_STEP if step else 0) | (_STUCK if stuck else 0)

@@ -295,7 +295,9 @@ class State:
     cusum: np.ndarray  # float64 (2, n): upper, lower
     drift_off_since: np.ndarray  # float64: first reading that wanted DRIFT cleared; NaN: none
     # Signal faults.
-    prev_value: np.ndarray  # previous in-range measurement (spikes included) and its ts
+    # The previous measurement while it was a spike (SPIKE active; otherwise it is the newer
+    # pair of hist) and its ts.
+    prev_value: np.ndarray
     prev_ts: np.ndarray
     # float64 (4, n): the last two non-spike measurements, newer first: v1, t1, v2, t2.
     # (int8 (1,)) and writes the new reading over (v2, t2) instead of copying (v1, t1) down.
