@@ -6,6 +6,11 @@ on disk, so only the first run on a machine compiles (a few seconds). `inlined` 
 small per-sensor functions the loops call: inlined into the loop, as a call passing a
 dozen arrays costs more than the arithmetic.
 
+A `kernel` (a loop over sensors called from Python) is compiled for one set of argument
+types only (`reads`, `writes`), when the first Detector is built (`compile_kernels`):
+left to itself numba compiles a variant per combination of layouts it meets (a setting
+shared by every sensor is one broadcast value, one that varies is a column), seconds each.
+
 numba's cache checks only the file of the function it compiled, not the functions it
 calls nor the constants it read from other modules. The cache lives in a directory named
 by a hash of every source file that can reach compiled code (this package and the model),
@@ -17,11 +22,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numba
-from numba import njit
+from numba import njit, types
 
 
 def _sources() -> list[Path]:
@@ -51,3 +58,33 @@ def _cache_dir() -> Path:
 numba.config.CACHE_DIR = str(_cache_dir())
 compiled = partial(njit, cache=True, error_model="numpy", boundscheck=False)
 inlined = partial(njit, cache=True, error_model="numpy", boundscheck=False, inline="always")
+_PENDING: list[tuple[Any, tuple[types.Type, ...]]] = []
+
+
+def reads(dtype: types.Type, ndim: int = 1) -> types.Array:
+    """A kernel's input: read only, any layout (a view, a value broadcast to every sensor)."""
+    return types.Array(dtype, ndim, "A", readonly=True)
+
+
+def writes(dtype: types.Type, ndim: int = 1) -> types.Array:
+    """State or output a kernel writes in place: C-contiguous, writeable."""
+    return types.Array(dtype, ndim, "C")
+
+
+def kernel(*argtypes: types.Type) -> Callable[[Callable[..., Any]], Any]:
+    """`compiled`, for exactly these argument types (numba converts what it is given)."""
+
+    def wrap(fn: Callable[..., Any]) -> Any:
+        dispatcher = compiled(fn)
+        _PENDING.append((dispatcher, tuple(argtypes)))
+        return dispatcher
+
+    return wrap
+
+
+def compile_kernels() -> None:
+    """Compile every kernel for its argument types, or load it from the cache, once."""
+    while _PENDING:
+        dispatcher, argtypes = _PENDING.pop()
+        dispatcher.compile(argtypes)
+        dispatcher.disable_compile()

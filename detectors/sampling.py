@@ -15,11 +15,12 @@ with them; settings and state are the park's whole arrays, indexed by sensor.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
 
 from detectors import window
 from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step
 from detectors.checks.trend import least_squares
-from detectors.compiled import compiled
+from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_drift, significant
 from detectors.state import PROCESS_BITS
 from hazardwatch.model import Condition
@@ -27,9 +28,15 @@ from hazardwatch.model import Condition
 _DRIFT = np.int64(Condition.DRIFT.bit)
 _PROCESS = np.int64(PROCESS_BITS)
 _NOT_DRIFT = np.int64(PROCESS_BITS & ~Condition.DRIFT.bit)
+_I, _F, _B, _U = types.int64, types.float64, types.boolean, types.uint32
 
 
-@compiled
+@kernel(
+    reads(_I), reads(_F), reads(_F), reads(_B), writes(_B),
+    writes(_F, 2), writes(_F, 2), writes(_I), writes(_I), writes(_F), writes(_F), writes(_F, 2),
+    writes(_F), writes(_F), writes(_F), writes(_F), writes(_B), writes(_F), writes(_B),
+    reads(_F), reads(_F), _I,
+)  # fmt: skip
 def take_samples(
     rows, t, v, usable, due,
     ring_ts, ring_value, head, count, t0, v0, sums, tail_ts, pushed_ts,
@@ -73,7 +80,11 @@ def take_samples(
     return taken
 
 
-@compiled
+@kernel(
+    reads(_I), reads(_F), reads(_F), reads(_F), writes(_U), reads(_B),
+    writes(_F), writes(_F), writes(_F), writes(_B), writes(_F), writes(_F, 2), writes(_F),
+    reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F),
+)  # fmt: skip
 def learn_samples(
     rows, t, v, sigma, bits, due,
     base_mean, base_var, base_n, warm, base_sigma, cusum, drift_off_since,
@@ -121,7 +132,10 @@ def learn_samples(
         base_sigma[i] = baseline_sigma(var, sigma_floor[i])
 
 
-@compiled
+@kernel(
+    reads(_I), reads(_F), writes(_F), writes(_F), writes(_F), writes(_B), writes(_F),
+    reads(_F), reads(_F), reads(_F),
+)  # fmt: skip
 def learn_baselines(
     rows, v, base_mean, base_var, base_n, warm, base_sigma, warmup_n, alpha, sigma_floor
 ):  # fmt: skip

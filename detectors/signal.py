@@ -25,6 +25,7 @@ noise does not chatter a limit and a real rise under the noise still reaches it.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
 
 from detectors.checks import (
     is_spike,
@@ -35,7 +36,7 @@ from detectors.checks import (
     smooth_update,
     still_since,
 )
-from detectors.compiled import compiled
+from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_noisy
 from detectors.state import Params, State, indices
 from hazardwatch.model import Condition
@@ -69,7 +70,12 @@ def signal_faults(
     return fault, st.base_sigma[rows], jump if steps else None
 
 
-@compiled
+@kernel(
+    reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
+    writes(types.uint32), writes(types.float64), writes(types.float64, 2),
+    *[writes(types.float64)] * 6, reads(types.float64), reads(types.boolean),
+    *[reads(types.float64)] * 6,
+)  # fmt: skip
 def _signal_round(
     rows, t, v, old, fault, jump,
     hist, prev_value, prev_ts, noise, smooth, anchor_value, anchor_ts,

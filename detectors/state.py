@@ -389,9 +389,7 @@ def subset(rows: np.ndarray | slice, mask: np.ndarray) -> tuple[np.ndarray | sli
 
 @cache
 def _arange(start: int, stop: int) -> np.ndarray:
-    a = np.arange(start, stop)
-    a.flags.writeable = False
-    return a
+    return np.arange(start, stop)  # writeable, like every index array: one compiled variant
 
 
 def indices(rows: np.ndarray | slice, n: int) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 
 from detectors import checks, plans, trends, vote
 from detectors.changes import Changes
+from detectors.compiled import compile_kernels
 from detectors.cooling import CoolingRule
 from detectors.limit_rules import LimitRules
 from detectors.rounds import InOrder, lift, rounds
@@ -92,17 +93,9 @@ class Detector:
         self.limits = LimitRules(self.params)
         self.plans = plans.Plans(self.params)
         self.cooling = CoolingRule(table)
-        self._compile()
-
-    def _compile(self) -> None:
-        """Compile the per-sensor loops for this park's arrays now, on no rows (numba caches
-        the machine code: only a machine's first run takes seconds, better spent here than on
-        the first batch)."""
-        st, p = self.state, self.params
-        none, empty, bits = np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint32)
-        signal_faults(st, p, none, empty, empty, bits)
-        trends.advance_trends(st, p, none, (none, empty, empty), empty, bits, Changes(), 0)
-        trends.learn(st, p, none, empty)
+        # The per-sensor loops, compiled now (numba caches the machine code: only a machine's
+        # first run takes seconds, better spent here than on the first batch).
+        compile_kernels()
 
     # ------------------------------------------------------------------ readings
 

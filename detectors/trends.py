@@ -152,7 +152,7 @@ def advance_trends(
     # The CUSUM and the baseline take the samples the window takes: readings closer than
     # sample_every_s are mostly the same noise again, and a CUSUM that summed them would
     # drift faster the faster a sensor reports.
-    if taken or not idx.size:  # (no rows: Detector compiles it)
+    if taken:
         learn_samples(
             idx, t, v, sigma, bits, due,
             st.base_mean, st.base_var, st.base_n, st.warm, st.base_sigma, st.cusum,
@@ -164,9 +164,7 @@ def advance_trends(
 
 @cache
 def _every(n: int) -> np.ndarray:
-    a = np.ones(n, bool)
-    a.flags.writeable = False
-    return a
+    return np.ones(n, bool)  # writeable, like every mask: one compiled variant
 
 
 def _fit(st: State, rows: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -12,6 +12,17 @@ from tests.e2e.harness import E2E_SITE
 from tests.victoria import VictoriaMetrics, start_victoria
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_detector() -> None:
+    """The detector's compiled loops, built (or loaded from numba's cache) once before any
+    test starts a service process, so no service spends its start-up timeout compiling."""
+    from detectors import Detector
+    from hazardwatch.config import parse_site
+    from hazardwatch.model import SensorTable
+
+    Detector(SensorTable.from_site(parse_site(E2E_SITE, "e2e.yaml")), 0.0)
+
+
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     """A fresh mosquitto on its own port, with persistence in the test's tmp dir."""
