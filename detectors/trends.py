@@ -15,6 +15,8 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
    sensor is active: it never learns an incident;
 5. a STEP (an instrument shift, detectors.signal) restarted the window (`restart`); it
    clears once the window is filled again (decide.window_filled).
+Steps 1, 3 and 4 are sequential per sensor and run as compiled loops (detectors.sampling);
+RATE and PREDICT_* are numpy over the few sensors whose trend can change.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from detectors.decide import (
 )
 from detectors.sampling import learn_baselines, learn_samples, take_samples
 from detectors.state import (
-    PROCESS_BITS,
     SLOTS,
     Params,
     State,
@@ -57,9 +58,7 @@ RATE, P_HH, P_LL, DRIFT, STEP = (
         Condition.STEP,
     )
 )
-_PROCESS = np.uint32(PROCESS_BITS)
 _TRENDS = RATE | P_HH | P_LL
-_NOT_DRIFT = np.uint32(PROCESS_BITS & ~Condition.DRIFT.bit)
 _PREDICTS = ((0, P_HH, Condition.PREDICT_HH, True), (1, P_LL, Condition.PREDICT_LL, False))
 
 
