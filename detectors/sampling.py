@@ -32,15 +32,13 @@ _I, _F, _B, _U = types.int64, types.float64, types.boolean, types.uint32
 
 
 @kernel(
-    reads(_I), reads(_F), reads(_F), reads(_B), writes(_B),
-    writes(_F, 2), writes(_F, 2), writes(_I), writes(_I), writes(_F), writes(_F), writes(_F, 2),
-    writes(_F), writes(_F), writes(_F), writes(_F), writes(_B), writes(_F), writes(_B),
+    reads(_I), reads(_F), reads(_F), reads(_B), writes(_B), window.WINDOW,
+    writes(_F), writes(_F), writes(_F), writes(_B), writes(_F), writes(_B),
     reads(_F), reads(_F), _I,
 )  # fmt: skip
 def take_samples(
-    rows, t, v, usable, due,
-    ring_ts, ring_value, head, count, t0, v0, sums, tail_ts, pushed_ts,
-    slope, stderr, is_significant, trend_wake, co_dirty,
+    rows, t, v, usable, due, w,
+    pushed_ts, slope, stderr, is_significant, trend_wake, co_dirty,
     sample_every_s, rate_window_s, rebase_cap,
 ):  # fmt: skip
     """Push each usable reading (t, v) into its sensor's window if that is due (its newest
@@ -56,12 +54,9 @@ def take_samples(
         if not due[k]:
             continue
         taken += 1
-        x = window.push(
-            i, t[k], v[k], rate_window_s[i],
-            ring_ts, ring_value, head, count, t0, v0, sums, tail_ts,
-        )  # fmt: skip
+        x = window.push(i, t[k], v[k], rate_window_s[i], w)
         if x > window.REBASE_S and rebased < rebase_cap:
-            window.rebase(i, ring_ts, ring_value, head, count, t0, v0, sums)
+            window.rebase(i, w)
             rebased += 1
         pushed_ts[i] = t[k]
         trend_wake[i] = -np.inf  # a new slope: judge RATE and PREDICT_* now
@@ -71,7 +66,7 @@ def take_samples(
     for k in range(rows.shape[0]):
         if due[k]:
             i = rows[k]
-            c = count[i]
+            c, sums = w.count[i], w.sums
             m, se, _, _ = least_squares(
                 float(c), sums[0, i], sums[1, i], sums[2, i], sums[3, i], sums[4, i]
             )

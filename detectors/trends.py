@@ -89,8 +89,7 @@ def advance_trends(
     due = np.empty(idx.size, bool)
     cap = max(64, int((idx.size if isinstance(rows, slice) else st.count.size) * REBASE_SHARE))
     taken = take_samples(
-        idx, t, v, _every(idx.size) if usable is None else usable, due,
-        st.ring_ts, st.ring_value, st.head, st.count, st.t0, st.v0, st.sums, st.tail_ts,
+        idx, t, v, _every(idx.size) if usable is None else usable, due, window.Window.of(st),
         st.pushed_ts, st.slope, st.stderr, st.significant, st.trend_wake, st.co_dirty,
         p.sample_every_s, p.rate_window_s, cap,
     )  # fmt: skip

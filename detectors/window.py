@@ -12,9 +12,12 @@ loop (detectors.sampling).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
-from detectors.compiled import compiled, inlined
+import numpy as np
+from numba import types
+
+from detectors.compiled import compiled, inlined, writes
 from detectors.state import State
 
 REBASE_S = 3600.0
@@ -23,30 +26,41 @@ REBASE_S = 3600.0
 REBASE_SHARE = 1 / 16
 
 
+class Window(NamedTuple):
+    """A park's window arrays (the State's own), as the compiled loops take them."""
+
+    ring_ts: np.ndarray
+    ring_value: np.ndarray
+    head: np.ndarray
+    count: np.ndarray
+    t0: np.ndarray
+    v0: np.ndarray
+    sums: np.ndarray
+    tail_ts: np.ndarray
+
+    @classmethod
+    def of(cls, st: State) -> Window:
+        return cls(*(getattr(st, name) for name in cls._fields))
+
+
+# The numba type of a Window: the type take_samples is compiled for.
+_ROW, _RING = writes(types.float64), writes(types.float64, 2)
+_COUNT = writes(types.int64)
+WINDOW = types.NamedTuple((_RING, _RING, _COUNT, _COUNT, _ROW, _ROW, _RING, _ROW), Window)
+
+
 @inlined
-def push(
-    i: int,
-    t: float,
-    v: float,
-    window_s: float,
-    ring_ts: np.ndarray,
-    ring_value: np.ndarray,
-    head: np.ndarray,
-    count: np.ndarray,
-    t0: np.ndarray,
-    v0: np.ndarray,
-    sums: np.ndarray,
-    tail_ts: np.ndarray,
-) -> float:
+def push(i: int, t: float, v: float, window_s: float, w: Window) -> float:
     """Add the sample (t, v) to sensor i's window (t no older than its newest sample) and
     drop what falls out: the oldest of a full ring, then every sample older than
     `window_s` before t (the newest always stays). Returns x = t - t0 of the new sample."""
-    size = ring_ts.shape[0]
-    c, h = count[i], head[i]
-    a, b = t0[i], v0[i]
+    size = w.ring_ts.shape[0]
+    c, h = w.count[i], w.head[i]
+    a, b = w.t0[i], w.v0[i]
+    sums = w.sums
     s0, s1, s2, s3, s4 = sums[0, i], sums[1, i], sums[2, i], sums[3, i], sums[4, i]
     if c >= size:  # the slot about to be written holds the oldest sample
-        x, y = tail_ts[i] - a, ring_value[h, i] - b
+        x, y = w.tail_ts[i] - a, w.ring_value[h, i] - b
         s0, s1, s2, s3, s4 = s0 - x, s1 - y, s2 - x * x, s3 - x * y, s4 - y * y
         c -= 1
     if c == 0:  # an empty window: its first sample is the origin
@@ -55,37 +69,29 @@ def push(
     c += 1
     x_new, y = t - a, v - b
     s0, s1, s2, s3, s4 = s0 + x_new, s1 + y, s2 + x_new * x_new, s3 + x_new * y, s4 + y * y
-    ring_ts[h, i], ring_value[h, i] = t, v
+    w.ring_ts[h, i], w.ring_value[h, i] = t, v
     h = 0 if h + 1 == size else h + 1
     cut = t - window_s
     tail = h - c if h >= c else h - c + size
-    oldest = ring_ts[tail, i]
+    oldest = w.ring_ts[tail, i]
     while c > 1 and oldest < cut:
-        x, y = oldest - a, ring_value[tail, i] - b
+        x, y = oldest - a, w.ring_value[tail, i] - b
         s0, s1, s2, s3, s4 = s0 - x, s1 - y, s2 - x * x, s3 - x * y, s4 - y * y
         c -= 1
         tail = 0 if tail + 1 == size else tail + 1
-        oldest = ring_ts[tail, i]
-    head[i], count[i], tail_ts[i], t0[i], v0[i] = h, c, oldest, a, b
+        oldest = w.ring_ts[tail, i]
+    w.head[i], w.count[i], w.tail_ts[i], w.t0[i], w.v0[i] = h, c, oldest, a, b
     sums[0, i], sums[1, i], sums[2, i], sums[3, i], sums[4, i] = s0, s1, s2, s3, s4
     return x_new
 
 
 @compiled
-def rebase(
-    i: int,
-    ring_ts: np.ndarray,
-    ring_value: np.ndarray,
-    head: np.ndarray,
-    count: np.ndarray,
-    t0: np.ndarray,
-    v0: np.ndarray,
-    sums: np.ndarray,
-) -> None:
+def rebase(i: int, w: Window) -> None:
     """Move sensor i's origin to its oldest sample and its newest value; recompute its sums
     from the ring, exactly."""
+    ring_ts, ring_value = w.ring_ts, w.ring_value
     size = ring_ts.shape[0]
-    h, c = head[i], count[i]
+    h, c = w.head[i], w.count[i]
     a = np.inf
     for slot in range(size):
         if (h - 1 - slot) % size < c and ring_ts[slot, i] < a:
@@ -96,8 +102,8 @@ def rebase(
         if (h - 1 - slot) % size < c:
             x, y = ring_ts[slot, i] - a, ring_value[slot, i] - b
             s0, s1, s2, s3, s4 = s0 + x, s1 + y, s2 + x * x, s3 + x * y, s4 + y * y
-    t0[i], v0[i] = a, b
-    sums[0, i], sums[1, i], sums[2, i], sums[3, i], sums[4, i] = s0, s1, s2, s3, s4
+    w.t0[i], w.v0[i] = a, b
+    w.sums[0, i], w.sums[1, i], w.sums[2, i], w.sums[3, i], w.sums[4, i] = s0, s1, s2, s3, s4
 
 
 def oldest_ts(st: State, sensors: np.ndarray) -> np.ndarray:
