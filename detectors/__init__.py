@@ -1,4 +1,6 @@
-"""The numpy detector core: state as arrays, one pure function per check.
+"""The detector core: state as numpy arrays, one pure function per check; the two stages
+that are sequential per sensor (signal faults; a window's sample, fit, CUSUM and baseline:
+detectors.sampling) run as compiled loops over the sensors (detectors.compiled).
 
 `Detector(table, start_ts).step(batch)` (detectors.step) returns the condition changes a
 batch causes: limits (detectors.limit_rules), instrument faults, signal faults (SPIKE,

@@ -15,6 +15,8 @@ import pytest
 
 from detectors import RING_SIZE, Detector
 from detectors.changes import Changes
+from detectors.sampling import learn_baselines, learn_samples, take_samples
+from detectors.signal import _signal_round
 from detectors.window import samples
 from hazardwatch.model import (
     Batch,
@@ -136,6 +138,22 @@ def test_dense_and_sparse_rounds_equal_the_reference_past_a_full_ring() -> None:
     assert {Condition.SPIKE, Condition.STUCK, Condition.NOISY, Condition.DRIFT} <= seen
     assert Condition.STEP in seen
     assert {Condition.OUT_OF_RANGE, Condition.BAD_QUALITY, *CROSS} <= seen
+
+
+def test_each_compiled_loop_is_built_once_whatever_the_park() -> None:
+    """Settings shared by the whole park (one broadcast value) or set per sensor, dense and
+    gathered rounds, learning: numba builds one variant of each loop, not one per mix of
+    array layouts it meets (seconds each)."""
+    from benchmarks.bench_detector import park
+
+    kernels = (take_samples, learn_samples, learn_baselines, _signal_round)
+    for tab in (busy_park(True), park(64)):
+        for dense_from in (0.0, 2.0):
+            det = Detector(tab, T0, dense_from=dense_from)
+            for batch in readings(tab.n, 40, 3):
+                det.step(batch)
+            det.learn(batch)
+    assert [len(k.signatures) for k in kernels] == [1, 1, 1, 1]
 
 
 def test_an_unsynchronised_park_equals_the_reference_through_full_rings_and_a_gap() -> None:
