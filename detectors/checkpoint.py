@@ -52,6 +52,7 @@ VERSION = 1
 # Conditions and their timers (the journal's), and the staleness clock (the restart's).
 NOT_MEMORY = frozenset(
     {
+        "sample_from",  # derived from pushed_ts: reset below
         "active",
         "pending_since",
         "quiet_lo",
@@ -240,6 +241,7 @@ def load(detector: Detector, path: Path, tags: Sequence[str]) -> CheckpointInfo:
             np.copyto(getattr(st, name), a)
         else:
             getattr(st, name)[..., dst] = a[..., src]
+    st.sample_from[0] = -np.inf  # the windows moved: no bound known
     return replace(
         info,
         seconds=time.perf_counter() - started,

@@ -34,33 +34,39 @@ _I, _F, _B, _U = types.int64, types.float64, types.boolean, types.uint32
 @kernel(
     reads(_I), reads(_F), reads(_F), reads(_B), writes(_B), window.WINDOW,
     writes(_F), writes(_F), writes(_F), writes(_B), writes(_F), writes(_B),
-    reads(_F), reads(_F), _I,
+    reads(_F), reads(_F), _I, _B, writes(_F),
 )  # fmt: skip
 def take_samples(
     rows, t, v, usable, due, w,
     pushed_ts, slope, stderr, is_significant, trend_wake, co_dirty,
-    sample_every_s, rate_window_s, rebase_cap,
+    sample_every_s, rate_window_s, rebase_cap, whole, sample_from,
 ):  # fmt: skip
     """Push each usable reading (t, v) into its sensor's window if that is due (its newest
     sample at least sample_every_s older, or none) and refit the slope of those.
 
     `due` (bool per row) receives which took a sample; returns how many did. At most
-    `rebase_cap` windows whose origin is more than REBASE_S behind are rebased.
+    `rebase_cap` windows whose origin is more than REBASE_S behind are rebased. A round over
+    the `whole` park sets `sample_from[0]` to a ts before which no window is due.
     """
     taken = rebased = 0
+    soonest = np.inf
     for k in range(rows.shape[0]):
         i = rows[k]
         due[k] = usable[k] and t[k] - pushed_ts[i] >= sample_every_s[i]
-        if not due[k]:
-            continue
-        taken += 1
-        x = window.push(i, t[k], v[k], rate_window_s[i], w)
-        if x > window.REBASE_S and rebased < rebase_cap:
-            window.rebase(i, w)
-            rebased += 1
-        pushed_ts[i] = t[k]
-        trend_wake[i] = -np.inf  # a new slope: judge RATE and PREDICT_* now
-        co_dirty[i] = True
+        if due[k]:
+            taken += 1
+            x = window.push(i, t[k], v[k], rate_window_s[i], w)
+            if x > window.REBASE_S and rebased < rebase_cap:
+                window.rebase(i, w)
+                rebased += 1
+            pushed_ts[i] = t[k]
+            trend_wake[i] = -np.inf  # a new slope: judge RATE and PREDICT_* now
+            co_dirty[i] = True
+        if whole:  # when this window is next due (NaN: empty and no window: now)
+            nxt = pushed_ts[i] + sample_every_s[i]
+            soonest = min(soonest, nxt) if nxt == nxt else -np.inf
+    if whole:  # 1 ms early: the bound is compared with a max ts, not as t - pushed >= every
+        sample_from[0] = soonest - 1e-3
     # The fits in a second pass: interleaved with the pushes' loads from the ring, their
     # chains of divisions left the core waiting (6.2 ms against 4.8 at 100k).
     for k in range(rows.shape[0]):

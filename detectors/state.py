@@ -272,6 +272,10 @@ class State:
     v0: np.ndarray
     sums: np.ndarray  # float64 (5, n): sum x, y, xx, xy, yy
     pushed_ts: np.ndarray  # float64, ts of the newest sample in the window; -inf: empty
+    # float64 (1,): no window takes a sample before this ts (a lower bound, set by a round
+    # over the whole park; -inf: unknown). A synchronised park's steps between two samples
+    # skip the sampling loop.
+    sample_from: np.ndarray
     tail_ts: np.ndarray  # float64, ts of the oldest sample in the window (count > 0)
     slope: np.ndarray  # float64, units/s of the window after the last accepted sample
     stderr: np.ndarray  # float64, standard error of that slope
@@ -337,6 +341,7 @@ class State:
             v0=np.zeros(n),
             sums=np.zeros((5, n)),
             pushed_ts=np.full(n, -np.inf),
+            sample_from=np.full(1, -np.inf),
             tail_ts=nan(),
             slope=nan(),
             stderr=nan(),

@@ -87,12 +87,16 @@ def advance_trends(
     # never filled or restarted) takes the first. Those refit their slope.
     idx = indices(rows, st.count.size)
     due = np.empty(idx.size, bool)
+    whole = isinstance(rows, slice) and idx.size == st.count.size
     cap = max(64, int((idx.size if isinstance(rows, slice) else st.count.size) * REBASE_SHARE))
-    taken = take_samples(
-        idx, t, v, _every(idx.size) if usable is None else usable, due, window.Window.of(st),
-        st.pushed_ts, st.slope, st.stderr, st.significant, st.trend_wake, st.co_dirty,
-        p.sample_every_s, p.rate_window_s, cap,
-    )  # fmt: skip
+    if idx.size and float(t.max()) < st.sample_from[0]:
+        taken = 0  # no window is due (a synchronised park between two samples)
+    else:
+        taken = take_samples(
+            idx, t, v, _every(idx.size) if usable is None else usable, due, window.Window.of(st),
+            st.pushed_ts, st.slope, st.stderr, st.significant, st.trend_wake, st.co_dirty,
+            p.sample_every_s, p.rate_window_s, cap, whole, st.sample_from,
+        )  # fmt: skip
     # Between samples a sensor's RATE and PREDICT_* change only at its trend_wake (set
     # below when they are judged): the others skip the fit and the rules.
     awake = t >= st.trend_wake[rows]
@@ -250,6 +254,7 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     the next sample, the CUSUM from 0, and the baseline moves with the instrument."""
     st.count[rows] = 0
     st.pushed_ts[rows] = -np.inf  # the next usable reading is sampled
+    st.sample_from[0] = -np.inf
     st.significant[rows] = False  # too few samples
     st.trend_wake[rows] = -np.inf
     st.co_dirty[rows] = True
