@@ -14,21 +14,54 @@ with them; settings and state are the park's whole arrays, indexed by sensor.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import types
 
 from detectors import window
 from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step
 from detectors.checks.trend import least_squares
-from detectors.compiled import kernel, reads, writes
+from detectors.compiled import inlined, kernel, reads, writes
 from detectors.decide import hold_drift, significant
-from detectors.state import PROCESS_BITS
+from detectors.state import PROCESS_BITS, State
 from hazardwatch.model import Condition
 
 _DRIFT = np.int64(Condition.DRIFT.bit)
 _PROCESS = np.int64(PROCESS_BITS)
 _NOT_DRIFT = np.int64(PROCESS_BITS & ~Condition.DRIFT.bit)
 _I, _F, _B, _U = types.int64, types.float64, types.boolean, types.uint32
+
+
+class Baseline(NamedTuple):
+    """A park's learned-baseline arrays (the State's own), as the compiled loops take them."""
+
+    base_mean: np.ndarray
+    base_var: np.ndarray
+    base_n: np.ndarray
+    warm: np.ndarray
+    base_sigma: np.ndarray
+
+    @classmethod
+    def of(cls, st: State) -> Baseline:
+        return cls(*(getattr(st, name) for name in cls._fields))
+
+
+BASELINE = types.NamedTuple((writes(_F), writes(_F), writes(_F), writes(_B), writes(_F)), Baseline)
+
+
+@inlined
+def _learn(i, value, sigma, learn, b, warmup_n, alpha, sigma_floor):  # fmt: skip
+    """Sensor i's baseline learns `value` if `learn` (`sigma`: its spread before); its warm
+    flag and spread follow."""
+    n, var = b.base_n[i], b.base_var[i]
+    if learn:
+        mean, var = baseline_step(value, b.base_mean[i], var, n, warmup_n, alpha, sigma)
+        b.base_mean[i], b.base_var[i] = mean, var
+        n += 1.0
+        b.base_n[i] = n
+    b.warm[i] = n >= warmup_n
+    b.base_sigma[i] = baseline_sigma(var, sigma_floor)
 
 
 @kernel(
@@ -83,12 +116,11 @@ def take_samples(
 
 @kernel(
     reads(_I), reads(_F), reads(_F), reads(_F), writes(_U), reads(_B),
-    writes(_F), writes(_F), writes(_F), writes(_B), writes(_F), writes(_F, 2), writes(_F),
+    BASELINE, writes(_F, 2), writes(_F),
     reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F),
 )  # fmt: skip
 def learn_samples(
-    rows, t, v, sigma, bits, due,
-    base_mean, base_var, base_n, warm, base_sigma, cusum, drift_off_since,
+    rows, t, v, sigma, bits, due, base, cusum, drift_off_since,
     drift_h_sigma, drift_k_sigma, warmup_n, alpha, sigma_floor, drift_off_delay_s,
 ):  # fmt: skip
     """The CUSUM, DRIFT and the baseline of each row that took a sample (`due`).
@@ -104,13 +136,14 @@ def learn_samples(
             continue
         i = rows[k]
         value, s, b = v[k], sigma[k], np.int64(bits[k])
-        mean, var, n = base_mean[i], base_var[i], base_n[i]
         h_sigma = drift_h_sigma[i]
         was = (b & _DRIFT) != 0
-        run = (b & _NOT_DRIFT) == 0 and warm[i] and h_sigma == h_sigma  # DRIFT configured
+        run = (b & _NOT_DRIFT) == 0 and base.warm[i] and h_sigma == h_sigma  # DRIFT set
         drift = was
         if run:
-            hi, lo = cusum_step(value, mean, s, drift_k_sigma[i], h_sigma, cusum[0, i], cusum[1, i])
+            hi, lo = cusum_step(
+                value, base.base_mean[i], s, drift_k_sigma[i], h_sigma, cusum[0, i], cusum[1, i]
+            )
             drift = hold_drift(hi, lo, h_sigma * s, was)
         if was:  # the off-delay runs from the first reading that wanted DRIFT cleared
             since = drift_off_since[i]
@@ -124,28 +157,14 @@ def learn_samples(
             cusum[0, i], cusum[1, i] = hi, lo
         b = (b & ~_DRIFT) | (_DRIFT if drift else 0)
         bits[k] = b
-        if (b & _PROCESS) == 0:
-            mean, var = baseline_step(value, mean, var, n, warmup_n[i], alpha[i], s)
-            base_mean[i], base_var[i] = mean, var
-            n += 1.0
-            base_n[i] = n
-        warm[i] = n >= warmup_n[i]
-        base_sigma[i] = baseline_sigma(var, sigma_floor[i])
+        learn = (b & _PROCESS) == 0
+        _learn(i, value, s, learn, base, warmup_n[i], alpha[i], sigma_floor[i])
 
 
-@kernel(
-    reads(_I), reads(_F), writes(_F), writes(_F), writes(_F), writes(_B), writes(_F),
-    reads(_F), reads(_F), reads(_F),
-)  # fmt: skip
-def learn_baselines(
-    rows, v, base_mean, base_var, base_n, warm, base_sigma, warmup_n, alpha, sigma_floor
-):  # fmt: skip
+@kernel(reads(_I), reads(_F), BASELINE, reads(_F), reads(_F), reads(_F))
+def learn_baselines(rows, v, base, warmup_n, alpha, sigma_floor):  # fmt: skip
     """Teach the baseline of each of `rows` (no duplicates) one reading; no conditions."""
     for k in range(rows.shape[0]):
         i = rows[k]
-        mean, var, n = base_mean[i], base_var[i], base_n[i]
-        s = baseline_sigma(var, sigma_floor[i])
-        mean, var = baseline_step(v[k], mean, var, n, warmup_n[i], alpha[i], s)
-        base_mean[i], base_var[i], base_n[i] = mean, var, n + 1.0
-        warm[i] = n + 1.0 >= warmup_n[i]
-        base_sigma[i] = baseline_sigma(var, sigma_floor[i])
+        s = baseline_sigma(base.base_var[i], sigma_floor[i])
+        _learn(i, v[k], s, True, base, warmup_n[i], alpha[i], sigma_floor[i])

@@ -50,12 +50,6 @@ LIMIT_BITS = sum(s.condition.bit for s in SLOTS) | sum(
 )
 
 
-def columns(a: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-    """The columns `rows` of a 2-D state array: a view for a slice, else a copy (take() on
-    axis 1 gathers a few times faster than fancy indexing of both axes)."""
-    return a[:, rows] if isinstance(rows, slice) else a.take(rows, axis=1)
-
-
 # Samples kept per sensor for the least-squares slope: the window is the last
 # `rate_window_s` seconds or the last RING_SIZE samples, whichever is shorter. A sensor
 # reporting faster than 0.9 x rate_window_s / RING_SIZE feeds the window at that spacing,
@@ -304,7 +298,6 @@ class State:
     prev_value: np.ndarray
     prev_ts: np.ndarray
     # float64 (4, n): the last two non-spike measurements, newer first: v1, t1, v2, t2.
-    # (int8 (1,)) and writes the new reading over (v2, t2) instead of copying (v1, t1) down.
     hist: np.ndarray
     noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
     smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
@@ -369,14 +362,6 @@ class State:
     @property
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
-
-
-def setting(a: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-    """a[rows] of a Params column; a setting every sensor shares (zero stride) stays a view
-    of its one value instead of a gather of copies of it."""
-    if a.strides[0] == 0 and not isinstance(rows, slice):
-        return a[: rows.size]
-    return a[rows]
 
 
 def rows_at(rows: np.ndarray | slice, positions: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from detectors.decide import (
     hold_rate,
     window_filled,
 )
-from detectors.sampling import learn_baselines, learn_samples, take_samples
+from detectors.sampling import Baseline, learn_baselines, learn_samples, take_samples
 from detectors.state import (
     SLOTS,
     Params,
@@ -156,8 +156,7 @@ def advance_trends(
     # drift faster the faster a sensor reports.
     if taken:
         learn_samples(
-            idx, t, v, sigma, bits, due,
-            st.base_mean, st.base_var, st.base_n, st.warm, st.base_sigma, st.cusum,
+            idx, t, v, sigma, bits, due, Baseline.of(st), st.cusum,
             st.drift_off_since, p.drift_h_sigma, p.drift_k_sigma, p.warmup_n, p.alpha,
             p.sigma_floor, p.drift_off_delay_s,
         )  # fmt: skip
@@ -265,6 +264,6 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
 def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
     """Teach the baseline of `rows` (no duplicates) one reading each; no conditions."""
     learn_baselines(
-        np.asarray(rows, np.int64), np.asarray(v, np.float64), st.base_mean, st.base_var,
-        st.base_n, st.warm, st.base_sigma, p.warmup_n, p.alpha, p.sigma_floor,
+        np.asarray(rows, np.int64), np.asarray(v, np.float64), Baseline.of(st),
+        p.warmup_n, p.alpha, p.sigma_floor,
     )  # fmt: skip
