@@ -4,7 +4,6 @@ loaded before the journal's conditions, reported in /api/health. Real files, rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from hazardwatch.model import Batch
 from hazardwatch.service import Service, Settings
 from tests.brokers import Mosquitto
 from tests.e2e.harness import E2E_SITE
+from tests.waiting import until
 
 T0 = 1_763_800_000.0
 BASELINE = ("base_n", "base_mean", "base_var", "base_sigma", "warm", "cusum")
@@ -36,14 +36,6 @@ def _readings(svc: Service, rounds: range) -> Batch:
     return Batch.of(sensor, T0 + 5.0 * k, value)
 
 
-async def _until(check: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.integration
 async def test_memory_saved_while_running_and_at_shutdown_comes_back_after_a_restart(
     mosquitto: Mosquitto, tmp_path: Path
@@ -55,7 +47,7 @@ async def test_memory_saved_while_running_and_at_shutdown_comes_back_after_a_res
     running = asyncio.create_task(svc.run(stop, serve_http=False))
     try:
         svc.handle_batch(_readings(svc, range(20)))
-        await _until(lambda: svc.memory.stats.saves >= 1, "a periodic checkpoint")
+        await until(lambda: svc.memory.stats.saves >= 1, "a periodic checkpoint", 10.0, 0.02)
         saves = svc.memory.stats.saves
         for _ in range(5):  # nothing new applied: nothing rewritten
             await asyncio.sleep(0.05)

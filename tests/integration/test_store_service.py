@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from hazardwatch.storage import InfluxSettings, Spool, SpooledStore, SqliteStore
 from ingest import Receipt
 from tests.e2e.harness import E2E_SITE
 from tests.victoria import VictoriaMetrics
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +28,6 @@ FAST_RETRY = {"store_backoff_s": 0.05, "store_backoff_max_s": 0.2, "store_retry_
 def readings(start: int, n: int, sensors: int) -> Batch:
     k = np.arange(start, start + n)
     return Batch.of(k % sensors, T0 + k, k * 0.5)
-
-
-async def until(check: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    """Poll `check()` (bounded) until it is true."""
-    for _ in range(int(timeout_s / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_influx_outage_spools_in_health_and_drains_exactly_once(
