@@ -442,6 +442,14 @@ def replay(
         Path | None,
         typer.Option(help="Transfer plans, one JSON object a line (simulate writes .plans.jsonl)"),
     ] = None,
+    comm_loss: Annotated[
+        bool,
+        typer.Option(
+            "--comm-loss",
+            help="Judge silence as live: COMM_LOSS after a sensor's stale time, gaps in the"
+            " data included (default: a gap is a gap)",
+        ),
+    ] = False,
 ) -> None:
     """Run the live detector and alarm code over recorded readings; write the alarms."""
     from hazardwatch.replay import ReplayInputError
@@ -460,6 +468,7 @@ def replay(
             slice_s=slice_s,
             chunk_rows=chunk_rows,
             plans=plans,
+            comm_loss=comm_loss,
         )
     except ReplayInputError as exc:
         raise _fail(f"replay: {exc}") from None

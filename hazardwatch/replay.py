@@ -3,10 +3,14 @@
 A `Service` on a `FakeClock` (no MQTT, no HTTP) takes the readings in time slices of
 `slice_s` seconds of data time, aligned to whole multiples of `slice_s` since the epoch.
 For each slice the clock moves to the slice's end, the slice's readings go through
-`Service.handle_batch` (detector, then alarm manager and journal, as live), then the
-stale check runs at that time, as the live service's periodic check does. Across a gap
-in the data the stale check runs at each slice end where a sensor falls silent, so
-communication loss is raised when live would have raised it.
+`Service.handle_batch` (detector, then alarm manager and journal, as live).
+
+A back-test judges the process, not the network of the past: by default a gap in the
+recorded history is a gap, and no COMM_LOSS is raised for silence (recorded series have
+holes, irregular timestamps and exports that skip unchanged values). With `comm_loss`
+the stale check runs after each slice, as the live service's periodic check does, and
+across a gap at each slice end where a sensor falls silent, so communication loss is
+raised when live would have raised it.
 
 Each alarm transition becomes one line of the output (see `alarm_line`); bad rows are
 counted by `ingest.Reason` and written to a dead-letter file beside the output.
@@ -110,6 +114,7 @@ class ReplaySummary:
     out_of_order: int = 0  # readings older than their sensor's last; the detector ignored them
     slices: int = 0
     chunks: int = 0
+    comm_loss: bool = False  # silence judged as live (the stale check ran)
     learn_rows: int = 0
     learn_readings: int = 0
     learn_mode: str = ""  # "learn" (Detector.learn) | "step" (ran, alarms not written) | ""
@@ -154,6 +159,13 @@ class ReplaySummary:
                 f"  transfer plans from {self.plans}: {self.plans_read} used, {bad} rejected"
                 + (f" ({detail}; written to {self.deadletter})" if bad else "")
             )
+        if self.comm_loss:
+            out.append("  silence judged as live: COMM_LOSS after each sensor's stale time")
+        else:
+            out.append(
+                "  gaps in the data are gaps: no COMM_LOSS from silence (--comm-loss judges"
+                " silence as live)"
+            )
         if self.late or self.out_of_order:
             out.append(
                 f"  late rows (their slice had run) {self.late}; readings older than their"
@@ -193,8 +205,10 @@ class _Run:
         out: IO[bytes],
         summary: ReplaySummary,
         plans: Plans | None = None,
+        comm_loss: bool = False,
     ) -> None:
         self.service = service
+        self.comm_loss = comm_loss
         self.plans = plans
         self.detector = service.detector
         self.clock = clock
@@ -229,7 +243,8 @@ class _Run:
                 self.checked = s.start
         replaying = n_learning < len(learning)
         self.replaying |= replaying
-        self._catch_up(s.start, write=self.replaying)
+        if self.comm_loss:
+            self._catch_up(s.start, write=self.replaying)
         self.clock.set(s.end)
         if self.plans is not None:
             for plan in self.plans.due(s.end):  # the operator plans before the pump starts
@@ -238,7 +253,8 @@ class _Run:
             self._step(s.part(learning), write=False)
         if replaying:
             self._step(rest, write=True)
-        self._stale(s.end, write=self.replaying)
+        if self.comm_loss:
+            self._stale(s.end, write=self.replaying)
 
     def _step(self, batch: Batch, *, write: bool) -> None:
         before = self.detector.stats["out_of_order"]
@@ -291,12 +307,15 @@ def replay(
     chunk_rows: int = CHUNK_ROWS,
     default_period_s: float = 10.0,
     plans: Path | None = None,
+    comm_loss: bool = False,
 ) -> ReplaySummary:
     """Replay a CSV of readings through a Service on a FakeClock; write alarms to `output`.
 
     Without `site` the CSV must be wide: its columns become generic sensors. `data_dir`
     (default: a temporary folder) must not already hold an alarm journal. `plans`: transfer
     plans as JSON lines (hazardwatch.replay_plans), handed to the service as they fall due.
+    `comm_loss`: judge silence as live does (COMM_LOSS after a sensor's stale time, gaps
+    included); by default a gap in the data raises nothing.
     Bad rows never raise; a file that cannot be read at all raises ReplayInputError.
     """
     input, output = Path(input), Path(output)
@@ -312,6 +331,7 @@ def replay(
             "empty one (give an empty folder, or leave --data-dir out for a temporary one)"
         )
     summary = ReplaySummary(str(input), str(output), str(deadletter_path(output)))
+    summary.comm_loss = comm_loss
     with contextlib.ExitStack() as stack:
         if data_dir is None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hw-replay-")))
@@ -366,7 +386,7 @@ def replay(
                 # A replay starts from an empty memory, as from an empty journal.
                 settings = Settings(data_dir=Path(data_dir), checkpoint_interval_s=0)
                 service = Service(site, settings, clock=clock)
-                run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded)
+                run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded, comm_loss)
             return run
 
         try:

@@ -115,7 +115,7 @@ def test_published_readings_raise_what_their_replay_raises(
     out = tmp_path / "alarms.jsonl"
     done = subprocess.run(
         [sys.executable, "-m", "hazardwatch", "replay", "--config", str(site_file),
-         "--input", str(csv), "--output", str(out)],
+         "--input", str(csv), "--output", str(out), "--comm-loss"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

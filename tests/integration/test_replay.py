@@ -1,7 +1,8 @@
 """`hazardwatch replay`: recorded readings through the live detector and alarm code.
 
 Real files, a real journal; the live path it must equal is `Service.handle_batch` driven
-slice by slice with a stale check at every slice end.
+slice by slice, with a stale check at every slice end when replay judges silence
+(`comm_loss`) and without one by default (a gap in recorded history is a gap).
 """
 
 from __future__ import annotations
@@ -155,8 +156,11 @@ def test_unusable_input_is_refused_with_exit_code_2(site_file: Path, tmp_path: P
 # ------------------------------------------------------------------ equal to the live path
 
 
-def _live(site: Site, rows: list[tuple[float, str, float]], slice_s: float, data: Path) -> list:
-    """`Service.handle_batch` per slice and a stale check at every slice end, gaps included."""
+def _live(
+    site: Site, rows: list[tuple[float, str, float]], slice_s: float, data: Path, *, stale: bool
+) -> list:
+    """`Service.handle_batch` per slice and, if `stale`, a stale check at every slice end,
+    gaps included."""
     by_slice: dict[int, list[tuple[float, str, float]]] = defaultdict(list)
     for row in rows:
         by_slice[math.floor(row[0] / slice_s)].append(row)
@@ -174,7 +178,8 @@ def _live(site: Site, rows: list[tuple[float, str, float]], slice_s: float, data
                 [v for _, _, v in part],
             )
             events += svc.handle_batch(batch)
-        events += svc.handle_changes(svc.detector.check_stale(clock.now()))
+        if stale:
+            events += svc.handle_changes(svc.detector.check_stale(clock.now()))
     svc.close()
     return [
         (e.ts, e.alarm.id, e.alarm.tag, e.alarm.condition.label, e.event.value,
@@ -233,16 +238,33 @@ def test_replay_equals_the_live_path_on_the_same_readings(
     csv = _long_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "alarms.jsonl"
     # Chunks of 9 rows: slices are cut across chunk boundaries.
-    summary = replay(csv, out, site=site, slice_s=slice_s, chunk_rows=9)
+    summary = replay(csv, out, site=site, slice_s=slice_s, chunk_rows=9, comm_loss=True)
     assert summary.chunks == math.ceil(len(rows) / 9) and summary.late == 0
     got = _as_tuples(_lines(out))
-    want = _live(site, rows, slice_s, tmp_path / "live")
+    want = _live(site, rows, slice_s, tmp_path / "live", stale=True)
     assert got == want
     conditions = {(x[2], x[3]) for x in got}
     assert {(LT, "hh"), ("e1-S1-PT", "h"), ("e1-T1-GT", "gas1"), (LT, "comm_loss")} <= conditions
     # The gap: every sensor falls silent after its last reading in second 69 plus 15 s.
     comm = [x for x in got if x[3] == "comm_loss" and x[4] == "activate"]
     assert comm and all(T0 + 84 < x[0] <= T0 + 85 + slice_s for x in comm)
+
+
+@pytest.mark.parametrize("slice_s", [1.0, 2.5])
+def test_replay_by_default_equals_the_live_path_without_the_stale_check(
+    site: Site, tmp_path: Path, slice_s: float
+) -> None:
+    rows = _park_history(seed=5, slice_s=slice_s)
+    csv = _long_csv(tmp_path / "r.csv", rows)
+    out = tmp_path / "alarms.jsonl"
+    summary = replay(csv, out, site=site, slice_s=slice_s, chunk_rows=9)
+    got = _as_tuples(_lines(out))
+    assert got == _live(site, rows, slice_s, tmp_path / "live", stale=False)
+    # The 40 s gap is a gap: the process alarms are there, no communication loss.
+    conditions = {(x[2], x[3]) for x in got}
+    assert {(LT, "hh"), ("e1-S1-PT", "h"), ("e1-T1-GT", "gas1")} <= conditions
+    assert not [x for x in got if x[3] == "comm_loss"]
+    assert any("gaps in the data are gaps" in line for line in summary.lines())
 
 
 def test_late_duplicate_and_out_of_order_rows_are_counted(site: Site, tmp_path: Path) -> None:
@@ -264,23 +286,46 @@ def test_late_duplicate_and_out_of_order_rows_are_counted(site: Site, tmp_path: 
 # ------------------------------------------------------------------ generic sensors, learning
 
 
-def test_wide_csv_without_config_becomes_generic_sensors(tmp_path: Path) -> None:
-    csv = tmp_path / "w.csv"
+def _wide_with_gap(path: Path) -> Path:
+    """Two columns once a second; TI-7 silent from row 20 to row 40 (stale after 3 s)."""
     lines = ["ts,FIC-101,TI-7"]
-    for k in range(30):
-        b = "" if k >= 20 else f"{50 + 0.01 * (k % 3)}"  # TI-7 stops reporting after row 20
+    for k in range(50):
+        b = "" if 20 <= k < 40 else f"{50 + 0.01 * (k % 3)}"
         lines.append(f"{T0 + k},{1.0 + 0.01 * (k % 2)},{b}")
-    csv.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_wide_csv_without_config_becomes_generic_sensors(tmp_path: Path) -> None:
+    csv = _wide_with_gap(tmp_path / "w.csv")
     out = tmp_path / "a.jsonl"
-    result = CliRunner().invoke(app, ["replay", "--input", str(csv), "--output", str(out)])
+    args = ["replay", "--input", str(csv), "--output", str(out), "--comm-loss"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "no --config: one generic sensor per column" in result.output
     assert "(wide CSV, 2 sensors)" in result.output
     lines_out = _lines(out)
-    # Period 1 s learned from the data, stale after 3 periods: silent since T0+19 -> T0+23.
-    assert _pick(lines_out, "TI-7", "comm_loss") == [(T0 + 23, "activate")]
+    # Period 1 s learned from the data, stale after 3 periods: silent since T0+19 -> T0+23;
+    # its next reading at T0+40 clears it.
+    assert _pick(lines_out, "TI-7", "comm_loss") == [(T0 + 23, "activate"), (T0 + 40, "clear")]
     assert not {x["condition"] for x in lines_out} & {"hh", "h", "l", "ll", "out_of_range"}
     assert {x["enterprise"] for x in lines_out} == {"replay"}
+
+
+def test_a_gap_in_a_wide_csv_is_no_comm_loss_unless_asked(tmp_path: Path) -> None:
+    csv = _wide_with_gap(tmp_path / "w.csv")
+    out = tmp_path / "a.jsonl"
+    result = CliRunner().invoke(app, ["replay", "--input", str(csv), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not [x for x in _lines(out) if x["condition"] == "comm_loss"]
+    assert "gaps in the data are gaps" in result.output
+    asked = tmp_path / "asked.jsonl"
+    result = CliRunner().invoke(
+        app, ["replay", "--input", str(csv), "--output", str(asked), "--comm-loss"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "COMM_LOSS after each sensor's stale time" in result.output
+    assert _pick(_lines(asked), "TI-7", "comm_loss") == [(T0 + 23, "activate"), (T0 + 40, "clear")]
 
 
 def _learn_file(tmp_path: Path) -> tuple[Path, int]:
