@@ -45,11 +45,9 @@ class Alarm:
 
     @property
     def category(self) -> str:
-        """`early_warning` (预警, before a limit), `instrument` (a fault of the measurement)
-        or `alarm` (报警): how the control room shows it."""
-        if self.condition.is_early_warning:
-            return "early_warning"
-        return "instrument" if self.condition.is_instrument else "alarm"
+        """How the control room shows it (hazardwatch.model.Category): `process` (报警),
+        `early_warning` (预警, before a limit), `instrument` or `communication`."""
+        return self.condition.category.value
 
     @property
     def is_open(self) -> bool:

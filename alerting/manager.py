@@ -77,6 +77,10 @@ class AlarmManager:
         self._reconcile_colours(journal.latest_colours())
         self._clear_orphans(restored)
 
+    def priority(self, condition: Condition) -> Priority:
+        """The priority this park gives `condition` (its default, or the site's override)."""
+        return self._priorities[condition]
+
     def _relocate(self, alarm: Alarm) -> Alarm:
         """Place a restored alarm in the current table: the site config may have changed.
 

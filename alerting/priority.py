@@ -32,32 +32,7 @@ class Priority(IntEnum):
 
 
 # A default only: the site may override it per condition (AlarmManager's `priorities`).
-DEFAULT_PRIORITY: dict[Condition, Priority] = {
-    Condition.HH: Priority.HIGH,
-    Condition.LL: Priority.HIGH,
-    Condition.GAS2: Priority.HIGH,
-    Condition.H: Priority.MEDIUM,
-    Condition.L: Priority.MEDIUM,
-    Condition.GAS1: Priority.MEDIUM,
-    Condition.COMM_LOSS: Priority.MEDIUM,
-    Condition.OUT_OF_RANGE: Priority.LOW,
-    Condition.BAD_QUALITY: Priority.LOW,
-    # Early warnings rank with the first-level alarms they come before.
-    Condition.RATE: Priority.MEDIUM,
-    Condition.PREDICT_HH: Priority.MEDIUM,
-    Condition.PREDICT_LL: Priority.MEDIUM,
-    Condition.DRIFT: Priority.MEDIUM,
-    Condition.CO_RISE: Priority.MEDIUM,
-    Condition.OVERRUN: Priority.MEDIUM,
-    Condition.COOLING_LOST: Priority.MEDIUM,
-    # Signal faults are for maintenance, not the process.
-    Condition.STUCK: Priority.LOW,
-    Condition.SPIKE: Priority.LOW,
-    Condition.NOISY: Priority.LOW,
-    Condition.STEP: Priority.LOW,
-    # Several detectors of one area agree: more certain than any one of them (GB 16808-2025).
-    Condition.AREA_GAS: Priority.HIGH,
-}
+DEFAULT_PRIORITY: dict[Condition, Priority] = {c: Priority(int(c.severity)) for c in Condition}
 
 _COLOUR: dict[Priority, RiskColour] = {
     Priority.HIGH: RiskColour.RED,

@@ -16,6 +16,8 @@ from alerting import AlarmNotFound, InvalidTransition, Priority
 from dashboards.live import Hub
 from dashboards.schemas import (
     AckRequest,
+    ConditionOut,
+    ConditionsOut,
     EnterpriseOut,
     ErrorOut,
     HazardSourceOut,
@@ -115,6 +117,24 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
                 for e in site.enterprises
             ],
             sensors=table.n,
+        )
+
+    @router.get(
+        "/conditions", tags=["service"], summary="Each condition: category, priority, labels"
+    )
+    async def list_conditions() -> ConditionsOut:
+        return ConditionsOut(
+            conditions=[
+                ConditionOut(
+                    condition=c.label,
+                    bit=c.bit,
+                    category=c.category.value,
+                    priority=view.alarms.priority(c).label,
+                    zh=c.info.zh,
+                    en=c.info.en,
+                )
+                for c in Condition
+            ]
         )
 
     @router.get("/alarms", tags=["alarms"], summary="Alarms, most urgent and newest first")

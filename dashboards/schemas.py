@@ -135,3 +135,18 @@ class ErrorOut(BaseModel):
     """Body of a 404 or 409 answer."""
 
     detail: str
+
+
+class ConditionOut(BaseModel):
+    """One row of the condition table (hazardwatch.model.CONDITIONS) as this park ranks it."""
+
+    condition: str
+    bit: int
+    category: str = Field(description="process | early_warning | instrument | communication")
+    priority: PriorityName
+    zh: str
+    en: str
+
+
+class ConditionsOut(BaseModel):
+    conditions: list[ConditionOut]

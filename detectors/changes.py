@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from hazardwatch.model import CONDITION_SEVERITY, Condition, ConditionChange
+from hazardwatch.model import Condition, ConditionChange
 
 _CONDITIONS = tuple(Condition)
-_SEVERITY = tuple(CONDITION_SEVERITY[c] for c in _CONDITIONS)
+_SEVERITY = tuple(c.severity for c in _CONDITIONS)
 _CODES = np.array([int(c) for c in _CONDITIONS], np.int64)
 _SHIFTS = _CODES.astype(np.uint32)  # Condition.bit is 1 << int(condition)
 _PREDICTS = (int(Condition.PREDICT_HH), int(Condition.PREDICT_LL))  # the rows of State.eta

@@ -6,12 +6,14 @@ top of every other package and are imported by name.
 
 from hazardwatch.clock import Clock, FakeClock, SystemClock
 from hazardwatch.model import (
-    CONDITION_SEVERITY,
+    CONDITIONS,
     FLAG_TS_FROM_RECEIPT,
     AlarmState,
     Batch,
+    Category,
     Condition,
     ConditionChange,
+    ConditionInfo,
     Enterprise,
     HazardSource,
     HazardWatchError,
@@ -28,13 +30,15 @@ from hazardwatch.model import (
 )
 
 __all__ = [
-    "CONDITION_SEVERITY",
+    "CONDITIONS",
     "FLAG_TS_FROM_RECEIPT",
     "AlarmState",
     "Batch",
+    "Category",
     "Clock",
     "Condition",
     "ConditionChange",
+    "ConditionInfo",
     "Enterprise",
     "FakeClock",
     "HazardSource",

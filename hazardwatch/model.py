@@ -97,71 +97,102 @@ class Condition(IntEnum):
         return 1 << int(self)
 
     @property
+    def info(self) -> ConditionInfo:
+        """Its row of CONDITIONS."""
+        return CONDITIONS[self]
+
+    @property
+    def category(self) -> Category:
+        return CONDITIONS[self].category
+
+    @property
+    def severity(self) -> Severity:
+        return CONDITIONS[self].severity
+
+    @property
     def is_instrument(self) -> bool:
-        """A fault of the measurement, not of the process."""
-        return self in INSTRUMENT_CONDITIONS
+        """Not the process: a fault of the measurement or of its communication."""
+        return CONDITIONS[self].category in (Category.INSTRUMENT, Category.COMMUNICATION)
 
     @property
     def is_early_warning(self) -> bool:
         """A warning (预警) that comes before a limit alarm (报警)."""
-        return self in EARLY_WARNING_CONDITIONS
+        return CONDITIONS[self].category is Category.EARLY_WARNING
 
 
-INSTRUMENT_CONDITIONS = frozenset(
-    {
-        Condition.OUT_OF_RANGE,
-        Condition.BAD_QUALITY,
-        Condition.COMM_LOSS,
-        Condition.STUCK,
-        Condition.SPIKE,
-        Condition.NOISY,
-        Condition.STEP,
-    }
-)
-EARLY_WARNING_CONDITIONS = frozenset(
-    {
-        Condition.RATE,
-        Condition.PREDICT_HH,
-        Condition.PREDICT_LL,
-        Condition.DRIFT,
-        Condition.CO_RISE,
-        Condition.OVERRUN,
-        Condition.COOLING_LOST,
-    }
-)
+class Category(StrEnum):
+    """How the control room treats a condition (the value is what the API says)."""
+
+    PROCESS = "process"  # 报警: the process reached a limit
+    EARLY_WARNING = "early_warning"  # 预警: before any limit is reached
+    INSTRUMENT = "instrument"  # 仪表: a fault of the measurement, for maintenance
+    COMMUNICATION = "communication"  # 通讯: the reading does not arrive
 
 
 class Severity(IntEnum):
-    """How serious a condition is in itself; alerting maps it to a priority."""
+    """How serious a condition is in itself; alerting maps it to a priority (same scale)."""
 
     LOW = 1
     MEDIUM = 2
     HIGH = 3
 
 
-CONDITION_SEVERITY: dict[Condition, Severity] = {
-    Condition.HH: Severity.HIGH,
-    Condition.LL: Severity.HIGH,
-    Condition.GAS2: Severity.HIGH,
-    Condition.H: Severity.MEDIUM,
-    Condition.L: Severity.MEDIUM,
-    Condition.GAS1: Severity.MEDIUM,
-    Condition.COMM_LOSS: Severity.MEDIUM,
-    Condition.OUT_OF_RANGE: Severity.LOW,
-    Condition.BAD_QUALITY: Severity.LOW,
-    Condition.RATE: Severity.MEDIUM,
-    Condition.PREDICT_HH: Severity.MEDIUM,
-    Condition.PREDICT_LL: Severity.MEDIUM,
-    Condition.DRIFT: Severity.MEDIUM,
-    Condition.STUCK: Severity.LOW,
-    Condition.SPIKE: Severity.LOW,
-    Condition.NOISY: Severity.LOW,
-    Condition.AREA_GAS: Severity.HIGH,
-    Condition.CO_RISE: Severity.MEDIUM,
-    Condition.STEP: Severity.LOW,
-    Condition.OVERRUN: Severity.MEDIUM,
-    Condition.COOLING_LOST: Severity.MEDIUM,
+@dataclass(frozen=True, slots=True)
+class ConditionInfo:
+    """One row of the condition table: what a condition is, for every stage that shows it.
+
+    `severity` is also the default priority (alerting.DEFAULT_PRIORITY; a site may override).
+    """
+
+    category: Category
+    severity: Severity
+    zh: str
+    en: str
+
+
+def _row(category: Category, severity: Severity, zh: str, en: str) -> ConditionInfo:
+    return ConditionInfo(category, severity, zh, en)
+
+
+_P, _E, _I, _C = (
+    Category.PROCESS,
+    Category.EARLY_WARNING,
+    Category.INSTRUMENT,
+    Category.COMMUNICATION,
+)
+_LO, _MED, _HI = Severity.LOW, Severity.MEDIUM, Severity.HIGH
+
+# The one condition table: a new condition is a member of Condition and a row here; the
+# priorities, the API (GET /api/conditions) and the page read it. Early warnings rank with
+# the first-level alarms they come before; signal faults are for maintenance, not the
+# process; several gas detectors of one area agreeing is more certain than any one of them
+# (GB 16808-2025).
+CONDITIONS: dict[Condition, ConditionInfo] = {
+    Condition.HH: _row(_P, _HI, "高高", "High-high"),
+    Condition.H: _row(_P, _MED, "高", "High"),
+    Condition.L: _row(_P, _MED, "低", "Low"),
+    Condition.LL: _row(_P, _HI, "低低", "Low-low"),
+    Condition.GAS2: _row(_P, _HI, "二级报警", "Gas level 2"),
+    Condition.GAS1: _row(_P, _MED, "一级报警", "Gas level 1"),
+    Condition.OUT_OF_RANGE: _row(_I, _LO, "超量程", "Out of range"),
+    Condition.BAD_QUALITY: _row(_I, _LO, "坏值", "Bad quality"),
+    Condition.COMM_LOSS: _row(_C, _MED, "通讯中断", "Communication lost"),
+    Condition.RATE: _row(_E, _MED, "变化率", "Rate of change"),
+    Condition.PREDICT_HH: _row(_E, _MED, "预计超高高", "Predicted high-high"),
+    Condition.PREDICT_LL: _row(_E, _MED, "预计超低低", "Predicted low-low"),
+    Condition.DRIFT: _row(_E, _MED, "漂移", "Drift from baseline"),
+    Condition.STUCK: _row(_I, _LO, "卡死", "Stuck"),
+    Condition.SPIKE: _row(_I, _LO, "尖峰", "Spike"),
+    Condition.NOISY: _row(_I, _LO, "噪声", "Noisy"),
+    Condition.AREA_GAS: _row(_P, _HI, "区域气体(多点确认)", "Area gas (confirmed)"),
+    Condition.CO_RISE: _row(_E, _MED, "温压同升", "Temperature and pressure rising"),
+    Condition.STEP: _row(_I, _LO, "阶跃", "Step"),
+    Condition.OVERRUN: _row(_E, _MED, "超计划液位", "Past the transfer plan"),
+    Condition.COOLING_LOST: _row(_E, _MED, "冷却失效", "Cooling lost"),
 }
+_missing = set(Condition) - set(CONDITIONS)
+if _missing:  # a condition without its row would reach the page unlabelled and unranked
+    raise HazardWatchError(f"hazardwatch.model.CONDITIONS has no row for {sorted(_missing)}")
 
 
 class AlarmState(StrEnum):

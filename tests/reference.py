@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hazardwatch.model import (
-    CONDITION_SEVERITY,
     Batch,
     Condition,
     ConditionChange,
@@ -459,7 +458,7 @@ def _change(
     i: int, cond: Condition, active: bool, v: float, t: float, eta: float = NAN
 ) -> ConditionChange:
     eta_ts = None if math.isnan(eta) else eta
-    return ConditionChange(i, cond, active, v, t, CONDITION_SEVERITY[cond], eta_ts)
+    return ConditionChange(i, cond, active, v, t, cond.severity, eta_ts)
 
 
 def _ordered(changes: list[ConditionChange]) -> list[ConditionChange]:

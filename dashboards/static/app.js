@@ -4,41 +4,14 @@
 "use strict";
 
 (() => {
-  const CONDITIONS = {
-    hh: "HH 高高",
-    h: "H 高",
-    l: "L 低",
-    ll: "LL 低低",
-    gas1: "GAS1 一级",
-    gas2: "GAS2 二级",
-    comm_loss: "COMM_LOSS 通讯中断",
-    out_of_range: "OUT_OF_RANGE 超量程",
-    bad_quality: "BAD_QUALITY 坏值",
-    rate: "RATE 变化率",
-    predict_hh: "PREDICT_HH 预计超高高",
-    predict_ll: "PREDICT_LL 预计超低低",
-    drift: "DRIFT 漂移",
-    stuck: "STUCK 卡死",
-    spike: "SPIKE 尖峰",
-    noisy: "NOISY 噪声",
-    step: "STEP 阶跃",
-    area_gas: "AREA_GAS 区域气体(多点确认)",
-    co_rise: "CO_RISE 温压同升",
-    overrun: "OVERRUN 超计划液位",
-    cooling_lost: "COOLING_LOST 冷却失效",
-  };
-  // 预警 comes before a limit is reached, 报警 when it is; instrument faults go to maintenance.
-  // The server says which (`category`); these sets only cover an older server.
+  // What each condition is (category, labels) comes from the server's one condition table
+  // (GET /api/conditions), loaded with the first snapshot.
   const CATEGORIES = {
     early_warning: "预警 WARNING",
-    alarm: "报警 ALARM",
+    process: "报警 ALARM",
     instrument: "仪表 FAULT",
+    communication: "通讯 COMM",
   };
-  const EARLY = new Set(["rate", "predict_hh", "predict_ll", "drift", "co_rise", "overrun",
-    "cooling_lost"]);
-  const INSTRUMENT = new Set([
-    "out_of_range", "bad_quality", "comm_loss", "stuck", "spike", "noisy", "step",
-  ]);
   const PRIORITIES = {
     high: { rank: 3, text: "高 HIGH" },
     medium: { rank: 2, text: "中 MEDIUM" },
@@ -70,6 +43,7 @@
     enterprises: new Map(), // id -> name
     sources: new Map(), // hazard source id -> hazard source from the API
     alarms: new Map(), // alarm id -> alarm (open ones only)
+    conditions: new Map(), // condition name -> its row of the condition table
     loading: false, // a snapshot is being fetched: live events wait in `held`
     again: false, // another refresh was asked for while one was running
     held: [],
@@ -109,8 +83,13 @@
 
   function category(a) {
     if (CATEGORIES[a.category]) return a.category;
-    if (EARLY.has(a.condition)) return "early_warning";
-    return INSTRUMENT.has(a.condition) ? "instrument" : "alarm";
+    const known = model.conditions.get(a.condition);
+    return known ? known.category : "process";
+  }
+
+  function conditionText(name) {
+    const known = model.conditions.get(name);
+    return known ? `${name.toUpperCase()} ${known.zh}` : name;
   }
 
   // Time left until a predicted crossing, from this browser's clock.
@@ -230,7 +209,7 @@
         "data-testid": "alarm-category",
         text: CATEGORIES[kind],
       }),
-      el("span", { text: ` ${CONDITIONS[a.condition] || a.condition}` }),
+      el("span", { text: ` ${conditionText(a.condition)}` }),
     );
     if (a.eta_ts !== null && a.eta_ts !== undefined && Number.isFinite(a.eta_ts)) {
       conditionCell.append(
@@ -341,11 +320,13 @@
     model.loading = true;
     model.held = [];
     try {
-      const [site, sources, alarms] = await Promise.all([
+      const [site, sources, alarms, conditions] = await Promise.all([
         getJSON("/api/site"),
         getJSON("/api/hazard-sources"),
         getJSON("/api/alarms?limit=500"),
+        getJSON("/api/conditions"),
       ]);
+      model.conditions = new Map(conditions.conditions.map((c) => [c.condition, c]));
       $("park-name").textContent = site.park;
       document.title = `${site.park} · HazardWatch`;
       model.enterprises = new Map(site.enterprises.map((e) => [e.id, e.name]));

@@ -22,7 +22,6 @@ import pytest
 from alerting import AlarmManager, Event, InvalidTransition, Journal
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import (
-    CONDITION_SEVERITY,
     AlarmState,
     Condition,
     ConditionChange,
@@ -77,7 +76,7 @@ def change(
     ts: float,
     eta_ts: float | None = None,
 ) -> ConditionChange:
-    severity = CONDITION_SEVERITY[condition]
+    severity = condition.severity
     return ConditionChange(sensor, condition, active, value, ts, severity, eta_ts=eta_ts)
 
 

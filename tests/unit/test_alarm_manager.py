@@ -23,7 +23,6 @@ from alerting import (
 )
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import (
-    CONDITION_SEVERITY,
     AlarmState,
     Condition,
     ConditionChange,
@@ -82,17 +81,17 @@ def make_site(*, reverse_a: bool = False, drop: str | None = None) -> Site:
 
 
 def on(sensor: int, condition: Condition, value: float, ts: float) -> ConditionChange:
-    return ConditionChange(sensor, condition, True, value, ts, CONDITION_SEVERITY[condition])
+    return ConditionChange(sensor, condition, True, value, ts, condition.severity)
 
 
 def off(sensor: int, condition: Condition, value: float, ts: float) -> ConditionChange:
-    return ConditionChange(sensor, condition, False, value, ts, CONDITION_SEVERITY[condition])
+    return ConditionChange(sensor, condition, False, value, ts, condition.severity)
 
 
 def predict(sensor: int, value: float, ts: float, eta_ts: float | None) -> ConditionChange:
     """PREDICT_HH active, the trend reaching HH at `eta_ts`."""
     c = Condition.PREDICT_HH
-    return ConditionChange(sensor, c, True, value, ts, CONDITION_SEVERITY[c], eta_ts=eta_ts)
+    return ConditionChange(sensor, c, True, value, ts, c.severity, eta_ts=eta_ts)
 
 
 @pytest.fixture

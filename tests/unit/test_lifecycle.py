@@ -126,13 +126,13 @@ def test_alarm_to_dict_is_json_with_labels_and_nan_as_none() -> None:
     assert d["value"] is None
     assert d["cleared_ts"] is None and d["acked_by"] is None
     assert d["eta_ts"] is None
-    assert d["category"] == "instrument"
+    assert d["category"] == "communication"
     assert _alarm(value=12.5).to_dict()["value"] == 12.5
     predicted = _alarm(condition=Condition.PREDICT_HH, eta_ts=1_800.5).to_dict()
     assert (predicted["condition"], predicted["eta_ts"]) == ("predict_hh", 1_800.5)
     assert predicted["category"] == "early_warning"
-    assert _alarm(condition=Condition.HH).to_dict()["category"] == "alarm"
-    assert _alarm(condition=Condition.AREA_GAS).to_dict()["category"] == "alarm"
+    assert _alarm(condition=Condition.HH).to_dict()["category"] == "process"
+    assert _alarm(condition=Condition.AREA_GAS).to_dict()["category"] == "process"
     assert _alarm(condition=Condition.STUCK).to_dict()["category"] == "instrument"
     assert _alarm(eta_ts=math.inf).to_dict()["eta_ts"] is None
 
