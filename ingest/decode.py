@@ -32,6 +32,7 @@ from ingest.fields import (
     short,
 )
 from ingest.plans import decode_plan
+from ingest.salvage import Unparsed, salvage_batch
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,14 @@ class Decoder:
         )
 
     def _batch(self, topic: str, enterprise: str, payload: bytes, received: float) -> Decoded:
-        obj = loads(payload)
+        salvaged = False
+        try:
+            obj: Any = loads(payload)
+        except BadField as bad:
+            if bad.reason not in _SALVAGEABLE:
+                raise
+            # one row no parser takes must not cost the others: parse row by row
+            obj, salvaged = salvage_batch(bytes(payload)), True
         if type(obj) is not dict:
             raise BadField(
                 Reason.WRONG_TYPE,
@@ -216,7 +224,7 @@ class Decoder:
                 default_bad = BadField(bad.reason, f"batch default {bad.detail}")
         lookup = self._tags_of.get(enterprise, {})
         rejections: list[Rejection] = []
-        if default_bad is None and rows:
+        if default_bad is None and rows and not salvaged:
             batch = _all_good(rows, lookup, window, default_ts, default_flags)
             if batch is not None:
                 return Decoded(batch, rejections)
@@ -268,6 +276,8 @@ class Decoder:
         default_bad: BadField | None,
     ) -> tuple[int, float, float, int, int]:
         if type(row) is not list:
+            if type(row) is Unparsed:
+                raise BadField(row.reason, row.detail)
             raise BadField(
                 Reason.WRONG_TYPE, f"row must be an array [tag, v, ts?, q?], got {kind_of(row)}"
             )
@@ -290,6 +300,7 @@ class Decoder:
 
 
 _NUMBER = frozenset({float, int})
+_SALVAGEABLE = frozenset({Reason.MALFORMED_JSON, Reason.TOO_DEEP})
 
 
 def _all_good(
@@ -355,6 +366,8 @@ def _rejected(reason: Reason, topic: str, detail: str, payload: bytes) -> Decode
 
 
 def _dump(row: Any) -> bytes:
+    if type(row) is Unparsed:
+        return row.raw
     try:
         return orjson.dumps(row)
     except (TypeError, orjson.JSONEncodeError):

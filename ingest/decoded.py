@@ -13,6 +13,7 @@ class Reason(StrEnum):
     """Why a message or a row was rejected; the value is also the counter label."""
 
     MALFORMED_JSON = "malformed_json"
+    TOO_DEEP = "too_deep"  # arrays or objects nested past what a parser or a row allows
     WRONG_TYPE = "wrong_type"
     NOT_FINITE = "not_finite"
     UNKNOWN_TAG = "unknown_tag"

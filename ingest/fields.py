@@ -4,6 +4,8 @@ specific reason (ingest.decoded.Reason) when it is bad."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -65,17 +67,65 @@ def reading_quality(q: Any) -> int:
     return found
 
 
+MAX_DIGITS = 400  # a double holds no integer longer than 309 digits
+
+
+def parse_int(text: str) -> int | float:
+    """The stdlib parser's integer hook: an integer too long for a double is ±inf, like 1e400.
+
+    Without it the stdlib refuses an integer of 4,300 digits or more, and with it the
+    whole document.
+
+    >>> parse_int("42"), parse_int("-" + "9" * 500)
+    (42, -inf)
+    """
+    if len(text) <= MAX_DIGITS:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
+STDLIB_JSON = json.JSONDecoder(parse_int=parse_int)
+MAX_STDLIB_DEPTH = 512  # well inside the recursion limit, wherever the decoder is called
+
+# strings (unrolled, so a long one is one match) and the characters that shape the nesting
+TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]', re.S)
+
+
+def nesting(payload: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped).
+
+    >>> nesting(b'{"a": [[1], "]]]"]}'), nesting(b"7")
+    (3, 0)
+    """
+    depth = deepest = 0
+    for match in TOKEN.finditer(payload):
+        char = match.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
 def loads(payload: bytes) -> Any:
     """Parse JSON; fall back to the stdlib only on error, so NaN/1e400 become not_finite rows."""
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         first = exc
+    payload = bytes(payload)
+    # the stdlib's depth limit moves with the stack: it is only asked what it surely
+    # parses, so the same payload gets the same answer anywhere
+    brackets = payload.count(b"[") + payload.count(b"{")
+    depth = nesting(payload) if brackets > MAX_STDLIB_DEPTH else 0
+    if depth > MAX_STDLIB_DEPTH:
+        raise BadField(Reason.TOO_DEEP, f"nested {depth} levels deep (max {MAX_STDLIB_DEPTH})")
     try:
         # orjson refuses NaN literals and numbers that overflow a double; the stdlib
         # parses them, so one bad value costs one row instead of the whole batch.
-        return json.loads(payload)
-    except (ValueError, RecursionError):
+        return STDLIB_JSON.decode(payload.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError
         raise BadField(Reason.MALFORMED_JSON, f"not JSON: {first}") from None
 
 

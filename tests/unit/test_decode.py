@@ -553,3 +553,212 @@ def test_counters_by_reason_and_status(decoder: Decoder) -> None:
     assert snap["gateway_status"] == {"online": 0, "offline": 1}
     assert set(snap["rejected"]) == {str(r) for r in Reason}
     json.dumps(snap)  # JSON-ready
+
+
+# ------------------------------------------------------------------ hostile rows (issue 17)
+
+GOOD_ROWS = [b'["LT-101", 1.5]', b'["TT-101", 21, %d]' % (NOW - 5), b'["PT-101", 101.3]']
+DEEP = b"[" * 2000 + b"]" * 2000
+HUGE = b"9" * 5000
+
+
+def batch_of(*rows: bytes) -> bytes:
+    return b'{"ts": %d, "r": [' % NOW + b", ".join(rows) + b"]}"
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason", "detail"),
+    [
+        (b'["PT-101", ' + HUGE + b"]", Reason.NOT_FINITE, "v is inf"),
+        (b'["PT-101", -' + HUGE + b"]", Reason.NOT_FINITE, "v is -inf"),
+        (b'["PT-101", 1.0, ' + HUGE + b"]", Reason.BAD_TIMESTAMP, "ts is inf"),
+        (b'["PT-101", ' + DEEP + b"]", Reason.TOO_DEEP, "nested 2001 levels deep (max 64)"),
+        (DEEP, Reason.TOO_DEEP, "nested 2000 levels deep"),
+        (b'{"a": ' * 1500 + b"1" + b"}" * 1500, Reason.TOO_DEEP, "nested 1500 levels deep"),
+        (b'["LT-\xff\xfe", 1.0]', Reason.MALFORMED_JSON, "not UTF-8 (byte 0xff at char 5)"),
+        (b'["LT-101", 1.0,]', Reason.MALFORMED_JSON, "row is not JSON"),
+        (b'["LT-101" 1.0]', Reason.MALFORMED_JSON, "row is not JSON"),
+        (b"", Reason.MALFORMED_JSON, "row is not JSON"),
+    ],
+)
+def test_one_row_no_parser_takes_costs_only_that_row(
+    decoder: Decoder, bad: bytes, reason: Reason, detail: str
+) -> None:
+    """Five good rows and one bad: the five are kept, the bad one is rejected on its own."""
+    good = [b'["LT-101", 1]', b'["TT-101", 2]', b'["PT-101", 3]', b'["LT-101", 4, %d]' % (NOW - 1)]
+    rows = [*good[:2], bad, *good[2:], b'["TT-101", 5, %d]' % (NOW - 1)]
+    d = decoder.decode("hw/ent1/_batch/gw1", batch_of(*rows), NOW)
+    assert d.batch.sensor.tolist() == [LT101, TT101, PT101, LT101, TT101]
+    assert d.batch.value.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    [rej] = d.rejections
+    assert (rej.reason, rej.row) == (reason, 2)
+    assert detail in rej.detail
+    # what the dead letter keeps is the bad row itself
+    assert rej.payload == bad or bad.startswith(b'["PT-101"')
+
+
+def test_lone_surrogates_in_a_row_cost_only_that_row(decoder: Decoder) -> None:
+    bad_tag = b'["\\ud800", 1.0]'
+    bad_quality = b'["PT-101", 1.0, null, "\\udfff"]'
+    d = decoder.decode("hw/ent1/_batch/gw1", batch_of(bad_tag, GOOD_ROWS[0], bad_quality), NOW)
+    assert d.batch.sensor.tolist() == [LT101]
+    assert [(r.reason, r.row) for r in d.rejections] == [
+        (Reason.UNKNOWN_TAG, 0),
+        (Reason.BAD_QUALITY, 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "detail"),
+    [
+        (b'{"v": ' + DEEP + b"}", Reason.TOO_DEEP, "nested 2001 levels deep (max 512)"),
+        (b'{"v": ' + HUGE + b"}", Reason.NOT_FINITE, "v is inf"),
+        (b'{"v": 1.0, "q": "\\ud800"}', Reason.BAD_QUALITY, "got '\\ud800'"),
+        (b'{"v": 1.0, "q": "\xff"}', Reason.MALFORMED_JSON, "not JSON"),
+    ],
+)
+def test_hostile_single_reading_gets_its_own_reason(
+    decoder: Decoder, payload: bytes, reason: Reason, detail: str
+) -> None:
+    got, text = one(decoder.decode("hw/ent1/LT-101", payload, NOW))
+    assert got is reason
+    assert detail in text
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "detail"),
+    [
+        (b'{"ts": %d, "r": [["LT-101", 1.0], ' % NOW + DEEP, Reason.MALFORMED_JSON, "not JSON"),
+        (b'{"ts": ' + DEEP + b', "r": [["LT-101", ' + HUGE + b"]]}", Reason.TOO_DEEP, "'ts'"),
+        (b'{"ts": "\xff", "r": [["LT-101", ' + HUGE + b"]]}", Reason.MALFORMED_JSON, "UTF-8"),
+        (b'{"r": [["LT-101", ' + HUGE + b"]]} trailing", Reason.MALFORMED_JSON, "extra data"),
+        (b'{"r": [["LT-101", ' + HUGE + b"]] ", Reason.MALFORMED_JSON, "not JSON"),
+        (b'["LT-101", ' + DEEP + b"]", Reason.MALFORMED_JSON, "expected '{'"),
+    ],
+)
+def test_a_broken_frame_still_rejects_the_whole_batch(
+    decoder: Decoder, payload: bytes, reason: Reason, detail: str
+) -> None:
+    """Only rows are salvaged: a frame that does not close, or a broken default, fails it all."""
+    got, text = one(decoder.decode("hw/ent1/_batch/gw1", payload, NOW))
+    assert got is reason
+    assert detail in text
+
+
+def test_five_megabyte_payload_is_cut_before_parsing(decoder: Decoder) -> None:
+    payload = batch_of(*[GOOD_ROWS[0]] * 350_000)
+    assert len(payload) > 5_000_000
+    d = decoder.decode("hw/ent1/_batch/gw1", payload, NOW)
+    reason, _ = one(d)
+    assert reason is Reason.OVERSIZE and len(d.rejections[0].payload) == 256 * 1024
+
+
+def test_five_megabyte_batch_with_hostile_rows_keeps_every_good_row() -> None:
+    decoder = Decoder(TABLE, max_payload_bytes=8 * 1024 * 1024)
+    tags = ["LT-101", "TT-101", "PT-101"]
+    good = [b'["%s", %d.5, %d]' % (tags[i % 3].encode(), i, NOW - i // 3) for i in range(160_000)]
+    hostile = {1000: DEEP, 70_000: b'["LT-101", ' + HUGE + b"]", 159_000: b'["\xff", 1]'}
+    rows = list(good)
+    for pos in sorted(hostile):
+        rows.insert(pos, hostile[pos])
+    payload = batch_of(*rows)
+    assert len(payload) > 5_000_000
+    d = decoder.decode("hw/ent1/_batch/gw1", payload, NOW)
+    assert len(d.batch) == len(good)
+    assert [(r.reason, r.row) for r in d.rejections] == [
+        (Reason.TOO_DEEP, 1000),
+        (Reason.NOT_FINITE, 70_000),
+        (Reason.MALFORMED_JSON, 159_000),
+    ]
+
+
+def hostile_row(kind: str, n: int) -> bytes:
+    """One row of a hostile category, `n` sizing it."""
+    if kind == "deep":
+        return b"[" * (1100 + n) + b"]" * (1100 + n)
+    if kind == "deep_object":
+        return b'["LT-101", ' + b'{"a": ' * (1100 + n) + b"1" + b"}" * (1100 + n) + b"]"
+    if kind == "huge_int":
+        return b'["PT-101", ' + b"7" * (401 + n) + b"]"
+    if kind == "huge_ts":
+        return b'["PT-101", 1.0, -' + b"1" * (401 + n) + b"]"
+    if kind == "surrogate":
+        return b'["\\udc%02x", 1.0]' % (n % 256)
+    if kind == "not_utf8":
+        return b'["LT-101", "\xc3\x28%d"]' % n
+    return b'["TT-101", 1.0, %d, ]' % n  # a syntax error inside the row
+
+
+HOSTILE = {
+    "deep": Reason.TOO_DEEP,
+    "deep_object": Reason.TOO_DEEP,
+    "huge_int": Reason.NOT_FINITE,
+    "huge_ts": Reason.BAD_TIMESTAMP,
+    "surrogate": Reason.UNKNOWN_TAG,
+    "not_utf8": Reason.MALFORMED_JSON,
+    "syntax": Reason.MALFORMED_JSON,
+}
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_good=st.integers(0, 30),
+    bad=st.lists(
+        st.tuples(st.sampled_from(sorted(HOSTILE)), st.integers(0, 3000), st.integers(0, 40)),
+        min_size=1,
+        max_size=4,
+    ),
+    spaces=st.sampled_from([b", ", b",", b" ,\n\t"]),
+)
+def test_hostile_rows_cost_only_themselves(
+    n_good: int, bad: list[tuple[str, int, int]], spaces: bytes
+) -> None:
+    """Any mix of hostile rows among good ones: every good row kept, each hostile row
+    rejected once with its category's reason, at its own position."""
+    tags = ["LT-101", "TT-101", "PT-101"]
+    rows = [b'["%s", %d, %d]' % (tags[i % 3].encode(), i, NOW - i) for i in range(n_good)]
+    expected: dict[int, Reason] = {}
+    for kind, size, where in bad:
+        pos = min(where, len(rows))
+        rows.insert(pos, hostile_row(kind, size))
+        expected = {(i + 1 if i >= pos else i): r for i, r in expected.items()}
+        expected[pos] = HOSTILE[kind]
+    payload = b'{"ts": %d, "r": [' % NOW + spaces.join(rows) + b"]}"
+    decoded = Decoder(TABLE).decode("hw/ent1/_batch/gw1", payload, NOW)
+    assert len(decoded.batch) == n_good
+    assert decoded.batch.value.tolist() == [float(i) for i in range(n_good)]
+    assert {r.row: r.reason for r in decoded.rejections} == expected
+    assert len(decoded.rejections) == len(expected)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    topic=st.sampled_from(TOPICS),
+    kind=st.sampled_from(sorted(HOSTILE)),
+    size=st.integers(0, 3000),
+    cut=st.integers(0, 200),
+)
+def test_hostile_bytes_never_raise(topic: str, kind: str, size: int, cut: int) -> None:
+    """A hostile row as a whole payload, in a frame, or cut short anywhere."""
+    row = hostile_row(kind, size)
+    for payload in (row, batch_of(row), batch_of(GOOD_ROWS[0], row)[: -cut or None]):
+        d = Decoder(TABLE).decode(topic, payload, NOW)
+        assert all(r.reason is not Reason.INTERNAL_ERROR for r in d.rejections)
+        assert np.all(np.isfinite(d.batch.value))
+
+
+def test_dead_letter_keeps_a_salvaged_row_as_it_came(decoder: Decoder, tmp_path: Path) -> None:
+    bad = b'["LT-\xff", 1.0]'
+    d = decoder.decode("hw/ent1/_batch/gw1", batch_of(GOOD_ROWS[0], bad), NOW)
+    with DeadLetter(tmp_path / "dl.jsonl") as dead:
+        dead.write_all(d.rejections, NOW)
+    [line] = [orjson.loads(x) for x in (tmp_path / "dl.jsonl").read_bytes().splitlines()]
+    assert (line["reason"], line["row"]) == ("malformed_json", 1)
+    assert line["payload"] == "base64:" + base64.b64encode(bad).decode()
+    counters = IngestCounters()
+    counters.record(d)
+    deep = decoder.decode("hw/ent1/_batch/gw1", batch_of(DEEP, GOOD_ROWS[1]), NOW)
+    counters.record(deep)
+    snap = counters.snapshot()
+    assert snap["rejected"]["too_deep"] == 1 and snap["rejected"]["malformed_json"] == 1
+    assert snap["readings_accepted"] == 2
