@@ -9,11 +9,12 @@ starts fresh when loading an older checkpoint that lacks it).
 
 Not memory, so every sensor starts them fresh:
 - the conditions and their decision timers (`active`, `pending_since`, `quiet_lo/hi`,
-  `eta`, `drift_off_since`, `trend_wake`, `co_dirty/co_waiting`): the alarm journal is the
-  authority on which conditions are active (Detector.restore() marks them after `load`),
-  and a timer of a condition the journal no longer agrees with would be wrong. Fresh
-  timers only delay: a restored DRIFT with restored CUSUM sums clears by the ordinary rules
-  (its off-delay counts again from the first reading that wants it cleared);
+  `eta`, `drift_off_since`, `cooling_since`, `trend_wake`, `co_dirty/co_waiting`): the
+  alarm journal is the authority on which conditions are active (Detector.restore() marks
+  them after `load`), and a timer of a condition the journal no longer agrees with would
+  be wrong. Fresh timers only delay: a restored DRIFT with restored CUSUM sums clears by
+  the ordinary rules (its off-delay counts again from the first reading that wants it
+  cleared);
 - `last_seen`: staleness is judged from the restart for a fresh detector. A restored
   last_seen, older than the start by at least the downtime, would raise COMM_LOSS for the
   whole park on the first stale check.
@@ -59,6 +60,7 @@ NOT_MEMORY = frozenset(
         "quiet_hi",
         "eta",
         "drift_off_since",
+        "cooling_since",
         "trend_wake",  # RATE/PREDICT's skip-until timer, where State has it
         "co_dirty",
         "co_waiting",

@@ -16,6 +16,7 @@ import numpy as np
 
 from detectors.changes import Changes
 from detectors.checks.groups import cooling_missing
+from detectors.rule import Round
 from detectors.state import State
 from hazardwatch.model import Condition, SensorTable
 
@@ -23,7 +24,10 @@ LOST = np.uint32(Condition.COOLING_LOST.bit)
 
 
 class CoolingRule:
-    """The cooled units' settings and their timers, one entry per cooled unit."""
+    """The cooled units' settings, one entry per cooled unit; their timers are
+    State.cooling_since (at each unit's temperature sensor)."""
+
+    conditions = frozenset({Condition.COOLING_LOST})
 
     def __init__(self, table: SensorTable) -> None:
         self.temperature = table.cooling_temperature
@@ -32,7 +36,6 @@ class CoolingRule:
         self.running_above = table.cooling_running_above
         self.delay_s = table.cooling_delay_s
         self.deadband = table.deadband[self.temperature]
-        self.since = np.full(self.temperature.size, np.nan)  # ts the miss began; NaN: none
         # Which cooled unit each sensor belongs to (-1: none), as temperature or status.
         self.member = np.full(table.n, -1, np.int64)
         self.member[self.status] = np.arange(self.status.size)
@@ -43,10 +46,18 @@ class CoolingRule:
     def empty(self) -> bool:
         return self.temperature.size == 0 and self.orphans.size == 0
 
-    def adopt(self, sensor: int) -> None:
-        """COOLING_LOST was restored on `sensor`: if it is not a cooled unit's temperature
-        (the site changed), its next reading clears it."""
-        if sensor not in self.temperature:
+    def judge(self, st: State, rnd: Round, out: Changes) -> None:
+        if self.empty:
+            return
+        if rnd.dense:
+            self._judge_at(st, rnd.ts, rnd.usable_ts, out, rnd.number)
+        else:
+            self._judge_round(st, rnd.sensors, rnd.ts, rnd.usable, out, rnd.number)
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        """COOLING_LOST restored on a sensor that is not a cooled unit's temperature (the
+        site changed): its next reading clears it."""
+        if condition is Condition.COOLING_LOST and sensor not in self.temperature:
             self.orphans = np.union1d(self.orphans, [sensor])
 
     def _release(
@@ -62,7 +73,7 @@ class CoolingRule:
             )
             self.orphans = np.setdiff1d(self.orphans, s)
 
-    def judge(
+    def _judge_round(
         self,
         st: State,
         sensors: np.ndarray,
@@ -73,7 +84,7 @@ class CoolingRule:
     ) -> None:
         """Re-evaluate the units of `sensors` (readings at `ts`, `usable` per reading or for
         all); record changes."""
-        if self.empty or sensors.size == 0:
+        if sensors.size == 0:
             return
         if self.orphans.size:
             ok = slice(None) if usable is True else usable
@@ -87,7 +98,7 @@ class CoolingRule:
         np.maximum.at(when, units, at)
         self._judge(st, np.unique(units), when, out, round_no)
 
-    def judge_at(
+    def _judge_at(
         self, st: State, at: np.ndarray, usable_at: np.ndarray, out: Changes, round_no: int
     ) -> None:
         """Re-evaluate the units with a reading this round: `at` its ts per sensor (NaN:
@@ -110,8 +121,8 @@ class CoolingRule:
         start = self.start_above[units] - np.where(was, self.deadband[units], 0.0)
         missing = cooling_missing(temperature, st.last_value[ss], start, self.running_above[units])
         t = when[units]
-        since = np.where(missing, np.fmin(self.since[units], t), np.nan)
-        self.since[units] = since
+        since = np.where(missing, np.fmin(st.cooling_since[tt], t), np.nan)
+        st.cooling_since[tt] = since
         now = missing & (was | (t - since >= self.delay_s[units]))
         flip = np.flatnonzero(now != was)
         if flip.size:

@@ -7,6 +7,7 @@ import numpy as np
 
 from detectors import decide
 from detectors.state import LIMIT_BITS, SLOTS, Params, State
+from hazardwatch.model import Condition
 
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
 
@@ -22,6 +23,7 @@ class LimitRules:
     """
 
     def __init__(self, p: Params) -> None:
+        self._p = p
         # The condition bit of each slot (rows) for a non-gas sensor, and what a gas
         # detector adds to it (Slot.bits): bits = base + is_gas * gas_step.
         self.base = np.array([[s.condition.bit] for s in SLOTS], np.uint32)
@@ -33,6 +35,18 @@ class LimitRules:
         # Set after a restore: conditions the current config cannot raise end on the next
         # measurement of their sensor.
         self.orphans = False
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        """A restored condition: the sensor's next reading goes through the limit rules; a
+        restored limit condition starts with no timer, and one its sensor's config can no
+        longer raise ends on that reading."""
+        st.quiet_lo[sensor] = np.inf
+        gas = bool(self._p.is_gas[sensor])
+        for row, slot in enumerate(SLOTS):
+            if condition == slot.condition_for(gas):
+                st.pending_since[row, sensor] = np.nan
+        if condition.bit & LIMIT_BITS and not (int(self._p.valid_bits[sensor]) & condition.bit):
+            self.orphans = True
 
     def apply(
         self,

@@ -17,6 +17,7 @@ import numpy as np
 
 from detectors.changes import Changes
 from detectors.checks.plans import past_target
+from detectors.rule import Round
 from detectors.state import Params, State
 from hazardwatch.model import Condition, HazardWatchError
 
@@ -25,7 +26,10 @@ DEFAULT_TOLERANCE_SPAN = 0.01  # of the instrument span, when the plan gives no 
 
 
 class Plans:
-    """The open transfer plans, at most one per sensor, as arrays over every sensor."""
+    """The open transfer plans, at most one per sensor, as arrays over every sensor; the
+    OVERRUN rule (detectors.rule) judges the watched sensors that took a usable reading."""
+
+    conditions = frozenset({Condition.OVERRUN})
 
     def __init__(self, params: Params) -> None:
         n = params.n
@@ -59,6 +63,16 @@ class Plans:
     def drop(self, sensor: int) -> None:
         self.target[sensor] = np.nan
         self.watch(sensor, False)
+
+    def judge(self, st: State, rnd: Round, out: Changes) -> None:
+        if rnd.dense:
+            judge_at(st, self, rnd.usable_ts, out, rnd.number)
+        else:
+            judge_round(st, self, rnd.sensors, rnd.ts, rnd.usable, out, rnd.number)
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        if condition is Condition.OVERRUN and np.isnan(self.target[sensor]):
+            self.watch(sensor, True)  # no plan came back with it: its next reading clears it
 
     def watch(self, sensors: int | np.ndarray, on: bool) -> None:
         """Judge `sensors` after each of their usable readings (on), or no more (off). A

@@ -284,6 +284,9 @@ class State:
     # sensor wants CO_RISE raised but a window is not filled yet.
     co_dirty: np.ndarray  # bool
     co_waiting: np.ndarray  # bool
+    # COOLING_LOST (detectors.cooling), on a cooled unit's temperature sensor: ts its cooling
+    # began to be missed; NaN: it is not.
+    cooling_since: np.ndarray  # float64
     # Learned baseline and CUSUM.
     base_n: np.ndarray  # float64: readings learned
     warm: np.ndarray  # bool: base_n >= Params.warmup_n (the baseline is warmed up)
@@ -343,6 +346,7 @@ class State:
             trend_wake=np.full(n, -np.inf),
             co_dirty=np.ones(n, bool),
             co_waiting=np.zeros(n, bool),
+            cooling_since=nan(),
             base_n=np.zeros(n),
             warm=np.zeros(n, bool),
             base_mean=np.zeros(n),

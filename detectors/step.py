@@ -14,8 +14,9 @@ Per reading, in ts order per sensor (limit rules: see detectors.decide):
   smoothed value): a fault never hides a limit;
 - a measurement without SPIKE, STUCK or NOISY is usable: the early warnings RATE,
   PREDICT_*, DRIFT and the baseline follow it (detectors.trends);
-- after each round the cross-sensor rules AREA_GAS and CO_RISE (detectors.vote), OVERRUN
-  of the tanks with a transfer plan (detectors.plans) and COOLING_LOST (detectors.cooling).
+- after each round the round rules (detectors.rules, one protocol: detectors.rule): the
+  cross-sensor AREA_GAS and CO_RISE (detectors.vote), OVERRUN of the tanks with a transfer
+  plan (detectors.plans) and COOLING_LOST (detectors.cooling).
 Changes come back sorted by ts, then sensor, then condition. PREDICT_* changes carry
 `eta_ts`; a held PREDICT_* whose eta moved is reported again with active=True.
 """
@@ -26,22 +27,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from detectors import checks, plans, trends, vote
+from detectors import checks, plans, rules, trends, vote
 from detectors.changes import Changes
 from detectors.compiled import compile_kernels
-from detectors.cooling import CoolingRule
 from detectors.limit_rules import LimitRules
 from detectors.rounds import InOrder, lift, rounds
+from detectors.rule import Round, Rule
 from detectors.signal import FAULT_BITS, signal_faults
-from detectors.state import (
-    LIMIT_BITS,
-    RING_SIZE,
-    SLOTS,
-    Params,
-    State,
-    rows_at,
-    subset,
-)
+from detectors.state import RING_SIZE, Params, State, rows_at, subset
 from hazardwatch.model import Batch, Condition, ConditionChange, HazardWatchError, SensorTable
 
 _COMM = np.uint32(Condition.COMM_LOSS.bit)
@@ -86,13 +79,11 @@ class Detector:
             "bad_ts": 0,
             "changes": 0,
         }
-        # Set by restore(): recount every area on the next step.
-        self._recount = False
         # Set by _rounds for a batch of every sensor once (detectors.rounds.lift uses it).
         self._in_order: InOrder | None = None
         self.limits = LimitRules(self.params)
-        self.plans = plans.Plans(self.params)
-        self.cooling = CoolingRule(table)
+        self.rules: tuple[Rule, ...] = rules.build(self.params, table)
+        self.plans = next(r for r in self.rules if isinstance(r, plans.Plans))
         # The per-sensor loops, compiled now (numba caches the machine code: only a machine's
         # first run takes seconds, better spent here than on the first batch).
         compile_kernels()
@@ -129,11 +120,6 @@ class Detector:
                 self._apply(sensor, ts, value, quality, out, round_no)
             else:
                 self._apply(sensor[sel], ts[sel], value[sel], quality[sel], out, round_no)
-        if self._recount and ts.size:
-            self._recount = False
-            members = self.params.area_members
-            when = np.full(members.size, ts.max())
-            vote.vote_areas(self.state, self.params, members, when, out, 0)
         changes = out.result()
         self.stats["changes"] += len(changes)
         return changes
@@ -175,28 +161,18 @@ class Detector:
         A round covering much of the park is lifted into sensor order first: three
         scatters then replace two dozen gathers and scatters of state and parameters.
         """
-        n, p = self.params.n, self.params
+        n = self.params.n
         if idx.size >= self.dense_from * n:
             t_all, v_all, q_all = lift(idx, t, v, q, n, self._in_order)
             usable, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no
             )
-            if p.area_k.size and gas.size:
-                vote.vote_areas(self.state, p, gas, t_all[gas], out, round_no)
-            at = t_all if usable is True else np.where(usable, t_all, -np.inf)
-            vote.co_rise_at(self.state, p, at, out, round_no)
-            plans.judge_at(self.state, self.plans, at, out, round_no)
-            if not self.cooling.empty:
-                self.cooling.judge_at(self.state, t_all, at, out, round_no)
+            rnd = Round(self._sensors, t_all, usable, gas, round_no, dense=True)
         else:
             usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
-            if p.area_k.size and gas.size:
-                vote.vote_areas(self.state, p, idx[gas], t[gas], out, round_no)
-            if p.unit_pressure.size:
-                touched = slice(None) if usable is True else np.flatnonzero(usable)
-                vote.co_rise(self.state, p, idx[touched], t[touched], out, round_no)
-            plans.judge_round(self.state, self.plans, idx, t, usable, out, round_no)
-            self.cooling.judge(self.state, idx, t, usable, out, round_no)
+            rnd = Round(idx, t, usable, gas, round_no, dense=False)
+        for rule in self.rules:
+            rule.judge(self.state, rnd, out)
 
     def _advance(
         self,
@@ -211,8 +187,8 @@ class Detector:
         """Advance the state at `rows` (sensor indices, or a slice of them) by one reading
         each; the cross-sensor rules are left to the caller.
 
-        Returns which readings were usable (True: all) and the positions whose gas bits
-        changed. With `rows` a slice, reads of state are views, so everything is read before
+        Returns which readings were usable (True: all) and the positions whose gas level
+        bits changed. With `rows` a slice, reads of state are views, so everything is read before
         anything is written.
         """
         st, p = self.state, self.params
@@ -371,24 +347,13 @@ class Detector:
         Each then clears by the ordinary rules; a process condition the sensor's current
         config cannot raise clears on the sensor's next usable reading.
         """
-        st, p = self.state, self.params
+        st = self.state
         for sensor, condition in active:
             i, c = int(sensor), Condition(condition)
             st.active[i] |= np.uint32(c.bit)
-            st.quiet_lo[i] = np.inf  # its limits go through the rules on its next reading
-            st.trend_wake[i] = -np.inf  # and its trend warnings are judged again
-            st.co_dirty[i] = True  # and its unit's CO_RISE is judged again
-            gas = bool(p.is_gas[i])
-            for row, slot in enumerate(SLOTS):
-                if c == slot.condition_for(gas):
-                    st.pending_since[row, i] = np.nan
-            if c.bit & LIMIT_BITS and not (int(p.valid_bits[i]) & c.bit):
-                self.limits.orphans = True
+            st.trend_wake[i] = -np.inf  # its trend warnings are judged again
             if c in (Condition.PREDICT_HH, Condition.PREDICT_LL):
                 # No eta known: the next held prediction reports one.
                 st.eta[int(c == Condition.PREDICT_LL), i] = np.nan
-            self._recount |= c is Condition.AREA_GAS or bool(c.bit & vote.GAS_BITS)
-            if c is Condition.OVERRUN and np.isnan(self.plans.target[i]):
-                self.plans.watch(i, True)
-            if c is Condition.COOLING_LOST:
-                self.cooling.adopt(i)
+            for rule in (self.limits, *self.rules):
+                rule.restore(st, i, c)

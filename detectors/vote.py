@@ -19,12 +19,59 @@ from detectors import window
 from detectors.changes import Changes
 from detectors.checks import area_count, co_rising
 from detectors.decide import HOLD_RATIO, MIN_SAMPLES, SIGNIFICANCE, window_filled
+from detectors.rule import Round
 from detectors.state import Params, State
 from hazardwatch.model import Condition
 
 GAS_BITS = np.uint32(Condition.GAS1.bit | Condition.GAS2.bit)
 AREA = np.uint32(Condition.AREA_GAS.bit)
 CO = np.uint32(Condition.CO_RISE.bit)
+
+
+class AreaVote:
+    """AREA_GAS as a rule (detectors.rule): recounts the areas whose members' gas bits moved."""
+
+    conditions = frozenset({Condition.AREA_GAS})
+
+    def __init__(self, p: Params) -> None:
+        self._p = p
+        self._recount = False  # a restore marked gas bits: recount every area once
+
+    def judge(self, st: State, rnd: Round, out: Changes) -> None:
+        p = self._p
+        if p.area_k.size == 0:
+            return
+        if rnd.gas_moved.size:
+            at = rnd.gas_moved
+            vote_areas(st, p, rnd.sensors[at], rnd.ts[at], out, rnd.number)
+        if self._recount:
+            self._recount = False
+            members = p.area_members
+            when = np.full(members.size, np.nanmax(rnd.ts))
+            vote_areas(st, p, members, when, out, rnd.number)
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        self._recount |= condition is Condition.AREA_GAS or bool(condition.bit & GAS_BITS)
+
+
+class CoRise:
+    """CO_RISE as a rule (detectors.rule): judges the units whose sensors took a usable
+    reading."""
+
+    conditions = frozenset({Condition.CO_RISE})
+
+    def __init__(self, p: Params) -> None:
+        self._p = p
+
+    def judge(self, st: State, rnd: Round, out: Changes) -> None:
+        if rnd.dense:
+            co_rise_at(st, self._p, rnd.usable_ts, out, rnd.number)
+        elif self._p.unit_pressure.size:
+            at = rnd.usable_positions
+            co_rise(st, self._p, rnd.sensors[at], rnd.ts[at], out, rnd.number)
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        st.co_dirty[sensor] = True  # any restored condition: its unit is judged again
 
 
 def _latest_per_group(

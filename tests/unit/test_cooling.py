@@ -129,4 +129,5 @@ def test_a_restored_cooling_lost_where_no_cooling_is_watched_clears_on_its_next_
     assert [(c.sensor, c.condition, c.active, c.ts) for c in out] == [
         (0, C.COOLING_LOST, False, T0 + 5)
     ]
-    assert det.cooling.empty  # nothing left to watch
+    (cooling,) = [r for r in det.rules if Condition.COOLING_LOST in r.conditions]
+    assert cooling.empty  # nothing left to watch

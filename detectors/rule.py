@@ -1,0 +1,76 @@
+"""The one protocol every rule of the detector speaks, and the round it is given.
+
+A rule owns some conditions (`conditions`). After each round of readings (each sensor at
+most once) the detector hands every rule of its tuple the same `Round`; the rule judges
+what the round touched and writes its condition bits into `State.active`, recording each
+change in `out`. Its timers live in `State`; deadband, delays and latching are
+detectors.decide's. After a restart the detector hands each rule the conditions the alarm
+journal says are active (`restore`), so it can judge them again by the ordinary rules.
+
+Adding a rule is its file (a class with these three members), one line in `build` of
+detectors.rules, and its test; the conformance suite (tests/unit/test_rule_conformance.py)
+runs on every rule of the tuple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from detectors.changes import Changes
+from detectors.state import State
+from hazardwatch.model import Condition
+
+
+@dataclass(frozen=True, eq=False)
+class Round:
+    """One round of readings, as a rule may want it (arrays are read-only to rules).
+
+    `sensors`, `ts`: one reading per sensor index in `sensors`; `dense` rounds cover the
+    park in sensor order (`sensors` is every index, `ts` NaN where a sensor had none).
+    `usable`: per reading whether it was a measurement the process checks used (True: all).
+    `gas_moved`: positions (into `sensors`) whose gas level bits changed in this round.
+    `number`: the round's number within the detector call (orders changes of one sensor).
+    """
+
+    sensors: np.ndarray
+    ts: np.ndarray
+    usable: np.ndarray | bool
+    gas_moved: np.ndarray
+    number: int
+    dense: bool
+
+    @cached_property
+    def usable_ts(self) -> np.ndarray:
+        """`ts` where the reading was usable, -inf elsewhere (NaN stays: no reading); made
+        once for every rule that asks."""
+        return self.ts if self.usable is True else np.where(self.usable, self.ts, -np.inf)
+
+    @cached_property
+    def usable_positions(self) -> np.ndarray | slice:
+        """The positions of the usable readings (a slice: all)."""
+        return slice(None) if self.usable is True else np.flatnonzero(self.usable)
+
+
+class Rule(Protocol):
+    """A rule of the detector: judges rounds, writes the bits of its own conditions."""
+
+    @property
+    def conditions(self) -> frozenset[Condition]:
+        """The conditions this rule raises and clears (and no other rule does)."""
+        ...
+
+    def judge(self, st: State, rnd: Round, out: Changes) -> None:
+        """Judge what `rnd` touched; write its conditions' bits into `st.active`; record
+        every change in `out` (with `rnd.number` as its round)."""
+        ...
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        """`condition` was active on `sensor` before a restart and is marked again: arrange
+        for what this rule judges to be judged again by the ordinary rules. Every rule
+        hears of every restored condition (one of another rule's may concern it: a gas
+        level restored means the area must be recounted)."""
+        ...
