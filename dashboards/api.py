@@ -12,10 +12,11 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse
 
-from alerting import AlarmNotFound, InvalidTransition, Priority
+from alerting import AlarmNotFound, InvalidAcknowledgement, InvalidTransition, Priority
 from dashboards.live import Hub
 from dashboards.schemas import (
     AckRequest,
+    AlarmId,
     ConditionOut,
     ConditionsOut,
     EnterpriseOut,
@@ -61,10 +62,10 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _reject(field: str, value: object, msg: str) -> RequestValidationError:
+def _reject(field: str, value: object, msg: str, where: str = "query") -> RequestValidationError:
     """A 422 in FastAPI's own shape, for checks that need the site to decide."""
     return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", field), "msg": msg, "input": value}]
+        [{"type": "value_error", "loc": (where, field), "msg": msg, "input": value}]
     )
 
 
@@ -159,7 +160,7 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
         return {"alarms": [a.to_dict() for a in alarms]}
 
     @router.get("/alarms/{alarm_id}", tags=["alarms"], responses=_NOT_FOUND)
-    async def get_alarm(alarm_id: int) -> dict[str, Any]:
+    async def get_alarm(alarm_id: AlarmId) -> dict[str, Any]:
         try:
             return view.alarms.get(alarm_id).to_dict()
         except AlarmNotFound:
@@ -174,11 +175,13 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
             409: {"model": ErrorOut, "description": "Not acknowledgeable in its state"},
         },
     )
-    async def acknowledge(alarm_id: int, body: AckRequest) -> dict[str, Any]:
+    async def acknowledge(alarm_id: AlarmId, body: AckRequest) -> dict[str, Any]:
         try:
             event = view.acknowledge(alarm_id, body.who, body.comment or None)
         except AlarmNotFound:
             raise HTTPException(404, f"no alarm with id {alarm_id}") from None
+        except InvalidAcknowledgement as exc:  # a name of control characters, say
+            raise _reject("who", body.who, str(exc), where="body") from None
         except InvalidTransition as exc:
             why = _NOT_ACKABLE.get(exc.state, "nothing to acknowledge")
             raise HTTPException(

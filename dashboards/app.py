@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,6 +28,9 @@ def _version() -> str:
         return "0+unknown"
 
 
+MAX_ECHO = 200  # characters of a rejected input a 422 repeats; a megabyte body is not echoed
+
+
 def _finite(x: Any) -> Any:
     """JSON has no NaN or Infinity: name them as text (`"nan"`) instead."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -38,12 +42,56 @@ def _finite(x: Any) -> Any:
     return x
 
 
+def _text(x: str, limit: int = MAX_ECHO) -> str:
+    """`x` cut to `limit` characters, lone surrogates escaped (UTF-8 cannot carry them).
+
+    >>> _text("ab\\ud800"), _text("x" * 300, 5)
+    ('ab\\\\ud800', 'xxxxx... (300 characters)')
+    """
+    if len(x) > limit:
+        x = f"{x[:limit]}... ({len(x)} characters)"
+    return x.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _echo(x: Any) -> Any:
+    """What a 422 says the input was: as given when short, cut when long.
+
+    A long string is cut to `MAX_ECHO` characters; a long array or object is given as the
+    start of its JSON text, so the answer stays small whatever was sent.
+    """
+    if isinstance(x, str):
+        return _text(x)
+    if isinstance(x, dict | list):
+        text = json.dumps(x, ensure_ascii=False, default=str)
+        if len(text) > MAX_ECHO:
+            return _text(text)
+        return _safe(x)
+    return x
+
+
+def _safe(x: Any) -> Any:
+    """Every string in `x` (keys too) with its lone surrogates escaped, and cut."""
+    if isinstance(x, str):
+        return _text(x)
+    if isinstance(x, dict):
+        return {_safe(k): _safe(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_safe(v) for v in x]
+    return x
+
+
+def _error(error: dict[str, Any]) -> dict[str, Any]:
+    out = {k: _safe(v) for k, v in error.items() if k != "input"}
+    if "input" in error:
+        out["input"] = _echo(error["input"])
+    return out
+
+
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422, also when the offending input was NaN or an infinity (a body of
-    `{"target": NaN}`), which its own handler cannot write as JSON."""
-    return JSONResponse(
-        status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))}
-    )
+    """FastAPI's 422, made safe to write whatever was sent: NaN or an infinity (a body of
+    `{"target": NaN}`), a lone surrogate, a megabyte of input (echoed cut short)."""
+    errors = _finite(jsonable_encoder(exc.errors()))
+    return JSONResponse(status_code=422, content={"detail": [_error(e) for e in errors]})
 
 
 def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:

@@ -7,9 +7,14 @@ field it adds appears in the API without a change here.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER: a larger id cannot name a row
+AlarmId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alarm id")]
+TransferId = Annotated[int, Path(ge=1, le=MAX_ID, description="Transfer id")]
 
 
 class PriorityName(StrEnum):
@@ -135,6 +140,22 @@ class ErrorOut(BaseModel):
     """Body of a 404 or 409 answer."""
 
     detail: str
+
+
+class FieldError(BaseModel):
+    """One problem of a request, in FastAPI's shape; `input` is cut when it is long."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class InvalidOut(BaseModel):
+    """Body of a 422: the request's problems field by field, or why the site refuses it."""
+
+    detail: list[FieldError] | str
 
 
 class ConditionOut(BaseModel):

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dashboards.schemas import ErrorOut
+from dashboards.schemas import ErrorOut, InvalidOut, TransferId
 from dashboards.view import ServiceView
 from hazardwatch.transfers import DEFAULT_EXPIRY_S, TransferError, TransferNotFound
 
 _Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+# constrained, so pydantic checks the text is Unicode (a lone surrogate is refused)
+_Id = Annotated[str, StringConstraints(max_length=200)]
 
 
 class Direction(StrEnum):
@@ -31,8 +33,8 @@ class TransferIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit: str | None = Field(None, description="Tank id; its first level sensor is watched")
-    tag: str | None = Field(None, description="Level sensor tag, instead of `unit`")
+    unit: _Id | None = Field(None, description="Tank id; its first level sensor is watched")
+    tag: _Id | None = Field(None, description="Level sensor tag, instead of `unit`")
     target: float = Field(description="Planned final level, in the level sensor's unit",
                           allow_inf_nan=False)  # fmt: skip
     direction: Direction | None = Field(
@@ -81,7 +83,7 @@ def transfers_router(view: ServiceView) -> APIRouter:
         "",
         status_code=201,
         summary="Plan a transfer: OVERRUN when the level passes the target",
-        responses={422: {"model": ErrorOut, "description": "The site cannot take this plan"}},
+        responses={422: {"model": InvalidOut, "description": "The site cannot take this plan"}},
     )
     async def open_transfer(body: TransferIn) -> dict[str, Any]:
         d = desk()
@@ -102,7 +104,7 @@ def transfers_router(view: ServiceView) -> APIRouter:
 
     @router.post("/{transfer_id}/close", summary="The transfer is done or called off",
                  responses=_ERRORS)  # fmt: skip
-    async def close_transfer(transfer_id: int, body: CloseIn) -> dict[str, Any]:
+    async def close_transfer(transfer_id: TransferId, body: CloseIn) -> dict[str, Any]:
         try:
             return desk().close(transfer_id, body.by).to_dict()
         except TransferNotFound as exc:
