@@ -13,12 +13,22 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards.api import api_router
 from dashboards.transfers_api import transfers_router
 from dashboards.view import ServiceView
 
 STATIC_DIR = Path(__file__).parent / "static"
+DOCS_ASSETS_URL = "/static-docs"  # Swagger UI's and ReDoc's scripts, from fastapi-offline
+# The docs pages may load from this server only: ReDoc's sidebar shows a logo from its
+# vendor's CDN and nothing turns it off. Their inline script and styles are their own.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 
 
 def _version() -> str:
@@ -94,6 +104,25 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse(status_code=422, content={"detail": [_error(e) for e in errors]})
 
 
+class _DocsPolicy:
+    """ASGI middleware: a Content-Security-Policy header on the given pages' answers."""
+
+    def __init__(self, app: ASGIApp, paths: set[str]) -> None:
+        self.app, self.paths = app, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("Content-Security-Policy", DOCS_POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
 def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:
     """The HazardWatch web app bound to a running service's view.
 
@@ -102,13 +131,19 @@ def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:
     (or call `view.hub.close()` before stopping uvicorn) so open streams end on shutdown.
     """
     app_version = _version()
-    app = FastAPI(
+    # Swagger UI and ReDoc from fastapi-offline's copy of their assets, not from a CDN: a
+    # command room is often on an isolated network (see tests/e2e/test_docs_offline.py)
+    app = FastAPIOffline(
         title="HazardWatch",
         version=app_version,
         summary="Monitoring and early warning for major hazard sources in chemical parks",
         docs_url="/docs",
-        redoc_url=None,  # ReDoc would be a second page loading scripts from a CDN
+        redoc_url="/redoc",
+        static_url=DOCS_ASSETS_URL,
+        # Swagger UI would send the schema to validator.swagger.io for its badge
+        swagger_ui_parameters={"validatorUrl": None},
     )
+    app.add_middleware(_DocsPolicy, paths={"/docs", "/redoc"})
     app.include_router(api_router(view, version=app_version, heartbeat_s=heartbeat_s))
     app.include_router(transfers_router(view))
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

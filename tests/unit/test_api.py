@@ -716,3 +716,40 @@ def test_page_references_nothing_outside_the_server() -> None:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE), path.name
         assert "@import" not in text and "@font-face" not in text, path.name
+
+
+_REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\(\s*["']?([^"')]+)""", re.I)
+_ABSOLUTE = re.compile(r"(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+
+
+def _references(text: str) -> list[str]:
+    """Every URL an HTML page or a stylesheet loads (src, href, CSS url()), data: left out."""
+    found = [a or b for a, b in _REFERENCE.findall(text)]
+    return [u.strip() for u in found if not u.strip().startswith(("data:", "#"))]
+
+
+def test_no_page_of_the_app_references_an_outside_host(client: TestClient) -> None:
+    """/, /docs, /redoc and what they load, our static files and the docs' stylesheet:
+    every URL is on the app itself, so an isolated command room loses nothing."""
+    pages = ["/", "/docs", "/redoc", *(f"/static/{p.name}" for p in STATIC_DIR.iterdir())]
+    seen: set[str] = set()
+    while pages:
+        path = pages.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        r = client.get(path)
+        assert r.status_code == 200, path
+        kind = r.headers["content-type"]
+        if not kind.startswith(("text/html", "text/css")):
+            continue  # scripts and images: served here; what they fetch, test_docs_offline
+        # no address of another host anywhere in a page or a stylesheet we serve
+        text = re.sub(r"url\(\s*[\"']?data:[^)]*\)", "", r.text)  # svg namespaces
+        assert not re.search(r"https?://", text, re.I), (path, re.findall(r"https?://\S+", text))
+        for url in _references(r.text):
+            assert not _ABSOLUTE.match(url), (path, url)
+            pages.append(url if url.startswith("/") else path.rsplit("/", 1)[0] + "/" + url)
+    assert {"/static-docs/swagger-ui-bundle.js", "/static-docs/redoc.standalone.js"} <= seen
+    assert '"validatorUrl": null' in client.get("/docs").text  # no badge from swagger.io
+    for page in ("/docs", "/redoc"):  # and the browser refuses what a script would fetch
+        assert "default-src 'self'" in client.get(page).headers["content-security-policy"]
