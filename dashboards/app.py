@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards.api import api_router
@@ -123,8 +125,15 @@ class _DocsPolicy:
         await self.app(scope, receive, send_with_policy)
 
 
-def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:
+def create_app(
+    view: ServiceView, *, heartbeat_s: float = 15.0, allowed_hosts: Sequence[str] | None = None
+) -> FastAPI:
     """The HazardWatch web app bound to a running service's view.
+
+    `allowed_hosts`: the names a request's Host header may carry (without port); any other
+    is a 400, so a page of another site that rebinds its DNS name to this server cannot
+    drive the API from an operator's browser. None: any host (tests only; the service
+    always passes its list).
 
     `heartbeat_s` is the idle time after which the live stream sends a comment line, so
     proxies and browsers keep the connection open. Serve it with `dashboards.Server`
@@ -144,6 +153,11 @@ def create_app(view: ServiceView, *, heartbeat_s: float = 15.0) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.add_middleware(_DocsPolicy, paths={"/docs", "/redoc"})
+    if allowed_hosts is not None:
+        # added last, so it runs first: a request for another host gets nothing else
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False
+        )
     app.include_router(api_router(view, version=app_version, heartbeat_s=heartbeat_s))
     app.include_router(transfers_router(view))
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

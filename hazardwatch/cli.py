@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import sys
 import tempfile
@@ -42,6 +43,24 @@ def _parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not host:
         raise _fail(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8000")
     return host, int(port)
+
+
+_ALLOWED_HOST = typer.Option(
+    help="A Host name the HTTP server answers besides loopback and the --listen address "
+    "(repeatable; '*.park.example' for a domain); other hosts get 400 (DNS rebinding)"
+)
+
+
+def _allowed_hosts(names: list[str] | None) -> list[str] | None:
+    """The --allowed-host names, checked: a name without port or scheme, or '*.domain'."""
+    for name in names or ():
+        ok = re.fullmatch(r"(\*\.)?[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]", name) is not None
+        if not ok:
+            raise _fail(
+                f"--allowed-host {name!r}: expected a host name or address without port, "
+                "e.g. hazardwatch.park.example, 10.8.0.5, [fd00::5] or *.park.example"
+            )
+    return names or None
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -118,6 +137,7 @@ def run(
             "and at shutdown, so a restart keeps its early warnings; 0 disables"
         ),
     ] = 60.0,
+    allowed_host: Annotated[list[str] | None, _ALLOWED_HOST] = None,
 ) -> None:
     """Run the service: ingest, detect, alarm, store, and serve the API and the page.
 
@@ -148,6 +168,7 @@ def run(
         spool_max_bytes=int(spool_max_mb * 1024 * 1024),
         ack_window=ack_window,
         checkpoint_interval_s=checkpoint_interval_s,
+        allowed_hosts=_allowed_hosts(allowed_host),
     )
     _setup_process()
     service = Service(site, settings)
@@ -170,6 +191,7 @@ def demo(
     overfill_at: Annotated[float, typer.Option(help="Seconds until the overfill")] = 120.0,
     data_dir: Annotated[Path | None, typer.Option(help="Default: a temporary folder")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
+    allowed_host: Annotated[list[str] | None, _ALLOWED_HOST] = None,
 ) -> None:
     """A simulated park with an overfill, an embedded broker, the service and the page."""
     from hazardwatch.broker import MAX_INFLIGHT, EmbeddedBroker
@@ -178,6 +200,7 @@ def demo(
 
     site = _load(config)
     host, port = _parse_listen(listen)
+    hosts = _allowed_hosts(allowed_host)
     tank = overfill or _first_tank_with_level(site)
     _setup_process()
     with tempfile.TemporaryDirectory(prefix="hazardwatch-demo-") as tmp:
@@ -191,6 +214,7 @@ def demo(
                 listen_host=host,
                 listen_port=port,
                 ack_window=MAX_INFLIGHT,  # amqtt sets no in-flight limit
+                allowed_hosts=hosts,
             )
             service = Service(site, settings)
             publisher = FleetPublisher(

@@ -59,6 +59,10 @@ EventSink = Callable[[list[AlarmEvent]], None]
 Stored = tuple[Batch, Receipt]
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 @dataclass
 class Settings:
     """How one service process runs; the CLI fills it from its flags."""
@@ -89,6 +93,25 @@ class Settings:
     # The detector's memory (detectors.checkpoint) is saved this often and at a graceful
     # shutdown, and loaded at start; 0: never saved nor loaded (every start is fresh).
     checkpoint_interval_s: float = 60.0
+    # Host header names the HTTP server answers (dashboards.create_app); None: loopback
+    # names and the listen address (http_hosts)
+    allowed_hosts: list[str] | None = None
+
+    def http_hosts(self) -> list[str]:
+        """The Host names the HTTP server answers: the loopback names, the listen address
+        (unless it is a wildcard) and any `allowed_hosts`.
+
+        >>> Settings(listen_host="10.8.0.5", allowed_hosts=["hw.park"]).http_hosts()
+        ['127.0.0.1', 'localhost', '[::1]', '10.8.0.5', 'hw.park']
+        """
+        hosts = list(LOOPBACK_HOSTS)
+        listen = self.listen_host.strip("[]")
+        if listen not in WILDCARD_HOSTS:
+            hosts.append(f"[{listen}]" if ":" in listen else listen)
+        for host in self.allowed_hosts or ():
+            if host.lower() not in hosts:
+                hosts.append(host.lower())
+        return hosts
 
 
 @dataclass
@@ -156,7 +179,14 @@ class Service:
             health_fn=self._health,
             transfers=self.transfers,
         )
-        self.app = create_app(self.view)
+        self.app = create_app(self.view, allowed_hosts=s.http_hosts())
+        if s.listen_host.strip("[]") in WILDCARD_HOSTS and not s.allowed_hosts:
+            log.warning(
+                "listening on all interfaces (%s) but answering only requests for %s: pass "
+                "--allowed-host NAME for each name or address the command room uses",
+                s.listen_host,
+                ", ".join(s.http_hosts()),
+            )
 
     async def save_checkpoint(self) -> CheckpointInfo | None:
         """Save the detector's memory now (see DetectorMemory.save)."""

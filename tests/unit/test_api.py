@@ -753,3 +753,19 @@ def test_no_page_of_the_app_references_an_outside_host(client: TestClient) -> No
     assert '"validatorUrl": null' in client.get("/docs").text  # no badge from swagger.io
     for page in ("/docs", "/redoc"):  # and the browser refuses what a script would fetch
         assert "default-src 'self'" in client.get(page).headers["content-security-policy"]
+
+
+def test_a_request_for_another_host_is_a_400(park: Park) -> None:
+    """DNS rebinding: a page of evil.example whose name now points here must get nothing."""
+    app = create_app(park.view(), allowed_hosts=["127.0.0.1", "localhost", "hw.park.example"])
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/api/health").status_code == 200
+        for host in ("localhost:8000", "hw.park.example", "HW.Park.Example:443"):
+            assert client.get("/api/site", headers={"Host": host}).status_code == 200, host
+        for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "", "a b"):
+            for path in ("/api/health", "/", "/docs", "/static/app.js"):
+                r = client.get(path, headers={"Host": host})
+                assert r.status_code == 400, (host, path)
+                assert r.text == "Invalid host header"
+        r = client.post("/api/alarms/1/ack", json={"who": "x"}, headers={"Host": "evil.example"})
+        assert r.status_code == 400

@@ -17,6 +17,8 @@ import pytest
         ("--checkpoint-interval-s", "-1", "--checkpoint-interval-s -1.0: must be 0 (off) or more"),
         ("--checkpoint-interval-s", "nan", "--checkpoint-interval-s nan: must be 0 (off) or more"),
         ("--spool-max-mb", "0", "--spool-max-mb 0.0: must be greater than 0"),
+        ("--allowed-host", "evil.example:80", "--allowed-host 'evil.example:80': expected a"),
+        ("--allowed-host", "http://hw.park", "without port, e.g. hazardwatch.park.example"),
     ],
 )
 def test_a_setting_out_of_range_is_refused_with_exit_code_2(
