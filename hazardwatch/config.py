@@ -46,6 +46,7 @@ import yaml
 from pydantic import ValidationError
 
 from hazardwatch.config_errors import describe_error, error_path, show_value
+from hazardwatch.config_repair import repair
 from hazardwatch.config_schema import (
     KINDS,
     RawArea,
@@ -120,12 +121,31 @@ def parse_site(text: str, source: str = "<string>") -> Site:
     try:
         raw = RawSite.model_validate(data)
     except ValidationError as exc:
-        problems += [f"{source}: {error_path(e['loc'])}: {describe_error(e)}" for e in exc.errors()]
+        errors = exc.errors()
+        problems += [f"{source}: {error_path(e['loc'])}: {describe_error(e)}" for e in errors]
+        _check_the_rest(data, errors, source, problems)
         raise ConfigError(problems) from None
     site = _SiteBuilder(source, problems).site(raw)
     if problems:
         raise ConfigError(problems)
     return site
+
+
+def _check_the_rest(data: dict[str, Any], errors: Any, source: str, problems: list[str]) -> None:
+    """After schema errors, the site checks on what the schema took (config_repair), so a
+    misspelt kind does not hide the file's other problems until it is fixed."""
+    fixed = repair(data, errors)
+    if fixed is None:
+        return
+    try:
+        raw = RawSite.model_validate(fixed.data)
+    except ValidationError:  # setting aside broke something else (no enterprise left)
+        return
+    found: list[str] = []
+    _SiteBuilder(source, found).site(raw)
+    for problem in found:
+        if not fixed.concerns_set_aside(problem):
+            problems.append(fixed.path_text(problem))
 
 
 # libyaml's parser where it is built in: a generated 100,000-sensor park parses in seconds,

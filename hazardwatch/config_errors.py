@@ -68,7 +68,9 @@ def describe_error(err: Any) -> str:
         return f"unknown field {name!r}{hint} (allowed: {', '.join(allowed)})"
     if kind == "literal_error":
         if loc and loc[-1] == "kind":
-            return f"unknown kind {value!r}; valid kinds: {', '.join(KINDS)}"
+            guess = close_kind(value)
+            hint = f"; did you mean {guess!r}? (its other checks assumed it)" if guess else ""
+            return f"unknown kind {value!r}; valid kinds: {', '.join(KINDS)}{hint}"
         return f"{value!r} is not allowed; expected {ctx.get('expected')}"
     if kind in _EXPECTED:
         hint = ""
@@ -98,6 +100,18 @@ def describe_error(err: Any) -> str:
     if kind == "finite_number":
         return "must be a finite number, not NaN or infinity"
     return str(err["msg"])
+
+
+def close_kind(value: Any) -> str | None:
+    """The sensor kind a misspelt one most likely meant, if one is close enough.
+
+    >>> close_kind("temprature"), close_kind("gas_combustable"), close_kind("gas")
+    ('temperature', 'gas_combustible', None)
+    """
+    if not isinstance(value, str):
+        return None
+    close = difflib.get_close_matches(value.strip().lower(), KINDS, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _bound(x: Any) -> str:
