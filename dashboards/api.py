@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 
 from alerting import AlarmNotFound, InvalidAcknowledgement, InvalidTransition, Priority
@@ -23,6 +25,7 @@ from dashboards.schemas import (
     ErrorOut,
     HazardSourceOut,
     HazardSourcesOut,
+    HealthOut,
     LimitsOut,
     OpenCounts,
     PriorityName,
@@ -104,9 +107,17 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
     # The tree does not change while the service runs: resolve it once.
     places = site.iter_sensors()
 
-    @router.get("/health", tags=["service"], summary="Service health and ingest counters")
-    async def health() -> dict[str, Any]:
-        return view.health()
+    @router.get(
+        "/health",
+        tags=["service"],
+        summary="Service health and ingest counters: 200 ok, 503 degraded (with the reasons)",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "Degraded: `reasons` says why"}},
+    )
+    async def health() -> JSONResponse:
+        report = view.health()
+        status = 200 if report.get("status") == "ok" else 503
+        return JSONResponse(jsonable_encoder(report), status_code=status)
 
     @router.get("/site", tags=["service"], summary="Park name and enterprise names")
     async def get_site() -> SiteOut:

@@ -136,6 +136,15 @@ class SiteOut(BaseModel):
     sensors: int
 
 
+class HealthOut(BaseModel):
+    """Body of GET /api/health: the status, why it is not ok, and the service's counters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="ok | degraded")
+    reasons: list[str] = Field(default=[], description="Why it is degraded; empty when ok")
+
+
 class ErrorOut(BaseModel):
     """Body of a 404 or 409 answer."""
 

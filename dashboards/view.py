@@ -46,7 +46,8 @@ class ServiceView(Protocol):
         ...
 
     def health(self) -> dict[str, Any]:
-        """Ingest counters and the like, JSON-ready, with "status": "ok"."""
+        """Ingest counters and the like, JSON-ready, with "status" ("ok", or "degraded"
+        with "reasons"): the HTTP status follows it (200 or 503)."""
         ...
 
     def acknowledge(self, alarm_id: int, who: str, comment: str | None) -> AlarmEvent:
@@ -87,7 +88,7 @@ class ServiceAdapter:
         return self.readings_fn(sensor, since, until, limit)
 
     def health(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"status": "ok"}
+        report: dict[str, Any] = {"status": "ok", "reasons": []}
         if self.health_fn is not None:
             report.update(self.health_fn())
         report["live"] = self.hub.stats()

@@ -22,6 +22,7 @@ from alerting import AlarmEvent, AlarmManager, Journal
 from dashboards import Hub, Server, ServiceAdapter, create_app, publish_alarm_events
 from detectors import CheckpointInfo
 from hazardwatch.clock import Clock, SystemClock
+from hazardwatch.health import HealthLimits, judge
 from hazardwatch.memory import DetectorMemory
 from hazardwatch.model import (
     Batch,
@@ -166,6 +167,7 @@ class Service:
             lambda sensor: float(self.detector.state.last_value[sensor]),
         )
         self.store_stats = StoreStats()
+        self.health_limits = HealthLimits()
         self._newest_ts: float | None = None  # newest reading time processed
         self._last_batch_at = float("-inf")  # wall time the last batch was processed
         self._ingestor: Ingestor | None = None
@@ -212,12 +214,15 @@ class Service:
         return [tuple(r) for r in self.store.readings(sensor, since, until, limit)]
 
     def _health(self) -> dict[str, Any]:
-        return {
+        """GET /api/health: "ok", or "degraded" with the reasons (hazardwatch.health)."""
+        ingestor = self._ingestor
+        report: dict[str, Any] = {
             "uptime_s": round(self.clock.now() - self.started_at, 3),
             "broker": {
                 "url": self.settings.broker_url,
-                "connected": bool(self._ingestor is not None and self._ingestor.connected),
-                "inbox_backlog": 0 if self._ingestor is None else self._ingestor.backlog,
+                "connected": bool(ingestor is not None and ingestor.connected),
+                "reconnects_last_min": 0 if ingestor is None else ingestor.reconnects_within(60),
+                "inbox_backlog": 0 if ingestor is None else ingestor.backlog,
             },
             "ingest": self.counters.snapshot(),
             "detector": dict(self.detector.stats),
@@ -234,6 +239,8 @@ class Service:
             "checkpoint": self.memory.health(),
             "sensors": self.table.n,
         }
+        reasons = judge(report, self.health_limits, self.settings.store_queue_batches)
+        return {"status": "degraded" if reasons else "ok", "reasons": reasons, **report}
 
     def _judge_plan(self, sensor: int, plan: TransferPlan | None, ts: float) -> list[Any]:
         if plan is None:

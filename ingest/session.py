@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self, cast
@@ -111,6 +112,7 @@ class Ingestor:
         self._client: aiomqtt.Client | None = None
         self._next_task: asyncio.Future[aiomqtt.Message] | None = None
         self._ever_connected = False
+        self._reconnected_at: deque[float] = deque(maxlen=256)  # clock times, newest last
         self._entered = False
         self._streaming = False
 
@@ -123,6 +125,11 @@ class Ingestor:
     def connected(self) -> bool:
         """Whether a broker connection with our subscriptions is up (as of the last receive)."""
         return self._client is not None
+
+    def reconnects_within(self, window_s: float) -> int:
+        """Reconnections in the last `window_s` seconds of the clock (a storm shows here)."""
+        since = self.clock.now() - window_s
+        return sum(1 for t in self._reconnected_at if t >= since)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -196,6 +203,7 @@ class Ingestor:
             raise IngestError(f"broker {self.broker_url} refused the subscription to {refused}")
         if self._ever_connected:
             self.counters.reconnects += 1
+            self._reconnected_at.append(self.clock.now())
             log.info("reconnected to %s", self.broker_url)
         self._ever_connected = True
         self.acks.connected(paho if self.manual_ack else None)

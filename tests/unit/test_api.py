@@ -769,3 +769,13 @@ def test_a_request_for_another_host_is_a_400(park: Park) -> None:
                 assert r.text == "Invalid host header"
         r = client.post("/api/alarms/1/ack", json={"who": "x"}, headers={"Host": "evil.example"})
         assert r.status_code == 400
+
+
+def test_a_degraded_service_answers_503_with_its_reasons(park: Park) -> None:
+    view = park.view()
+    why = ["broker: not connected to mqtt://127.0.0.1:1883; readings wait at the broker"]
+    view.health_fn = lambda: {"status": "degraded", "reasons": why, "ingest": {}}
+    with TestClient(create_app(view)) as client:
+        r = client.get("/api/health")
+    assert r.status_code == 503
+    assert r.json()["status"] == "degraded" and r.json()["reasons"] == why
