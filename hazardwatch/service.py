@@ -223,6 +223,9 @@ class Service:
                 "connected": bool(ingestor is not None and ingestor.connected),
                 "reconnects_last_min": 0 if ingestor is None else ingestor.reconnects_within(60),
                 "inbox_backlog": 0 if ingestor is None else ingestor.backlog,
+                "session_taken_over": (
+                    None if ingestor is None else ingestor.takeovers.taken_over(self.clock.now())
+                ),
             },
             "ingest": self.counters.snapshot(),
             "detector": dict(self.detector.stats),

@@ -25,6 +25,7 @@ class IngestCounters:
         self.gateway_offline = 0
         self.reconnects = 0
         self.connect_failures = 0
+        self.session_takeovers = 0  # connections lost young and retaken at once (ingest.takeover)
         self.deadletter_errors = 0
 
     def record(self, decoded: Decoded) -> None:
@@ -56,5 +57,6 @@ class IngestCounters:
             "gateway_status": {"online": self.gateway_online, "offline": self.gateway_offline},
             "reconnects": self.reconnects,
             "connect_failures": self.connect_failures,
+            "session_takeovers": self.session_takeovers,
             "deadletter_errors": self.deadletter_errors,
         }

@@ -21,6 +21,7 @@ from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter
 from ingest.decode import Decoder
 from ingest.decoded import Decoded, GatewayStatus
+from ingest.takeover import Takeovers
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,10 @@ class Ingestor:
         keepalive_s: int = 15,
         manual_ack: bool = False,
         ack_window: int = 20,
+        takeover_young_s: float = 120.0,
+        takeover_after: int = 3,
+        takeover_pause_initial_s: float = 1.0,
+        takeover_pause_max_s: float = 60.0,
     ) -> None:
         self.broker_url = broker_url
         self._host, self._port, self._username, self._password = parse_broker_url(broker_url)
@@ -105,6 +110,14 @@ class Ingestor:
         self.manual_ack = manual_ack
         self.ack_window = max(1, int(ack_window))
         self.acks = Acks()
+        self.takeovers = Takeovers(
+            client_id,
+            broker_url,
+            young_s=takeover_young_s,
+            after=takeover_after,
+            pause_initial_s=takeover_pause_initial_s,
+            pause_max_s=takeover_pause_max_s,
+        )
         self._stale = 0  # messages in the inbox from a connection that has dropped
         # One inbox shared by every client object of this session: messages the broker
         # already counts as delivered survive a reconnect instead of dying with a client.
@@ -143,6 +156,8 @@ class Ingestor:
             else:
                 # One early attempt claims the persistent session; stream() keeps trying.
                 self._client = await self._attempt()
+                if self._client is not None:
+                    self._took_session(at_once=True)
         except BaseException:
             self._entered = False
             raise
@@ -212,9 +227,14 @@ class Ingestor:
     async def _connect(self, deadline_s: float | None = None) -> None:
         """Try until connected, sleeping with exponential backoff between attempts."""
         loop = asyncio.get_running_loop()
+        pause = self.takeovers.pause_s()
+        if pause:  # another client takes our session as soon as we have it: let it be
+            await asyncio.sleep(pause)
         started = loop.time()
         delay = self.backoff_initial_s
+        failed = 0
         while (client := await self._attempt()) is None:
+            failed += 1
             wait = delay
             if deadline_s is not None:
                 left = deadline_s - (loop.time() - started)
@@ -226,9 +246,16 @@ class Ingestor:
             await asyncio.sleep(wait)
             delay = min(delay * self.backoff_factor, self.backoff_max_s)
         self._client = client
+        self._took_session(at_once=not failed)
+
+    def _took_session(self, *, at_once: bool) -> None:
+        self.takeovers.connected(self.clock.now(), at_once=at_once)
+        self.counters.session_takeovers = self.takeovers.total
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
+        if client is not None:
+            self.takeovers.lost(self.clock.now())
         # What is still in the inbox came over this connection: never acknowledged, the
         # broker sends it again over the next one.
         self._stale = self._inbox.qsize()
@@ -245,15 +272,15 @@ class Ingestor:
             if client._disconnected.done() or not paho.want_write():
                 break
             await asyncio.sleep(0.01)
+        # A connection that dropped on its own leaves its error in this future, which
+        # aiomqtt's exit does not read: read it whenever it comes (it may come after the
+        # exit, when the broker drops a connection that is being closed), or asyncio logs
+        # it as never retrieved.
+        client._disconnected.add_done_callback(_read_drop)
         try:
             await client.__aexit__(None, None, None)
         except aiomqtt.MqttError as exc:
             log.info("MQTT disconnect was not clean: %s", exc)
-        # A connection that dropped on its own leaves its error in this future, which
-        # aiomqtt's exit does not read: read it here, or asyncio logs it as never retrieved.
-        gone = client._disconnected
-        if gone.done() and not gone.cancelled() and gone.exception() is not None:
-            log.info("MQTT connection had dropped: %s", gone.exception())
 
     # ------------------------------------------------------------------ messages
 
@@ -379,6 +406,11 @@ class Ingestor:
                     self.acks.done([message])  # dead-lettered (written) or empty: nothing to keep
         finally:
             self._streaming = False
+
+
+def _read_drop(gone: asyncio.Future[Any]) -> None:
+    if not gone.cancelled() and gone.exception() is not None:
+        log.info("MQTT connection had dropped: %s", gone.exception())
 
 
 def _refused(code: object) -> bool:

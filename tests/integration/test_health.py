@@ -118,6 +118,8 @@ def _report(**changes: Any) -> dict[str, Any]:
         ({"broker__inbox_backlog": 20_001},
          "detector: 20001 messages received and not yet processed"),
         ({"stale_judged_at_lag_s": 75.4}, "detector: readings processed 75 s behind the clock"),
+        ({"broker__session_taken_over": "MQTT session 'hw' taken over 3 times in a row: ..."},
+         "broker: MQTT session 'hw' taken over 3 times in a row: ..."),
     ],
 )  # fmt: skip
 def test_a_store_or_a_detector_that_falls_behind_is_degraded(
