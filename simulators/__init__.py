@@ -20,6 +20,7 @@ from simulators.instruments import FaultKind
 from simulators.library import ScenarioSpec, library, load_scenario, parse_scenario
 from simulators.live import check_live_clock, simulate
 from simulators.physics import Climate, Operations, TankFarm, operating_band
+from simulators.realism import Realism, configured
 from simulators.record import (
     CSV_START_TS,
     CsvRecorder,
@@ -57,6 +58,7 @@ __all__ = [
     "Overfill",
     "PaddingGas",
     "PublisherError",
+    "Realism",
     "RecordError",
     "Scenario",
     "ScenarioError",
@@ -66,6 +68,7 @@ __all__ = [
     "TankFarm",
     "Transfer",
     "check_live_clock",
+    "configured",
     "generate_site",
     "library",
     "load_scenario",

@@ -4,7 +4,9 @@ Every sensor adds white noise (0.2 % of span; gas detectors at most 5 % of their
 level, so a quiet detector never alarms by itself), drifts slowly (a sine of a few weeks'
 period, at most 0.1 % of span) and reports in decimal steps of at least 1/10,000 of its span.
 Faults are injected per sensor for an interval (see `FaultKind`); dropout is the only one
-that silences a sensor, which `read` reports through its mask.
+that silences a sensor, which `read` reports through its mask. A realism layer
+(`simulators.realism.Readout`) may replace the noise and the steps and add the gas
+detectors' zero drift, blips and zero suppression.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from enum import StrEnum
 import numpy as np
 
 from hazardwatch.model import Kind, Sensor
+from simulators.realism import Readout
 
 NOISE_SPAN = 0.002  # instrument noise, standard deviation as a fraction of span
 COUNTS = 10_000  # the instrument resolves at least this many steps over its span
@@ -65,7 +68,10 @@ def gas_level1(s: Sensor) -> float:
 class Instruments:
     """Noise, quantisation, drift and faults for every sensor, as arrays."""
 
-    def __init__(self, sensors: list[Sensor], rng: np.random.Generator) -> None:
+    def __init__(
+        self, sensors: list[Sensor], rng: np.random.Generator, readout: Readout | None = None
+    ) -> None:
+        self.readout = readout
         self.lo = np.array([s.range_lo for s in sensors], dtype=np.float64)
         self.hi = np.array([s.range_hi for s in sensors], dtype=np.float64)
         self.span = np.maximum(self.hi - self.lo, 1e-9)
@@ -73,6 +79,8 @@ class Instruments:
         self.gas = np.flatnonzero((kind == Kind.GAS_COMBUSTIBLE) | (kind == Kind.GAS_TOXIC))
         level1 = np.array([gas_level1(s) for s in sensors], dtype=np.float64)
         noise = NOISE_SPAN * self.span
+        if readout is not None and readout.noise_sd is not None:
+            noise = readout.noise_sd
         gas_mask = np.zeros(len(sensors), dtype=bool)
         gas_mask[self.gas] = True
         self.noise_sd = np.where(gas_mask, np.minimum(noise, 0.05 * level1), noise)
@@ -80,6 +88,8 @@ class Instruments:
         decimals = np.maximum(0.0, -np.floor(np.log10(self.span / COUNTS)))
         self.inv_res = 10.0**decimals
         self.resolution = 1.0 / self.inv_res
+        if readout is not None and readout.step is not None:
+            self.resolution = readout.step
         n = len(sensors)
         drift_amp = np.where(gas_mask, 0.0, DRIFT_SPAN * self.span)  # gas: zeroed on calibration
         self._drift_amp = drift_amp * rng.uniform(0.2, 1.0, n)
@@ -129,10 +139,20 @@ class Instruments:
                     mask[f.sensor] = False
                 else:
                     stuck.append(f)
+        real = self.readout
+        if real is not None:
+            gas_offset = real.gas_offset(ts, dt_s)
+            if gas_offset is not None:
+                offset = offset + gas_offset
         value = true + offset + sd * rng.standard_normal(n)
-        value = np.rint(value * self.inv_res) / self.inv_res
+        if real is not None and real.step is not None:
+            value = real.quantise(value)
+        else:
+            value = np.rint(value * self.inv_res) / self.inv_res
         np.clip(value, self.lo, self.hi, out=value)
         value[self.gas] = np.maximum(value[self.gas], 0.0)
+        if real is not None:
+            real.suppress(value)
         for f in stuck:
             if math.isnan(f.held):
                 last = self._last[f.sensor]

@@ -63,6 +63,7 @@ from simulators.incidents import (
     Transfer,
 )
 from simulators.physics import TankFarm
+from simulators.realism import Realism
 from simulators.scenario import GatewayOutage, Overfill, Scenario, ScenarioError, Script
 from simulators.weather import Climate
 
@@ -156,14 +157,16 @@ class ScenarioSpec:
         """New scenario objects for one run (they keep state, so never share them)."""
         return [_EVENTS[e["kind"]][2](e) for e in self.events]
 
-    def farm(self, start_ts: float | None = None) -> TankFarm:
-        """The site's farm with this scenario's seed, climate and start (or `start_ts`)."""
+    def farm(self, start_ts: float | None = None, realism: Realism | None = None) -> TankFarm:
+        """The site's farm with this scenario's seed, climate and start (or `start_ts`), and
+        a realism layer if given (simulators.realism; default: none)."""
         start = self.start_ts if start_ts is None else start_ts
-        return TankFarm(self.site, np.random.default_rng(self.seed), start, climate=self.climate)
+        rng = np.random.default_rng(self.seed)
+        return TankFarm(self.site, rng, start, climate=self.climate, realism=realism)
 
-    def script(self, start_ts: float | None = None) -> Script:
+    def script(self, start_ts: float | None = None, realism: Realism | None = None) -> Script:
         """A ready-to-tick run: `script().run(spec.duration_s, spec.dt_s)`."""
-        return Script(self.farm(start_ts), self.build())
+        return Script(self.farm(start_ts, realism), self.build())
 
 
 def library() -> list[str]:

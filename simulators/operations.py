@@ -3,7 +3,8 @@
 An idle tank waits 10-60 minutes, then its operator starts a transfer toward a random
 target well inside the tank's L..H band (filling if it has room, else emptying) at the
 tank's pump rate, and stops on reaching it. A scenario can take a tank from the operators
-(see TankFarm.force_flow); they take it back idle.
+(see TankFarm.force_flow); they take it back idle. A realism layer's `Pace` varies each
+transfer's rate and keeps some tanks still at night.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hazardwatch.model import Sensor
+from simulators.realism import Pace
 
 _IDLE, _MOVING = 0, 1
 
@@ -54,9 +56,11 @@ class Operators:
         pump_m3_s: np.ndarray,
         volume_m3: np.ndarray,
         rng: np.random.Generator,
+        pace: Pace | None = None,
     ) -> None:
         n = volume_m3.size
         self.ops = ops
+        self.pace = pace
         self.band_lo, self.band_hi = band_lo_m3, band_hi_m3
         self.pump_rate = pump_m3_s
         self._rng = rng
@@ -75,20 +79,26 @@ class Operators:
         self._phase[unit] = _IDLE
         self._idle_left[unit] = self.ops.idle_s[0]
 
-    def step(self, volume_m3: np.ndarray, dt: float, held: np.ndarray) -> np.ndarray:
+    def step(
+        self, volume_m3: np.ndarray, dt: float, held: np.ndarray, resting: np.ndarray | bool = False
+    ) -> np.ndarray:
         """The operators' net flow (m³/s) into each tank over the next `dt` seconds; tanks
-        `held` by a scenario get 0 and keep their operator's state."""
+        `held` by a scenario get 0 and keep their operator's state; `resting` tanks start
+        no transfer (one under way runs to its end)."""
         ops, n = self.ops, volume_m3.size
         u_dir, u_target, u_idle = self._rng.random((3, n))
         vol, lo, hi = volume_m3, self.band_lo, self.band_hi
         self._idle_left -= dt
-        start = (self._phase == _IDLE) & (self._idle_left <= 0) & ~held
+        start = (self._phase == _IDLE) & (self._idle_left <= 0) & ~held & ~np.asarray(resting)
         room = (hi - vol) / np.maximum(hi - lo, 1e-9)
         fill = u_dir < np.clip(room, 0.1, 0.9)
         reach = 0.3 + 0.7 * u_target
         target = np.where(fill, vol + (hi - vol) * reach, vol - (vol - lo) * reach)
         self._target = np.where(start, target, self._target)
-        self._pump = np.where(start, self.pump_rate * np.where(fill, 1.0, -1.0), self._pump)
+        rate = self.pump_rate
+        if self.pace is not None and self.pace.varies_rate and start.any():
+            rate = np.minimum(rate * self.pace.factors(n), self.pace.max_m3_s)
+        self._pump = np.where(start, rate * np.where(fill, 1.0, -1.0), self._pump)
         self._phase[start] = _MOVING
         self.started = np.flatnonzero(start)  # transfers begun this step (their plans)
 

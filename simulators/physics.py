@@ -14,6 +14,9 @@ numpy operations: a tick costs the same Python work for ten sensors as for a mil
   every release (simulators.dispersion) through the detector's response. Generic sensors
   wander around mid-band.
 - Instruments: simulators.instruments (noise, resolution, drift, faults).
+- Realism (simulators.realism, off by default): the instruments' noise, steps and gas
+  habits, the gateways' reporting (periods, report by exception), transfers at varied
+  rates, quiet nights, and the level's thermal expansion.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from simulators.geometry import Geometry, height_from_capacity, shape_of
 from simulators.instruments import NOISE_SPAN, Instruments, gas_level1
 from simulators.operations import Operations, Operators, operating_band
 from simulators.pressure import PressureGauges
+from simulators.realism import Pace, Readout, Realism, expansion_per_k
 from simulators.thermal import Thermal, product
 from simulators.weather import Climate, Wind
 
@@ -57,8 +61,12 @@ class TankFarm:
         *,
         climate: Climate | None = None,
         operations: Operations | None = None,
+        realism: Realism | None = None,
     ) -> None:
         self.site = site
+        self.realism = realism or Realism()
+        # Off, the layer draws nothing: today's streams and readings stay bit for bit.
+        self.readout = Readout(self.realism, site) if self.realism.active else None
         self.start_ts = float(start_ts)
         self.climate = climate or Climate()
         self.ops = operations or Operations()
@@ -94,7 +102,7 @@ class TankFarm:
         self._status = np.flatnonzero(self._is_status)
         self._first = {k: self._first_sensor(k) for k in (Kind.LEVEL, Kind.TEMPERATURE, Kind.FLOW)}
         self._level_ref = self._first[Kind.LEVEL]
-        self.instruments = Instruments(sensors, self._rng)
+        self.instruments = Instruments(sensors, self._rng, self.readout)
         self._init_geometry()
         self.layout = Layout(site, self.geometry.radius_m)
         self.wind = Wind(self.climate, weather_rng)
@@ -109,6 +117,7 @@ class TankFarm:
             self.climate, heat_rng, self.start_ts, self._volume, self.level_m,
         )  # fmt: skip
         self._init_sensors()
+        self._init_expansion()
         self._spill: dict[int, list[Release]] = {}
         self.spilled_m3 = np.zeros(len(units))
         self._true = np.zeros(len(sensors))
@@ -193,10 +202,52 @@ class TankFarm:
             if s is not None and s.unit.strip().lower() in ("m3/h", "m³/h"):
                 rate[k] = operating_band(s)[1] * rng.uniform(0.35, 0.7) / 3600.0
         self._pump_rate = rate
+        pace = None
+        if self.realism.active:
+            pace = Pace(self.realism, n_u)
+            pace.max_m3_s = self._max_pump_m3_s(band_lo, band_hi)
         self.operators = Operators(
-            ops, g.volume(band_lo), g.volume(band_hi), rate, self._volume, rng
+            ops, g.volume(band_lo), g.volume(band_hi), rate, self._volume, rng, pace
         )
         self._density = np.array([product(u.substance).density_kg_m3 for u in self.units])
+
+    def _max_pump_m3_s(self, band_lo_m: np.ndarray, band_hi_m: np.ndarray) -> np.ndarray:
+        """The fastest a transfer may run: 80 % of the tank's rated fill rate where its
+        narrowest cross-section in the band is, and 90 % of its flow meter's H."""
+        g, out = self.geometry, np.full(len(self.units), np.inf)
+        step = 1e-3 * g.height_m
+        area = np.minimum(
+            (g.volume(band_lo_m + step) - g.volume(band_lo_m)) / step,
+            (g.volume(band_hi_m) - g.volume(band_hi_m - step)) / step,
+        )
+        for k, i in enumerate(self._level_ref.tolist()):
+            rated = None if i < 0 else self.sensors[i].trend.rate_limit_per_min
+            if rated is not None:
+                pos = int(np.searchsorted(self._lvl, i))
+                out[k] = 0.8 * rated * self._lvl_m_per[pos] / 60.0 * area[k]
+        for k, i in enumerate(self._first[Kind.FLOW].tolist()):
+            s = self.sensors[i] if i >= 0 else None
+            if s is not None and s.unit.strip().lower() in ("m3/h", "m³/h"):
+                out[k] = min(out[k], 0.9 * operating_band(s)[1] / 3600.0)
+        # Never below the routine rate itself (the operators' own choice stays possible).
+        return np.maximum(out, self._pump_rate)
+
+    def _init_expansion(self) -> None:
+        """Thermal expansion (realism): the liquid's volume grows by its expansion
+        coefficient per kelvin above the temperature it had at the start; the mass balance
+        keeps volumes at that reference temperature."""
+        self._beta: np.ndarray | None = None
+        if self.realism.thermal_expansion:
+            self._beta = np.array([expansion_per_k(u.substance) for u in self.units])
+            self._ref_c = self.thermal.liquid_c.copy()
+            self.level_m = self._level_of(self._volume)
+
+    def _level_of(self, volume_m3: np.ndarray) -> np.ndarray:
+        """Level (m) of the liquid whose volume at the reference temperature is `volume_m3`."""
+        if self._beta is None:
+            return self.geometry.level(volume_m3)
+        grown = volume_m3 * (1.0 + self._beta * (self.thermal.liquid_c - self._ref_c))
+        return self.geometry.level(np.clip(grown, 0.0, self.geometry.capacity_m3))
 
     def _init_sensors(self) -> None:
         rng, n, kind, sensors = self._rng, len(self.sensors), self._kind, self.sensors
@@ -305,7 +356,7 @@ class TankFarm:
     def set_volume(self, unit: int, volume_m3: float) -> None:
         """Put `volume_m3` of liquid in a unit now (a scenario's or a test's starting state)."""
         self._volume[unit] = min(max(float(volume_m3), 0.0), float(self.geometry.capacity_m3[unit]))
-        self.level_m = self.geometry.level(self._volume)
+        self.level_m = self._level_of(self._volume)
 
     def unit_sensors(self, unit: int) -> list[int]:
         """Indices of a unit's sensors."""
@@ -338,8 +389,12 @@ class TankFarm:
             self.wind.step(dt_s)
         self._step_volumes(dt_s)
         self.thermal.step(t0, dt_s, self._volume, self.level_m)
+        if self._beta is not None:  # the level follows the liquid's new temperature
+            self.level_m = self._level_of(self._volume)
         self._true = self._true_values(dt_s)
         values, mask = self.instruments.read(self._true, self.ts, dt_s, self._rng)
+        if self.readout is not None:  # what the gateways send of it
+            mask = self.readout.report(self.ts, values, mask)
         self.last_mask = mask
         self.ticks += 1
         if mask is None:
@@ -349,7 +404,8 @@ class TankFarm:
     def _step_volumes(self, dt: float) -> None:
         n_u, vol = self._volume.size, self._volume
         forced = ~np.isnan(self._forced)
-        flow = self.operators.step(vol, dt, forced)
+        rest = False if self.operators.pace is None else self.operators.pace.at_rest(self.ts)
+        flow = self.operators.step(vol, dt, forced, rest)
         if self.operators.started.size:
             self._plan_transfers(self.operators.started)
         flow = np.where(forced, np.nan_to_num(self._forced), flow)
@@ -362,7 +418,7 @@ class TankFarm:
         spill = np.maximum(new - self.geometry.capacity_m3, 0.0)
         self.spilled_m3 += spill
         self._volume = np.clip(new, 0.0, self.geometry.capacity_m3)
-        self.level_m = self.geometry.level(self._volume)
+        self.level_m = self._level_of(self._volume)
         self._update_spill_vapour(spill, dt)
 
     def _plan_transfers(self, units: np.ndarray) -> None:
