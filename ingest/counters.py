@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.decoded import Decoded, Reason
+from ingest.sequence import Sequences
 
 
 class IngestCounters:
@@ -27,6 +28,7 @@ class IngestCounters:
         self.connect_failures = 0
         self.session_takeovers = 0  # connections lost young and retaken at once (ingest.takeover)
         self.deadletter_errors = 0
+        self.sequences = Sequences()  # gateway batch numbers: batches that never came
 
     def record(self, decoded: Decoded) -> None:
         """Count one decoded message."""
@@ -36,6 +38,8 @@ class IngestCounters:
         self.readings_received += accepted + len(decoded.rejections)
         for rejection in decoded.rejections:
             self.rejected_by_reason[rejection.reason] += 1
+        if decoded.seq is not None:
+            self.sequences.note(*decoded.seq)
         if decoded.status is not None:
             if decoded.status.online:
                 self.gateway_online += 1
@@ -59,4 +63,6 @@ class IngestCounters:
             "connect_failures": self.connect_failures,
             "session_takeovers": self.session_takeovers,
             "deadletter_errors": self.deadletter_errors,
+            "batches_missing": self.sequences.missing,
+            "gateway_seq": self.sequences.snapshot(),
         }

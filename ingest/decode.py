@@ -101,7 +101,7 @@ class Decoder:
             if form == "single":
                 return self._single(idx, payload, received)
             if form == "batch":
-                return self._batch(topic, enterprise, payload, received)
+                return self._batch(topic, enterprise, name, payload, received)
             if form == "plan":
                 window = TsWindow(received, self.max_age_s, self.max_future_s)
                 plan = decode_plan(loads(payload), enterprise, self.table, window)
@@ -194,7 +194,9 @@ class Decoder:
             [],
         )
 
-    def _batch(self, topic: str, enterprise: str, payload: bytes, received: float) -> Decoded:
+    def _batch(
+        self, topic: str, enterprise: str, gateway: str, payload: bytes, received: float
+    ) -> Decoded:
         salvaged = False
         try:
             obj: Any = loads(payload)
@@ -211,6 +213,7 @@ class Decoder:
         rows = obj.get("r")
         if type(rows) is not list:
             raise BadField(Reason.WRONG_TYPE, f"'r' must be an array of rows, got {kind_of(rows)}")
+        seq = _seq(enterprise, gateway, obj)
         window = TsWindow(received, self.max_age_s, self.max_future_s)
         # The default ts is checked once; if it is bad, only the rows that need it fail.
         default_ts: float = received
@@ -227,13 +230,13 @@ class Decoder:
         if default_bad is None and rows and not salvaged:
             batch = _all_good(rows, lookup, window, default_ts, default_flags)
             if batch is not None:
-                return Decoded(batch, rejections)
+                return Decoded(batch, rejections, seq=seq)
         batch = self._row_by_row(
             topic, rows, enterprise, window, default_ts, default_flags, default_bad, rejections
         )
         if len(batch) > 1:
             batch = _drop_duplicates(batch, rows, rejections, topic, self.table.tags)
-        return Decoded(batch, rejections)
+        return Decoded(batch, rejections, seq=seq)
 
     def _row_by_row(
         self,
@@ -359,6 +362,16 @@ def _all_good(
         quality=np.zeros(n, np.uint8),
         flags=flags,
     )
+
+
+def _seq(enterprise: str, gateway: str, obj: dict[str, Any]) -> tuple[str, int] | None:
+    """The batch's optional sequence number; -1 stands for one that is not a whole number
+    of 0 or more (counted as bad; the rows are judged as usual)."""
+    if "seq" not in obj:
+        return None
+    seq = obj["seq"]
+    ok = type(seq) is int and 0 <= seq < 2**63
+    return f"{enterprise}/{gateway}", seq if ok else -1
 
 
 def _rejected(reason: Reason, topic: str, detail: str, payload: bytes) -> Decoded:

@@ -68,3 +68,6 @@ class Decoded:
     rejections: list[Rejection]
     status: GatewayStatus | None = None
     plan: Any = None  # a TransferPlan or ingest.plans.PlanClosed from a `_plan` topic
+    # a gateway batch's ("enterprise/gateway", its "seq"; -1 for one that is not a whole
+    # number of 0 or more), None without one (ingest.sequence)
+    seq: tuple[str, int] | None = None

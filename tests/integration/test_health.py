@@ -4,18 +4,20 @@ gone or the connection keeps dropping, ok (200) once it is back. A real mosquitt
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from hazardwatch.config import parse_site
 from hazardwatch.health import HealthLimits, judge
 from hazardwatch.service import Service, Settings
-from tests.brokers import Mosquitto
+from tests.brokers import Mosquitto, publisher
 from tests.e2e.harness import E2E_SITE
 from tests.waiting import until
 
@@ -127,3 +129,22 @@ def test_a_store_or_a_detector_that_falls_behind_is_degraded(
 ) -> None:
     assert judge(_report(), HealthLimits(), store_queue_max=200) == []
     assert judge(_report(**changes), HealthLimits(), store_queue_max=200) == [reason]
+
+
+async def test_batches_a_gateway_numbered_but_never_sent_show_in_health(
+    running: Running, mosquitto: Mosquitto
+) -> None:
+    await until(lambda: running.status() == "ok", "the first connection")
+    now = time.time()
+    with publisher(mosquitto.url, "gw1") as gw:
+        for seq in (7, 8, 11):  # 9 and 10 were lost before the broker
+            body = {"ts": now, "seq": seq, "r": [["e1-T1-LT", 5.0 + seq]]}
+            gw.publish("hw/e1/_batch/gw1", orjson.dumps(body), qos=1).wait_for_publish(5)
+    await until(
+        lambda: running.svc.counters.readings_accepted == 3, "the three batches", timeout_s=10
+    )
+    _, body = await running.health()
+    assert body["ingest"]["batches_missing"] == 2
+    assert body["ingest"]["gateway_seq"] == {
+        "e1/gw1": {"last": 11, "missing": 2, "repeated": 0, "restarts": 0, "bad": 0}
+    }

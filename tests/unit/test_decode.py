@@ -762,3 +762,52 @@ def test_dead_letter_keeps_a_salvaged_row_as_it_came(decoder: Decoder, tmp_path:
     snap = counters.snapshot()
     assert snap["rejected"]["too_deep"] == 1 and snap["rejected"]["malformed_json"] == 1
     assert snap["readings_accepted"] == 2
+
+
+# ------------------------------------------------------------------ batch sequence numbers
+
+
+@pytest.mark.parametrize(
+    ("rows", "seq", "expected"),
+    [
+        ([["LT-101", 1.0]], 7, ("ent1/gw1", 7)),  # the fast path
+        ([["LT-101", 1.0], ["NOPE", 2.0]], 8, ("ent1/gw1", 8)),  # row by row
+        ([["LT-101", 1.0]], -3, ("ent1/gw1", -1)),
+        ([["LT-101", 1.0]], 2.5, ("ent1/gw1", -1)),
+        ([["LT-101", 1.0]], "9", ("ent1/gw1", -1)),
+        ([["LT-101", 1.0]], True, ("ent1/gw1", -1)),
+        ([["LT-101", 1.0]], 2**70, ("ent1/gw1", -1)),
+    ],
+)
+def test_a_batch_carries_its_gateway_and_sequence_number(
+    decoder: Decoder, rows: list[Any], seq: Any, expected: tuple[str, int]
+) -> None:
+    d = decoder.decode("hw/ent1/_batch/gw1", js({"ts": NOW, "seq": seq, "r": rows}), NOW)
+    assert d.seq == expected
+    assert len(d.batch) == 1  # a bad seq costs no reading
+
+
+def test_a_batch_without_seq_and_a_single_reading_carry_none(decoder: Decoder) -> None:
+    assert decoder.decode("hw/ent1/_batch/gw1", js({"r": [["LT-101", 1]]}), NOW).seq is None
+    assert decoder.decode("hw/ent1/LT-101", js({"v": 1, "seq": 3}), NOW).seq is None
+
+
+def test_batches_missing_are_counted_per_gateway(decoder: Decoder) -> None:
+    counters = IngestCounters()
+
+    def send(gateway: str, seq: Any) -> None:
+        topic = f"hw/{'ent1' if gateway == 'gw1' else 'ent2'}/_batch/{gateway}"
+        tag = "LT-101" if gateway == "gw1" else "LT-201"
+        counters.record(decoder.decode(topic, js({"seq": seq, "r": [[tag, 1.0]]}), NOW))
+
+    for seq in (0, 1, 2, 6, 7, 7, 9):  # 3, 4, 5 and 8 never came; 7 came twice
+        send("gw1", seq)
+    for seq in (41, 42, 0, 1, 3, "x"):  # restarted at 0; 2 never came; one bad seq
+        send("gwA", seq)
+    snap = counters.snapshot()
+    assert snap["batches_missing"] == 5
+    assert snap["gateway_seq"] == {
+        "ent1/gw1": {"last": 9, "missing": 4, "repeated": 1, "restarts": 0, "bad": 0},
+        "ent2/gwA": {"last": 3, "missing": 1, "repeated": 0, "restarts": 1, "bad": 1},
+    }
+    json.dumps(snap)
