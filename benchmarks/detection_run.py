@@ -10,6 +10,19 @@ event acts on (incidents, transfers, drains), and for an incident that emits gas
 detector of the park. A process alarm anywhere else is a false process alarm. Sensor faults
 are judged on their own tag: an instrument condition there is a catch, a process alarm there
 (when the tag is not also part of an incident) is a fault taken for a process upset.
+
+An incident is detected, and its first warning timed, only on its own signals: its tank's
+sensors, the gas detectors of its hazard source, the sensors its truth says should alarm
+(where its gas physically crossed a limit), and AREA_GAS raised for an area holding one of
+those detectors. A DRIFT on a detector elsewhere in the park is not its warning.
+
+Instrument alarms on healthy sensors: instrument conditions on sensors no fault, outage or
+plant event touched, per 100 sensor-days.
+
+`realism` (simulators.realism) runs the scenario on a drawn park: the farm gets the layer,
+the service the site as that park's engineer would configure it (`configured`: each
+sensor's period its longest healthy silence), and the farm ticks every second at most, so
+that gateways polling every 1-10 s are seen as they poll.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from hazardwatch.clock import FakeClock
 from hazardwatch.model import Batch, Condition, Kind, Site
 from hazardwatch.service import Service, Settings
 from simulators.library import ScenarioSpec
+from simulators.realism import Realism, configured
 from simulators.scenario import Incident
 
 # The brief's process conditions: what an operator would act on as a plant upset.
@@ -61,6 +75,7 @@ INSTRUMENT = frozenset(
 # The crossing a ramp is measured against, most severe first ("HH, or the peak").
 _PLANT = ("incident", "operation", "maintenance")
 _PEAK_ORDER = ("hh", "gas2", "area_gas", "ll", "h", "gas1", "l")
+REALISM_TICK_S = 1.0  # the longest tick of a run on a drawn park
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,8 @@ class Run:
     gas_tags: set[str]
     gas_units: set[str] = field(default_factory=set)  # units of incidents that emit gas
     flow_tags: set[str] = field(default_factory=set)
+    source_gas: dict[str, set[str]] = field(default_factory=dict)  # unit -> its farm's detectors
+    area_tags: dict[str, set[str]] = field(default_factory=dict)  # gas tag -> its area's tags
 
 
 def _unit_tags(site: Site) -> dict[str, set[str]]:
@@ -94,6 +111,26 @@ def _unit_tags(site: Site) -> dict[str, set[str]]:
     for _, _, unit, sensor in site.iter_sensors():
         out.setdefault(unit.id, set()).add(sensor.tag)
     return out
+
+
+def _source_gas(site: Site) -> dict[str, set[str]]:
+    """Unit id -> the gas detectors of its hazard source."""
+    out: dict[str, set[str]] = {}
+    for e in site.enterprises:
+        for h in e.hazard_sources:
+            gas = {s.tag for u in h.units for s in u.sensors if s.kind.is_gas}
+            for u in h.units:
+                out.setdefault(u.id, set()).update(gas)
+    return out
+
+
+def _area_tags(site: Site) -> dict[str, set[str]]:
+    """Gas tag -> every tag of its voting area (AREA_GAS is raised on one of them)."""
+    areas: dict[str, set[str]] = {}
+    for _, _, _, s in site.iter_sensors():
+        if s.area is not None:
+            areas.setdefault(s.area, set()).add(s.tag)
+    return {t: tags for tags in areas.values() for t in tags}
 
 
 def without_cooling(site: Site) -> Site:
@@ -108,19 +145,26 @@ def without_cooling(site: Site) -> Site:
 
 
 def run_scenario(
-    spec: ScenarioSpec, duration_s: float | None = None, *, context: bool = True
+    spec: ScenarioSpec,
+    duration_s: float | None = None,
+    *,
+    context: bool = True,
+    realism: Realism | None = None,
 ) -> Run:
     """Run `spec` (for `duration_s`, default its own) through a fresh service; keep its alarms.
 
     `context=False` withholds the operating context: no transfer plans reach the service
-    and it watches no cooling (what the readings alone can tell)."""
+    and it watches no cooling (what the readings alone can tell). `realism`: on a drawn
+    park (see the module docstring)."""
     duration = spec.duration_s if duration_s is None else min(duration_s, spec.duration_s)
-    script = spec.script()
+    realism = realism or Realism()
+    script = spec.script(realism=realism)
     farm = script.farm
+    dt_s = min(spec.dt_s, REALISM_TICK_S) if realism.active else spec.dt_s
     clock = FakeClock(spec.start_ts)
     activations: list[Activation] = []
     with tempfile.TemporaryDirectory(prefix="hw-detection-") as tmp:
-        watched = spec.site if context else without_cooling(spec.site)
+        watched = configured(spec.site if context else without_cooling(spec.site), realism)
         svc = Service(watched, Settings(data_dir=Path(tmp), checkpoint_interval_s=0), clock=clock)
         try:
             to_table = np.array([svc.table.tag_index[s.tag] for s in farm.sensors], dtype=np.int64)
@@ -144,14 +188,15 @@ def run_scenario(
                     keep(svc.handle_batch(batch))
                 keep(svc.handle_changes(svc.detector.check_stale(ts)))
 
-            script.run(duration, spec.dt_s, on_tick)
+            script.run(duration, dt_s, on_tick)
         finally:
             svc.close()
     gas = {s.tag for s in farm.sensors if s.kind.is_gas}
     flow = {s.tag for s in farm.sensors if s.kind is Kind.FLOW}
     gas_units = {s.unit_id for s in script.scenarios if isinstance(s, Incident) and s.emits_gas}
     return Run(spec.name, spec.start_ts, duration, len(farm.sensors), activations,
-               script.truth(), _unit_tags(spec.site), gas, gas_units, flow)  # fmt: skip
+               script.truth(), _unit_tags(spec.site), gas, gas_units, flow,
+               _source_gas(spec.site), _area_tags(spec.site))  # fmt: skip
 
 
 @dataclass
@@ -175,6 +220,15 @@ class Score:
     faults_as_process: int  # ... that raised a process alarm on their tag
     sensor_hours: float
     false_detail: list[str] = field(default_factory=list)
+    instrument_healthy: int = 0  # instrument alarms on healthy sensors
+    healthy_sensor_days: float = 0.0
+    instrument_detail: list[str] = field(default_factory=list)
+
+    @property
+    def instrument_per_100d(self) -> float:
+        """Instrument alarms per 100 sensor-days on healthy sensors."""
+        days = self.healthy_sensor_days
+        return 100.0 * self.instrument_healthy / days if days else math.nan
 
 
 def _involved(run: Run) -> set[str]:
@@ -187,6 +241,30 @@ def _involved(run: Run) -> set[str]:
     if run.gas_units:
         tags |= run.gas_tags
     return tags
+
+
+def _own_signals(run: Run, incidents: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """The incidents' own tags (any process condition) and the tags on which their areas'
+    AREA_GAS counts (see the module docstring)."""
+    tags: set[str] = set()
+    for e in incidents:
+        tags |= {a["tag"] for a in e.get("should_alarm", [])}
+        tags |= run.unit_tags.get(e["unit"], set())
+        tags |= run.source_gas.get(e["unit"], set())
+    areas: set[str] = set()
+    for t in tags & run.gas_tags:
+        areas |= run.area_tags.get(t, set())
+    return tags, areas
+
+
+def _unhealthy(run: Run, involved: set[str]) -> set[str]:
+    """Sensors that are not healthy: faulted, behind a gateway off the air, or in an event."""
+    out = set(involved)
+    for e in run.truth:
+        if e.get("category") == "fault":
+            out.add(e["tag"])
+        out |= set(e.get("tags", []))  # an outage's sensors
+    return out
 
 
 def _peak(incident: dict[str, Any], skip: set[str]) -> tuple[str, float | None]:
@@ -216,15 +294,21 @@ def score(run: Run) -> Score:
               len(false), 1000.0 * len(false) / hours if hours else math.nan,
               len(faults), 0, 0, hours)  # fmt: skip
     s.false_detail = [f"{a.tag}:{a.condition.label}@{a.ts - run.start_ts:.0f}" for a in false]
+    unhealthy = _unhealthy(run, involved)
+    healthy = [t for tags in run.unit_tags.values() for t in tags if t not in unhealthy]
+    sick = [a for a in run.activations if a.condition in INSTRUMENT and a.tag not in unhealthy]
+    s.instrument_healthy = len(sick)
+    s.healthy_sensor_days = len(healthy) * run.duration_s / 86400.0
+    s.instrument_detail = [f"{a.tag}:{a.condition.label}@{a.ts - run.start_ts:.0f}" for a in sick]
     if incidents:
         onset = min(e["onset_ts"] for e in incidents if e["onset_ts"] is not None)
-        tags: set[str] = set()
-        for e in incidents:
-            tags |= {a["tag"] for a in e.get("should_alarm", [])}
-            tags |= run.unit_tags.get(e["unit"], set())
-            if e["unit"] in run.gas_units:
-                tags |= run.gas_tags
-        hits = [a for a in process if a.tag in tags and a.ts >= onset]
+        tags, areas = _own_signals(run, incidents)
+        hits = [
+            a
+            for a in process
+            if a.ts >= onset
+            and (a.tag in tags or (a.condition is Condition.AREA_GAS and a.tag in areas))
+        ]
         s.detected = bool(hits)
         if hits:
             first = min(hits, key=lambda a: a.ts)
