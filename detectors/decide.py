@@ -19,8 +19,10 @@ Early warnings and signal faults get hysteresis as well, as a ratio of their thr
   a gap are not a trend: with few degrees of freedom the significance test lets through a
   few per cent of pure noise), and |slope| - limit beyond SIGNIFICANCE standard errors;
   held while |slope| >= HOLD_RATIO x limit;
-- PREDICT_* is raised when the predicted time to the limit is under the horizon, on the same
-  sample and significance rule; held while under CLEAR_HORIZON x horizon and the trend
+- PREDICT_* is raised when the predicted time to the limit is under the horizon even at the
+  slowest slope the window allows (the slope less SIGNIFICANCE standard errors, so noise
+  around a level well below the limit predicts nothing), on the same sample and
+  significance rule; held while under CLEAR_HORIZON x horizon and the trend
   still heads there. The caller clears it once the value has reached the limit (the limit
   alarm takes over). While held, its eta is reported again when it moved by more than
   max(ETA_MOVE_FRACTION of the remaining time, ETA_MOVE_MIN_S);
@@ -172,18 +174,39 @@ def hold_predict(
     horizon_s: np.ndarray,
     significant: np.ndarray,
     active: np.ndarray,
+    sure_seconds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Whether PREDICT_* should be active: the limit is reached within the horizon (s).
 
-    `seconds_to_limit` is inf when the trend heads away, NaN without a limit.
+    `seconds_to_limit` is inf when the trend heads away, NaN without a limit. It is raised
+    only when `sure_seconds` (the time at the slowest slope the window allows: the slope
+    less SIGNIFICANCE standard errors; default `seconds_to_limit`) is under the horizon,
+    so a slope that noise alone made barely significant predicts nothing; it is held on
+    the fitted slope.
 
     >>> hold_predict(np.array([100.0, 2000.0, 2000.0, np.inf]), np.full(4, 1800.0),
     ...              np.array([True, True, True, True]), np.array([False, False, True, True]))
     array([ True, False,  True, False])
+    >>> hold_predict(np.array([100.0]), np.array([1800.0]), np.array([True]),
+    ...              np.array([False]), np.array([5000.0]))  # not sure enough
+    array([False])
+    """
+    sure = seconds_to_limit if sure_seconds is None else sure_seconds
+    with np.errstate(invalid="ignore"):
+        raise_ = (sure < horizon_s) & significant
+        return np.where(active, seconds_to_limit < CLEAR_HORIZON * horizon_s, raise_)
+
+
+def sure_slope(slope: np.ndarray, stderr: np.ndarray) -> np.ndarray:
+    """The slowest slope (units/s) the window allows in the slope's own direction: |slope|
+    less SIGNIFICANCE standard errors, 0 when that is not beyond 0; NaN stays NaN.
+
+    >>> sure_slope(np.array([2.0, -2.0, 0.5, np.nan]), np.array([0.5, 0.5, 0.5, 0.1]))
+    array([ 0.5, -0.5,  0. ,  nan])
     """
     with np.errstate(invalid="ignore"):
-        raise_ = (seconds_to_limit < horizon_s) & significant
-        return np.where(active, seconds_to_limit < CLEAR_HORIZON * horizon_s, raise_)
+        speed = np.abs(slope) - SIGNIFICANCE * stderr
+        return np.where(speed > 0.0, np.copysign(speed, slope), slope * 0.0)
 
 
 def eta_moved(eta_ts: np.ndarray, reported_eta_ts: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -228,6 +251,7 @@ DECISIONS = (
     window_filled,
     hold_rate,
     hold_predict,
+    sure_slope,
     eta_moved,
 )
 # The rules the compiled sampling loop applies to one sensor at a time (scalars in and out).
@@ -245,5 +269,6 @@ __all__ = [
     "hold_predict",
     "hold_rate",
     "significant",
+    "sure_slope",
     "window_filled",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 from numba import types
 
 from detectors import window
-from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step
+from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step, drift_threshold
 from detectors.checks.trend import least_squares
 from detectors.compiled import inlined, kernel, reads, writes
 from detectors.decide import hold_drift, significant
@@ -117,11 +117,11 @@ def take_samples(
 @kernel(
     reads(_I), reads(_F), reads(_F), reads(_F), writes(_U), reads(_B),
     BASELINE, writes(_F, 2), writes(_F),
-    reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F),
+    reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F),
 )  # fmt: skip
 def learn_samples(
     rows, t, v, sigma, bits, due, base, cusum, drift_off_since,
-    drift_h_sigma, drift_k_sigma, warmup_n, alpha, sigma_floor, drift_off_delay_s,
+    drift_h_sigma, drift_k_sigma, warmup_n, alpha, sigma_floor, drift_off_delay_s, drift_floor,
 ):  # fmt: skip
     """The CUSUM, DRIFT and the baseline of each row that took a sample (`due`).
 
@@ -130,6 +130,7 @@ def learn_samples(
     condition is active (DRIFT itself keeps it running); a DRIFT that would clear waits
     for its off-delay, and once it clears the CUSUM starts again from 0. The baseline
     learns the reading only if no process condition is active: it never learns an incident.
+    `drift_floor` (units) is the least deviation the CUSUM adds up (checks.cusum_step).
     """
     for k in range(rows.shape[0]):
         if not due[k]:
@@ -141,10 +142,12 @@ def learn_samples(
         run = (b & _NOT_DRIFT) == 0 and base.warm[i] and h_sigma == h_sigma  # DRIFT set
         drift = was
         if run:
+            floor = drift_floor[i]
             hi, lo = cusum_step(
-                value, base.base_mean[i], s, drift_k_sigma[i], h_sigma, cusum[0, i], cusum[1, i]
-            )
-            drift = hold_drift(hi, lo, h_sigma * s, was)
+                value, base.base_mean[i], s, drift_k_sigma[i], h_sigma, cusum[0, i], cusum[1, i],
+                floor,
+            )  # fmt: skip
+            drift = hold_drift(hi, lo, drift_threshold(s, h_sigma, floor), was)
         if was:  # the off-delay runs from the first reading that wanted DRIFT cleared
             since = drift_off_since[i]
             since = np.nan if drift else (t[k] if np.isnan(since) else since)

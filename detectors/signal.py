@@ -1,21 +1,31 @@
 """The signal-fault stage: SPIKE, STUCK and NOISY from each sensor's own readings.
 
-Runs on in-range, not-bad readings ("measurements"), before any process check:
-- SPIKE: the reading jumped from the last good one faster than `spike_rate_per_s`, and
-  the previous reading did not already jump there. A spike is flagged and the reading is
-  not used at all (limits, window, baseline); SPIKE clears on the next measurement that is
-  no spike.
+Runs on in-range, not-bad readings ("measurements"), before any process check. Each
+sensor is judged by what it has shown: on its healthy readings it learns (robustly,
+winsorised, during a warm-up of LEARN_WARMUP_N readings and then slowly) its noise level
+(half the second difference), its usual rate of change, the smallest step it reports (its
+resolution as seen) and how long it is normally still (detectors.checks.faults).
+- SPIKE: the reading jumped from the last good one by more than the physical rate
+  (`spike_rate_per_s`; at least SPIKE_USUAL_RATES x its usual rate; a generic sensor has
+  only the latter) times the time step, plus 8 x its learned noise (at least 6 x the
+  short-term noise), and the previous reading did not already jump there. A spike is
+  flagged and the reading is not used at all (limits, window, baseline); SPIKE clears on
+  the next measurement that is no spike. Nothing is a spike before the noise is learned.
 - STEP: the reading after a spike stays where the spike jumped to. No process moves that
   fast, so the instrument shifted (bias, recalibration, reconnection): STEP is raised, the
   second difference starts again, and the caller restarts the trend memory (the window
   and the CUSUM; the baseline moves by the jump: detectors.trends.restart). STEP clears
   once the restarted window is filled again.
-- STUCK: no change beyond `resolution` for `stuck_window_s` while the learned baseline
-  spread says the sensor normally moves (a warmed-up sigma above 2 x resolution and
-  0.01 % of span); clears when the value moves.
+- STUCK: no change beyond half the seen resolution for `stuck_window_s` and longer than
+  the sensor is still while healthy: STILL_FACTOR x its longest healthy stillness if its
+  noise moves it by a count, or as long as the trend it had when it last moved (the
+  window's significant slope) would take to carry it PACE_COUNTS resolutions (and
+  STILL_FACTOR x the most it did in a healthy stillness); only once
+  it has moved STUCK_MIN_MOVES times, and never a gas detector still within its
+  zero-suppression band. Clears when the value moves.
 - NOISY: the EWMA (~10 readings) of half the second difference, about the sigma of white
-  noise and 0 on a ramp, above `noise_ratio` x the baseline sigma (warmed up only);
-  clears below 0.8 x that.
+  noise and 0 on a ramp, above `noise_ratio` x the learned noise level (at least half the
+  seen resolution and the sigma floor); clears below half that.
 While SPIKE, STUCK or NOISY is active the reading feeds no trend, window or baseline.
 The limits still judge every reading but a spike (a fault never hides a limit): a STUCK
 reading as it is, a NOISY one by its smoothed value (EWMA of ~5 readings), so a burst of
@@ -31,11 +41,18 @@ from detectors.checks import (
     is_spike,
     is_step,
     is_stuck,
+    learn_level,
+    noise_scale,
     noise_update,
     second_difference,
+    seen_step,
     smooth_update,
+    spike_allowance,
+    spike_rate,
+    still_ended,
     still_since,
 )
+from detectors.checks.faults import LEARN_PLAIN_N, LEARN_WARMUP_N, STUCK_MIN_MOVES
 from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_noisy
 from detectors.state import Params, State, indices
@@ -47,6 +64,7 @@ SPIKE, STUCK, NOISY, STEP = (
 # The faults that keep a reading out of the trends; STEP does not (it restarts them).
 FAULT_BITS = SPIKE | STUCK | NOISY
 _SPIKE, _STUCK, _NOISY, _STEP = (np.int64(b) for b in (SPIKE, STUCK, NOISY, STEP))
+_FAULTS = np.int64(FAULT_BITS)
 
 
 def signal_faults(
@@ -64,8 +82,10 @@ def signal_faults(
     steps = _signal_round(
         idx, t, v, old, fault, jump,
         st.hist, st.prev_value, st.prev_ts, st.noise, st.smooth,
-        st.anchor_value, st.anchor_ts, st.base_var, st.warm, st.base_sigma,
-        p.spike_rate_per_s, p.resolution, p.stuck_window_s, p.moving_sigma, p.noise_ratio,
+        st.anchor_value, st.anchor_ts,
+        st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.still_max, st.pace_max,
+        st.moves, st.anchor_pace, st.slope, st.significant,
+        p.spike_rate_per_s, p.stuck_window_s, p.noise_ratio, p.sigma_floor, p.stuck_below,
     )  # fmt: skip
     return fault, st.base_sigma[rows], jump if steps else None
 
@@ -73,34 +93,60 @@ def signal_faults(
 @kernel(
     reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
     writes(types.uint32), writes(types.float64), writes(types.float64, 2),
-    *[writes(types.float64)] * 6, reads(types.float64), reads(types.boolean),
-    *[reads(types.float64)] * 6,
+    *[writes(types.float64)] * 14, reads(types.float64), reads(types.boolean),
+    *[reads(types.float64)] * 5,
 )  # fmt: skip
 def _signal_round(
     rows, t, v, old, fault, jump,
     hist, prev_value, prev_ts, noise, smooth, anchor_value, anchor_ts,
-    base_var, warm, base_sigma,
-    spike_rate_per_s, resolution, stuck_window_s, moving_sigma, noise_ratio,
+    learn_n, noise_level, usual_rate, seen_res, still_max, pace_max, moves, anchor_pace,
+    slope, significant,
+    spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
 ):  # fmt: skip
     """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
     `jump` (other rows: undefined); returns how many STEPs were found.
 
     The previous measurement is the newer pair of `hist` unless it was a spike (SPIKE
     active): only a spike is kept in prev_value/prev_ts, which saves every other reading
-    two writes.
+    two writes. The learned statistics (noise level, usual rate, seen resolution, longest
+    stillness) learn only from a measurement that is no spike or step, of a sensor with
+    no signal fault active.
     """
     steps = 0
     for k in range(rows.shape[0]):
         i = rows[k]
         value, ts, was = v[k], t[k], np.int64(old[k])
         v1, t1, v2, t2 = hist[0, i], hist[1, i], hist[2, i], hist[3, i]
-        noise_before, rate = noise[i], spike_rate_per_s[i]
+        noise_before, n_learned, res = noise[i], learn_n[i], seen_res[i]
+        level_learned = noise_level[i]
+        rate = spike_rate(spike_rate_per_s[i], usual_rate[i])
+        allowance = spike_allowance(noise_before, level_learned, n_learned, res)
         after_spike = (was & _SPIKE) != 0
+        healthy = (was & _FAULTS) == 0
         pv, pt = (prev_value[i], prev_ts[i]) if after_spike else (v1, t1)
-        spike = is_spike(value, ts, v1, t1, pv, pt, rate, noise_before)
+        spike = is_spike(value, ts, v1, t1, pv, pt, rate, allowance)
         # Only the reading after a spike can confirm it as a STEP.
-        step = after_spike and is_step(value, ts, v1, pv, pt, rate, noise_before, True)
+        step = after_spike and is_step(value, ts, v1, pv, pt, rate, allowance, True)
         d2 = np.nan if spike or step else second_difference(value, ts, v1, t1, v2, t2)
+        # NOISY's threshold, from what was learned before this reading (NaN: not yet).
+        scale = noise_scale(level_learned, res)
+        scale = scale if scale > sigma_floor[i] else sigma_floor[i]
+        threshold = noise_ratio[i] * scale if n_learned >= LEARN_WARMUP_N else np.nan
+        if not (spike or step):
+            seen = seen_step(res, value, v1)
+            if seen != res:  # rarely: the smallest step so far
+                res = seen
+                seen_res[i] = res
+            if healthy and d2 == d2:
+                floor = 0.5 * res if res < np.inf else 0.0
+                noise_level[i] = learn_level(level_learned, d2, n_learned, floor)
+                dt = ts - t1
+                if dt > 0.0:
+                    per_s = 1.0 / dt
+                    pace = abs(value - v1) * per_s
+                    usual_rate[i] = learn_level(usual_rate[i], pace, n_learned, floor * per_s)
+                if n_learned < LEARN_PLAIN_N:  # counted only while the count matters
+                    learn_n[i] = n_learned + 1.0
         if step:  # the line through two readings of the old level says nothing of the new
             jump[k] = value - v1
             steps += 1
@@ -110,14 +156,28 @@ def _signal_round(
         # A spike keeps the smoothing and the anchor; a step restarts the smoothing.
         if not spike:
             smooth[i] = value if step else smooth_update(smooth[i], value)
-            anchor_value[i], anchor_ts[i] = still_since(
-                value, ts, anchor_value[i], anchor_ts[i], resolution[i]
-            )
+            since, at = anchor_ts[i], anchor_value[i]
+            anchor_value[i], anchor_ts[i] = still_since(value, ts, at, since, res)
+            if anchor_ts[i] != since:  # it moved: a stillness ended; its trend now
+                pace = anchor_pace[i]
+                if since == since:
+                    if moves[i] < STUCK_MIN_MOVES:  # counted only while the count matters
+                        moves[i] += 1.0
+                    still_max[i], pace_max[i] = still_ended(
+                        ts - since, pace, abs(value - at), res, still_max[i], pace_max[i],
+                        healthy, (was & _STUCK) != 0,
+                    )  # fmt: skip
+                now = slope[i] if significant[i] else 0.0
+                if now != pace:
+                    anchor_pace[i] = now
         stuck = False
-        if ts - anchor_ts[i] >= stuck_window_s[i]:  # still that long: only these few ask
-            learned = np.sqrt(base_var[i]) if warm[i] else np.nan  # if it normally moves
-            stuck = is_stuck(ts, anchor_ts[i], stuck_window_s[i], learned, moving_sigma[i])
-        noisy = warm[i] and hold_noisy(level, noise_ratio[i] * base_sigma[i], (was & _NOISY) != 0)
+        still = ts - anchor_ts[i]
+        if still >= stuck_window_s[i]:  # still that long: only these few ask
+            stuck = is_stuck(
+                still, anchor_value[i], anchor_pace[i], stuck_window_s[i], still_max[i],
+                pace_max[i], moves[i], noise_level[i], res, stuck_below[i],
+            )  # fmt: skip
+        noisy = hold_noisy(level, threshold, (was & _NOISY) != 0)
         if spike:
             prev_value[i], prev_ts[i] = value, ts
         else:

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from hazardwatch.defaults import GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1
 from hazardwatch.model import Condition, Kind, SensorTable, Trend
 
 
@@ -103,7 +104,8 @@ class Params:
     noise_ratio: np.ndarray
     drift_off_delay_s: np.ndarray  # DRIFT's off-delay, s
     sigma_floor: np.ndarray  # smallest baseline sigma trusted (resolution, 0.1 % of span)
-    moving_sigma: np.ndarray  # baseline sigma above this: the sensor normally moves
+    drift_floor: np.ndarray  # least deviation DRIFT adds up, units (gas: share of level 1)
+    stuck_below: np.ndarray  # still at or below this is never STUCK (gas: zero suppression)
     # Cross-sensor groups.
     area: np.ndarray  # int64, area per sensor, -1: none
     area_k: np.ndarray  # int64 per area: votes that raise AREA_GAS
@@ -144,6 +146,11 @@ class Params:
         range_hi = np.asarray(table.range_hi, dtype=np.float64).copy()
         resolution = _finite_or_zero(_column(table, "resolution", d.resolution))
         span = _finite_or_zero(range_hi - range_lo)
+        span[span >= UNKNOWN_SPAN] = 0.0  # no instrument's range: no floors from it
+        level1 = _finite_or_zero(limit[1])
+        spike_rate_per_s = _column(table, "spike_rate_per_s", d.spike_rate_per_s)
+        # A generic sensor has no physics to go by: its own usual rate is the yardstick.
+        spike_rate_per_s[(kind == Kind.GENERIC) & np.isnan(spike_rate_per_s)] = 0.0
         area = _index(table, "area", n)
         n_areas = len(table.areas)
         members = np.flatnonzero(area >= 0)
@@ -182,14 +189,15 @@ class Params:
             alpha=_column(table, "baseline_alpha", d.baseline_alpha),
             stuck_window_s=_column(table, "stuck_window_s", d.stuck_window_s),
             resolution=resolution,
-            spike_rate_per_s=_column(table, "spike_rate_per_s", d.spike_rate_per_s),
+            spike_rate_per_s=spike_rate_per_s,
             noise_ratio=_column(table, "noise_ratio", d.noise_ratio),
             drift_off_delay_s=_column(table, "drift_off_delay_s", d.drift_off_delay_s),
             sigma_floor=np.fmax(
                 np.fmax(resolution, SIGMA_FLOOR_OF_SPAN * span),
-                np.where(gas, GAS_SIGMA_FLOOR_OF_LEVEL1 * _finite_or_zero(limit[1]), 0.0),
+                np.where(gas, GAS_SIGMA_FLOOR_OF_LEVEL1 * level1, 0.0),
             ),
-            moving_sigma=np.fmax(2.0 * resolution, MOVING_SIGMA_OF_SPAN * span),
+            drift_floor=np.where(gas, GAS_DRIFT_FLOOR_OF_LEVEL1 * level1, 0.0),
+            stuck_below=np.where(gas, GAS_ZERO_BAND_OF_LEVEL1 * level1, -np.inf),
             area=area,
             area_k=area_k,
             area_anchor=anchor,
@@ -238,8 +246,9 @@ SIGMA_FLOOR_OF_SPAN = 1e-3
 # level is not trusted, so DRIFT needs a sustained rise of several per cent of level 1 (about
 # a typical detector's zero stability) and not a wobble of its last digit. [product default]
 GAS_SIGMA_FLOOR_OF_LEVEL1 = 0.05
-# A sensor whose baseline sigma stays under 0.01 % of span does not normally move: never STUCK.
-MOVING_SIGMA_OF_SPAN = 1e-4
+# A span this wide is no instrument's range (replay gives a wide CSV's columns +-1e12): it
+# sets no floor (sigma, resolution), so such a sensor is judged by what it has shown.
+UNKNOWN_SPAN = 1e11
 
 
 @dataclass(frozen=True, eq=False)
@@ -306,6 +315,15 @@ class State:
     smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
     anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
     anchor_ts: np.ndarray
+    # What each sensor has shown, learned on its healthy readings (detectors.checks.faults):
+    learn_n: np.ndarray  # float64: readings learned (second differences; counted to ~500)
+    noise_level: np.ndarray  # robust level of half the second difference (~ white-noise sigma)
+    usual_rate: np.ndarray  # robust level of |change| / dt between readings, units/s
+    seen_res: np.ndarray  # smallest non-zero step between two readings; inf: none yet
+    still_max: np.ndarray  # longest healthy stillness (s), a max that slowly forgets
+    pace_max: np.ndarray  # ... and the most resolutions its trend would have moved in one
+    moves: np.ndarray  # float64: times the value moved beyond half seen_res (counted to 20)
+    anchor_pace: np.ndarray  # the window's significant slope when it last moved (0: none)
 
     @classmethod
     def new(
@@ -361,6 +379,14 @@ class State:
             smooth=nan(),
             anchor_value=nan(),
             anchor_ts=nan(),
+            learn_n=np.zeros(n),
+            noise_level=nan(),
+            usual_rate=nan(),
+            seen_res=np.full(n, np.inf),
+            still_max=np.zeros(n),
+            pace_max=np.zeros(n),
+            moves=np.zeros(n),
+            anchor_pace=np.zeros(n),
         )
 
     @property

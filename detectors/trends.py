@@ -4,7 +4,8 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
 1. the sample enters the window (detectors.window) if the last one entered at least
    `sample_every_s` before, and the slope is refitted; it counts only from enough samples
    over enough of the window's time (detectors.decide);
-2. RATE and PREDICT_* follow the slope (rules in detectors.decide); PREDICT_* clears once
+2. RATE and PREDICT_* follow the slope (rules in detectors.decide; PREDICT_* is raised on
+   the sure slope, the slope less its uncertainty); PREDICT_* clears once
    that limit's alarm is active and is not raised while it is (the alarm takes over). While held its
    eta is reported again (active=True, new eta_ts) when it moved enough;
 3. on the samples the window takes (not every reading of a fast sensor), the CUSUM runs
@@ -35,6 +36,7 @@ from detectors.decide import (
     eta_moved,
     hold_predict,
     hold_rate,
+    sure_slope,
     window_filled,
 )
 from detectors.sampling import Baseline, learn_baselines, learn_samples, take_samples
@@ -158,7 +160,7 @@ def advance_trends(
         learn_samples(
             idx, t, v, sigma, bits, due, Baseline.of(st), st.cusum,
             st.drift_off_since, p.drift_h_sigma, p.drift_k_sigma, p.warmup_n, p.alpha,
-            p.sigma_floor, p.drift_off_delay_s,
+            p.sigma_floor, p.drift_off_delay_s, p.drift_floor,
         )  # fmt: skip
     return bits
 
@@ -210,15 +212,22 @@ def _rate_and_predict(
     new = (bits & ~RATE) | rate * RATE
     horizon = p.horizon_s[rows]
     wake = np.full(rows.shape, np.inf)
+    sure = sure_slope(slope, stderr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # A line at the sure slope through the fit reaches the limit within the horizon from
+        # the ts the fit is `horizon x sure / slope` short of the limit's eta.
+        sure_share = sure / slope
     for k, bit, condition, high in _PREDICTS:
         limit = p.limit[3 * k][rows]  # HH (gas: second level) or LL
         was = (new & bit) != 0
-        seconds = time_to_high(fit, slope, limit) if high else time_to_low(fit, slope, limit)
+        time_to = time_to_high if high else time_to_low
+        seconds = time_to(fit, slope, limit)
+        sure_seconds = time_to(fit, sure, limit)
         # The warning hands over to the limit's alarm when that is raised, not when a reading
         # first touches the limit: a value hovering there through the alarm's on-delay would
         # otherwise raise and clear the warning with every reading.
         alarmed = (bits & SLOTS[3 * k].bits(p.is_gas[rows])) != 0
-        now = hold_predict(seconds, horizon, sig, was) & ~alarmed
+        now = hold_predict(seconds, horizon, sig, was, sure_seconds) & ~alarmed
         eta = t + seconds
         reported = st.eta[k][rows]
         moved = now & was & eta_moved(eta, reported, t)
@@ -226,7 +235,7 @@ def _rate_and_predict(
         st.eta[k][rows] = reported
         with np.errstate(invalid="ignore"):  # NaN eta (no limit) and inf (heading away): never
             # An alarmed limit holds it off until the alarm moves (then LimitRules wakes it).
-            raise_at = np.where(~now & sig & ~alarmed, eta - horizon, np.inf)
+            raise_at = np.where(~now & sig & ~alarmed, eta - horizon * sure_share, np.inf)
             gap = np.abs(eta - reported)
             move_at = np.where(now & (gap > ETA_MOVE_MIN_S), eta - gap / ETA_MOVE_FRACTION, np.inf)
         wake = np.fmin(wake, np.fmin(raise_at, move_at))

@@ -158,10 +158,19 @@ TREND_BUILTIN: dict[Kind, TrendDefaults] = {
     # sustained shift of 2 sigma within ~8 readings. Gas drift is the early sign of a small leak.
     Kind.GAS_COMBUSTIBLE: TrendDefaults(horizon_s=None, drift_k_sigma=1.0),
     Kind.GAS_TOXIC: TrendDefaults(horizon_s=None, drift_k_sigma=1.0),
-    Kind.GENERIC: TrendDefaults(),
+    # A generic sensor (a wide CSV's column) is judged by its own spread: the slack of 1 sigma
+    # keeps plain noise from raising DRIFT (with 0.5 sigma, about once in 3,000 samples).
+    Kind.GENERIC: TrendDefaults(drift_k_sigma=1.0),
 }
 # Level rate limit from the tank's rated fill rate: that rate plus 20 %, per minute.
 FILL_RATE_MARGIN = 1.2
+# [product defaults] A gas detector's zero wanders (about +-1 %LEL over days) and blips: DRIFT
+# adds up only a deviation from its learned baseline beyond this share of its first level
+# (10 %: 2.5 %LEL at 25 %LEL), sustained over several samples. Clean air reads a flat zero
+# (detectors suppress readings below a few %LEL): a detector still at or below this share of
+# its first level (20 %: 5 %LEL) is never STUCK.
+GAS_DRIFT_FLOOR_OF_LEVEL1 = 0.1
+GAS_ZERO_BAND_OF_LEVEL1 = 0.2
 
 # [mem] ISA-18.2 starting points; gas: no on-delay beyond the detector's own (a real leak must
 # not wait), 2 % deadband [product default], and the alarm latches until a person resets it.

@@ -37,7 +37,12 @@ MIN_SAMPLES, SIGNIFICANCE, HOLD_RATIO, CLEAR_HORIZON = 5, 3.0, 0.8, 2.0
 NOISY_HOLD_RATIO, CUSUM_CLIP_SIGMA, SMOOTH_ALPHA = 0.5, 2.5, 0.2
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, NOISE_DECAY_ALPHA, CLIP_SIGMA = 0.2, 0.05, 4.0
-SPIKE_NOISE_SIGMAS = 6.0
+SPIKE_NOISE_SIGMAS, SPIKE_LEARNED_SIGMAS, SPIKE_USUAL_RATES = 6.0, 8.0, 3.0
+LEARN_WARMUP_N, LEARN_ALPHA, LEARN_CLIP, FLOAT_STEP = 32.0, 0.002, 3.0, 1e-9
+STILL_FACTOR, STILL_MEMORY_S, STUCK_MIN_MOVES, PACE_COUNTS = 3.0, 7 * 86400.0, 20.0, 10.0
+RECOVERY_COUNTS = 2.0
+UNKNOWN_SPAN, GAS_SIGMA_OF_LEVEL1 = 1e11, 0.05
+GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1, DRIFT_FLOOR_H = 0.1, 0.2, 8.0
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
 LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
 FAULTS = (Condition.SPIKE, Condition.STUCK, Condition.NOISY)
@@ -66,6 +71,24 @@ def fmax(a: float, b: float) -> float:
 
 def clip(x: float, lo: float, hi: float) -> float:
     return min(max(x, lo), hi)
+
+
+def _learn_level(level: float, x: float, n: float, floor: float) -> float:
+    """A robust running level: the mean of the first x, then an EWMA of weight LEARN_ALPHA,
+    each x winsorised at LEARN_CLIP times the level (at least `floor`)."""
+    if not n > 0.0 or math.isnan(level):
+        return x
+    cap = LEARN_CLIP * (level if level > floor else floor)
+    return level + max(1.0 / (n + 1.0), LEARN_ALPHA) * (min(x, cap) - level)
+
+
+def _time_to(limit: float, value: float, slope: float, high: bool) -> float:
+    """Seconds until `value` moving at `slope` reaches a high (or low) limit."""
+    if math.isnan(limit):
+        return NAN
+    if slope > 0.0 if high else slope < 0.0:
+        return fmax((limit - value) / slope, 0.0)
+    return math.inf
 
 
 def fit_line(window: Iterable[tuple[float, float]], t: float) -> tuple[float, float, float]:
@@ -110,6 +133,16 @@ class SensorMemory:
     noise: float = NAN
     smooth: float = NAN
     anchor: tuple[float, float] = (NAN, NAN)  # value, ts
+    # What the sensor has shown (healthy readings only).
+    learn_n: float = 0.0
+    noise_level: float = NAN
+    usual_rate: float = NAN
+    seen_res: float = math.inf
+    still_max: float = 0.0
+    pace_max: float = 0.0
+    moves: float = 0.0
+    pace: float = 0.0  # the slope at the window's last sample if significant, else 0
+    anchor_pace: float = 0.0  # pace when the value last moved
 
 
 class ReferenceDetector:
@@ -181,9 +214,13 @@ class ReferenceDetector:
                 if not faults & set(FAULTS):
                     self._trends(i, t, v)
                     # No transfer plans and no cooling here: a restored OVERRUN or
-                    # COOLING_LOST ends on a usable reading.
+                    # COOLING_LOST ends on a usable reading; so does a restored RELATION
+                    # where no group is. A group is never judged here: these runs hold
+                    # fewer samples than its warm-up (detectors.multivariate.MIN_WARMUP).
                     mem.active.discard(Condition.OVERRUN)
                     mem.active.discard(Condition.COOLING_LOST)
+                    if not self._grouped(i):
+                        mem.active.discard(Condition.RELATION)
         after = mem.active
         flips = [
             (c, c in after, mem.eta.get(c, NAN)) for c in Condition if (c in before) != (c in after)
@@ -226,19 +263,33 @@ class ReferenceDetector:
     # -------------------------------------------------------------- signal faults
 
     def _span(self, i: int) -> float:
-        return _zero_if_nan(self._setting("range_hi", i) - self._setting("range_lo", i))
+        """The instrument span; 0 where none is known (a range of +-1e12 is none)."""
+        span = _zero_if_nan(self._setting("range_hi", i) - self._setting("range_lo", i))
+        return 0.0 if span >= UNKNOWN_SPAN else span
 
     def _resolution(self, i: int) -> float:
         return _zero_if_nan(self._setting("resolution", i))
 
-    def _sigma(self, i: int) -> float:
-        """The baseline sigma used as a scale: at least resolution and 0.1 % of span, and
-        for gas detectors 5 % of their first level."""
-        mem = self.sensors[i]
+    def _level1(self, i: int) -> float:
+        return _zero_if_nan(self._setting("limit_h", i))
+
+    def _sigma_floor(self, i: int) -> float:
+        """At least resolution and 0.1 % of a known span, and for gas 5 % of level 1."""
         floor = fmax(self._resolution(i), 1e-3 * self._span(i))
         if self._is_gas(i):
-            floor = fmax(floor, 0.05 * _zero_if_nan(self._setting("limit_h", i)))
-        return fmax(math.sqrt(max(mem.base_var, 0.0)), floor)
+            floor = fmax(floor, GAS_SIGMA_OF_LEVEL1 * self._level1(i))
+        return floor
+
+    def _sigma(self, i: int) -> float:
+        """The baseline sigma used as a scale, at least the sigma floor."""
+        return fmax(math.sqrt(max(self.sensors[i].base_var, 0.0)), self._sigma_floor(i))
+
+    def _grouped(self, i: int) -> bool:
+        """Whether sensor i is in a RELATION group: a generic sensor of a unit with two."""
+        generic = self.table.kind == int(Kind.GENERIC)
+        if not generic[i]:
+            return False
+        return int((generic & (self.table.unit_index == self.table.unit_index[i])).sum()) >= 2
 
     def _is_gas(self, i: int) -> bool:
         return Kind(int(self.table.kind[i])) in (Kind.GAS_COMBUSTIBLE, Kind.GAS_TOXIC)
@@ -246,17 +297,66 @@ class ReferenceDetector:
     def _warmed(self, i: int) -> bool:
         return self.sensors[i].base_n >= fmax(self._setting("baseline_warmup_n", i), 1.0)
 
+    def _spike_rate(self, i: int) -> float:
+        """The physical spike rate (a generic sensor without one: 0), at least 3 x the usual
+        rate learned; NaN: no spike check."""
+        rate = self._setting("spike_rate_per_s", i)
+        if math.isnan(rate) and Kind(int(self.table.kind[i])) is Kind.GENERIC:
+            rate = 0.0
+        if math.isnan(rate):
+            return NAN
+        pace = SPIKE_USUAL_RATES * self.sensors[i].usual_rate
+        return pace if pace > rate else rate
+
+    def _noise_scale(self, i: int) -> float:
+        """Learned noise, at least half the smallest step seen."""
+        mem = self.sensors[i]
+        half = 0.5 * mem.seen_res if math.isfinite(mem.seen_res) else 0.0
+        return mem.noise_level if mem.noise_level > half else half
+
+    def _learned(self, i: int) -> bool:
+        return self.sensors[i].learn_n >= LEARN_WARMUP_N
+
+    def _still(self, i: int, t: float, v: float, healthy: bool) -> None:
+        """Move the STUCK anchor when the value left half the seen resolution; learn how long
+        it was still, and how far its trend would have carried it meanwhile."""
+        mem = self.sensors[i]
+        value, since = mem.anchor
+        d = abs(v - value)
+        half = 0.5 * mem.seen_res if math.isfinite(mem.seen_res) else 0.0
+        if d <= half or d <= FLOAT_STEP * max(abs(v), abs(value)):
+            return
+        mem.anchor = (v, t)
+        pace, mem.anchor_pace = mem.anchor_pace, mem.pace
+        if math.isnan(since):
+            return
+        mem.moves += 1.0
+        recovered = Condition.STUCK in mem.active and d <= RECOVERY_COUNTS * mem.seen_res
+        if healthy or recovered:
+            still = t - since
+            keep = max(1.0 - still * (1.0 / STILL_MEMORY_S), 0.0)
+            mem.still_max = max(still, mem.still_max * keep)
+            mem.pace_max = max(abs(pace) * still / mem.seen_res, mem.pace_max * keep)
+
     def _signal(self, i: int, t: float, v: float) -> set[Condition]:
         mem = self.sensors[i]
-        rate = self._setting("spike_rate_per_s", i)
+        rate = self._spike_rate(i)
         v1, t1, v2, t2 = mem.hist
         pv, pt = mem.prev
-        allowance = SPIKE_NOISE_SIGMAS * mem.noise  # NaN until estimated: never a spike
+        allowance = NAN  # nothing is a spike before the noise is learned
+        if self._learned(i):  # 6 x the short-term noise, at least 8 x the learned noise
+            allowance = fmax(SPIKE_NOISE_SIGMAS * mem.noise, -math.inf)
+            allowance = max(allowance, SPIKE_LEARNED_SIGMAS * self._noise_scale(i))
         spike = (
             abs(v - v1) > rate * (t - t1) + allowance and abs(v - pv) > rate * (t - pt) + allowance
         )
         near_prev = abs(v - pv) <= rate * (t - pt) + allowance
         step = Condition.SPIKE in mem.active and near_prev and abs(v - pv) < abs(v - v1)
+        healthy = not mem.active & set(FAULTS)
+        threshold = NAN
+        if self._learned(i):
+            scale = max(self._noise_scale(i), self._sigma_floor(i))
+            threshold = self._setting("noise_ratio", i) * scale
         mem.prev = (v, t)
         faults = set()
         if spike:
@@ -267,9 +367,9 @@ class ReferenceDetector:
             mem.base_mean += v - v1
             mem.cusum_hi = mem.cusum_lo = 0.0
             mem.window.clear()
+            mem.pace = 0.0
             mem.smooth = v
-            if not abs(v - mem.anchor[0]) <= self._resolution(i):
-                mem.anchor = (v, t)
+            self._still(i, t, v, healthy)
             mem.hist = (v, t, NAN, NAN)
         else:
             mem.smooth = (
@@ -279,6 +379,18 @@ class ReferenceDetector:
             if t1 != t2:
                 d = 0.5 * abs(v - (v1 + (v1 - v2) * (t - t1) / (t1 - t2)))
                 d2 = d if math.isfinite(d) else NAN
+            step_size = abs(v - v1)
+            if FLOAT_STEP * max(abs(v), abs(v1)) < step_size < mem.seen_res:
+                mem.seen_res = step_size
+            if healthy and not math.isnan(d2):
+                floor = 0.5 * mem.seen_res if math.isfinite(mem.seen_res) else 0.0
+                mem.noise_level = _learn_level(mem.noise_level, d2, mem.learn_n, floor)
+                if t - t1 > 0.0:
+                    per_s = 1.0 / (t - t1)
+                    mem.usual_rate = _learn_level(
+                        mem.usual_rate, abs(v - v1) * per_s, mem.learn_n, floor * per_s
+                    )
+                mem.learn_n += 1.0
             if not math.isnan(d2):
                 mem.noise = (
                     d2
@@ -286,17 +398,24 @@ class ReferenceDetector:
                     else mem.noise
                     + (NOISE_ALPHA if d2 > mem.noise else NOISE_DECAY_ALPHA) * (d2 - mem.noise)
                 )
-            if not abs(v - mem.anchor[0]) <= self._resolution(i):
-                mem.anchor = (v, t)
+            self._still(i, t, v, healthy)
             mem.hist = (v, t, v1, t1)
-        warmed = self._warmed(i)
-        learned = math.sqrt(mem.base_var) if warmed and mem.base_var >= 0 else NAN
-        moving = fmax(2.0 * self._resolution(i), 1e-4 * self._span(i))
-        if t - mem.anchor[1] >= self._setting("stuck_window_s", i) and learned > moving:
-            faults.add(Condition.STUCK)
-        threshold = self._setting("noise_ratio", i) * self._sigma(i)
+        still = t - mem.anchor[1]
+        stuck_below = GAS_ZERO_BAND_OF_LEVEL1 * self._level1(i) if self._is_gas(i) else -math.inf
+        if (
+            still >= self._setting("stuck_window_s", i)
+            and mem.moves >= STUCK_MIN_MOVES
+            and mem.anchor[0] > stuck_below
+        ):
+            # Still longer than its noise lets it be, or than its trend when it last moved.
+            flicker = mem.noise_level > 0.5 * mem.seen_res
+            counts = abs(mem.anchor_pace) * still / mem.seen_res
+            if (flicker and still >= STILL_FACTOR * mem.still_max) or (
+                counts >= PACE_COUNTS and counts >= STILL_FACTOR * mem.pace_max
+            ):
+                faults.add(Condition.STUCK)
         threshold *= NOISY_HOLD_RATIO if Condition.NOISY in mem.active else 1.0
-        if warmed and mem.noise > threshold:
+        if mem.noise > threshold:
             faults.add(Condition.NOISY)
         return faults
 
@@ -315,6 +434,10 @@ class ReferenceDetector:
             while w[0][0] < t - window_s:
                 w.popleft()
         slope, se, fit = fit_line(w, t)
+        # The slowest slope the window allows: what a prediction is raised on.
+        sure = math.copysign(max(abs(slope) - SIGNIFICANCE * se, 0.0), slope)
+        if math.isnan(slope) or math.isnan(se):
+            sure = slope if math.isnan(slope) else 0.0
         filled = t - w[0][0] >= MIN_SPAN_SHARE * window_s
         filled = filled or len(w) >= FILLED_SAMPLES
         if filled:  # a STEP ends once the restarted window is filled again
@@ -334,18 +457,13 @@ class ReferenceDetector:
             (Condition.PREDICT_LL, lims[3], False),
         ):
             was = cond in mem.active
-            heading = slope > 0.0 if high else slope < 0.0
-            if math.isnan(limit):
-                seconds = NAN
-            elif heading:
-                seconds = fmax((limit - fit) / slope, 0.0)
-            else:
-                seconds = math.inf
+            seconds = _time_to(limit, fit, slope, high)
             reached = alarm in mem.active
             if was:
                 now = seconds < CLEAR_HORIZON * horizon and not reached
             else:
-                now = seconds < horizon and sig and not reached
+                sure_seconds = _time_to(limit, fit, sure, high)
+                now = sure_seconds < horizon and sig and not reached
             eta = t + seconds
             if not now:
                 mem.active.discard(cond)
@@ -358,6 +476,7 @@ class ReferenceDetector:
                 mem.eta[cond] = eta
                 self._updates.append((cond, True, eta))
         if pushed:  # the CUSUM and the baseline take the samples the window takes
+            mem.pace = slope if len(w) >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * se else 0.0
             self._drift_and_baseline(i, t, v)
 
     def _drift_and_baseline(self, i: int, t: float, v: float) -> None:
@@ -369,12 +488,16 @@ class ReferenceDetector:
         if was and not (self._warmed(i) and not others and not math.isnan(h_sigma)):
             mem.drift_off_since = NAN  # a frozen DRIFT is still wanted: no off-delay runs
         if self._warmed(i) and not others and not math.isnan(h_sigma):
-            c = CUSUM_CLIP_SIGMA * sigma
+            # A gas detector's floor: a deviation under 10 % of level 1 never adds up.
+            floor = GAS_DRIFT_FLOOR_OF_LEVEL1 * self._level1(i) if self._is_gas(i) else 0.0
+            c = fmax(CUSUM_CLIP_SIGMA * sigma, 2.0 * floor)
             d = clip(v - mem.base_mean, -c, c)
-            k, cap = self._setting("drift_k_sigma", i) * sigma, 2.0 * h_sigma * sigma
+            k = fmax(self._setting("drift_k_sigma", i) * sigma, floor)
+            h = max(h_sigma * sigma, DRIFT_FLOOR_H * floor)
+            cap = 2.0 * h
             hi = clip(mem.cusum_hi + d - k, 0.0, cap)
             lo = clip(mem.cusum_lo - d - k, 0.0, cap)
-            drift = fmax(hi, lo) > h_sigma * sigma * (0.5 if was else 1.0)
+            drift = fmax(hi, lo) > h * (0.5 if was else 1.0)
             if was and not drift:  # the off-delay
                 since = t if math.isnan(mem.drift_off_since) else mem.drift_off_since
                 drift = t - since < self._drift_off_delay(i)

@@ -14,15 +14,22 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step
+from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step, drift_threshold
 from detectors.checks.faults import (
     is_spike,
     is_step,
     is_stuck,
+    learn_level,
+    noise_scale,
     noise_update,
     second_difference,
+    seen_step,
     smooth_update,
+    spike_allowance,
+    spike_rate,
+    still_ended,
     still_since,
+    still_update,
 )
 from detectors.checks.groups import area_count, co_rising, cooling_missing
 from detectors.checks.instrument import RANGE_TOLERANCE, bad_quality, out_of_range
@@ -49,12 +56,20 @@ SENSOR_CHECKS = (
     baseline_sigma,
     baseline_step,
     cusum_step,
+    drift_threshold,
     is_spike,
     is_step,
+    spike_allowance,
+    spike_rate,
     second_difference,
     noise_update,
+    noise_scale,
+    learn_level,
+    seen_step,
     smooth_update,
     still_since,
+    still_update,
+    still_ended,
     is_stuck,
 )
 
@@ -71,17 +86,25 @@ __all__ = [
     "co_rising",
     "cooling_missing",
     "cusum_step",
+    "drift_threshold",
     "is_spike",
     "is_stale",
     "is_step",
     "is_stuck",
+    "learn_level",
     "least_squares",
+    "noise_scale",
     "noise_update",
     "out_of_range",
     "past_target",
     "second_difference",
+    "seen_step",
     "smooth_update",
+    "spike_allowance",
+    "spike_rate",
+    "still_ended",
     "still_since",
+    "still_update",
     "time_to_high",
     "time_to_low",
 ]

@@ -18,6 +18,11 @@ CLIP_SIGMA = 4.0
 # needs six readings in a row. A sustained shift still gets there; a burst of noise is
 # flagged NOISY first (about five readings) and a NOISY reading does not feed the CUSUM.
 CUSUM_CLIP_SIGMA = 2.5
+# A sensor's DRIFT floor (Params.drift_floor, units: a gas detector's share of its first
+# level) is the CUSUM's least slack; its threshold is at least this many floors. A reading,
+# clipped at two floors, adds at most one: DRIFT needs eight samples far beyond the floor
+# (a blip of a minute does not raise it) or more just beyond it (a sustained rise does).
+DRIFT_FLOOR_H = 8.0
 
 
 @inlined
@@ -69,22 +74,42 @@ def cusum_step(
     h_sigma: float,
     cusum_hi: float,
     cusum_lo: float,
+    drift_floor: float,
 ) -> tuple[float, float]:
     """Two-sided winsorised CUSUM of the deviation from the baseline (engineering units).
 
-    d = value - mean clipped to +-CUSUM_CLIP_SIGMA * sigma; hi += d - k, lo += -d - k
-    (k = k_sigma * sigma), each floored at 0 and capped at 2h (h = h_sigma * sigma) so a
-    long incident does not take ages to unwind.
+    d = value - mean clipped to +-max(CUSUM_CLIP_SIGMA * sigma, 2 x drift_floor);
+    hi += d - k, lo += -d - k (k = k_sigma * sigma, at least `drift_floor`: a deviation
+    smaller than the floor never adds up), each floored at 0 and capped at 2h
+    (h = `drift_threshold`) so a long incident does not take ages to unwind.
 
-    >>> cusum_step(13.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0)
+    >>> cusum_step(13.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 0.0)
     (3.0, 0.0)
-    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0)
+    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 0.0)
     (2.5, 0.0)
+    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 2.5)  # under the floor: no drift
+    (0.5, 0.0)
     """
     clip = CUSUM_CLIP_SIGMA * sigma
+    clip = np.fmax(clip, 2.0 * drift_floor)
     d = np.maximum(np.minimum(value - mean, clip), -clip)
-    k = k_sigma * sigma
-    cap = 2.0 * h_sigma * sigma
+    k = np.fmax(k_sigma * sigma, drift_floor)
+    cap = 2.0 * drift_threshold(sigma, h_sigma, drift_floor)
     hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
     lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)
     return hi, lo
+
+
+@inlined
+def drift_threshold(sigma: float, h_sigma: float, drift_floor: float) -> float:
+    """The CUSUM's decision threshold h (units): h_sigma sigmas, at least DRIFT_FLOOR_H times
+    `drift_floor`.
+
+    >>> drift_threshold(1.0, 8.0, 0.0), drift_threshold(1.0, 8.0, 2.5)
+    (8.0, 20.0)
+    >>> drift_threshold(1.0, np.nan, 2.5)  # DRIFT off
+    nan
+    """
+    h = h_sigma * sigma
+    floor = DRIFT_FLOOR_H * drift_floor
+    return floor if h < floor else h

@@ -3,6 +3,11 @@
 The detector does not use a faulty reading for process checks, the window or the baseline.
 Each check takes one sensor's numbers: the compiled signal-fault loop (detectors.signal)
 calls them per sensor, inlined.
+
+Every threshold is set by what the sensor itself has shown (learned on its healthy
+readings, during a warm-up and then slowly): its white-noise level, the smallest step it
+reports (its resolution as seen), its usual rate of change and how long it is normally
+still. The configured physical limits (a spike rate, a resolution or span) are floors.
 """
 
 from __future__ import annotations
@@ -16,8 +21,42 @@ NOISE_ALPHA = 0.2  # EWMA weight while the noise rises: about the last 5-10 read
 # reads several zeros in a row), which must not end NOISY in the middle of the burst.
 NOISE_DECAY_ALPHA = 0.05
 SMOOTH_ALPHA = 0.2  # EWMA weight of the smoothed value a NOISY sensor's limits judge
-# A spike must clear the physical rate by this many sigma of the sensor's white noise.
+# A spike must clear the physical rate by this many sigma of the sensor's white noise
+# (its short-term estimate) ...
 SPIKE_NOISE_SIGMAS = 6.0
+# ... and this many of its learned noise level: readings of Gaussian noise clipped at 3
+# sigma differ by at most 6 sigma, and the short-term estimate alone dips well below sigma.
+SPIKE_LEARNED_SIGMAS = 8.0
+# A jump must also clear this many times the sensor's usual rate of change (units/s) over
+# its time step: a sensor without a physical rate (generic) is judged by its own pace.
+SPIKE_USUAL_RATES = 3.0
+# The learned statistics: readings (second differences) before they are trusted; then an
+# EWMA of this weight (about the last 500 healthy readings), each reading winsorised at
+# LEARN_CLIP times the estimate so an outlier moves it by little (robust).
+LEARN_WARMUP_N = 32.0
+LEARN_ALPHA = 0.002
+LEARN_CLIP = 3.0
+LEARN_PLAIN_N = 1.0 / LEARN_ALPHA - 1.0  # from here on the mean's weight is below the EWMA's
+# A step between two readings smaller than this share of their magnitude is float rounding.
+FLOAT_STEP = 1e-9
+# STUCK: still (no change beyond half the seen resolution), once the sensor has moved
+# STUCK_MIN_MOVES times (it is one that moves), and longer than it can be while healthy:
+# - a sensor whose noise moves it by a count or more (learned noise level above half the
+#   seen resolution) at least STILL_FACTOR times its longest healthy stillness (a max that
+#   forgets over STILL_MEMORY_S);
+# - any sensor while the trend it had when it last moved would have carried it PACE_COUNTS
+#   resolutions by now, and STILL_FACTOR times as many as in any healthy stillness (a gauge
+#   frozen during a fill; a tank whose fills stop dead and then wait long for a count
+#   learns that). A quantised gauge on a tank at rest or a temperature overnight waits
+#   long for its next count: its trend says so.
+# A STUCK that ends by a move of at most RECOVERY_COUNTS resolutions was a healthy sensor
+# after all (a frozen one jumps to the truth): its stillness is learned.
+STILL_FACTOR = 3.0
+STILL_MEMORY_S = 7 * 86400.0
+STUCK_MIN_MOVES = 20.0
+PACE_COUNTS = 10.0
+RECOVERY_COUNTS = 2.0
+_PER_MEMORY_S = 1.0 / STILL_MEMORY_S
 
 
 @inlined
@@ -29,27 +68,24 @@ def is_spike(
     prev_value: float,
     prev_ts: float,
     spike_rate_per_s: float,
-    noise: float,
+    allowance: float,
 ) -> bool:
     """A jump faster than the physics allows (`spike_rate_per_s`, units/s) plus the noise.
 
     Jumping from the last good reading (`ref_*`) is a spike unless the previous reading
     (`prev_*`) already jumped there too: two readings in a row confirm a real step. The
-    jump must also clear SPIKE_NOISE_SIGMAS times the sensor's own white-noise estimate
-    (`noise`): at 1 Hz the rate allowance alone is only a few sigma of an ordinary level
-    transmitter's noise. Before the sensor has a noise estimate (NaN, its first three
-    readings) nothing is judged a spike.
+    jump must also clear `allowance` (units, from `spike_allowance`: the sensor's noise).
+    Before the sensor has learned its noise (NaN allowance) nothing is judged a spike.
 
-    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 0.1)
+    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 0.6)
     True
-    >>> is_spike(90.0, 10.0, 50.0, 9.0, 89.0, 9.0, 5.0, 0.1)  # the previous one jumped too
+    >>> is_spike(90.0, 10.0, 50.0, 9.0, 89.0, 9.0, 5.0, 0.6)  # the previous one jumped too
     False
-    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, np.nan)  # no noise estimate yet
+    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, np.nan)  # no noise learned yet
     False
-    >>> is_spike(57.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 1.0)  # within 5/s + 6 sigma
+    >>> is_spike(57.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 6.0)  # within 5/s + 6
     False
     """
-    allowance = SPIKE_NOISE_SIGMAS * noise
     if not abs(value - ref_value) > (ts - ref_ts) * spike_rate_per_s + allowance:
         return False  # NaN allowance compares False: not judged yet
     return abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts) + allowance
@@ -63,25 +99,67 @@ def is_step(
     prev_value: float,
     prev_ts: float,
     spike_rate_per_s: float,
-    noise: float,
+    allowance: float,
     prev_spiked: bool,
 ) -> bool:
     """A jump faster than the physics that the next reading confirms: the instrument shifted.
 
     The previous reading (`prev_*`) was judged a spike (`prev_spiked`: it jumped from the
     last good reading `ref_*` faster than `spike_rate_per_s` allows) and this one stays
-    where it jumped to: within the physical rate plus SPIKE_NOISE_SIGMAS of the noise of
-    the spike, and nearer to it than to the last good value. A process cannot move that
-    fast, so it is a bias, a recalibration or a reconnection, not a process change.
+    where it jumped to: within the physical rate plus the noise `allowance` of the spike,
+    and nearer to it than to the last good value. A process cannot move that fast, so it
+    is a bias, a recalibration or a reconnection, not a process change.
 
-    >>> is_step(90.0, 11.0, 50.0, 89.0, 10.0, 5.0, 0.1, True)
+    >>> is_step(90.0, 11.0, 50.0, 89.0, 10.0, 5.0, 0.6, True)
     True
-    >>> is_step(50.2, 11.0, 50.0, 89.0, 10.0, 5.0, 0.1, True)  # back: it was a spike
+    >>> is_step(50.2, 11.0, 50.0, 89.0, 10.0, 5.0, 0.6, True)  # back: it was a spike
     False
     """
     to_prev = abs(value - prev_value)
-    near_prev = to_prev <= spike_rate_per_s * (ts - prev_ts) + SPIKE_NOISE_SIGMAS * noise
+    near_prev = to_prev <= spike_rate_per_s * (ts - prev_ts) + allowance
     return prev_spiked and near_prev and to_prev < abs(value - ref_value)
+
+
+@inlined
+def noise_scale(noise_level: float, seen_res: float) -> float:
+    """The sensor's noise as a scale (units): its learned level, at least half the smallest
+    step it has shown (a quantised sensor at rest shows no noise but its last digit).
+
+    >>> noise_scale(0.3, 0.1), noise_scale(0.01, 0.1), noise_scale(np.nan, np.inf)
+    (0.3, 0.05, 0.0)
+    """
+    half = 0.5 * seen_res if seen_res < np.inf else 0.0
+    return noise_level if noise_level > half else half
+
+
+@inlined
+def spike_allowance(noise: float, noise_level: float, learn_n: float, seen_res: float) -> float:
+    """How far beyond the physical rate a jump must go to be a spike (units): the larger of
+    SPIKE_NOISE_SIGMAS short-term noise (`noise`) and SPIKE_LEARNED_SIGMAS learned noise;
+    NaN (nothing is a spike) until LEARN_WARMUP_N readings have taught the noise.
+
+    >>> spike_allowance(0.1, 0.2, 100.0, 0.0), spike_allowance(0.5, 0.2, 100.0, 0.0)
+    (1.6, 3.0)
+    >>> spike_allowance(0.1, 0.2, 3.0, 0.0)
+    nan
+    """
+    if not learn_n >= LEARN_WARMUP_N:
+        return np.nan
+    learned = SPIKE_LEARNED_SIGMAS * noise_scale(noise_level, seen_res)
+    short = SPIKE_NOISE_SIGMAS * noise
+    return short if short > learned else learned
+
+
+@inlined
+def spike_rate(spike_rate_per_s: float, usual_rate: float) -> float:
+    """The rate a jump must beat (units/s): the physical one, at least SPIKE_USUAL_RATES times
+    the learned usual rate; NaN (no spike check) stays NaN.
+
+    >>> spike_rate(1.0, 0.1), spike_rate(0.0, 0.1), spike_rate(np.nan, 0.1)
+    (1.0, 0.30000000000000004, nan)
+    """
+    pace = SPIKE_USUAL_RATES * usual_rate
+    return pace if pace > spike_rate_per_s else spike_rate_per_s
 
 
 @inlined
@@ -121,6 +199,44 @@ def noise_update(noise: float, second_diff: float) -> float:
 
 
 @inlined
+def learn_level(level: float, x: float, learn_n: float, floor: float) -> float:
+    """A robust running level of x >= 0 (the noise, the usual rate): the mean of the first
+    readings, then an EWMA of weight LEARN_ALPHA; each x winsorised at LEARN_CLIP times the
+    level (at least `floor`), so outliers move it by little. `learn_n` x learned before
+    (a NaN level starts again from x).
+
+    >>> learn_level(np.nan, 2.0, 0.0, 0.0), learn_level(1.0, 3.0, 1.0, 0.0)
+    (2.0, 2.0)
+    >>> learn_level(1.0, 100.0, 1.0, 0.0)  # an outlier counts as 3 x the level
+    2.0
+    >>> learn_level(1.0, 0.0, 1000.0, 0.0)
+    0.998
+    """
+    if not learn_n > 0.0 or level != level:
+        return x
+    gain = LEARN_ALPHA if learn_n >= LEARN_PLAIN_N else 1.0 / (learn_n + 1.0)
+    cap = LEARN_CLIP * (level if level > floor else floor)
+    return (min(x, cap) - level) * gain + level
+
+
+@inlined
+def seen_step(seen_res: float, value: float, v1: float) -> float:
+    """The smallest non-zero step between two successive readings seen so far (units; inf:
+    none yet). Steps under FLOAT_STEP of the readings' magnitude are float rounding.
+
+    >>> seen_step(np.inf, 5.002, 5.001), seen_step(0.001, 5.0, 5.003)
+    (0.0009999999999994458, 0.001)
+    >>> seen_step(0.001, 5.0, 5.0 + 1e-12), seen_step(0.001, 5.0, np.nan)
+    (0.001, 0.001)
+    """
+    d = abs(value - v1)
+    big = abs(value) if abs(value) > abs(v1) else abs(v1)
+    if d > FLOAT_STEP * big and d < seen_res:
+        return d
+    return seen_res
+
+
+@inlined
 def smooth_update(smooth: float, value: float) -> float:
     """EWMA (weight SMOOTH_ALPHA) of the measurements; the first one starts it.
 
@@ -134,32 +250,106 @@ def smooth_update(smooth: float, value: float) -> float:
 
 @inlined
 def still_since(
-    value: float, ts: float, anchor_value: float, anchor_ts: float, resolution: float
+    value: float, ts: float, anchor_value: float, anchor_ts: float, seen_res: float
 ) -> tuple[float, float]:
-    """(anchor value, anchor ts): where and since when the value has stayed within resolution.
+    """(anchor value, anchor ts): where and since when the value has stayed within half the
+    resolution the sensor has shown (`seen_res`; inf: none yet) and float rounding.
 
-    >>> still_since(1.5, 9.0, 1.0, 2.0, 0.5), still_since(7.0, 9.0, 1.0, 2.0, 0.5)
-    ((1.0, 2.0), (7.0, 9.0))
+    >>> still_since(1.04, 9.0, 1.0, 2.0, 0.1), still_since(1.1, 9.0, 1.0, 2.0, 0.1)
+    ((1.0, 2.0), (1.1, 9.0))
     >>> still_since(1.0, 9.0, np.nan, 2.0, 0.5)  # no anchor yet: the first reading moves
     (1.0, 9.0)
+    >>> still_since(1.0 + 1e-13, 9.0, 1.0, 2.0, np.inf)  # rounding is no move
+    (1.0, 2.0)
     """
-    if abs(value - anchor_value) <= resolution:
+    d = abs(value - anchor_value)
+    half = 0.5 * seen_res if seen_res < np.inf else 0.0
+    big = abs(value) if abs(value) > abs(anchor_value) else abs(anchor_value)
+    if d <= half or d <= FLOAT_STEP * big:
         return anchor_value, anchor_ts
     return value, ts
 
 
 @inlined
+def still_update(most: float, value: float, still_s: float) -> float:
+    """The most of a stillness measure (its length in s, or the resolutions its trend would
+    have moved) after one more stillness of `still_s` measuring `value`: a max that forgets,
+    each stillness lowering the old max by its share of STILL_MEMORY_S.
+
+    >>> still_update(600.0, 60.0, 60.0), still_update(600.0, 900.0, 900.0)
+    (599.9404761904761, 900.0)
+    """
+    keep = 1.0 - still_s * _PER_MEMORY_S
+    old = most * (keep if keep > 0.0 else 0.0)
+    return value if value > old else old
+
+
+@inlined
 def is_stuck(
-    ts: float, anchor_ts: float, stuck_window_s: float, sigma: float, moving_sigma: float
+    still_s: float,
+    anchor_value: float,
+    anchor_pace: float,
+    stuck_window_s: float,
+    still_max: float,
+    pace_max: float,
+    moves: float,
+    noise_level: float,
+    seen_res: float,
+    stuck_below: float,
 ) -> bool:
-    """No change beyond resolution for `stuck_window_s` while the baseline says it moves.
+    """Still for `still_s` (no change beyond half the seen resolution `seen_res`) longer
+    than the sensor can be while healthy: at least `stuck_window_s`, having moved (`moves`
+    >= STUCK_MIN_MOVES), at a value above `stuck_below` (a gas detector's zero-suppression
+    band: clean air reads a flat zero), and either STILL_FACTOR times its longest healthy
+    stillness `still_max` where its noise (`noise_level`) moves it by a count, or so long
+    that the trend it had when it last moved (`anchor_pace`, units/s; 0: none) would have
+    carried it PACE_COUNTS resolutions and STILL_FACTOR times the most it carried it in a
+    healthy stillness (`pace_max`, resolutions).
 
-    `sigma` is the learned baseline spread (NaN while warming up) and `moving_sigma` the
-    spread above which the sensor counts as one that normally moves.
-
-    >>> is_stuck(1000.0, 0.0, 900.0, 1.0, 0.01), is_stuck(1000.0, 500.0, 900.0, 1.0, 0.01)
-    (True, False)
-    >>> is_stuck(1000.0, 0.0, 900.0, 0.0, 0.01)  # a sensor that does not normally move
+    >>> is_stuck(1000.0, 5.0, 0.0, 900.0, 60.0, 0.0, 50.0, 0.5, 0.1, -np.inf)  # noisy, flat
+    True
+    >>> is_stuck(1000.0, 5.0, 0.0, 900.0, 600.0, 0.0, 50.0, 0.5, 0.1, -np.inf)  # was 600 s
+    False
+    >>> is_stuck(1000.0, 5.0, 0.0, 900.0, 60.0, 0.0, 50.0, 0.01, 0.1, -np.inf)  # at rest
+    False
+    >>> is_stuck(1000.0, 5.0, 0.01, 900.0, 6000.0, 1.0, 50.0, 0.01, 0.1, -np.inf)  # in a fill
+    True
+    >>> is_stuck(1000.0, 5.0, 0.01, 900.0, 6000.0, 50.0, 50.0, 0.01, 0.1, -np.inf)  # its fills
+    False
+    >>> is_stuck(1000.0, 5.0, 0.0, 900.0, 60.0, 0.0, 3.0, 0.5, 0.1, -np.inf)  # never moved
+    False
+    >>> is_stuck(1000.0, 0.0, 0.0, 900.0, 60.0, 0.0, 50.0, 0.5, 0.1, 5.0)  # a gas zero
     False
     """
-    return ts - anchor_ts >= stuck_window_s and sigma > moving_sigma
+    if not (still_s >= stuck_window_s and moves >= STUCK_MIN_MOVES and anchor_value > stuck_below):
+        return False
+    if noise_level > 0.5 * seen_res and still_s >= STILL_FACTOR * still_max:
+        return True
+    counts = abs(anchor_pace) * still_s / seen_res  # resolutions the trend would have moved
+    return counts >= PACE_COUNTS and counts >= STILL_FACTOR * pace_max
+
+
+@inlined
+def still_ended(
+    still_s: float,
+    pace: float,
+    step: float,
+    seen_res: float,
+    still_max: float,
+    pace_max: float,
+    healthy: bool,
+    was_stuck: bool,
+) -> tuple[float, float]:
+    """(still_max, pace_max) after a stillness of `still_s` ended with a move of `step`
+    (units), `pace` the trend it had begun with (units/s): learned if the sensor was
+    `healthy`, or `was_stuck` and moved by at most RECOVERY_COUNTS resolutions.
+
+    >>> still_ended(60.0, 0.125, 0.5, 0.5, 30.0, 2.0, True, False)  # 15 resolutions
+    (60.0, 15.0)
+    >>> still_ended(6000.0, 0.01, 3.0, 0.1, 30.0, 2.0, False, True)  # jumped: it was stuck
+    (30.0, 2.0)
+    """
+    if healthy or (was_stuck and step <= RECOVERY_COUNTS * seen_res):
+        counts = abs(pace) * still_s / seen_res
+        return still_update(still_max, still_s, still_s), still_update(pace_max, counts, still_s)
+    return still_max, pace_max

@@ -247,3 +247,27 @@ def test_a_failed_write_leaves_no_temporary_file_behind(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         checkpoint.save(det, path, t.tags)
     assert path.is_dir() and not (tmp_path / "d.npz.tmp").exists()
+
+
+LEARNED = ("learn_n", "noise_level", "usual_rate", "seen_res", "still_max", "pace_max", "moves",
+           "anchor_pace")  # fmt: skip
+
+
+def test_the_learned_statistics_are_saved_and_a_checkpoint_without_them_still_loads(
+    tmp_path: Path,
+) -> None:
+    det, t = warmed(8, 60)
+    path = tmp_path / "d.npz"
+    checkpoint.save(det, path, t.tags)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    assert all(np.array_equal(arrays[f"state.{k}"], getattr(det.state, k)) for k in LEARNED)
+    assert (det.state.learn_n > 0).all() and np.isfinite(det.state.seen_res).all()
+    for k in LEARNED:  # a checkpoint written before the detector learned these
+        del arrays[f"state.{k}"]
+    np.savez(path, **arrays)
+    again = Detector(t, START)
+    assert checkpoint.load(again, path, t.tags).restored == 8
+    fresh = Detector(t, START).state
+    assert all(same(getattr(again.state, k), getattr(fresh, k)) for k in LEARNED)
+    assert same(again.state.noise, det.state.noise) and same(again.state.sums, det.state.sums)

@@ -102,7 +102,7 @@ def readings(n: int, steps: int, seed: int) -> list[Batch]:
             heading = -heading  # turn back: conditions clear as well as raise
         value = np.clip(value + heading + rng.normal(0.0, 0.3, n), 0.0, 100.0)
         v = value.copy()
-        flat = (np.arange(n) % 7 == 3) & (k % 60 < 30)
+        flat = (np.arange(n) % 7 == 3) & (k % 60 >= 30)  # after 30 s of moving: STUCK
         v[flat] = 42.0
         spike = rng.random(n) < 0.01
         v[spike] += 40.0
@@ -178,6 +178,8 @@ def test_an_unsynchronised_park_equals_the_reference_through_full_rings_and_a_ga
     # The dense round's masks and the sparse round's gathers leave the same memory, bit for
     # bit.
     for f in dataclasses.fields(dense.state):
+        if f.name == "sample_from":  # a bound only a round over the whole park sets
+            continue
         a, b = getattr(dense.state, f.name), getattr(sparse.state, f.name)
         assert a.tobytes() == b.tobytes(), f.name
     count = dense.state.count

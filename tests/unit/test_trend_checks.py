@@ -347,10 +347,12 @@ def test_learn_teaches_the_baseline_and_raises_nothing() -> None:
 def test_a_flat_value_on_a_sensor_that_normally_moves_is_stuck() -> None:
     trend = with_(stuck_window_s=60.0, baseline_warmup_n=20, resolution=0.1)
     det = Detector(table(sensor(trend=trend)), T0)
-    run(det, [(10.0 * k, 50.0 + (k % 2)) for k in range(20)])
-    got = run(det, [(200.0 + 10.0 * k, 50.5 + 0.05 * (k % 2)) for k in range(8)])
-    assert [(c.condition, c.active, c.ts) for c in got] == [(C.STUCK, True, T0 + 260.0)]
-    got = run(det, [(300.0, 51.0)])
+    # It moves by its last digit (0.1) at every reading, 10 s apart: still 10 s at most.
+    run(det, [(10.0 * k, 50.0 + 0.1 * (k % 2)) for k in range(30)])
+    # Then frozen: still since 300 s, STUCK after 60 s (more than 3 x 10 s).
+    got = run(det, [(300.0 + 10.0 * k, 52.0) for k in range(8)])
+    assert [(c.condition, c.active, c.ts) for c in got] == [(C.STUCK, True, T0 + 360.0)]
+    got = run(det, [(400.0, 52.1)])
     assert [(c.condition, c.active) for c in got] == [(C.STUCK, False)]
 
 
@@ -362,23 +364,23 @@ def test_a_sensor_that_never_moves_is_never_stuck() -> None:
 def test_a_spike_is_an_instrument_fault_not_a_process_alarm() -> None:
     trend = with_(spike_rate_per_s=1.0, baseline_warmup_n=5, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend)), T0)
-    run(det, [(k, 50.0) for k in range(5)])
-    got = run(det, [(5, 99.0), (6, 50.0)])
-    assert rows(got) == [(0, C.SPIKE, True, 99.0, T0 + 5), (0, C.SPIKE, False, 50.0, T0 + 6)]
-    assert det.state.last_value[0] == 50.0 and det.state.base_n[0] == 6.0  # 99 not learned
+    run(det, [(k, 50.0) for k in range(40)])  # its noise is learned from 34 readings
+    got = run(det, [(40, 99.0), (41, 50.0)])
+    assert rows(got) == [(0, C.SPIKE, True, 99.0, T0 + 40), (0, C.SPIKE, False, 50.0, T0 + 41)]
+    assert det.state.last_value[0] == 50.0 and det.state.base_n[0] == 41.0  # 99 not learned
 
 
 def test_a_jump_the_next_reading_confirms_is_an_instrument_step() -> None:
     det = Detector(table(sensor(trend=with_(spike_rate_per_s=1.0))), T0)
-    run(det, [(k, 50.0) for k in range(5)])
-    got = run(det, [(5, 95.0), (6, 95.5)])
+    run(det, [(k, 50.0) for k in range(40)])
+    got = run(det, [(40, 95.0), (41, 95.5)])
     # The limits still judge the shifted reading: a fault never hides a limit.
     assert [(c.condition, c.active, c.ts) for c in got] == [
-        (C.SPIKE, True, T0 + 5),
-        (C.HH, True, T0 + 6),
-        (C.H, True, T0 + 6),
-        (C.SPIKE, False, T0 + 6),
-        (C.STEP, True, T0 + 6),
+        (C.SPIKE, True, T0 + 40),
+        (C.HH, True, T0 + 41),
+        (C.H, True, T0 + 41),
+        (C.SPIKE, False, T0 + 41),
+        (C.STEP, True, T0 + 41),
     ]
 
 
@@ -407,8 +409,8 @@ def test_a_bias_step_restarts_the_trend_memory_instead_of_predicting_hh() -> Non
 def test_a_noisy_sensor_still_reaches_its_limit_by_its_smoothed_value() -> None:
     trend = with_(noise_ratio=5.0, baseline_warmup_n=30, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend, limits=Limits(hh=90.0, h=80.0))), T0)
-    run(det, [(k, 50.0 + 0.2 * (k % 2)) for k in range(30)])
-    got = run(det, [(30 + k, 85.0 + 8.0 * (-1) ** k) for k in range(30)])
+    run(det, [(k, 50.0 + 0.2 * (k % 2)) for k in range(40)])  # its noise learned
+    got = run(det, [(40 + k, 85.0 + 8.0 * (-1) ** k) for k in range(30)])
     assert [(c.condition, c.active) for c in got][:2] == [(C.NOISY, True), (C.H, True)]
     assert of(got, C.HH) == []  # its single readings of 93 are noise, not the level
     assert det.state.smooth[0] == pytest.approx(85.0, abs=2.0)
@@ -428,19 +430,19 @@ def test_one_wild_reading_cannot_raise_drift_but_a_sustained_shift_does() -> Non
 def test_a_noise_burst_raises_noisy_and_clears_when_calm() -> None:
     trend = with_(noise_ratio=5.0, baseline_warmup_n=30, rate_window_s=60.0)
     det = Detector(table(sensor(trend=trend)), T0)
-    run(det, [(k, 50.0 + 0.2 * (k % 2)) for k in range(30)])
-    got = run(det, [(30 + k, 45.0 + 40.0 * (k % 2)) for k in range(10)])  # 85 would be H
+    run(det, [(k, 50.0 + 0.2 * (k % 2)) for k in range(40)])  # its noise learned
+    got = run(det, [(40 + k, 45.0 + 40.0 * (k % 2)) for k in range(10)])  # 85 would be H
     assert [(c.condition, c.active) for c in got] == [(C.NOISY, True)]
     # A quiet moment inside the burst does not end it; the noise estimate decays slowly.
-    assert run(det, [(40 + k, 50.0 + 0.2 * (k % 2)) for k in range(10)]) == []
-    got = run(det, [(50 + k, 50.0 + 0.2 * (k % 2)) for k in range(150)])
+    assert run(det, [(50 + k, 50.0 + 0.2 * (k % 2)) for k in range(10)]) == []
+    got = run(det, [(60 + k, 50.0 + 0.2 * (k % 2)) for k in range(150)])
     assert [(c.condition, c.active) for c in got] == [(C.NOISY, False)]
 
 
 def test_a_steady_ramp_is_not_noise() -> None:
     det = Detector(table(sensor(trend=with_(noise_ratio=2.0, baseline_warmup_n=10))), T0)
-    run(det, [(k, 50.0 + 0.1 * (k % 2)) for k in range(10)])
-    got = run(det, [(10 + k, 50.0 + 1.0 * k) for k in range(40)])
+    run(det, [(k, 50.0 + 0.1 * (k % 2)) for k in range(40)])
+    got = run(det, [(40 + k, 50.0 + 1.0 * k) for k in range(40)])
     assert of(got, C.NOISY) == [] and of(got, C.H)  # the ramp reaches H and is used
     assert det.state.noise[0] < 0.1
 
