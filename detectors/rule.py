@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,16 +29,19 @@ from hazardwatch.model import Condition
 class Round:
     """One round of readings, as a rule may want it (arrays are read-only to rules).
 
-    `sensors`, `ts`: one reading per sensor index in `sensors`; `dense` rounds cover the
-    park in sensor order (`sensors` is every index, `ts` NaN where a sensor had none).
-    `usable`: per reading whether it was a measurement the process checks used (True: all).
+    `sensors`, `ts`, `values`: one reading per sensor index in `sensors`; `dense` rounds
+    cover the park in sensor order (`sensors` is every index, `ts` NaN where a sensor had
+    none). `measured`: per reading whether it was a measurement (fresh, not bad, in range).
+    `usable`: whether the process checks used it (no signal fault held it back; True: all).
     `gas_moved`: positions (into `sensors`) whose gas level bits changed in this round.
     `number`: the round's number within the detector call (orders changes of one sensor).
     """
 
     sensors: np.ndarray
     ts: np.ndarray
+    values: np.ndarray
     usable: np.ndarray | bool
+    measured: np.ndarray
     gas_moved: np.ndarray
     number: int
     dense: bool
@@ -73,4 +76,13 @@ class Rule(Protocol):
         for what this rule judges to be judged again by the ordinary rules. Every rule
         hears of every restored condition (one of another rule's may concern it: a gas
         level restored means the area must be recounted)."""
+        ...
+
+
+@runtime_checkable
+class Learns(Protocol):
+    """A rule that also learns from readings that only teach (Detector.learn)."""
+
+    def learn(self, sensors: np.ndarray, values: np.ndarray) -> None:
+        """Learn from one measurement per sensor of `sensors` (a round of Detector.learn)."""
         ...

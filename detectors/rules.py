@@ -9,6 +9,7 @@ judge the round as a whole: groups of sensors and the plant's context.
 from __future__ import annotations
 
 from detectors.cooling import CoolingRule
+from detectors.multivariate import RelationRule
 from detectors.plans import Plans
 from detectors.rule import Rule
 from detectors.state import Params
@@ -23,4 +24,5 @@ def build(params: Params, table: SensorTable) -> tuple[Rule, ...]:
         CoRise(params),  # CO_RISE: a tank's temperature and pressure rising together
         Plans(params),  # OVERRUN: the level past its transfer plan's target
         CoolingRule(table),  # COOLING_LOST: a cooled tank past its on-point, cooling off
+        RelationRule(table),  # RELATION: a group of sensors left its usual relation (T²)
     )

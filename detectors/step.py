@@ -32,7 +32,7 @@ from detectors.changes import Changes
 from detectors.compiled import compile_kernels
 from detectors.limit_rules import LimitRules
 from detectors.rounds import InOrder, lift, rounds
-from detectors.rule import Round, Rule
+from detectors.rule import Learns, Round, Rule
 from detectors.signal import FAULT_BITS, signal_faults
 from detectors.state import RING_SIZE, Params, State, rows_at, subset
 from hazardwatch.model import Batch, Condition, ConditionChange, HazardWatchError, SensorTable
@@ -128,7 +128,8 @@ class Detector:
         """Teach the baselines from readings (for example the first rows of a history).
 
         Only measurements (good or uncertain quality, in range, finite ts) are learned, in
-        ts order per sensor; nothing else changes and no condition is raised or cleared.
+        ts order per sensor, by the baselines and by the rules that learn (the groups of
+        RELATION); nothing else changes and no condition is raised or cleared.
         """
         sensor, ts, value, quality = batch.sensor, batch.ts, batch.value, batch.quality
         if len(batch) and (sensor.min() < 0 or sensor.max() >= self.params.n):
@@ -139,9 +140,12 @@ class Detector:
             value, p.range_lo[sensor], p.range_hi[sensor], self.range_tolerance
         )
         sensor, ts, value = sensor[keep], ts[keep], value[keep]
+        learners = [r for r in self.rules if isinstance(r, Learns)]
         for sel in self._rounds(sensor, ts):
             idx, v = (sensor, value) if sel is None else (sensor[sel], value[sel])
             trends.learn(self.state, p, idx, v)
+            for rule in learners:
+                rule.learn(idx, v)
 
     def _rounds(self, sensor: np.ndarray, ts: np.ndarray) -> list[np.ndarray | None]:
         found, self._in_order = rounds(sensor, ts, self.params.n)
@@ -164,13 +168,13 @@ class Detector:
         n = self.params.n
         if idx.size >= self.dense_from * n:
             t_all, v_all, q_all = lift(idx, t, v, q, n, self._in_order)
-            usable, gas = self._advance(
+            usable, measured, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no
             )
-            rnd = Round(self._sensors, t_all, usable, gas, round_no, dense=True)
+            rnd = Round(self._sensors, t_all, v_all, usable, measured, gas, round_no, dense=True)
         else:
-            usable, gas = self._advance(idx, idx, t, v, q, out, round_no)
-            rnd = Round(idx, t, usable, gas, round_no, dense=False)
+            usable, measured, gas = self._advance(idx, idx, t, v, q, out, round_no)
+            rnd = Round(idx, t, v, usable, measured, gas, round_no, dense=False)
         for rule in self.rules:
             rule.judge(self.state, rnd, out)
 
@@ -183,12 +187,13 @@ class Detector:
         q: np.ndarray,
         out: Changes,
         round_no: int,
-    ) -> tuple[np.ndarray | bool, np.ndarray]:
+    ) -> tuple[np.ndarray | bool, np.ndarray, np.ndarray]:
         """Advance the state at `rows` (sensor indices, or a slice of them) by one reading
         each; the cross-sensor rules are left to the caller.
 
-        Returns which readings were usable (True: all) and the positions whose gas level
-        bits changed. With `rows` a slice, reads of state are views, so everything is read before
+        Returns which readings were usable (True: all), which were measurements (in range,
+        not bad, whatever the signal faults said) and the positions whose gas level bits
+        changed. With `rows` a slice, reads of state are views, so everything is read before
         anything is written.
         """
         st, p = self.state, self.params
@@ -200,7 +205,7 @@ class Detector:
         if not all_fresh:
             self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
             if applied == 0:
-                return False, _NONE
+                return False, fresh, _NONE
         bad = checks.bad_quality(q)
         oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
         # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
@@ -268,7 +273,7 @@ class Detector:
             st.last_quality[rows] = np.where(fresh, q, last_quality)
         st.active[rows] = new
         st.last_value[rows] = v if all_usable else np.where(usable, v, st.last_value[rows])
-        return True if all_usable else usable, gas_moved
+        return True if all_usable else usable, measured, gas_moved
 
     def _rare_faults(
         self,

@@ -87,6 +87,9 @@ class Condition(IntEnum):
     # A cooled tank is above the temperature its cooling starts at, and the cooling does not
     # run (the spray's water flow, or a run feedback, says so).
     COOLING_LOST = 20
+    # A group of sensors (a unit's generic sensors) left the relation it showed in normal
+    # operation (Hotelling T², detectors.multivariate); on the member contributing most.
+    RELATION = 21
 
     @property
     def label(self) -> str:
@@ -189,6 +192,7 @@ CONDITIONS: dict[Condition, ConditionInfo] = {
     Condition.STEP: _row(_I, _LO, "阶跃", "Step"),
     Condition.OVERRUN: _row(_E, _MED, "超计划液位", "Past the transfer plan"),
     Condition.COOLING_LOST: _row(_E, _MED, "冷却失效", "Cooling lost"),
+    Condition.RELATION: _row(_E, _MED, "多变量关联异常", "Relation between sensors broken"),
 }
 _missing = set(Condition) - set(CONDITIONS)
 if _missing:  # a condition without its row would reach the page unlabelled and unranked

@@ -29,8 +29,8 @@ SEEDS = range(12)
 
 
 def _park() -> SensorTable:
-    """Tanks with level, temperature, pressure and gas (two voting areas), and a cooled
-    sphere: something for every rule to judge."""
+    """Tanks with level, temperature, pressure and gas (two voting areas), a cooled sphere
+    and a rig of generic sensors: something for every rule to judge."""
     units = []
     for k in range(6):
         sensors = (
@@ -42,6 +42,10 @@ def _park() -> SensorTable:
         )
         cooling = Cooling(status=f"T{k}-FS", start_above=30.0, delay_s=20.0) if k == 0 else None
         units.append(Unit(f"T{k}", "tank", "propane", 1000.0, True, "gw1", sensors, None, cooling))
+    rig = tuple(
+        sensor(f"R-X{j}", Kind.GENERIC, lo=-1e12, hi=1e12, limits=Limits()) for j in range(3)
+    )
+    units.append(Unit("R", "rig", "unknown", 1.0, False, "gw1", rig))
     built = site(enterprise("e1", hazard_source("hs1", *units)), areas={"A0": 2, "A1": 2})
     return SensorTable.from_site(built)
 
@@ -57,8 +61,11 @@ def _warmed(seed: int) -> Detector:
     base = rng.uniform(0.2, 0.8, n) * (table.range_hi - table.range_lo)
     gas = table.kind == Kind.GAS_COMBUSTIBLE
     base[gas] = rng.uniform(0.0, 10.0, int(gas.sum()))  # clean air
-    for k in range(60):
-        value = base + rng.normal(0, 1.0, n) * k * 0.05 * rng.uniform(0, 1, n)
+    generic = table.kind == Kind.GENERIC
+    base[generic] = 0.0
+    for k in range(250):  # past the rig group's warm-up (detectors.multivariate)
+        value = base + rng.normal(0, 1.0, n) * min(k, 60) * 0.05 * rng.uniform(0, 1, n)
+        value[generic] = rng.normal(0, 1.0, int(generic.sum())) * (1 + 4 * (k > 240))
         det.step(Batch.of(np.arange(n), np.full(n, T0 + 5.0 * k), value))
     return det
 
@@ -72,14 +79,16 @@ def _round(det: Detector, rng: np.random.Generator, dense: bool) -> Round:
     else:
         sensors = np.sort(rng.choice(n, size=int(rng.integers(1, n)), replace=False))
         ts = t_end + rng.uniform(0, 2, sensors.size)
-    usable: np.ndarray | bool = True
-    if rng.random() < 0.5:
-        usable = rng.random(sensors.size) < 0.7
-        if dense:
-            usable &= ~np.isnan(ts)
+    measured = ~np.isnan(ts)
+    usable: np.ndarray | bool = True  # (the detector says True only if every one is)
+    if dense or rng.random() < 0.5:
+        measured &= rng.random(sensors.size) < 0.9
+        usable = measured & (rng.random(sensors.size) < 0.8)
     is_gas = det.params.is_gas[sensors] != 0
     gas_moved = np.flatnonzero(is_gas & ~np.isnan(ts) & (rng.random(sensors.size) < 0.5))
-    return Round(sensors, ts, usable, gas_moved, int(rng.integers(0, 3)), dense)
+    values = rng.normal(0.0, 10.0, sensors.size)
+    number = int(rng.integers(0, 3))
+    return Round(sensors, ts, values, usable, measured, gas_moved, number, dense)
 
 
 def _own_bits(conditions: frozenset[Condition]) -> int:
@@ -109,7 +118,8 @@ def test_a_rule_writes_and_records_only_its_own_flips(seed: int, dense: bool) ->
     det.restore([(int(a), Condition.AREA_GAS) for a in det.params.area_anchor])
     for rule in det.rules:
         rnd = _round(det, rng, dense)
-        frozen = [np.array(a, copy=True) for a in (rnd.sensors, rnd.ts, rnd.gas_moved)]
+        arrays = (rnd.sensors, rnd.ts, rnd.values, rnd.measured, rnd.gas_moved)
+        frozen = [np.array(a, copy=True) for a in arrays]
         usable = rnd.usable if rnd.usable is True else rnd.usable.copy()
         before = st.active.copy()
         out = Changes()
@@ -124,7 +134,7 @@ def test_a_rule_writes_and_records_only_its_own_flips(seed: int, dense: bool) ->
             if flipped[i] & c.bit
         ]
         assert sorted(recorded) == sorted(expected), rule
-        for a, b in zip(frozen, (rnd.sensors, rnd.ts, rnd.gas_moved), strict=True):
+        for a, b in zip(frozen, arrays, strict=True):
             np.testing.assert_array_equal(a, b)
         assert usable is True if rnd.usable is True else np.array_equal(usable, rnd.usable)
 
