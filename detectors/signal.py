@@ -52,7 +52,13 @@ from detectors.checks import (
     still_ended,
     still_since,
 )
-from detectors.checks.faults import LEARN_PLAIN_N, LEARN_WARMUP_N, STUCK_MIN_MOVES
+from detectors.checks.faults import (
+    LEARN_PLAIN_N,
+    LEARN_WARMUP_N,
+    PACE_COUNTS,
+    STILL_FACTOR,
+    STUCK_MIN_MOVES,
+)
 from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_noisy
 from detectors.state import Params, State, indices
@@ -163,10 +169,17 @@ def _signal_round(
                 if since == since:
                     if moves[i] < STUCK_MIN_MOVES:  # counted only while the count matters
                         moves[i] += 1.0
-                    still_max[i], pace_max[i] = still_ended(
-                        ts - since, pace, abs(value - at), res, still_max[i], pace_max[i],
-                        healthy, (was & _STUCK) != 0,
-                    )  # fmt: skip
+                    still_s, most, most_pace = ts - since, still_max[i], pace_max[i]
+                    # Maxima below STUCK's floors change no decision, and a short stillness
+                    # cannot lift them there: most readings of a moving sensor skip them.
+                    longest = STILL_FACTOR * (still_s if still_s > most else most)
+                    counts = abs(pace) * still_s / res
+                    paced = STILL_FACTOR * (counts if counts > most_pace else most_pace)
+                    if not (longest < stuck_window_s[i] and paced < PACE_COUNTS):
+                        still_max[i], pace_max[i] = still_ended(
+                            still_s, pace, abs(value - at), res, most, most_pace, healthy,
+                            (was & _STUCK) != 0,
+                        )  # fmt: skip
                 now = slope[i] if significant[i] else 0.0
                 if now != pace:
                     anchor_pace[i] = now

@@ -320,8 +320,10 @@ class State:
     noise_level: np.ndarray  # robust level of half the second difference (~ white-noise sigma)
     usual_rate: np.ndarray  # robust level of |change| / dt between readings, units/s
     seen_res: np.ndarray  # smallest non-zero step between two readings; inf: none yet
-    still_max: np.ndarray  # longest healthy stillness (s), a max that slowly forgets
-    pace_max: np.ndarray  # ... and the most resolutions its trend would have moved in one
+    # The longest healthy stillness (s), and the most resolutions its trend would have moved
+    # in one: maxima that slowly forget, kept once they can matter (beyond STUCK's floors).
+    still_max: np.ndarray
+    pace_max: np.ndarray
     moves: np.ndarray  # float64: times the value moved beyond half seen_res (counted to 20)
     anchor_pace: np.ndarray  # the window's significant slope when it last moved (0: none)
 
