@@ -165,9 +165,10 @@ def draw_row(name: str, draws: list[Score]) -> list[str]:
     """One scenario over the draws: mean and worst of each column."""
     s0 = draws[0]
     detected = "-" if not s0.hazardous else f"{sum(bool(s.detected) for s in draws)}/{len(draws)}"
-    leads = [s.lead_fraction for s in draws]
+    peaked = [s for s in draws if s.peak_after_s is not None]  # where the run saw the peak
+    leads = [s.lead_fraction for s in peaked]
     timed = [x for x in leads if x is not None]
-    worst = _worst_lead(leads) if s0.hazardous else None
+    worst = _worst_lead(leads) if s0.hazardous and leads else None
     late = max(draws, key=lambda s: math.inf if s.lead_fraction is None else s.lead_fraction)
     faults = "-"
     if s0.faults:
@@ -179,9 +180,7 @@ def draw_row(name: str, draws: list[Score]) -> list[str]:
         "yes" if s0.hazardous else "no",
         detected,
         _f(_mean(timed), "{:.2f}") if s0.hazardous else "-",
-        ("not warned" if any(x is None for x in leads) else _f(worst, "{:.2f}"))
-        if s0.hazardous and (timed or any(s.peak_after_s is not None for s in draws))
-        else "-",
+        ("not warned" if worst is None else _f(worst, "{:.2f}")) if peaked else "-",
         (late.first_condition or "-") if s0.hazardous else "-",
         _f(_mean(false), "{:.2f}"),
         _f(max(false), "{:.2f}"),
@@ -195,17 +194,21 @@ def draw_row(name: str, draws: list[Score]) -> list[str]:
 def draw_summary(per_draw: list[list[Score]], ramps: set[str]) -> list[str]:
     """Each target over the draws: the mean, the worst draw, met or not by the worst."""
     rows = []
+    unmeasured: set[str] = set()
     for scores in per_draw:
         hazardous = [s for s in scores if s.hazardous]
         normal = [s for s in scores if s.name.startswith("normal-day")]
         hours = sum(s.sensor_hours for s in normal)
         days = sum(s.healthy_sensor_days for s in normal)
-        lead = [s.lead_fraction for s in hazardous if s.name in ramps]
+        # A ramp whose run ended before its peak (a quick run) has no lead fraction to judge.
+        ramp = [s for s in hazardous if s.name in ramps]
+        lead = [s.lead_fraction for s in ramp if s.peak_after_s is not None]
+        unmeasured.update(s.name for s in ramp if s.peak_after_s is None)
         rows.append(
             {
                 "detected": sum(bool(s.detected) for s in hazardous),
                 "hazardous": len(hazardous),
-                "lead": _worst_lead(lead) if lead else math.nan,
+                "lead": lead,
                 "false": 1000.0 * sum(s.false_process for s in normal) / hours if hours else 0.0,
                 "instr": 100.0 * sum(s.instrument_healthy for s in normal) / days if days else 0.0,
                 "caught": sum(s.faults_caught for s in scores),
@@ -219,8 +222,9 @@ def draw_summary(per_draw: list[list[Score]], ramps: set[str]) -> list[str]:
 
     n = len(rows)
     det = [r["detected"] for r in rows]
-    leads = [r["lead"] for r in rows]
-    lead_worst = None if any(x is None for x in leads) else max(leads)
+    # Per draw its latest ramp (None: one not warned); draws that measured no ramp left out.
+    leads = [_worst_lead(r["lead"]) for r in rows if r["lead"]]
+    lead_worst = _worst_lead(leads) if leads else math.nan
     lead_mean = _mean([x for x in leads if x is not None])
     false = [r["false"] for r in rows]
     instr = [r["instr"] for r in rows]
@@ -228,11 +232,14 @@ def draw_summary(per_draw: list[list[Score]], ramps: set[str]) -> list[str]:
     as_proc = [r["as_process"] for r in rows]
     total = rows[0]["hazardous"]
     faults = rows[0]["faults"]
-    lead_text = "not warned in some draw" if lead_worst is None else f"{lead_worst:.2f}"
+    lead_text = "not warned in some draw" if lead_worst is None else _f(lead_worst, "{:.2f}")
+    if unmeasured:
+        lead_text += f"; peak not reached in some draw, unmeasured: {', '.join(sorted(unmeasured))}"
     return [
         f"{ok(min(det) == total)} hazardous scenarios detected: mean {statistics.fmean(det):.1f}"
         f"/{total}, worst draw {min(det)}/{total}",
-        f"{ok(lead_worst is not None and lead_worst <= RAMP_FRACTION)} ramps warned by half-way"
+        f"{ok(lead_worst is not None and lead_worst <= RAMP_FRACTION and not unmeasured)} "
+        "ramps warned by half-way"
         f" on their own signals: latest lead fraction mean {_f(lead_mean, '{:.2f}')}, "
         f"worst draw {lead_text} (target <= {RAMP_FRACTION})",
         f"{ok(max(false) <= FALSE_PER_1000H)} normal days, false process alarms per 1,000 "

@@ -1,4 +1,4 @@
-"""The detection benchmark's scoring: an incident's warning counts only on its own signals."""
+"""The detection benchmark's scoring: own signals, healthy sensors, the worst of the draws."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from benchmarks.detection import DRAW_COLUMNS, draw_row
 from benchmarks.detection_run import (
     Activation,
     Run,
+    Score,
     _area_tags,
     _source_gas,
     _unit_tags,
@@ -71,3 +73,24 @@ def test_instrument_alarms_count_on_healthy_sensors_only(park: Site) -> None:
     assert s.instrument_healthy == 2
     assert s.healthy_sensor_days == pytest.approx(n - 1)
     assert s.instrument_per_100d == pytest.approx(200.0 / (n - 1))
+
+
+def draw(name: str, lead: float | None, false_h: float, instr: int, peak: bool = True) -> Score:
+    s = Score(name, True, lead is not None, None, None, "RATE", "HH", 100.0 if peak else None,
+              None, lead, int(false_h), false_h, 0, 0, 0, 1000.0)  # fmt: skip
+    s.instrument_healthy, s.healthy_sensor_days = instr, 100.0
+    return s
+
+
+def test_the_draw_table_shows_the_mean_and_the_worst_draw() -> None:
+    draws = [draw("x", 0.2, 0.0, 1), draw("x", 0.4, 2.0, 5), draw("x", 0.3, 1.0, 0)]
+    row = dict(zip(DRAW_COLUMNS, draw_row("x", draws), strict=True))
+    assert row["detected"] == "3/3"
+    assert (row["lead frac mean"], row["lead frac worst"]) == ("0.30", "0.40")
+    assert (row["false/1000 h mean"], row["false/1000 h worst"]) == ("1.00", "2.00")
+    assert (row["instr/100 d mean"], row["instr/100 d worst"]) == ("2.00", "5.00")
+    draws.append(draw("x", None, 0.0, 0))  # a draw that never warned is the worst
+    row = dict(zip(DRAW_COLUMNS, draw_row("x", draws), strict=True))
+    assert row["detected"] == "3/4" and row["lead frac worst"] == "not warned"
+    quick = [draw("x", None, 0.0, 0, peak=False)]  # ended before the peak: nothing to judge
+    assert dict(zip(DRAW_COLUMNS, draw_row("x", quick), strict=True))["lead frac worst"] == "-"
