@@ -31,20 +31,25 @@ class Round:
 
     `sensors`, `ts`, `values`: one reading per sensor index in `sensors`; `dense` rounds
     cover the park in sensor order (`sensors` is every index, `ts` NaN where a sensor had
-    none). `measured`: per reading whether it was a measurement (fresh, not bad, in range).
+    none). `applied`: per reading whether it was applied (not older than its sensor's last
+    one). `measured`: whether it was a measurement (applied, not bad, in range).
     `usable`: whether the process checks used it (no signal fault held it back; True: all).
     `gas_moved`: positions (into `sensors`) whose gas level bits changed in this round.
     `number`: the round's number within the detector call (orders changes of one sensor).
+    `ahead`: per reading whether ingest moved it to receipt time because its ts was ahead
+    (FLAG_TS_AHEAD); None when no reading of the detector call was.
     """
 
     sensors: np.ndarray
     ts: np.ndarray
     values: np.ndarray
+    applied: np.ndarray
     usable: np.ndarray | bool
     measured: np.ndarray
     gas_moved: np.ndarray
     number: int
     dense: bool
+    ahead: np.ndarray | None = None
 
     @cached_property
     def usable_ts(self) -> np.ndarray:

@@ -8,6 +8,7 @@ judge the round as a whole: groups of sensors and the plant's context.
 
 from __future__ import annotations
 
+from detectors.clock import ClockAheadRule
 from detectors.cooling import CoolingRule
 from detectors.multivariate import RelationRule
 from detectors.plans import Plans
@@ -25,4 +26,5 @@ def build(params: Params, table: SensorTable) -> tuple[Rule, ...]:
         Plans(params),  # OVERRUN: the level past its transfer plan's target
         CoolingRule(table),  # COOLING_LOST: a cooled tank past its on-point, cooling off
         RelationRule(table),  # RELATION: a group of sensors left its usual relation (T²)
+        ClockAheadRule(),  # CLOCK_AHEAD: readings stamped ahead of the service's clock
     )

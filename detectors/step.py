@@ -35,7 +35,14 @@ from detectors.rounds import InOrder, lift, rounds
 from detectors.rule import Learns, Round, Rule
 from detectors.signal import FAULT_BITS, signal_faults
 from detectors.state import RING_SIZE, Params, State, rows_at, subset
-from hazardwatch.model import Batch, Condition, ConditionChange, HazardWatchError, SensorTable
+from hazardwatch.model import (
+    FLAG_TS_AHEAD,
+    Batch,
+    Condition,
+    ConditionChange,
+    HazardWatchError,
+    SensorTable,
+)
 
 _COMM = np.uint32(Condition.COMM_LOSS.bit)
 _BAD = np.uint32(Condition.BAD_QUALITY.bit)
@@ -45,6 +52,7 @@ _SPIKE, _NOISY, _STEP = (
     np.uint32(c.bit) for c in (Condition.SPIKE, Condition.NOISY, Condition.STEP)
 )
 _NONE = np.zeros(0, np.int64)
+_AHEAD = np.uint8(FLAG_TS_AHEAD)
 
 
 class Detector:
@@ -110,16 +118,20 @@ class Detector:
                 f"batch has sensor indices outside 0..{self.params.n - 1}; "
                 "resolve tags against the SensorTable this Detector was built from"
             )
+        # Rare: readings ingest moved to receipt time because their clock ran ahead.
+        ahead = (batch.flags & _AHEAD) != 0 if (batch.flags & _AHEAD).any() else None
         finite = np.isfinite(ts)
         if not finite.all():
             self.stats["bad_ts"] += int(m - np.count_nonzero(finite))
             sensor, ts, value, quality = sensor[finite], ts[finite], value[finite], quality[finite]
+            ahead = None if ahead is None else ahead[finite]
         out = Changes()
         for round_no, sel in enumerate(self._rounds(sensor, ts)):
             if sel is None:
-                self._apply(sensor, ts, value, quality, out, round_no)
+                self._apply(sensor, ts, value, quality, out, round_no, ahead)
             else:
-                self._apply(sensor[sel], ts[sel], value[sel], quality[sel], out, round_no)
+                a = None if ahead is None else ahead[sel]
+                self._apply(sensor[sel], ts[sel], value[sel], quality[sel], out, round_no, a)
         changes = out.result()
         self.stats["changes"] += len(changes)
         return changes
@@ -159,8 +171,10 @@ class Detector:
         q: np.ndarray,
         out: Changes,
         round_no: int,
+        ahead: np.ndarray | None = None,
     ) -> None:
-        """Apply one reading per sensor in `idx` (no duplicates).
+        """Apply one reading per sensor in `idx` (no duplicates); `ahead` marks the readings
+        flagged FLAG_TS_AHEAD (None: none).
 
         A round covering much of the park is lifted into sensor order first: three
         scatters then replace two dozen gathers and scatters of state and parameters.
@@ -168,13 +182,29 @@ class Detector:
         n = self.params.n
         if idx.size >= self.dense_from * n:
             t_all, v_all, q_all = lift(idx, t, v, q, n, self._in_order)
-            usable, measured, gas = self._advance(
+            applied, usable, measured, gas = self._advance(
                 slice(None), self._sensors, t_all, v_all, q_all, out, round_no
             )
-            rnd = Round(self._sensors, t_all, v_all, usable, measured, gas, round_no, dense=True)
+            if ahead is not None:
+                ahead_all = np.zeros(n, bool)
+                ahead_all[idx] = ahead
+                ahead = ahead_all
+            sensors, ts, values, dense = self._sensors, t_all, v_all, True
         else:
-            usable, measured, gas = self._advance(idx, idx, t, v, q, out, round_no)
-            rnd = Round(idx, t, v, usable, measured, gas, round_no, dense=False)
+            applied, usable, measured, gas = self._advance(idx, idx, t, v, q, out, round_no)
+            sensors, ts, values, dense = idx, t, v, False
+        rnd = Round(
+            sensors=sensors,
+            ts=ts,
+            values=values,
+            applied=applied,
+            usable=usable,
+            measured=measured,
+            gas_moved=gas,
+            number=round_no,
+            dense=dense,
+            ahead=ahead,
+        )
         for rule in self.rules:
             rule.judge(self.state, rnd, out)
 
@@ -187,14 +217,14 @@ class Detector:
         q: np.ndarray,
         out: Changes,
         round_no: int,
-    ) -> tuple[np.ndarray | bool, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray | bool, np.ndarray, np.ndarray]:
         """Advance the state at `rows` (sensor indices, or a slice of them) by one reading
         each; the cross-sensor rules are left to the caller.
 
-        Returns which readings were usable (True: all), which were measurements (in range,
-        not bad, whatever the signal faults said) and the positions whose gas level bits
-        changed. With `rows` a slice, reads of state are views, so everything is read before
-        anything is written.
+        Returns which readings were applied (not older than their sensor's last), which
+        were usable (True: all), which were measurements (in range, not bad, whatever the
+        signal faults said) and the positions whose gas level bits changed. With `rows` a
+        slice, reads of state are views, so everything is read before anything is written.
         """
         st, p = self.state, self.params
         last_ts, old = st.last_ts[rows], st.active[rows]
@@ -205,7 +235,7 @@ class Detector:
         if not all_fresh:
             self.stats["out_of_order"] += int(np.count_nonzero(~fresh & ~np.isnan(t)))
             if applied == 0:
-                return False, fresh, _NONE
+                return fresh, False, fresh, _NONE
         bad = checks.bad_quality(q)
         oor = checks.out_of_range(v, p.range_lo[rows], p.range_hi[rows], self.range_tolerance)
         # Any reading ends comm loss; a bad one is no measurement, so it keeps OUT_OF_RANGE.
@@ -273,7 +303,7 @@ class Detector:
             st.last_quality[rows] = np.where(fresh, q, last_quality)
         st.active[rows] = new
         st.last_value[rows] = v if all_usable else np.where(usable, v, st.last_value[rows])
-        return True if all_usable else usable, measured, gas_moved
+        return fresh, True if all_usable else usable, measured, gas_moved
 
     def _rare_faults(
         self,

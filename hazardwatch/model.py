@@ -49,6 +49,9 @@ class Quality(IntEnum):
 
 # Bits of Batch.flags.
 FLAG_TS_FROM_RECEIPT = 1  # the payload carried no timestamp; receipt time was used
+# The payload's timestamp was ahead of receipt by more than ingest's tolerance: the reading is
+# judged at receipt time (a device clock ahead must not hold its sensor's judgement back).
+FLAG_TS_AHEAD = 2
 
 
 class Condition(IntEnum):
@@ -90,6 +93,9 @@ class Condition(IntEnum):
     # A group of sensors (a unit's generic sensors) left the relation it showed in normal
     # operation (Hotelling T², detectors.multivariate); on the member contributing most.
     RELATION = 21
+    # The sensor's readings carry timestamps ahead of the service's clock (its gateway's
+    # clock runs ahead): they are judged at receipt time (ingest, FLAG_TS_AHEAD).
+    CLOCK_AHEAD = 22
 
     @property
     def label(self) -> str:
@@ -193,6 +199,7 @@ CONDITIONS: dict[Condition, ConditionInfo] = {
     Condition.OVERRUN: _row(_E, _MED, "超计划液位", "Past the transfer plan"),
     Condition.COOLING_LOST: _row(_E, _MED, "冷却失效", "Cooling lost"),
     Condition.RELATION: _row(_E, _MED, "多变量关联异常", "Relation between sensors broken"),
+    Condition.CLOCK_AHEAD: _row(_I, _LO, "时钟超前", "Device clock ahead"),
 }
 _missing = set(Condition) - set(CONDITIONS)
 if _missing:  # a condition without its row would reach the page unlabelled and unranked

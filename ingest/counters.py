@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.decoded import Decoded, Reason
+from ingest.decoded import NOTED, Decoded, Reason
 from ingest.sequence import Sequences
 
 
@@ -21,7 +21,9 @@ class IngestCounters:
         self.messages_received = 0
         self.readings_received = 0
         self.readings_accepted = 0
-        self.rejected_by_reason: dict[Reason, int] = dict.fromkeys(Reason, 0)
+        self.rejected_by_reason: dict[Reason, int] = {r: 0 for r in Reason if r not in NOTED}
+        # readings kept but noted (Decoded.noted): moved to receipt time, clock ahead, ...
+        self.noted_by_reason: dict[Reason, int] = dict.fromkeys(NOTED, 0)
         self.gateway_online = 0
         self.gateway_offline = 0
         self.reconnects = 0
@@ -38,6 +40,8 @@ class IngestCounters:
         self.readings_received += accepted + len(decoded.rejections)
         for rejection in decoded.rejections:
             self.rejected_by_reason[rejection.reason] += 1
+        for note in decoded.noted:
+            self.noted_by_reason[note.reason] += 1
         if decoded.seq is not None:
             self.sequences.note(*decoded.seq)
         if decoded.status is not None:
@@ -58,6 +62,7 @@ class IngestCounters:
             "readings_accepted": self.readings_accepted,
             "rejected_total": self.rejected_total,
             "rejected": {str(r): n for r, n in self.rejected_by_reason.items()},
+            "noted": {str(r): n for r, n in self.noted_by_reason.items()},
             "gateway_status": {"online": self.gateway_online, "offline": self.gateway_offline},
             "reconnects": self.reconnects,
             "connect_failures": self.connect_failures,

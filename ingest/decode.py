@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import orjson
 
-from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
+from hazardwatch.model import FLAG_TS_AHEAD, FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
 from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection
 from ingest.fields import (
     BadField,
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_FUTURE_S = 300.0
+# A reading stamped later than this after its receipt is judged at receipt time, flagged
+# FLAG_TS_AHEAD and noted: a device clock ahead must not make the detector wait for it (the
+# detector ignores a reading older than the last one it applied). [product default]
+AHEAD_TOLERANCE_S = 5.0
 MAX_AGE_S = 7 * 24 * 3600.0
 
 _STATUS = {b"online": True, b"offline": False}
@@ -63,8 +68,10 @@ class Decoder:
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         max_future_s: float = MAX_FUTURE_S,
         max_age_s: float = MAX_AGE_S,
+        ahead_tolerance_s: float = AHEAD_TOLERANCE_S,
     ) -> None:
         self.table = table
+        self.ahead_tolerance_s = ahead_tolerance_s
         self.root_topic = root_topic.strip("/")
         self.max_payload_bytes = max_payload_bytes
         self.max_future_s = max_future_s
@@ -79,11 +86,42 @@ class Decoder:
     def decode(self, topic: str, payload: bytes, received_ts: float) -> Decoded:
         """Decode one message; never raises."""
         try:
-            return self._decode(topic, payload, received_ts)
+            decoded = self._decode(topic, payload, received_ts)
+            ts = decoded.batch.ts
+            if ts.size and ts.max() > received_ts + self.ahead_tolerance_s:
+                decoded = self._judged_at_receipt(topic, decoded, received_ts)
+            return decoded
         except Exception as exc:
             log.exception("decoder bug on topic %r", topic)
             detail = f"decoder error {type(exc).__name__}: {exc}"
             return _rejected(Reason.INTERNAL_ERROR, topic, detail, bytes(payload[:4096]))
+
+    def _judged_at_receipt(self, topic: str, decoded: Decoded, received: float) -> Decoded:
+        """The readings stamped more than the tolerance after receipt, moved to receipt time
+        and flagged FLAG_TS_AHEAD; each noted (Reason.TS_AHEAD) with its original ts."""
+        b = decoded.batch
+        ahead = b.ts > received + self.ahead_tolerance_s
+        noted = tuple(
+            Rejection(
+                Reason.TS_AHEAD,
+                topic,
+                f"ts {t:.3f} is {t - received:.1f} s after receipt (tolerance "
+                f"{self.ahead_tolerance_s:g} s): judged at receipt time; the device's clock "
+                "runs ahead",
+                orjson.dumps([self.table.tags[i], v, t]),
+            )
+            for i, v, t in zip(
+                b.sensor[ahead].tolist(), b.value[ahead].tolist(), b.ts[ahead].tolist(), strict=True
+            )
+        )
+        batch = Batch(
+            sensor=b.sensor,
+            ts=np.where(ahead, received, b.ts),
+            value=b.value,
+            quality=b.quality,
+            flags=b.flags | (ahead * np.uint8(FLAG_TS_AHEAD)).astype(np.uint8),
+        )
+        return replace(decoded, batch=batch, noted=decoded.noted + noted)
 
     # ------------------------------------------------------------------ dispatch
 

@@ -28,6 +28,13 @@ class Reason(StrEnum):
     DUPLICATE = "duplicate"
     BAD_PLAN = "bad_plan"  # a transfer plan the site cannot take (ingest.plans)
     INTERNAL_ERROR = "internal_error"  # a decoder bug, logged with its traceback
+    # Not a rejection: a reading kept at receipt time because its ts was ahead of it by more
+    # than the tolerance (FLAG_TS_AHEAD); noted in the dead letter with its original ts.
+    TS_AHEAD = "ts_ahead"
+
+
+# Reasons of readings that were kept, noted for the record (Decoded.noted).
+NOTED = frozenset({Reason.TS_AHEAD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +78,5 @@ class Decoded:
     # a gateway batch's ("enterprise/gateway", its "seq"; -1 for one that is not a whole
     # number of 0 or more), None without one (ingest.sequence)
     seq: tuple[str, int] | None = None
+    # readings kept but noted in the dead letter for the record (reasons in NOTED)
+    noted: tuple[Rejection, ...] = ()

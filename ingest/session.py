@@ -314,9 +314,9 @@ class Ingestor:
         received = self.clock.now()
         decoded = self.decoder.decode(message.topic.value, bytes(payload), received)
         self.counters.record(decoded)
-        if decoded.rejections:
+        if decoded.rejections or decoded.noted:
             try:
-                self.deadletter.write_all(decoded.rejections, received)
+                self.deadletter.write_all([*decoded.rejections, *decoded.noted], received)
             except OSError:
                 self.counters.deadletter_errors += 1
                 log.exception("cannot write the dead letter %s", self.deadletter.path)

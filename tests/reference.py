@@ -196,6 +196,7 @@ class ReferenceDetector:
         mem.last_ts = t
         mem.last_seen = max(mem.last_seen, t)
         mem.active.discard(Condition.COMM_LOSS)
+        mem.active.discard(Condition.CLOCK_AHEAD)  # none of these is flagged FLAG_TS_AHEAD
         if q == Quality.BAD:
             mem.active.add(Condition.BAD_QUALITY)
         else:

@@ -25,7 +25,7 @@ from hazardwatch.model import (
     Responsible,
     SensorTable,
 )
-from ingest import DeadLetter, Decoded, Decoder, IngestCounters, Reason
+from ingest import NOTED, DeadLetter, Decoded, Decoder, IngestCounters, Reason
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit
 
 NOW = 1_763_800_000.0
@@ -551,7 +551,8 @@ def test_counters_by_reason_and_status(decoder: Decoder) -> None:
     assert snap["rejected"]["unknown_tag"] == 1 and snap["rejected"]["malformed_json"] == 1
     assert snap["rejected_total"] == 2
     assert snap["gateway_status"] == {"online": 0, "offline": 1}
-    assert set(snap["rejected"]) == {str(r) for r in Reason}
+    assert set(snap["rejected"]) == {str(r) for r in Reason if r not in NOTED}
+    assert snap["noted"] == {"ts_ahead": 0}  # kept readings: never counted as rejections
     json.dumps(snap)  # JSON-ready
 
 

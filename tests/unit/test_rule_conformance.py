@@ -79,16 +79,30 @@ def _round(det: Detector, rng: np.random.Generator, dense: bool) -> Round:
     else:
         sensors = np.sort(rng.choice(n, size=int(rng.integers(1, n)), replace=False))
         ts = t_end + rng.uniform(0, 2, sensors.size)
-    measured = ~np.isnan(ts)
+    applied = ~np.isnan(ts)
+    measured = applied.copy()
     usable: np.ndarray | bool = True  # (the detector says True only if every one is)
     if dense or rng.random() < 0.5:
-        measured &= rng.random(sensors.size) < 0.9
+        applied &= rng.random(sensors.size) < 0.95  # some out of order
+        measured = applied & (rng.random(sensors.size) < 0.9)
         usable = measured & (rng.random(sensors.size) < 0.8)
     is_gas = det.params.is_gas[sensors] != 0
     gas_moved = np.flatnonzero(is_gas & ~np.isnan(ts) & (rng.random(sensors.size) < 0.5))
     values = rng.normal(0.0, 10.0, sensors.size)
     number = int(rng.integers(0, 3))
-    return Round(sensors, ts, values, usable, measured, gas_moved, number, dense)
+    ahead = rng.random(sensors.size) < 0.1 if rng.random() < 0.5 else None
+    return Round(
+        sensors=sensors,
+        ts=ts,
+        values=values,
+        applied=applied,
+        usable=usable,
+        measured=measured,
+        gas_moved=gas_moved,
+        number=number,
+        dense=dense,
+        ahead=ahead,
+    )
 
 
 def _own_bits(conditions: frozenset[Condition]) -> int:
@@ -118,7 +132,8 @@ def test_a_rule_writes_and_records_only_its_own_flips(seed: int, dense: bool) ->
     det.restore([(int(a), Condition.AREA_GAS) for a in det.params.area_anchor])
     for rule in det.rules:
         rnd = _round(det, rng, dense)
-        arrays = (rnd.sensors, rnd.ts, rnd.values, rnd.measured, rnd.gas_moved)
+        arrays = (rnd.sensors, rnd.ts, rnd.values, rnd.applied, rnd.measured, rnd.gas_moved)
+        arrays += () if rnd.ahead is None else (rnd.ahead,)
         frozen = [np.array(a, copy=True) for a in arrays]
         usable = rnd.usable if rnd.usable is True else rnd.usable.copy()
         before = st.active.copy()
