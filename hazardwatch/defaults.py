@@ -151,8 +151,10 @@ TREND_BUILTIN: dict[Kind, TrendDefaults] = {
     Kind.LEVEL: TrendDefaults(rate_limit_pct_per_min=2.0, spike_rate_pct_per_s=1.0).merged(
         _NO_DRIFT
     ),
-    # Flow follows pumps and valves: a pump start is a step to its duty, not a trend to HH.
-    Kind.FLOW: TrendDefaults(horizon_s=None).merged(_NO_DRIFT),
+    # Flow follows pumps and valves: a pump start is a step to its duty, not a trend to HH;
+    # and its noise with them (a stopped pump's meter reads a flat zero, a running one's the
+    # turbulence), so its own noise level says little of the next minute's: no NOISY.
+    Kind.FLOW: TrendDefaults(horizon_s=None, noise_ratio=None).merged(_NO_DRIFT),
     # CUSUM slack of 1 sigma, not 0.5: with 8 sigma it runs ~4e7 quiet samples between false
     # DRIFTs instead of ~2e4 (a detector reporting every 10 s: 2 days), and still flags a
     # sustained shift of 2 sigma within ~8 readings. Gas drift is the early sign of a small leak.

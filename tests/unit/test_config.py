@@ -823,8 +823,9 @@ def test_builtin_trend_defaults_per_kind() -> None:
         assert t.rate_limit_per_min == pytest.approx(rate), tag
         assert (t.horizon_s, t.drift_h_sigma) == (horizon, drift), tag
         assert t.spike_rate_per_s == pytest.approx(spike), tag
-        k_sigma = 1.0 if s.kind.is_gas else 0.5
-        assert (t.stuck_window_s, t.noise_ratio, t.drift_k_sigma) == (900.0, 5.0, k_sigma), tag
+        k_sigma = 1.0 if s.kind.is_gas or s.kind is Kind.GENERIC else 0.5
+        noise = None if s.kind is Kind.FLOW else 5.0  # a flow's noise follows its pumps
+        assert (t.stuck_window_s, t.noise_ratio, t.drift_k_sigma) == (900.0, noise, k_sigma), tag
         window = 1800.0 if s.kind is Kind.TEMPERATURE else 300.0
         assert (t.rate_window_s, t.baseline_warmup_n, t.baseline_alpha) == (window, 100, 0.001)
         assert t.resolution == pytest.approx(0.001 * (s.range_hi - s.range_lo)), tag
