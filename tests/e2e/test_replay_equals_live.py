@@ -93,9 +93,10 @@ def test_published_readings_raise_what_their_replay_raises(
     site_file.write_text(E2E_SITE)
     service = ServiceProcess(site_file, mosquitto.url, tmp_path / "data").start()
     try:
-        # Data time a few seconds ahead of the wall clock, so nothing goes stale while the
-        # test runs (stale after 15 s) and every timestamp is within ingest's window.
-        t0 = float(math.floor(time.time()) + 2)
+        # Data time ending a second or two ahead of the wall clock: nothing goes stale while
+        # the test runs (stale after 15 s), and no reading is stamped more than ingest's
+        # tolerance ahead of its receipt (it would be judged at receipt time: CLOCK_AHEAD).
+        t0 = float(math.floor(time.time()) - SECONDS + 3)
         sent = _publish(mosquitto.url, t0)
         expected = sent - 1
         wait_until(
