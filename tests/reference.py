@@ -377,8 +377,8 @@ class ReferenceDetector:
                 v if math.isnan(mem.smooth) else mem.smooth + SMOOTH_ALPHA * (v - mem.smooth)
             )
             d2 = NAN
-            if t1 != t2:
-                d = 0.5 * abs(v - (v1 + (v1 - v2) * (t - t1) / (t1 - t2)))
+            if t1 != t2:  # the line of the two before, extrapolated 2 x their spacing at most
+                d = 0.5 * abs(v - (v1 + (v1 - v2) * min((t - t1) / (t1 - t2), 2.0)))
                 d2 = d if math.isfinite(d) else NAN
             step_size = abs(v - v1)
             if FLOAT_STEP * max(abs(v), abs(v1)) < step_size < mem.seen_res:

@@ -37,6 +37,9 @@ LEARN_WARMUP_N = 32.0
 LEARN_ALPHA = 0.002
 LEARN_CLIP = 3.0
 LEARN_PLAIN_N = 1.0 / LEARN_ALPHA - 1.0  # from here on the mean's weight is below the EWMA's
+# The second difference extrapolates the line of the two readings before at most this many
+# times their spacing.
+D2_REACH = 2.0
 # A step between two readings smaller than this share of their magnitude is float rounding.
 FLOAT_STEP = 1e-9
 # STUCK: still (no change beyond half the seen resolution), once the sensor has moved
@@ -172,8 +175,15 @@ def second_difference(value: float, ts: float, v1: float, t1: float, v2: float, 
     0.0
     >>> second_difference(5.0, 3.0, 2.0, 2.0, 1.0, 1.0)
     1.0
+    >>> second_difference(1.0, 600.0, 1.0, 1.0, 0.5, 0.0)  # not 0.5 x 599 s extrapolated
+    0.5
     """
-    d = abs(value - ((v1 - v2) * (ts - t1) / (t1 - t2) + v1)) * 0.5
+    ratio = (ts - t1) / (t1 - t2)
+    # Irregular reports (a heartbeat after a burst of changes) would stretch the line of two
+    # close readings far: the extrapolation is capped at D2_REACH x their spacing.
+    if ratio > D2_REACH:  # (two readings at one ts give no line: inf, then NaN)
+        ratio = D2_REACH if ratio < np.inf else np.nan
+    d = abs(value - ((v1 - v2) * ratio + v1)) * 0.5
     return d if np.isfinite(d) else np.nan
 
 
