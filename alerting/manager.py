@@ -5,18 +5,21 @@ of every hazard source. Each transition is committed to the journal before the c
 caused it returns, and the in-memory state changes only after that commit, so a crash at
 any point leaves the journal as the whole truth and a restart rebuilds the same state.
 
-Risk-colour changes are journalled in the same transaction as the transitions that caused
-them and are also queued for the live channel: `take_colour_changes()` drains that queue.
+It answers two questions the alarm pipeline (alerting.pipeline) asks in turn:
+`transitions(actions, now)`, what the lifecycle makes of some actions (nothing written), and
+`commit(events)`, which journals them with the risk-colour changes they cause in one
+transaction and only then makes them current. `apply` and `acknowledge` do both at once,
+without notifying anyone (tests and tools); the service goes through the pipeline.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
+from alerting.action import Acknowledge, Action
 from alerting.alarm import Alarm, AlarmEvent
 from alerting.journal import Journal
 from alerting.lifecycle import ACTIVE_STATES, AlertingError, Event, InvalidTransition, transition
@@ -24,11 +27,16 @@ from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_col
 from hazardwatch.clock import Clock
 from hazardwatch.model import AlarmState, Condition, ConditionChange, RiskColour, SensorTable
 
-# Colour changes wait here for the live channel; they are already journalled, so a caller
-# that never drains the queue loses only its oldest pushes, never the record.
-COLOUR_QUEUE_MAX = 10_000
-
 _Key = tuple[int, Condition]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one journal transaction holds: the transitions with their seqs, and the risk
+    colour changes they caused."""
+
+    events: list[AlarmEvent] = field(default_factory=list)
+    colours: list[ColourChange] = field(default_factory=list)
 
 
 class AlarmNotFound(AlertingError):
@@ -68,7 +76,6 @@ class AlarmManager:
         self._by_key: dict[_Key, Alarm] = {}
         self._by_id: dict[int, Alarm] = {}
         self._by_source: dict[str, dict[int, Alarm]] = {}
-        self._colour_queue: deque[ColourChange] = deque(maxlen=COLOUR_QUEUE_MAX)
         restored = [self._relocate(a) for a in journal.open_alarms()]
         for alarm in restored:
             self._install(alarm)
@@ -76,6 +83,11 @@ class AlarmManager:
         self._colours = {h: RiskColour.BLUE for h in dict.fromkeys(table.hazard_source)}
         self._reconcile_colours(journal.latest_colours())
         self._clear_orphans(restored)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock acknowledgements are stamped with."""
+        return self._clock
 
     def priority(self, condition: Condition) -> Priority:
         """The priority this park gives `condition` (its default, or the site's override)."""
@@ -110,7 +122,7 @@ class AlarmManager:
                 state = transition(a.state, Event.CLEAR)
                 after = replace(a, state=state, changed_ts=now, cleared_ts=now)
                 events.append(AlarmEvent(0, after, Event.CLEAR, a.state, state, now))
-        self._commit(events)
+        self.commit(events)
 
     def _reconcile_colours(self, journalled: dict[str, RiskColour]) -> None:
         """Journal any colour that differs from the journal's last word (config changes)."""
@@ -124,70 +136,110 @@ class AlarmManager:
             self._colours[h] = colour
         if changes:
             self._journal.append_many([], changes)
-            self._colour_queue.extend(changes)
 
     # ------------------------------------------------------------------ transitions
 
-    def apply(self, changes: list[ConditionChange]) -> list[AlarmEvent]:
-        """Turn condition changes into alarm transitions, journalled before this returns.
+    def transitions(self, actions: Sequence[Action], now: float) -> list[AlarmEvent]:
+        """The lifecycle: what `actions` do to their alarms, in order; nothing is written.
 
-        An activation of an alarm already active is an UPDATE when it brings a new predicted
-        time of crossing (`eta_ts`, its value goes along), and is ignored otherwise; a clear
-        of a condition with no active alarm is ignored. Returns the transitions in order,
-        with their journal seqs.
+        A condition change that activates an alarm already active is an UPDATE when it
+        brings a new predicted time of crossing (`eta_ts`, its value goes along), and is
+        ignored otherwise; a clear of a condition with no active alarm is ignored. An
+        acknowledgement happens at `now`. Returns the transitions in order, seq 0 (the
+        journal numbers them in `commit`). Raises, before anything is written:
+        AlertingError for a sensor index outside the table, InvalidAcknowledgement for an
+        acknowledgement without a name, AlarmNotFound for an id never raised and
+        InvalidTransition for an alarm not acknowledgeable in its state.
         """
         with self._lock:
-            for c in changes:
-                if not 0 <= c.sensor < self._table.n:
+            for a in actions:
+                if isinstance(a, ConditionChange) and not 0 <= a.sensor < self._table.n:
                     raise AlertingError(
-                        f"condition change for sensor index {c.sensor}, "
+                        f"condition change for sensor index {a.sensor}, "
                         f"but the table has {self._table.n} sensors"
                     )
-            work: dict[_Key, Alarm | None] = {}
+            # Earlier actions of the same pass, seen by the later ones.
+            by_key: dict[_Key, Alarm | None] = {}
+            by_id: dict[int, Alarm] = {}
             pending: list[AlarmEvent] = []
             next_id = self._next_id
-            for c in changes:
-                key = (c.sensor, c.condition)
-                alarm = work[key] if key in work else self._by_key.get(key)
-                eta = _finite_or_none(c.eta_ts)
-                if c.active and alarm is not None and alarm.state in ACTIVE_STATES:
-                    if eta is None or eta == alarm.eta_ts:
-                        continue
-                    event = Event.UPDATE
-                    after = replace(
-                        alarm, state=transition(alarm.state, event), value=c.value, eta_ts=eta
-                    )
-                elif c.active:
-                    if alarm is None:
-                        alarm = self._new_alarm(next_id, c)
-                        next_id += 1
-                    event = Event.ACTIVATE
-                    after = replace(
-                        alarm,
-                        state=transition(alarm.state, event),
-                        value=c.value,
-                        changed_ts=c.ts,
-                        cleared_ts=None,
-                        eta_ts=eta,
-                    )
+            for a in actions:
+                if isinstance(a, Acknowledge):
+                    who = a.who.strip()
+                    if not who:
+                        raise InvalidAcknowledgement(
+                            f"acknowledging alarm {a.alarm_id} needs a person's name"
+                        )
+                    alarm = by_id.get(a.alarm_id) or self._open_or_journalled(a.alarm_id)
+                    event = self._ack(alarm, who, a.comment, now)
                 else:
-                    if alarm is None or alarm.state not in ACTIVE_STATES:
+                    key = (a.sensor, a.condition)
+                    alarm = by_key[key] if key in by_key else self._by_key.get(key)
+                    if a.active and alarm is None:
+                        alarm = self._new_alarm(next_id, a)
+                        next_id += 1
+                    made = self._follow(alarm, a)
+                    if made is None:
                         continue
-                    event = Event.CLEAR
-                    # The trend no longer heads for the limit: no predicted crossing to show.
-                    after = replace(
-                        alarm,
-                        state=transition(alarm.state, event),
-                        value=c.value,
-                        changed_ts=c.ts,
-                        cleared_ts=c.ts,
-                        eta_ts=None,
-                    )
-                pending.append(AlarmEvent(0, after, event, alarm.state, after.state, c.ts))
-                work[key] = after if after.is_open else None
-            events = self._commit(pending)
-            self._next_id = next_id
-            return events
+                    event = made
+                pending.append(event)
+                after = event.alarm
+                by_id[after.id] = after
+                by_key[(after.sensor, after.condition)] = after if after.is_open else None
+            return pending
+
+    def _open_or_journalled(self, alarm_id: int) -> Alarm:
+        alarm = self._by_id.get(alarm_id) or self._journal.alarm(alarm_id)
+        if alarm is None:
+            raise AlarmNotFound(alarm_id)
+        return alarm
+
+    @staticmethod
+    def _follow(alarm: Alarm | None, c: ConditionChange) -> AlarmEvent | None:
+        """The transition a detector's condition change makes, or None if it makes none."""
+        eta = _finite_or_none(c.eta_ts)
+        if alarm is None:
+            return None  # a clear of a condition that has no alarm
+        if c.active and alarm.state in ACTIVE_STATES:
+            if eta is None or eta == alarm.eta_ts:
+                return None
+            event = Event.UPDATE
+            after = replace(alarm, state=transition(alarm.state, event), value=c.value, eta_ts=eta)
+        elif c.active:
+            event = Event.ACTIVATE
+            after = replace(
+                alarm,
+                state=transition(alarm.state, event),
+                value=c.value,
+                changed_ts=c.ts,
+                cleared_ts=None,
+                eta_ts=eta,
+            )
+        else:
+            if alarm.state not in ACTIVE_STATES:
+                return None
+            event = Event.CLEAR
+            # The trend no longer heads for the limit: no predicted crossing to show.
+            after = replace(
+                alarm,
+                state=transition(alarm.state, event),
+                value=c.value,
+                changed_ts=c.ts,
+                cleared_ts=c.ts,
+                eta_ts=None,
+            )
+        return AlarmEvent(0, after, event, alarm.state, after.state, c.ts)
+
+    @staticmethod
+    def _ack(alarm: Alarm, who: str, comment: str | None, now: float) -> AlarmEvent:
+        try:
+            state = transition(alarm.state, Event.ACK)
+        except InvalidTransition:
+            raise InvalidTransition(alarm.state, Event.ACK, alarm.id) from None
+        after = replace(
+            alarm, state=state, changed_ts=now, acked_ts=now, acked_by=who, ack_comment=comment
+        )
+        return AlarmEvent(0, after, Event.ACK, alarm.state, state, now)
 
     def _new_alarm(self, alarm_id: int, c: ConditionChange) -> Alarm:
         """A fresh occurrence in NORMAL, about to activate."""
@@ -207,59 +259,56 @@ class AlarmManager:
             changed_ts=c.ts,
         )
 
+    def apply(self, changes: list[ConditionChange]) -> list[AlarmEvent]:
+        """Transitions for detector changes, journalled before this returns; no one is told
+        (the service's changes go through alerting.Pipeline, which notifies)."""
+        with self._lock:
+            return self.commit(self.transitions(changes, self._clock.now())).events
+
     def acknowledge(self, alarm_id: int, who: str, comment: str | None = None) -> AlarmEvent:
-        """Acknowledge an alarm for the person `who`; journalled before this returns.
+        """Acknowledge an alarm for the person `who` now; journalled before this returns, no
+        one told (the API's acknowledgements go through alerting.Pipeline).
 
         Raises AlarmNotFound for an id never raised, InvalidTransition for an alarm that is
         already acknowledged or back to NORMAL.
         """
-        who = who.strip()
-        if not who:
-            raise InvalidAcknowledgement(f"acknowledging alarm {alarm_id} needs a person's name")
         with self._lock:
-            alarm = self._by_id.get(alarm_id) or self._journal.alarm(alarm_id)
-            if alarm is None:
-                raise AlarmNotFound(alarm_id)
-            try:
-                state = transition(alarm.state, Event.ACK)
-            except InvalidTransition:
-                raise InvalidTransition(alarm.state, Event.ACK, alarm_id) from None
-            now = self._clock.now()
-            after = replace(
-                alarm, state=state, changed_ts=now, acked_ts=now, acked_by=who, ack_comment=comment
-            )
-            return self._commit([AlarmEvent(0, after, Event.ACK, alarm.state, state, now)])[0]
+            action = Acknowledge(alarm_id, who, comment)
+            return self.commit(self.transitions([action], self._clock.now())).events[0]
 
-    def _commit(self, pending: list[AlarmEvent]) -> list[AlarmEvent]:
-        """Journal transitions and the colour changes they cause, then make them current."""
+    def commit(self, pending: list[AlarmEvent]) -> Committed:
+        """Journal transitions and the colour changes they cause in one transaction, then
+        make them current; returns both, the events with their journal seqs."""
         if not pending:
-            return []
-        final: dict[int, AlarmEvent] = {e.alarm.id: e for e in pending}
-        touched: dict[str, float] = {}
-        for e in pending:
-            touched[e.alarm.hazard_source] = e.ts
-        # Grouped once: an alarm storm touches hundreds of hazard sources in one commit.
-        final_by_source: dict[str, list[Alarm]] = {}
-        for e in final.values():
-            final_by_source.setdefault(e.alarm.hazard_source, []).append(e.alarm)
-        colour_changes = []
-        for h, ts in touched.items():
-            if h not in self._colours:
-                continue  # an alarm restored for a hazard source no longer configured
-            open_here = dict(self._by_source.get(h, {}))
-            for alarm in final_by_source.get(h, ()):
-                open_here[alarm.id] = alarm
-            colour = self._worst_colour(open_here.values())
-            if colour is not self._colours[h]:
-                colour_changes.append(ColourChange(h, self._colours[h], colour, ts))
-        seqs = self._journal.append_many(pending, colour_changes)
-        # Committed: only now does memory follow.
-        for e in final.values():
-            self._install(e.alarm)
-        for change in colour_changes:
-            self._colours[change.hazard_source] = change.new
-        self._colour_queue.extend(colour_changes)
-        return [replace(e, seq=s) for e, s in zip(pending, seqs, strict=True)]
+            return Committed()
+        with self._lock:
+            final: dict[int, AlarmEvent] = {e.alarm.id: e for e in pending}
+            touched: dict[str, float] = {}
+            for e in pending:
+                touched[e.alarm.hazard_source] = e.ts
+            # Grouped once: an alarm storm touches hundreds of hazard sources in one commit.
+            final_by_source: dict[str, list[Alarm]] = {}
+            for e in final.values():
+                final_by_source.setdefault(e.alarm.hazard_source, []).append(e.alarm)
+            colour_changes = []
+            for h, ts in touched.items():
+                if h not in self._colours:
+                    continue  # an alarm restored for a hazard source no longer configured
+                open_here = dict(self._by_source.get(h, {}))
+                for alarm in final_by_source.get(h, ()):
+                    open_here[alarm.id] = alarm
+                colour = self._worst_colour(open_here.values())
+                if colour is not self._colours[h]:
+                    colour_changes.append(ColourChange(h, self._colours[h], colour, ts))
+            seqs = self._journal.append_many(pending, colour_changes)
+            # Committed: only now does memory follow.
+            for e in final.values():
+                self._install(e.alarm)
+            for change in colour_changes:
+                self._colours[change.hazard_source] = change.new
+            self._next_id = max(self._next_id, max(final) + 1)
+            events = [replace(e, seq=s) for e, s in zip(pending, seqs, strict=True)]
+            return Committed(events, colour_changes)
 
     def _install(self, alarm: Alarm) -> None:
         """Make `alarm` the current snapshot of its id, or forget it once NORMAL."""
@@ -338,10 +387,3 @@ class AlarmManager:
         """Every hazard source of the table -> the colour of its worst open alarm."""
         with self._lock:
             return dict(self._colours)
-
-    def take_colour_changes(self) -> list[ColourChange]:
-        """Colour changes since the last call, oldest first (already journalled)."""
-        with self._lock:
-            taken = list(self._colour_queue)
-            self._colour_queue.clear()
-            return taken

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from alerting import AlarmEvent, AlarmManager
+    from alerting import AlarmEvent, ColourChange
 
 RESYNC: dict[str, Any] = {"type": "resync"}
 """Sent in place of the events a slow subscriber lost: the client must re-fetch its state."""
@@ -34,12 +34,18 @@ def risk_message(hazard_source: str, colour: str) -> dict[str, Any]:
     return {"type": "risk", "hazard_source": hazard_source, "colour": str(colour)}
 
 
-def publish_alarm_events(hub: Hub, alarms: AlarmManager, events: Iterable[AlarmEvent]) -> None:
-    """Push alarm transitions, then the risk colour changes they caused (already journalled)."""
-    for event in events:
-        hub.publish(alarm_message(event))
-    for change in alarms.take_colour_changes():
-        hub.publish(risk_message(change.hazard_source, change.new))
+class HubNotifier:
+    """The live channel as a notifier of the alarm pipeline (alerting.pipeline): pushes
+    the journalled transitions, then the risk colour changes they caused."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def notify(self, events: Iterable[AlarmEvent], colours: Iterable[ColourChange]) -> None:
+        for event in events:
+            self.hub.publish(alarm_message(event))
+        for change in colours:
+            self.hub.publish(risk_message(change.hazard_source, change.new))
 
 
 class Subscription:

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from alerting import AlarmEvent, AlarmManager
-from dashboards.live import Hub, publish_alarm_events
+from alerting import Acknowledge, AlarmEvent, AlarmManager, Pipeline, build_pipeline
+from dashboards.live import Hub, HubNotifier
 from hazardwatch.model import SensorTable, Site
 from hazardwatch.transfers import TransferDesk
 
@@ -51,7 +51,8 @@ class ServiceView(Protocol):
         ...
 
     def acknowledge(self, alarm_id: int, who: str, comment: str | None) -> AlarmEvent:
-        """Acknowledge through the manager and publish the event on the hub."""
+        """Acknowledge through the alarm pipeline: journalled, then announced to every
+        listener (the hub, the service's sinks) with any risk colour it changes."""
         ...
 
 
@@ -66,8 +67,10 @@ class ServiceAdapter:
     """A ServiceView built from the service's parts plus three callables.
 
     The wiring passes the detector state's snapshot as `latest_fn`, the store's query as
-    `readings_fn` and its counters as `health_fn`; the adapter adds the hub's counters to
-    the health report and publishes acknowledgements (and any risk colour they change).
+    `readings_fn`, its counters as `health_fn` and its alarm `pipeline`, the door that
+    acknowledgements go through; the adapter adds the hub's counters to the health report.
+    Without a pipeline (the dashboards alone, in tests) it builds the standard one over
+    `alarms` with the hub as its only notifier.
     """
 
     site: Site
@@ -78,6 +81,11 @@ class ServiceAdapter:
     readings_fn: Callable[[int, float | None, float | None, int], list[Reading]] = _no_readings
     health_fn: Callable[[], dict[str, Any]] | None = None
     transfers: TransferDesk | None = None
+    pipeline: Pipeline | None = None
+
+    def __post_init__(self) -> None:
+        if self.pipeline is None:
+            self.pipeline = build_pipeline(self.alarms, [HubNotifier(self.hub)], self.alarms.clock)
 
     def latest(self) -> Latest:
         return self.latest_fn()
@@ -95,7 +103,6 @@ class ServiceAdapter:
         return report
 
     def acknowledge(self, alarm_id: int, who: str, comment: str | None) -> AlarmEvent:
-        event = self.alarms.acknowledge(alarm_id, who, comment)
-        # Acking a cleared alarm closes it, which can lower its hazard source's colour.
-        publish_alarm_events(self.hub, self.alarms, [event])
+        assert self.pipeline is not None  # set in __post_init__
+        (event,) = self.pipeline.run([Acknowledge(alarm_id, who, comment)])
         return event

@@ -3,14 +3,17 @@
 A `Service` on a `FakeClock` (no MQTT, no HTTP) takes the readings in time slices of
 `slice_s` seconds of data time, aligned to whole multiples of `slice_s` since the epoch.
 For each slice the clock moves to the slice's end, the slice's readings go through
-`Service.handle_batch` (detector, then alarm manager and journal, as live).
+`Service.handle_batch` (detector, then the alarm pipeline, as live), then `Service.tick`
+runs at the slice end, the same tick the live service runs every second: transfer plans
+expire, and silence is judged. Across a gap in the data the tick runs at each slice end
+where one of its timers falls due (`Tick.next_due`), so a plan expiring in the gap
+expires then, as live.
 
 A back-test judges the process, not the network of the past: by default a gap in the
 recorded history is a gap, and no COMM_LOSS is raised for silence (recorded series have
-holes, irregular timestamps and exports that skip unchanged values). With `comm_loss`
-the stale check runs after each slice, as the live service's periodic check does, and
-across a gap at each slice end where a sensor falls silent, so communication loss is
-raised when live would have raised it.
+holes, irregular timestamps and exports that skip unchanged values): the service is built
+without the tick's stale check. With `comm_loss` the tick's stale check runs too, so
+communication loss is raised when live would have raised it.
 
 Each alarm transition becomes one line of the output (see `alarm_line`); bad rows are
 counted by `ingest.Reason` and written to a dead-letter file beside the output.
@@ -35,7 +38,6 @@ from alerting import AlarmEvent
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import (
     Batch,
-    Condition,
     SensorTable,
     Site,
 )
@@ -45,11 +47,6 @@ from hazardwatch.replay_site import GENERIC_RANGE, generic_site, reporting_perio
 from hazardwatch.replay_slices import Slice, Slicer
 from hazardwatch.service import Service, Settings
 from ingest import DeadLetter, Reason
-
-# A wide CSV without a config says nothing of each instrument's range: a range this wide
-# means no out-of-range alarms, so only trend, drift and signal-fault checks speak.
-_COMM = np.uint32(Condition.COMM_LOSS.bit)
-
 
 # ------------------------------------------------------------------ output
 
@@ -205,10 +202,8 @@ class _Run:
         out: IO[bytes],
         summary: ReplaySummary,
         plans: Plans | None = None,
-        comm_loss: bool = False,
     ) -> None:
         self.service = service
-        self.comm_loss = comm_loss
         self.plans = plans
         self.detector = service.detector
         self.clock = clock
@@ -219,7 +214,7 @@ class _Run:
         self.can_learn = learn_rows > 0 and callable(getattr(self.detector, "learn", None))
         if learn_rows > 0:
             summary.learn_mode = "learn" if self.can_learn else "step"
-        self.checked = clock.now()  # the last time the stale check ran
+        self.checked = clock.now()  # the last time the tick ran
         self.replaying = False  # past the learning rows
         self._ids: set[int] = set()
 
@@ -243,8 +238,7 @@ class _Run:
                 self.checked = s.start
         replaying = n_learning < len(learning)
         self.replaying |= replaying
-        if self.comm_loss:
-            self._catch_up(s.start, write=self.replaying)
+        self._catch_up(s.start, write=self.replaying)
         self.clock.set(s.end)
         if self.plans is not None:
             for plan in self.plans.due(s.end):  # the operator plans before the pump starts
@@ -253,8 +247,7 @@ class _Run:
             self._step(s.part(learning), write=False)
         if replaying:
             self._step(rest, write=True)
-        if self.comm_loss:
-            self._stale(s.end, write=self.replaying)
+        self._tick(s.end, write=self.replaying)
 
     def _step(self, batch: Batch, *, write: bool) -> None:
         before = self.detector.stats["out_of_order"]
@@ -262,26 +255,21 @@ class _Run:
         self.summary.out_of_order += self.detector.stats["out_of_order"] - before
         self._write(events, write)
 
-    def _stale(self, now: float, *, write: bool) -> None:
+    def _tick(self, now: float, *, write: bool) -> None:
         self.checked = now
-        self._write(self.service.handle_changes(self.detector.check_stale(now)), write)
+        self._write(self.service.tick(now), write)
 
     def _catch_up(self, until: float, *, write: bool) -> None:
-        """Stale checks at the slice ends of a gap before `until` where a sensor falls silent."""
-        st, stale_after = self.detector.state, self.detector.params.stale_after_s
+        """Ticks at the slice ends of a gap, before `until`, where a timer falls due."""
         step = self.slice_s
-        for _ in range(stale_after.shape[0] + 1):  # each check raises at least one sensor
-            watched = ((st.active & _COMM) == 0) & np.isfinite(stale_after)
-            if not watched.any():
-                return
-            due = float(np.min(st.last_seen[watched] + stale_after[watched]))
-            # Slice ends are whole multiples of the slice length, as in the Slicer.
-            k = max(math.floor(due / step) + 1, round(self.checked / step) + 1)
-            at = k * step
+        while (due := self.service.ticker.next_due()) is not None:
+            # Slice ends are whole multiples of the slice length, as in the Slicer; each
+            # tick is at a later one, so this ends at `until`.
+            at = max(math.ceil(due / step), round(self.checked / step) + 1) * step
             if at > until:
                 return
             self.clock.set(at)
-            self._stale(at, write=write)
+            self._tick(at, write=write)
 
     def _write(self, events: list[AlarmEvent], write: bool) -> None:
         if not events:
@@ -384,9 +372,16 @@ def replay(
                 # seen then, as they do from the start of a live service.
                 clock = FakeClock(s.start)
                 # A replay starts from an empty memory, as from an empty journal.
-                settings = Settings(data_dir=Path(data_dir), checkpoint_interval_s=0)
+                # Its clock is the data's time: it never lags its readings (stale_idle_s 0
+                # judges silence at the clock, Service.stale_now).
+                settings = Settings(
+                    data_dir=Path(data_dir),
+                    checkpoint_interval_s=0,
+                    judge_silence=comm_loss,
+                    stale_idle_s=0.0,
+                )
                 service = Service(site, settings, clock=clock)
-                run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded, comm_loss)
+                run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded)
             return run
 
         try:

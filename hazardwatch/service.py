@@ -1,7 +1,10 @@
 """The wiring: builds every stage from the site and connects them. Stages never build each other.
 
-MQTT -> Ingestor -> Detector.step -> AlarmManager.apply (journal) -> Hub (live push)
+MQTT -> Ingestor -> Detector.step -> alarm Pipeline: lifecycle -> journal -> notify (Hub, sinks)
                  \\-> reading writer -> SpooledStore -> ReadingStore (a spool while it is down)
+
+Acknowledgements from the API, transfer plans and the tick's timers (stale check, plan
+expiry) enter the same alarm pipeline; `tick` is the one call for everything time-driven.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Any
 import numpy as np
 import uvicorn
 
-from alerting import AlarmEvent, AlarmManager, Journal
-from dashboards import Hub, Server, ServiceAdapter, create_app, publish_alarm_events
+from alerting import AlarmEvent, AlarmManager, ColourChange, Journal, Tick, Timer, build_pipeline
+from dashboards import Hub, HubNotifier, Server, ServiceAdapter, create_app
 from detectors import CheckpointInfo
 from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.health import HealthLimits, judge
@@ -40,6 +43,7 @@ from hazardwatch.storage import (
     SpooledStore,
     SqliteStore,
 )
+from hazardwatch.timers import PlanExpiry, StaleCheck
 from hazardwatch.transfers import TransferBook, TransferDesk
 from ingest import (
     DeadLetter,
@@ -74,7 +78,8 @@ class Settings:
     listen_port: int = 8000
     client_id: str = "hazardwatch"
     topics: list[str] | None = None  # a shard: the topic filters this worker owns
-    stale_check_interval_s: float = 1.0
+    stale_check_interval_s: float = 1.0  # how often the tick runs (wall time)
+    judge_silence: bool = True  # the tick's stale check raises COMM_LOSS (a replay may not)
     retention_days: float = 90.0  # raw readings (standards.md: at least 30 days)
     max_batch_rows: int = 10_000
     max_batch_wait_s: float = 0.02
@@ -158,6 +163,10 @@ class Service:
         # Alarms that were active before a restart must be able to clear.
         self.detector.restore(self.alarms.active_conditions())
         self.hub = Hub()
+        # The one door for alarm actions; its stage order is written in build_pipeline.
+        self.pipeline = build_pipeline(
+            self.alarms, [HubNotifier(self.hub), SinkNotifier(self.sinks)], self.clock
+        )
         # Open transfer plans come back with their tanks' OVERRUN rule (detectors.plans).
         self.transfers = TransferDesk(
             TransferBook(s.data_dir / "transfers.db", self.table),
@@ -166,6 +175,10 @@ class Service:
             self.clock,
             lambda sensor: float(self.detector.state.last_value[sensor]),
         )
+        timers: list[Timer] = [PlanExpiry(self.transfers)]
+        if s.judge_silence:
+            timers.insert(0, StaleCheck(self.detector, self.stale_now))
+        self.ticker = Tick(self.pipeline, timers)
         self.store_stats = StoreStats()
         self.health_limits = HealthLimits()
         self._newest_ts: float | None = None  # newest reading time processed
@@ -180,6 +193,7 @@ class Service:
             readings_fn=self._readings,
             health_fn=self._health,
             transfers=self.transfers,
+            pipeline=self.pipeline,
         )
         self.app = create_app(self.view, allowed_hosts=s.http_hosts())
         if s.listen_host.strip("[]") in WILDCARD_HOSTS and not s.allowed_hosts:
@@ -253,14 +267,15 @@ class Service:
     # ---------------------------------------------------------------- the flow
 
     def handle_changes(self, changes: list[ConditionChange]) -> list[AlarmEvent]:
-        """Journal the alarm transitions, then tell everyone who listens."""
-        if not changes:
-            return []
-        events = self.alarms.apply(changes)  # committed to the journal before it returns
-        publish_alarm_events(self.hub, self.alarms, events)
-        for sink in self.sinks:
-            sink(events)
-        return events
+        """Detector changes through the alarm pipeline: journalled, then everyone who
+        listens is told."""
+        return self.pipeline.run(changes)
+
+    def tick(self, now: float | None = None) -> list[AlarmEvent]:
+        """Everything time-driven at `now` (default: the clock's time): the stale check,
+        transfer plan expiry. The live loop calls it every `stale_check_interval_s`, a
+        replay at every slice end; returns the journalled events."""
+        return self.ticker(self.clock.now() if now is None else now)
 
     def handle_batch(self, batch: Batch) -> list[AlarmEvent]:
         """Detect and alarm on one batch (the store is fed by the ingest loop)."""
@@ -306,7 +321,7 @@ class Service:
                 continue
             receipt.done()
 
-    def stale_now(self) -> float:
+    def stale_now(self, now: float | None = None) -> float:
         """The time silence is judged at: the wall clock, or the data's time while we lag.
 
         While readings flow and we are behind (a burst, a backlog after a restart), a
@@ -314,18 +329,18 @@ class Service:
         would raise comm-loss for sensors whose readings are merely still queued (in our
         inbox or at the broker), and clearing those alarms would slow the catch-up further.
         When nothing arrives, the wall clock rules, so a dead park still raises comm-loss.
+        `now` is the clock's time unless given.
         """
-        now = self.clock.now()
+        now = self.clock.now() if now is None else now
         s = self.settings
         if self._newest_ts is not None and now - self._last_batch_at < s.stale_idle_s:
             return min(now, self._newest_ts + s.stale_grace_s)
         return now
 
-    async def _stale_loop(self) -> None:
+    async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.stale_check_interval_s)
-            self.handle_changes(self.detector.check_stale(self.stale_now()))
-            self.transfers.expire(self.clock.now())
+            self.tick()
 
     async def _store_loop(self, queue: asyncio.Queue[Stored | None]) -> None:
         """Write readings off the hot path, in order, then acknowledge their messages; drain
@@ -401,7 +416,7 @@ class Service:
                 self._ingestor = ingestor
                 stages = [
                     asyncio.create_task(self._ingest_loop(ingestor, queue), name="ingest"),
-                    asyncio.create_task(self._stale_loop(), name="stale"),
+                    asyncio.create_task(self._tick_loop(), name="tick"),
                 ]
                 if s.checkpoint_interval_s > 0:
                     keep = self.memory.keep(self.detector, self.clock)
@@ -450,6 +465,19 @@ class Service:
         self.writer.close()
         self.transfers.book.close()
         self.journal.close()
+
+
+class SinkNotifier:
+    """The service's event sinks (callables taking the journalled events) as one notifier
+    of the alarm pipeline; the list is read at each pass, so a sink appended later hears."""
+
+    def __init__(self, sinks: list[EventSink]) -> None:
+        self.sinks = sinks
+
+    def notify(self, events: list[AlarmEvent], colours: list[ColourChange]) -> None:
+        if events:
+            for sink in self.sinks:
+                sink(events)
 
 
 class QuietServer(Server):

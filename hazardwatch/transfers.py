@@ -2,7 +2,8 @@
 
 An operator or the DCS says "fill e02-T201 to 13.5 m" before starting a pump; the detector
 then raises OVERRUN if the level passes the target (detectors.plans). A plan stays open
-until it is closed, replaced by the next plan of the same tank, or expires (default 24 h).
+until it is closed, replaced by the next plan of the same tank, or expires (default 24 h:
+the service's tick closes it, hazardwatch.timers.PlanExpiry).
 The book is a SQLite file beside the alarm journal, so a restarted service keeps its plans.
 """
 
@@ -224,6 +225,13 @@ class TransferBook:
     def expired(self, now: float) -> list[Transfer]:
         return self._select("WHERE closed_ts IS NULL AND expires_ts <= ?", (now,))
 
+    def next_expiry(self) -> float | None:
+        """When the first open plan expires (None: no open plan expires)."""
+        row = self._db.execute(
+            "SELECT MIN(expires_ts) FROM transfers WHERE closed_ts IS NULL"
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
     def _select(self, tail: str, args: tuple[Any, ...]) -> list[Transfer]:
         cols = "id, tag, target, direction, ts, tolerance, expires_ts, by, note, closed_ts, closed_by, close_reason"  # noqa: E501
         out = []
@@ -296,13 +304,14 @@ class TransferDesk:
         transfer = self.book.finish(transfer_id, now, by, reason)
         return transfer, self._apply(transfer.plan.tag, None, now)
 
-    def expire(self, now: float) -> list[Transfer]:
-        """Close every plan past its expiry (the service calls this periodically)."""
-        done = []
+    def expire(self, now: float) -> list[ConditionChange]:
+        """Close every plan past its expiry; returns the detector's changes for the caller
+        to emit (the tick's PlanExpiry timer, hazardwatch.timers, hands them on)."""
+        changes: list[ConditionChange] = []
         for t in self.book.expired(now):
-            done.append(self.book.finish(t.id, now, "hazardwatch", "expired"))
-            self._apply(t.plan.tag, None, now)
-        return done
+            self.book.finish(t.id, now, "hazardwatch", "expired")
+            changes += self._judge(self.book.table.tag_index[t.plan.tag], None, now)
+        return changes
 
     def _apply(self, tag: str, plan: TransferPlan | None, ts: float) -> list[Any]:
         sensor = self.book.table.tag_index[tag]

@@ -33,7 +33,7 @@ from playwright.sync_api import (
 )
 
 from alerting import AlarmEvent, Event
-from dashboards import Server, alarm_message, create_app, risk_message
+from dashboards import Server, create_app
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import AlarmState, Batch, Condition
 from hazardwatch.service import Service, Settings
@@ -122,11 +122,8 @@ class ServedPark(Served):
         """
 
         def apply() -> AlarmEvent:
-            event = self.park.change(tag, condition, True, value, eta_ts=eta_ts)
+            event = self.park.change(tag, condition, True, value, eta_ts=eta_ts, publish=True)
             self.park.clock.set(time.time())
-            self.park.hub.publish(alarm_message(event))
-            for change in self.park.manager.take_colour_changes():
-                self.park.hub.publish(risk_message(change.hazard_source, change.new))
             return event
 
         return self.on_loop(apply)

@@ -1,8 +1,8 @@
 """`hazardwatch replay`: recorded readings through the live detector and alarm code.
 
 Real files, a real journal; the live path it must equal is `Service.handle_batch` driven
-slice by slice, with a stale check at every slice end when replay judges silence
-(`comm_loss`) and without one by default (a gap in recorded history is a gap).
+slice by slice, with the service's tick at every slice end, its stale check only when
+replay judges silence (`comm_loss`; by default a gap in recorded history is a gap).
 """
 
 from __future__ import annotations
@@ -159,14 +159,16 @@ def test_unusable_input_is_refused_with_exit_code_2(site_file: Path, tmp_path: P
 def _live(
     site: Site, rows: list[tuple[float, str, float]], slice_s: float, data: Path, *, stale: bool
 ) -> list:
-    """`Service.handle_batch` per slice and, if `stale`, a stale check at every slice end,
-    gaps included."""
+    """`Service.handle_batch` per slice and the service's tick at every slice end, gaps
+    included, as the live loop ticks; the stale check in it only if `stale`."""
     by_slice: dict[int, list[tuple[float, str, float]]] = defaultdict(list)
     for row in rows:
         by_slice[math.floor(row[0] / slice_s)].append(row)
     first, last = min(by_slice), max(by_slice)
     clock = FakeClock(first * slice_s)
-    svc = Service(site, Settings(data_dir=data), clock=clock)
+    # Its clock is the data's: silence is judged at it (stale_idle_s 0, as replay).
+    settings = Settings(data_dir=data, judge_silence=stale, stale_idle_s=0.0)
+    svc = Service(site, settings, clock=clock)
     events = []
     for k in range(first, last + 1):
         clock.set((k + 1) * slice_s)
@@ -178,8 +180,7 @@ def _live(
                 [v for _, _, v in part],
             )
             events += svc.handle_batch(batch)
-        if stale:
-            events += svc.handle_changes(svc.detector.check_stale(clock.now()))
+        events += svc.tick()
     svc.close()
     return [
         (e.ts, e.alarm.id, e.alarm.tag, e.alarm.condition.label, e.event.value,

@@ -15,10 +15,12 @@ with warnings.catch_warnings():
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import Batch, Kind, Limits, Site
 from hazardwatch.service import Service, Settings
+from hazardwatch.timers import PlanExpiry
 from hazardwatch.transfers import TransferBook, TransferError, plan_for
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit
 
 T0 = 1_763_800_000.0
+LOCAL = "http://127.0.0.1:8000"  # the service answers only its own Host names
 LEVEL = Limits(hh=16.4, h=15.8, l=2.4, ll=2.0)
 
 
@@ -45,7 +47,7 @@ class Park:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir, self.clock = data_dir, FakeClock(T0)
         self.svc = Service(park(), Settings(data_dir=data_dir), clock=self.clock)
-        self.http = TestClient(self.svc.app)
+        self.http = TestClient(self.svc.app, base_url=LOCAL)
 
     def level(self, tag: str, dt: float, value: float) -> None:
         self.clock.set(T0 + dt)
@@ -59,7 +61,7 @@ class Park:
     def restart(self) -> None:
         self.close()
         self.svc = Service(park(), Settings(data_dir=self.data_dir), clock=self.clock)
-        self.http = TestClient(self.svc.app)
+        self.http = TestClient(self.svc.app, base_url=LOCAL)
 
     def close(self) -> None:
         self.http.close()
@@ -111,15 +113,41 @@ def test_a_new_plan_replaces_the_open_one_of_its_tank(plant: Park) -> None:
     assert reasons[first.json()["id"]] == "replaced" and list(reasons.values()).count(None) == 1
 
 
-def test_plans_expire(plant: Park) -> None:
+def test_plans_expire_at_the_tick(plant: Park) -> None:
     plant.level("T201-LT", 0, 12.0)
     body = {"unit": "T201", "target": 13, "by": "Li", "expires_in_s": 60}
+    made = plant.http.post("/api/transfers", json=body).json()
+    (expiry,) = [t for t in plant.svc.ticker.timers if isinstance(t, PlanExpiry)]
+    assert expiry.next_due() == T0 + 60
+    plant.svc.tick(T0 + 59)
+    assert [t["id"] for t in plant.http.get("/api/transfers").json()["transfers"]] == [made["id"]]
+    plant.svc.tick(T0 + 61)
+    everything = plant.http.get("/api/transfers", params={"include_closed": True}).json()
+    (gone,) = everything["transfers"]
+    assert (gone["close_reason"], gone["closed_ts"]) == ("expired", T0 + 61)
+    assert plant.http.get("/api/transfers").json() == {"transfers": []}
+
+
+def test_an_expired_plan_clears_its_overrun_through_the_pipeline(plant: Park) -> None:
+    heard: list[tuple[str, str]] = []
+    plant.svc.sinks.append(
+        lambda events: heard.extend((e.alarm.condition.label, e.event.value) for e in events)
+    )
+    plant.level("T201-LT", 0, 13.4)
+    body = {"unit": "T201", "target": 13.5, "by": "Li", "expires_in_s": 600}
     plant.http.post("/api/transfers", json=body)
-    assert plant.svc.transfers.expire(T0 + 59) == []
-    (gone,) = plant.svc.transfers.expire(T0 + 61)
-    assert gone.close_reason == "expired" and plant.http.get("/api/transfers").json() == {
-        "transfers": []
-    }
+    for k in range(8):  # the smoothed level passes 13.5 + 0.18 on the sixth
+        plant.level("T201-LT", 10 * (k + 1), 13.8)
+    (alarm,) = plant.overruns()
+    assert alarm["state"] == "active_unack" and heard == [("overrun", "activate")]
+    plant.svc.tick(T0 + 600)
+    (alarm,) = plant.overruns()
+    assert (alarm["state"], alarm["cleared_ts"]) == ("cleared_unack", T0 + 600)
+    # The same tick finds the silent sensors too: communication loss, then the plan.
+    assert [h for h in heard if h[0] == "overrun"] == [
+        ("overrun", "activate"),
+        ("overrun", "clear"),
+    ]
 
 
 @pytest.mark.parametrize(

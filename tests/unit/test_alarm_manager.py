@@ -255,13 +255,15 @@ def test_prediction_carries_its_eta_and_a_new_eta_is_a_journalled_update(
 def test_update_keeps_an_acknowledgement_and_changes_no_colour(
     mgr: AlarmManager, clock: FakeClock
 ) -> None:
-    [raised] = mgr.apply([predict(3, 15.0, T0, eta_ts=T0 + 1200)])
-    assert mgr.take_colour_changes()[-1].new is RiskColour.ORANGE
+    raising = mgr.commit(mgr.transitions([predict(3, 15.0, T0, eta_ts=T0 + 1200)], T0))
+    [raised] = raising.events
+    assert raising.colours[-1].new is RiskColour.ORANGE
     mgr.acknowledge(raised.alarm.id, "li")
-    [update] = mgr.apply([predict(3, 15.5, T0 + 30, eta_ts=T0 + 600)])
+    updating = mgr.commit(mgr.transitions([predict(3, 15.5, T0 + 30, eta_ts=T0 + 600)], T0))
+    [update] = updating.events
     assert (update.from_state, update.to_state) == (AA, AA)
     assert (update.alarm.acked_by, update.alarm.eta_ts) == ("li", T0 + 600)
-    assert mgr.take_colour_changes() == []
+    assert updating.colours == []
 
 
 def test_repeated_prediction_without_a_new_eta_is_ignored(mgr: AlarmManager) -> None:
@@ -406,7 +408,7 @@ def test_risk_colour_follows_the_worst_open_alarm_and_is_journalled(
 ) -> None:
     blue = dict.fromkeys(("hs-a1", "hs-a2", "hs-b1", "hs-b2"), RiskColour.BLUE)
     assert mgr.risk_colours() == blue
-    assert mgr.take_colour_changes() == []
+    assert journal.colour_history("hs-a1") == []
 
     [h] = mgr.apply([on(0, Condition.H, 16.5, T0)])
     assert mgr.risk_colours()["hs-a1"] is RiskColour.ORANGE
@@ -428,8 +430,6 @@ def test_risk_colour_follows_the_worst_open_alarm_and_is_journalled(
         ColourChange("hs-a1", RiskColour.RED, RiskColour.ORANGE, T0 + 3),
         ColourChange("hs-a1", RiskColour.ORANGE, RiskColour.BLUE, T0 + 50),
     ]
-    assert mgr.take_colour_changes() == expected
-    assert mgr.take_colour_changes() == []  # drained
     assert journal.colour_history("hs-a1") == expected
     assert journal.colour_history("hs-b1") == []
 
@@ -437,14 +437,12 @@ def test_risk_colour_follows_the_worst_open_alarm_and_is_journalled(
 def test_one_batch_journals_one_colour_change_per_source(
     mgr: AlarmManager, journal: Journal
 ) -> None:
-    mgr.apply(
-        [
-            on(0, Condition.H, 16.5, T0),
-            on(1, Condition.GAS2, 55, T0 + 1),
-            on(3, Condition.OUT_OF_RANGE, 120, T0 + 1),
-        ]
-    )
-    assert mgr.take_colour_changes() == [
+    changes = [
+        on(0, Condition.H, 16.5, T0),
+        on(1, Condition.GAS2, 55, T0 + 1),
+        on(3, Condition.OUT_OF_RANGE, 120, T0 + 1),
+    ]
+    assert mgr.commit(mgr.transitions(changes, T0 + 1)).colours == [
         ColourChange("hs-a1", RiskColour.BLUE, RiskColour.RED, T0 + 1),
         ColourChange("hs-b1", RiskColour.BLUE, RiskColour.YELLOW, T0 + 1),
     ]
@@ -463,11 +461,13 @@ def test_a_new_manager_restores_state_colours_and_ids(
         evs = mgr.apply([on(0, Condition.HH, 18.4, T0), on(3, Condition.H, 16.2, T0)])
         mgr.apply([off(3, Condition.H, 15.0, T0 + 1)])
         before = mgr.alarms()
+        colours = {h: j.colour_history(h) for h in mgr.risk_colours()}
     with Journal(path) as j:
         again = AlarmManager(table, j, clock)
         assert again.alarms() == before
         assert again.risk_colours() == mgr.risk_colours()
-        assert again.take_colour_changes() == []  # consistent: nothing to reconcile
+        # Consistent: nothing to reconcile, no colour change journalled.
+        assert {h: j.colour_history(h) for h in colours} == colours
         assert again.active_conditions() == [(0, Condition.HH)]
         mgr_next = again.apply([on(2, Condition.L, 1.5, T0 + 2)])[0].alarm.id
         assert mgr_next == max(e.alarm.id for e in evs) + 1

@@ -21,8 +21,16 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from alerting import AlarmEvent, AlarmManager, Journal
-from dashboards import RESYNC, Hub, ServiceAdapter, alarm_message, create_app, risk_message
+from alerting import AlarmEvent, AlarmManager, Journal, build_pipeline
+from dashboards import (
+    RESYNC,
+    Hub,
+    HubNotifier,
+    ServiceAdapter,
+    alarm_message,
+    create_app,
+    risk_message,
+)
 from dashboards.app import STATIC_DIR
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import (
@@ -125,6 +133,9 @@ class Park:
     queries: list[tuple[int, float | None, float | None, int]] = field(default_factory=list)
     store_down: bool = False
 
+    def __post_init__(self) -> None:
+        self.pipeline = build_pipeline(self.manager, [HubNotifier(self.hub)], self.clock)
+
     @classmethod
     def build(cls, journal_path: Path, hub: Hub | None = None) -> Park:
         site = make_site()
@@ -152,6 +163,7 @@ class Park:
             latest_fn=lambda: (self.value, self.ts, self.bits),
             readings_fn=self._readings,
             health_fn=lambda: {"ingest": {"accepted": 7, "rejected": {"bad_json": 1}}},
+            pipeline=self.pipeline,
         )
 
     def _readings(
@@ -174,11 +186,15 @@ class Park:
         active: bool,
         value: float,
         eta_ts: float | None = None,
+        *,
+        publish: bool = False,
     ) -> AlarmEvent:
         """Apply one condition change at the clock's time; mirror it in the latest arrays.
 
         `eta_ts` is a PREDICT_* alarm's time of crossing; giving a new one for an active
-        alarm makes an UPDATE event.
+        alarm makes an UPDATE event. With `publish` it goes through the view's alarm
+        pipeline, as the service's changes do (the hub hears it); without, it is only
+        journalled.
         """
         i = self.table.tag_index[tag]
         now = self.clock.now()
@@ -187,10 +203,10 @@ class Park:
         self.bits[i] = (bits | condition.bit) if active else (bits & ~condition.bit)
         severity = condition.severity
         change = ConditionChange(i, condition, active, value, now, severity, eta_ts=eta_ts)
-        (event,) = self.manager.apply([change])
-        # The service publishes the colour changes of every apply at once, so none is left
-        # queued for the next acknowledgement; do the same here.
-        self.manager.take_colour_changes()
+        if publish:
+            (event,) = self.pipeline.run([change])
+        else:
+            (event,) = self.manager.apply([change])
         self.clock.advance(1.0)
         return event
 
