@@ -41,6 +41,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.detection_run import Score, run_scenario, score
+from benchmarks.tables import render
 from hazardwatch.config import load_site
 from simulators.library import ScenarioSpec, library, load_scenario
 from simulators.realism import Realism
@@ -87,20 +88,6 @@ def row(s: Score) -> list[str]:
         f"{s.false_per_1000h:.2f}",
         faults,
     ]
-
-
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def summary(scores: list[Score], ramps: set[str]) -> list[str]:
@@ -257,14 +244,7 @@ def draw_summary(per_draw: list[list[Score]], ramps: set[str]) -> list[str]:
 
 def draw_table(names: list[str], per_draw: list[list[Score]], markdown: bool) -> str:
     rows = [draw_row(name, [d[k] for d in per_draw]) for k, name in enumerate(names)]
-    if markdown:
-        lines = ["| " + " | ".join(DRAW_COLUMNS) + " |", "|" + "---|" * len(DRAW_COLUMNS)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-    widths = [max(len(r[i]) for r in [list(DRAW_COLUMNS), *rows]) for i in range(len(DRAW_COLUMNS))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(DRAW_COLUMNS, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
+    return render(DRAW_COLUMNS, rows, markdown)
 
 
 def _seed_list(text: str) -> list[int]:
@@ -321,13 +301,13 @@ def main(argv: list[str] | None = None) -> int:
         return _run_draws(specs, names, ramps, seeds, args)
     scores = [_run_one(spec, args, None, "") for spec in specs]
     rows = [row(s) for s in scores]
-    print(text_table(rows))
+    print(render(COLUMNS, rows))
     print()
     if args.quick:
         print("quick run: incidents cut short, so the verdicts below are not the targets' own")
     print("\n".join(summary(scores, ramps)))
     print()
-    print(markdown_table(rows))
+    print(render(COLUMNS, rows, markdown=True))
     return 0
 
 

@@ -37,6 +37,7 @@ if __package__ in (None, ""):
 
 from benchmarks.nab_corpus import PHYSICAL, Corpus, CorpusError, write_wide_csv
 from benchmarks.nab_score import PROFILES, FileScore, probation_rows, score_file, total
+from benchmarks.tables import render
 from hazardwatch.replay import replay
 
 NOT_A_DETECTION = frozenset({"comm_loss"})
@@ -109,17 +110,6 @@ def run_file(corpus: Corpus, name: str, work: Path, comm_loss: bool = False) -> 
 
 
 # ------------------------------------------------------------------ tables
-
-
-def _table(header: Sequence[str], rows: list[list[str]], markdown: bool = False) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-    widths = [max(len(r[i]) for r in [list(header), *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
 
 
 def file_rows(runs: list[FileRun], profile: str) -> list[list[str]]:
@@ -214,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_file(corpus, n, work, args.comm_loss))
             print(f"  {n}: {runs[-1].rows} rows in {runs[-1].seconds:.1f} s", file=sys.stderr)
     print(f"HazardWatch on NAB, per file ({args.profile} profile; 'norm': this file alone)")
-    print(_table(FILE_COLUMNS, file_rows(runs, args.profile)))
+    print(render(FILE_COLUMNS, file_rows(runs, args.profile)))
     groups = []
     physical = [n for n in PHYSICAL if n in names]
     if len(physical) == len(PHYSICAL):
@@ -228,10 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"Normalised NAB scores on {label} (null 0, perfect 100)")
         columns = total_columns(set(group) == set(corpus.files))
-        print(_table(columns, rows))
+        print(render(columns, rows))
         if args.markdown:
             print()
-            print(_table(columns, rows, markdown=True))
+            print(render(columns, rows, markdown=True))
     print(f"\nelapsed {time.perf_counter() - began:.1f} s")
     return 0
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from detectors.changes import Changes
 from detectors.checks.groups import cooling_missing
-from detectors.rule import Round
+from detectors.rule import Orphans, Round
 from detectors.state import State
 from hazardwatch.model import Condition, SensorTable
 
@@ -40,7 +40,7 @@ class CoolingRule:
         self.member = np.full(table.n, -1, np.int64)
         self.member[self.status] = np.arange(self.status.size)
         self.member[self.temperature] = np.arange(self.temperature.size)
-        self.orphans = np.empty(0, np.int64)  # COOLING_LOST restored where no cooling is now
+        self.orphans = Orphans(Condition.COOLING_LOST)  # restored where no cooling is now
 
     @property
     def empty(self) -> bool:
@@ -49,6 +49,7 @@ class CoolingRule:
     def judge(self, st: State, rnd: Round, out: Changes) -> None:
         if self.empty:
             return
+        self.orphans.release(st, rnd, out)
         if rnd.dense:
             self._judge_at(st, rnd.ts, rnd.usable_ts, out, rnd.number)
         else:
@@ -58,20 +59,7 @@ class CoolingRule:
         """COOLING_LOST restored on a sensor that is not a cooled unit's temperature (the
         site changed): its next reading clears it."""
         if condition is Condition.COOLING_LOST and sensor not in self.temperature:
-            self.orphans = np.union1d(self.orphans, [sensor])
-
-    def _release(
-        self, st: State, sensors: np.ndarray, ts: np.ndarray, out: Changes, round_no: int
-    ) -> None:
-        # A usable reading: the value reported is the one it leaves (the reference's rule).
-        heard = np.isin(sensors, self.orphans)
-        if heard.any():
-            s = sensors[heard]
-            st.active[s] &= ~LOST
-            out.add(
-                s, Condition.COOLING_LOST, False, st.last_value[s], ts[heard], round_no=round_no
-            )
-            self.orphans = np.setdiff1d(self.orphans, s)
+            self.orphans.add(sensor)
 
     def _judge_round(
         self,
@@ -86,9 +74,6 @@ class CoolingRule:
         all); record changes."""
         if sensors.size == 0:
             return
-        if self.orphans.size:
-            ok = slice(None) if usable is True else usable
-            self._release(st, sensors[ok], ts[ok], out, round_no)
         unit = self.member[sensors]
         keep = unit >= 0
         if not keep.any():
@@ -103,9 +88,6 @@ class CoolingRule:
     ) -> None:
         """Re-evaluate the units with a reading this round: `at` its ts per sensor (NaN:
         none), `usable_at` the same for usable readings (-inf or NaN: none)."""
-        if self.orphans.size:
-            heard = self.orphans[usable_at[self.orphans] > -np.inf]
-            self._release(st, heard, usable_at[heard], out, round_no)
         when = np.fmax(at[self.temperature], at[self.status])
         units = np.flatnonzero(~np.isnan(when))
         if units.size:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from detectors.changes import Changes
-from detectors.rule import Round
+from detectors.rule import Orphans, Round
 from detectors.state import State
 from hazardwatch.model import Condition, Kind, SensorTable
 
@@ -180,7 +180,7 @@ class RelationRule:
         # Each group member's latest measurement (learned or judged), signal faults or not.
         self._value = np.full(n if self.buckets else 0, np.nan)
         self._rng = np.random.default_rng(seed)
-        self.orphans = np.empty(0, np.int64)  # RELATION restored where no group is now
+        self.orphans = Orphans(Condition.RELATION)  # restored where no group is now
 
     @property
     def empty(self) -> bool:
@@ -202,11 +202,7 @@ class RelationRule:
     def judge(self, st: State, rnd: Round, out: Changes) -> None:
         if self.empty:
             return
-        if self.orphans.size:
-            at = rnd.usable_positions
-            ts = rnd.ts[at]
-            heard = ts > -np.inf  # NaN (no reading) is not greater either
-            self._release(st, rnd.sensors[at][heard], ts[heard], out, rnd.number)
+        self.orphans.release(st, rnd, out)
         if not self.buckets:
             return
         # A group judges its members' measurements, a signal fault or not: a member turned
@@ -224,7 +220,7 @@ class RelationRule:
             return
         gid = int(self.group_id[sensor])
         if gid < 0:
-            self.orphans = np.union1d(self.orphans, [sensor])
+            self.orphans.add(sensor)
             return
         b = int(np.searchsorted(self.bucket_start, gid, side="right")) - 1
         bucket, g = self.buckets[b], gid - self.bucket_start[b]
@@ -300,16 +296,6 @@ class RelationRule:
             st.active[s] &= ~RELATION
             ts = when[members[k]].max(axis=1)
             out.add(s, Condition.RELATION, False, t2[k], ts, round_no=rnd_no)
-
-    def _release(
-        self, st: State, sensors: np.ndarray, ts: np.ndarray, out: Changes, rnd_no: int
-    ) -> None:
-        heard = np.isin(sensors, self.orphans)
-        if heard.any():
-            s = sensors[heard]
-            st.active[s] &= ~RELATION
-            out.add(s, Condition.RELATION, False, st.last_value[s], ts[heard], round_no=rnd_no)
-            self.orphans = np.setdiff1d(self.orphans, s)
 
 
 def _indices(groups: np.ndarray | slice, size: int) -> np.ndarray:

@@ -84,6 +84,36 @@ class Rule(Protocol):
         ...
 
 
+class Orphans:
+    """Sensors holding a restored condition their rule no longer judges (the site changed
+    since): each clears on its sensor's next usable reading, reporting that reading's value.
+    """
+
+    def __init__(self, condition: Condition) -> None:
+        self.condition = condition
+        self.sensors = np.empty(0, np.int64)
+
+    @property
+    def size(self) -> int:
+        return int(self.sensors.size)
+
+    def add(self, sensor: int) -> None:
+        self.sensors = np.union1d(self.sensors, [sensor])
+
+    def release(self, st: State, rnd: Round, out: Changes) -> None:
+        """Clear the orphans that took a usable reading in `rnd`."""
+        if self.sensors.size == 0:
+            return
+        at = rnd.usable_positions
+        sensors, ts = rnd.sensors[at], rnd.ts[at]
+        heard = np.isin(sensors, self.sensors) & (ts > -np.inf)  # NaN: no reading
+        if heard.any():
+            s = sensors[heard]
+            st.active[s] &= ~np.uint32(self.condition.bit)
+            out.add(s, self.condition, False, st.last_value[s], ts[heard], round_no=rnd.number)
+            self.sensors = np.setdiff1d(self.sensors, s)
+
+
 @runtime_checkable
 class Learns(Protocol):
     """A rule that also learns from readings that only teach (Detector.learn)."""
