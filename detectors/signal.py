@@ -14,8 +14,14 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
 - STEP: the reading after a spike stays where the spike jumped to. No process moves that
   fast, so the instrument shifted (bias, recalibration, reconnection): STEP is raised, the
   second difference starts again, and the caller restarts the trend memory (the window
-  and the CUSUM; the baseline moves by the jump: detectors.trends.restart). STEP clears
+  and the CUSUM; the baseline is learned afresh: detectors.trends.restart). STEP clears
   once the restarted window is filled again.
+- A sensor without a physical spike rate (generic: what it can do is known only from what
+  it did) remembers the size of the jumps it has shown, steps and spikes that came back
+  (the largest, fading over a week): a later jump no larger than SWITCH_HIGH x that is a
+  switch between its usual levels or its usual burst (a pump, a valve, a setpoint
+  staircase, a load peak), not a spike: no alarm, the trend memory restarts as at a STEP
+  and the reading is used.
 - STUCK: no change beyond half the seen resolution for `stuck_window_s` and longer than
   the sensor is still while healthy: STILL_FACTOR x its longest healthy stillness if its
   noise moves it by a count, or as long as the trend it had when it last moved (the
@@ -41,6 +47,7 @@ from detectors.checks import (
     is_spike,
     is_step,
     is_stuck,
+    is_switch,
     learn_level,
     noise_scale,
     noise_update,
@@ -49,6 +56,7 @@ from detectors.checks import (
     smooth_update,
     spike_allowance,
     spike_rate,
+    step_memory,
     still_ended,
     still_since,
 )
@@ -62,6 +70,7 @@ from detectors.checks.faults import (
 from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_noisy
 from detectors.state import Params, State, indices
+from detectors.trends import restart
 from hazardwatch.model import Condition
 
 SPIKE, STUCK, NOISY, STEP = (
@@ -85,32 +94,37 @@ def signal_faults(
     """
     idx = indices(rows, st.noise.size)
     fault, jump = np.empty(idx.size, np.uint32), np.empty(idx.size)  # jump: written at steps
-    steps = _signal_round(
-        idx, t, v, old, fault, jump,
+    switched = np.empty(idx.size, np.int64)  # positions of the usual switches, first `switches`
+    steps, switches = _signal_round(
+        idx, t, v, old, fault, jump, switched,
         st.hist, st.prev_value, st.prev_ts, st.noise, st.smooth,
         st.anchor_value, st.anchor_ts,
         st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.still_max, st.pace_max,
-        st.moves, st.anchor_pace, st.slope, st.significant,
+        st.moves, st.anchor_pace, st.step_max, st.step_ts, st.slope, st.significant,
         p.spike_rate_per_s, p.stuck_window_s, p.noise_ratio, p.sigma_floor, p.stuck_below,
     )  # fmt: skip
+    if switches:  # a usual switch restarts the trend memory as a STEP does, silently
+        at = switched[:switches]
+        restart(st, idx[at], jump[at])
     return fault, st.base_sigma[rows], jump if steps else None
 
 
 @kernel(
     reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
-    writes(types.uint32), writes(types.float64), writes(types.float64, 2),
-    *[writes(types.float64)] * 14, reads(types.float64), reads(types.boolean),
+    writes(types.uint32), writes(types.float64), writes(types.int64), writes(types.float64, 2),
+    *[writes(types.float64)] * 16, reads(types.float64), reads(types.boolean),
     *[reads(types.float64)] * 5,
 )  # fmt: skip
 def _signal_round(
-    rows, t, v, old, fault, jump,
+    rows, t, v, old, fault, jump, switched,
     hist, prev_value, prev_ts, noise, smooth, anchor_value, anchor_ts,
     learn_n, noise_level, usual_rate, seen_res, still_max, pace_max, moves, anchor_pace,
-    slope, significant,
+    step_max, step_ts, slope, significant,
     spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
 ):  # fmt: skip
     """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
-    `jump` (other rows: undefined); returns how many STEPs were found.
+    `jump` (other rows: undefined); returns how many STEPs and how many usual switches were
+    found (the switches' positions in `switched`, their jumps in `jump`).
 
     The previous measurement is the newer pair of `hist` unless it was a spike (SPIKE
     active): only a spike is kept in prev_value/prev_ts, which saves every other reading
@@ -118,7 +132,7 @@ def _signal_round(
     stillness) learn only from a measurement that is no spike or step, of a sensor with
     no signal fault active.
     """
-    steps = 0
+    steps = switches = 0
     for k in range(rows.shape[0]):
         i = rows[k]
         value, ts, was = v[k], t[k], np.int64(old[k])
@@ -131,14 +145,29 @@ def _signal_round(
         healthy = (was & _FAULTS) == 0
         pv, pt = (prev_value[i], prev_ts[i]) if after_spike else (v1, t1)
         spike = is_spike(value, ts, v1, t1, pv, pt, rate, allowance)
+        switch = False
+        # Rarely: a jump the size of those it has shown is a usual switch, where no physical
+        # rate is known (a configured one says no process jumps so: a spike stays a spike).
+        if spike and not spike_rate_per_s[i] > 0.0:
+            remembered = step_memory(step_max[i], step_ts[i], ts)
+            if is_switch(value - v1, remembered):
+                spike, switch = False, True
+                step_max[i] = remembered if remembered > abs(value - v1) else abs(value - v1)
+                step_ts[i] = ts
         # Only the reading after a spike can confirm it as a STEP.
         step = after_spike and is_step(value, ts, v1, pv, pt, rate, allowance, True)
-        d2 = np.nan if spike or step else second_difference(value, ts, v1, t1, v2, t2)
+        if after_spike and not (spike or switch):  # a step, or a spike that came back:
+            # remembered, the next jump of its size is a switch
+            size = abs((value if step else pv) - v1)
+            remembered = step_memory(step_max[i], step_ts[i], ts)
+            step_max[i] = remembered if remembered > size else size
+            step_ts[i] = ts
+        d2 = np.nan if spike or step or switch else second_difference(value, ts, v1, t1, v2, t2)
         # NOISY's threshold, from what was learned before this reading (NaN: not yet).
         scale = noise_scale(level_learned, res)
         scale = scale if scale > sigma_floor[i] else sigma_floor[i]
         threshold = noise_ratio[i] * scale if n_learned >= LEARN_WARMUP_N else np.nan
-        if not (spike or step):
+        if not (spike or step or switch):
             seen = seen_step(res, value, v1)
             if seen != res:  # rarely: the smallest step so far
                 res = seen
@@ -153,15 +182,19 @@ def _signal_round(
                     usual_rate[i] = learn_level(usual_rate[i], pace, n_learned, floor * per_s)
                 if n_learned < LEARN_PLAIN_N:  # counted only while the count matters
                     learn_n[i] = n_learned + 1.0
-        if step:  # the line through two readings of the old level says nothing of the new
+        if step or switch:  # the line through two readings of the old level says nothing
             jump[k] = value - v1
-            steps += 1
+            if step:
+                steps += 1
+            else:
+                switched[switches] = k
+                switches += 1
             v1 = t1 = np.nan
         level = noise_update(noise_before, d2)
         noise[i] = level
         # A spike keeps the smoothing and the anchor; a step restarts the smoothing.
         if not spike:
-            smooth[i] = value if step else smooth_update(smooth[i], value)
+            smooth[i] = value if step or switch else smooth_update(smooth[i], value)
             since, at = anchor_ts[i], anchor_value[i]
             anchor_value[i], anchor_ts[i] = still_since(value, ts, at, since, res)
             if anchor_ts[i] != since:  # it moved: a stillness ended; its trend now
@@ -199,4 +232,4 @@ def _signal_round(
             (_SPIKE if spike else 0) | (_STEP if step else 0) | (_STUCK if stuck else 0)
             | (_NOISY if noisy else 0)
         )  # fmt: skip
-    return steps
+    return steps, switches

@@ -326,6 +326,10 @@ class State:
     pace_max: np.ndarray
     moves: np.ndarray  # float64: times the value moved beyond half seen_res (counted to 20)
     anchor_pace: np.ndarray  # the window's significant slope when it last moved (0: none)
+    # The largest STEP (or usual switch) it has shown (units) and when: a memory that fades
+    # (checks.step_memory); a jump of about that size is a switch, not a spike.
+    step_max: np.ndarray
+    step_ts: np.ndarray
 
     @classmethod
     def new(
@@ -389,6 +393,8 @@ class State:
             pace_max=np.zeros(n),
             moves=np.zeros(n),
             anchor_pace=np.zeros(n),
+            step_max=np.zeros(n),
+            step_ts=np.full(n, -np.inf),
         )
 
     @property

@@ -258,8 +258,10 @@ def _early(wake: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
-    """After an instrument STEP of `jump` (units) on `rows`: the window starts again with
-    the next sample, the CUSUM from 0, and the baseline moves with the instrument."""
+    """After an instrument STEP (or a usual switch) of `jump` (units) on `rows`: the window
+    starts again with the next sample, the CUSUM from 0, and the baseline is learned afresh
+    (warmed up again before the CUSUM runs): moved by the jump of one reading, its mean
+    would be off by that reading's noise, and the CUSUM took the error for a drift."""
     st.count[rows] = 0
     st.pushed_ts[rows] = -np.inf  # the next usable reading is sampled
     st.sample_from[0] = -np.inf
@@ -268,6 +270,8 @@ def restart(st: State, rows: np.ndarray, jump: np.ndarray) -> None:
     st.co_dirty[rows] = True
     st.cusum[:, rows] = 0.0
     st.base_mean[rows] += jump
+    st.base_n[rows] = 0.0
+    st.warm[rows] = False
 
 
 def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:

@@ -41,6 +41,7 @@ SPIKE_NOISE_SIGMAS, SPIKE_LEARNED_SIGMAS, SPIKE_USUAL_RATES = 6.0, 8.0, 3.0
 LEARN_WARMUP_N, LEARN_ALPHA, LEARN_CLIP, FLOAT_STEP = 32.0, 0.002, 3.0, 1e-9
 STILL_FACTOR, STILL_MEMORY_S, STUCK_MIN_MOVES, PACE_COUNTS = 3.0, 7 * 86400.0, 20.0, 10.0
 RECOVERY_COUNTS = 2.0
+SWITCH_HIGH = 1.5  # a jump up to this x the steps confirmed (fading) is a usual switch
 UNKNOWN_SPAN, GAS_SIGMA_OF_LEVEL1 = 1e11, 0.05
 GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1, DRIFT_FLOOR_H = 0.1, 0.2, 8.0
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
@@ -143,6 +144,8 @@ class SensorMemory:
     moves: float = 0.0
     pace: float = 0.0  # the slope at the window's last sample if significant, else 0
     anchor_pace: float = 0.0  # pace when the value last moved
+    step_max: float = 0.0  # the largest step or usual switch shown, remembered at step_ts
+    step_ts: float = NEVER
 
 
 class ReferenceDetector:
@@ -353,6 +356,16 @@ class ReferenceDetector:
         )
         near_prev = abs(v - pv) <= rate * (t - pt) + allowance
         step = Condition.SPIKE in mem.active and near_prev and abs(v - pv) < abs(v - v1)
+        # The steps it has shown, remembered fading linearly over STILL_MEMORY_S: a jump no
+        # larger than SWITCH_HIGH x that is a switch between its usual levels, not a spike.
+        remembered = mem.step_max * max(1.0 - (t - mem.step_ts) * (1.0 / STILL_MEMORY_S), 0.0)
+        switch = spike and 0.0 < remembered and abs(v - v1) <= SWITCH_HIGH * remembered
+        switch = switch and not self._setting("spike_rate_per_s", i) > 0.0  # no physics known
+        if switch or step:
+            spike = False
+            mem.step_max, mem.step_ts = max(remembered, abs(v - v1)), t
+        elif Condition.SPIKE in mem.active and not spike:  # the spike came back: its size
+            mem.step_max, mem.step_ts = max(remembered, abs(pv - v1)), t
         healthy = not mem.active & set(FAULTS)
         threshold = NAN
         if self._learned(i):
@@ -362,10 +375,13 @@ class ReferenceDetector:
         faults = set()
         if spike:
             faults.add(Condition.SPIKE)
-        elif step:
-            # The instrument shifted: its history, window and CUSUM start again there.
-            faults.add(Condition.STEP)
+        elif step or switch:
+            # The instrument shifted (or the sensor switched level as it does): its history,
+            # window and CUSUM start again there.
+            if step:
+                faults.add(Condition.STEP)
             mem.base_mean += v - v1
+            mem.base_n = 0.0  # learned afresh
             mem.cusum_hi = mem.cusum_lo = 0.0
             mem.window.clear()
             mem.pace = 0.0

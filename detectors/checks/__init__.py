@@ -19,6 +19,7 @@ from detectors.checks.faults import (
     is_spike,
     is_step,
     is_stuck,
+    is_switch,
     learn_level,
     noise_scale,
     noise_update,
@@ -27,6 +28,7 @@ from detectors.checks.faults import (
     smooth_update,
     spike_allowance,
     spike_rate,
+    step_memory,
     still_ended,
     still_since,
     still_update,
@@ -71,6 +73,8 @@ SENSOR_CHECKS = (
     still_update,
     still_ended,
     is_stuck,
+    step_memory,
+    is_switch,
 )
 
 __all__ = [
@@ -91,6 +95,7 @@ __all__ = [
     "is_stale",
     "is_step",
     "is_stuck",
+    "is_switch",
     "learn_level",
     "least_squares",
     "noise_scale",
@@ -102,6 +107,7 @@ __all__ = [
     "smooth_update",
     "spike_allowance",
     "spike_rate",
+    "step_memory",
     "still_ended",
     "still_since",
     "still_update",

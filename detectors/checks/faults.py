@@ -60,6 +60,10 @@ STUCK_MIN_MOVES = 20.0
 PACE_COUNTS = 10.0
 RECOVERY_COUNTS = 2.0
 _PER_MEMORY_S = 1.0 / STILL_MEMORY_S
+# A jump of at most SWITCH_HIGH times the steps the sensor has confirmed (the largest in
+# the last STILL_MEMORY_S, fading linearly) is a switch between its usual levels (a pump,
+# a valve, a batch, a setpoint staircase), not a spike: its trend memory restarts, no alarm.
+SWITCH_HIGH = 1.5
 
 
 @inlined
@@ -163,6 +167,33 @@ def spike_rate(spike_rate_per_s: float, usual_rate: float) -> float:
     """
     pace = SPIKE_USUAL_RATES * usual_rate
     return pace if pace > spike_rate_per_s else spike_rate_per_s
+
+
+@inlined
+def step_memory(step_max: float, step_ts: float, ts: float) -> float:
+    """The size of the steps the sensor has confirmed (units): the largest, remembered at
+    `step_ts`, faded linearly to 0 over STILL_MEMORY_S; 0 before any.
+
+    >>> step_memory(10.0, 0.0, 0.0), step_memory(10.0, 0.0, 0.5 * STILL_MEMORY_S)
+    (10.0, 5.0)
+    >>> step_memory(0.0, -np.inf, 5.0), step_memory(10.0, 0.0, 2.0 * STILL_MEMORY_S)
+    (0.0, 0.0)
+    """
+    keep = 1.0 - (ts - step_ts) * _PER_MEMORY_S
+    return step_max * keep if keep > 0.0 else 0.0
+
+
+@inlined
+def is_switch(jump: float, remembered: float) -> bool:
+    """Whether a jump (units) is a switch between the sensor's usual levels: at most
+    SWITCH_HIGH times the steps it has confirmed (`remembered`, step_memory; 0: none).
+
+    >>> is_switch(48.0, 48.0), is_switch(-60.0, 48.0), is_switch(10.0, 48.0)
+    (True, True, True)
+    >>> is_switch(100.0, 48.0), is_switch(5.0, 0.0)
+    (False, False)
+    """
+    return remembered > 0.0 and abs(jump) <= SWITCH_HIGH * remembered
 
 
 @inlined

@@ -250,7 +250,7 @@ def test_a_failed_write_leaves_no_temporary_file_behind(tmp_path: Path) -> None:
 
 
 LEARNED = ("learn_n", "noise_level", "usual_rate", "seen_res", "still_max", "pace_max", "moves",
-           "anchor_pace")  # fmt: skip
+           "anchor_pace", "step_max", "step_ts")  # fmt: skip
 
 
 def test_the_learned_statistics_are_saved_and_a_checkpoint_without_them_still_loads(
