@@ -31,7 +31,9 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
   zero-suppression band. Clears when the value moves.
 - NOISY: the EWMA (~10 readings) of half the second difference, about the sigma of white
   noise and 0 on a ramp, above `noise_ratio` x the learned noise level (at least half the
-  seen resolution and the sigma floor); clears below half that.
+  seen resolution and the sigma floor); clears below half that. A sensor without a physical
+  spike rate also needs SWITCH_HIGH x the peak of the largest NOISY that ended in the last
+  week (checks.step_memory): a burst the size of those it has shown is its usual.
 While SPIKE, STUCK or NOISY is active the reading feeds no trend, window or baseline.
 The limits still judge every reading but a spike (a fault never hides a limit): a STUCK
 reading as it is, a NOISY one by its smoothed value (EWMA of ~5 readings), so a burst of
@@ -66,6 +68,7 @@ from detectors.checks.faults import (
     PACE_COUNTS,
     STILL_FACTOR,
     STUCK_MIN_MOVES,
+    SWITCH_HIGH,
 )
 from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_noisy
@@ -100,7 +103,8 @@ def signal_faults(
         st.hist, st.prev_value, st.prev_ts, st.noise, st.smooth,
         st.anchor_value, st.anchor_ts,
         st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.still_max, st.pace_max,
-        st.moves, st.anchor_pace, st.step_max, st.step_ts, st.slope, st.significant,
+        st.moves, st.anchor_pace, st.step_max, st.step_ts, st.burst_max, st.burst_ts,
+        st.noisy_peak, st.slope, st.significant,
         p.spike_rate_per_s, p.stuck_window_s, p.noise_ratio, p.sigma_floor, p.stuck_below,
     )  # fmt: skip
     if switches:  # a usual switch restarts the trend memory as a STEP does, silently
@@ -112,14 +116,14 @@ def signal_faults(
 @kernel(
     reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
     writes(types.uint32), writes(types.float64), writes(types.int64), writes(types.float64, 2),
-    *[writes(types.float64)] * 16, reads(types.float64), reads(types.boolean),
+    *[writes(types.float64)] * 19, reads(types.float64), reads(types.boolean),
     *[reads(types.float64)] * 5,
 )  # fmt: skip
 def _signal_round(
     rows, t, v, old, fault, jump, switched,
     hist, prev_value, prev_ts, noise, smooth, anchor_value, anchor_ts,
     learn_n, noise_level, usual_rate, seen_res, still_max, pace_max, moves, anchor_pace,
-    step_max, step_ts, slope, significant,
+    step_max, step_ts, burst_max, burst_ts, noisy_peak, slope, significant,
     spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
 ):  # fmt: skip
     """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
@@ -223,7 +227,20 @@ def _signal_round(
                 still, anchor_value[i], anchor_pace[i], stuck_window_s[i], still_max[i],
                 pace_max[i], moves[i], noise_level[i], res, stuck_below[i],
             )  # fmt: skip
-        noisy = hold_noisy(level, threshold, (was & _NOISY) != 0)
+        was_noisy = (was & _NOISY) != 0
+        if burst_max[i] > 0.0 and not spike_rate_per_s[i] > 0.0:  # no physics known
+            usual = SWITCH_HIGH * step_memory(burst_max[i], burst_ts[i], ts)
+            if usual > threshold:  # a burst the size of those it has shown (NaN stays)
+                threshold = usual
+        noisy = hold_noisy(level, threshold, was_noisy)
+        if noisy:
+            if not was_noisy or level > noisy_peak[i]:
+                noisy_peak[i] = level
+        elif was_noisy:  # a burst ended: remembered
+            remembered = step_memory(burst_max[i], burst_ts[i], ts)
+            peak = noisy_peak[i]
+            burst_max[i] = remembered if remembered > peak else peak
+            burst_ts[i] = ts
         if spike:
             prev_value[i], prev_ts[i] = value, ts
         else:

@@ -330,6 +330,11 @@ class State:
     # (checks.step_memory); a jump of about that size is a switch, not a spike.
     step_max: np.ndarray
     step_ts: np.ndarray
+    # The largest burst of noise it has shown (its short-term noise at the peak of a NOISY
+    # that ended, units) and when; the peak of the NOISY now active.
+    burst_max: np.ndarray
+    burst_ts: np.ndarray
+    noisy_peak: np.ndarray
 
     @classmethod
     def new(
@@ -395,6 +400,9 @@ class State:
             anchor_pace=np.zeros(n),
             step_max=np.zeros(n),
             step_ts=np.full(n, -np.inf),
+            burst_max=np.zeros(n),
+            burst_ts=np.full(n, -np.inf),
+            noisy_peak=np.zeros(n),
         )
 
     @property

@@ -146,6 +146,9 @@ class SensorMemory:
     anchor_pace: float = 0.0  # pace when the value last moved
     step_max: float = 0.0  # the largest step or usual switch shown, remembered at step_ts
     step_ts: float = NEVER
+    burst_max: float = 0.0  # the largest NOISY peak it has shown, remembered at burst_ts
+    burst_ts: float = NEVER
+    noisy_peak: float = 0.0
 
 
 class ReferenceDetector:
@@ -431,9 +434,21 @@ class ReferenceDetector:
                 counts >= PACE_COUNTS and counts >= STILL_FACTOR * mem.pace_max
             ):
                 faults.add(Condition.STUCK)
-        threshold *= NOISY_HOLD_RATIO if Condition.NOISY in mem.active else 1.0
+        was_noisy = Condition.NOISY in mem.active
+        if mem.burst_max > 0.0 and not self._setting("spike_rate_per_s", i) > 0.0:
+            # A burst of noise the size of those it has shown is its usual (no physics known).
+            keep = max(1.0 - (t - mem.burst_ts) * (1.0 / STILL_MEMORY_S), 0.0)
+            usual = SWITCH_HIGH * (mem.burst_max * keep)
+            if usual > threshold:
+                threshold = usual
+        threshold *= NOISY_HOLD_RATIO if was_noisy else 1.0
         if mem.noise > threshold:
             faults.add(Condition.NOISY)
+            if not was_noisy or mem.noise > mem.noisy_peak:
+                mem.noisy_peak = mem.noise
+        elif was_noisy:  # a burst ended: remembered
+            keep = max(1.0 - (t - mem.burst_ts) * (1.0 / STILL_MEMORY_S), 0.0)
+            mem.burst_max, mem.burst_ts = max(mem.burst_max * keep, mem.noisy_peak), t
         return faults
 
     # -------------------------------------------------------------- early warnings

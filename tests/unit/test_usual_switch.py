@@ -86,3 +86,30 @@ def test_a_sensor_with_a_physical_spike_rate_spikes_every_time() -> None:
     det = Detector(f.table(f.site(f.enterprise("e1", f.hazard_source("hs", f.unit("T", lt))))), T0)
     ts, values = bursts(3000, 500, seed=4)
     assert raised(feed(det, ts, values)) == [(C.SPIKE, ts[k]) for k in range(500, 3000, 500)]
+
+
+def noise_bursts(n: int, every: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """1 Hz readings around 50, noise 0.1, and 100 readings of noise `sigma` every `every`."""
+    rng = np.random.default_rng(seed)
+    ts = T0 + np.arange(float(n))
+    values = 50.0 + rng.normal(0.0, 0.1, n)
+    for start in range(every, n - 100, every):
+        values[start : start + 100] = 50.0 + rng.normal(0.0, sigma, 100)
+    return ts, values
+
+
+def test_a_generic_sensor_whose_noise_bursts_are_routine_stops_raising_noisy() -> None:
+    """Five bursts alike: NOISY on the first (and on one whose peak, an EWMA, beat 1.5 x the
+    first's), not on each."""
+    det = Detector(SensorTable.from_site(generic_site(["x"], [1.0])), T0)
+    ts, values = noise_bursts(6000, 1000, 1.0, seed=5)
+    got = [c for c, _ in raised(feed(det, ts, values))]
+    assert 1 <= got.count(C.NOISY) <= 2
+
+
+def test_a_burst_well_beyond_those_shown_is_still_an_instrument_fault() -> None:
+    det = Detector(SensorTable.from_site(generic_site(["x"], [1.0])), T0)
+    ts, values = noise_bursts(6000, 1000, 1.0, seed=5)
+    values[4000:4100] = 50.0 + np.random.default_rng(9).normal(0.0, 4.0, 100)
+    got = raised(feed(det, ts, values))
+    assert [t for c, t in got if c in (C.SPIKE, C.NOISY) and ts[4000] <= t < ts[4100]]
