@@ -238,7 +238,11 @@ def _rate_and_predict(
             raise_at = np.where(~now & sig & ~alarmed, eta - horizon * sure_share, np.inf)
             gap = np.abs(eta - reported)
             move_at = np.where(now & (gap > ETA_MOVE_MIN_S), eta - gap / ETA_MOVE_FRACTION, np.inf)
-        wake = np.fmin(wake, np.fmin(raise_at, move_at))
+            # Once the line has reached the limit (the alarm not raised: the readings are
+            # below the fit), eta = ts moves with the clock: reported again ETA_MOVE_MIN_S
+            # after the eta last reported.
+            crossed_at = np.where(now, np.fmax(eta, reported + ETA_MOVE_MIN_S), np.inf)
+        wake = np.fmin(wake, np.fmin(np.fmin(raise_at, move_at), crossed_at))
         hit = np.flatnonzero(moved)
         if hit.size:
             out.add(sensor[hit], condition, True, v[hit], t[hit], eta[hit], round_no)

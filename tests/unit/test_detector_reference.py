@@ -220,3 +220,44 @@ def test_reference_agrees_on_a_hand_timeline() -> None:
         (0, Condition.H, False, 50.0, T0 + 16),
         # Falling 35 in 5 s, but 16 s of data is not yet a trend: no PREDICT_LL.
     ]
+
+
+def test_a_held_prediction_past_its_limit_reports_its_moving_eta() -> None:
+    """Found by the hypothesis test above: a held PREDICT_HH whose line has passed HH while
+    the readings (below the line) cleared the HH alarm has eta = ts, moving with the clock;
+    its sensor must be judged again once that is ETA_MOVE_MIN_S past the eta reported (the
+    detector slept until its next sample and missed the update the reference makes)."""
+    trend = Trend(rate_limit_per_min=None, drift_h_sigma=None, baseline_warmup_n=1,
+                  stuck_window_s=None, spike_rate_per_s=None, noise_ratio=None)  # fmt: skip
+    tab = table(
+        sensor(
+            "S0", Kind.TEMPERATURE, Limits(hh=50.0), deadband=0.0, on_delay_s=2.0,
+            period_s=1.0, stale_periods=2.0, trend=trend,
+        )
+    )  # fmt: skip
+    falling = [57.5, 55.0, 52.5, 50.0, 47.5, 45.0, 42.5, 40.0, 37.5, 35.0, 32.5, 30.0, 27.5]
+    steps = [
+        [(0.0, v) for v in (7.5, 5.0, 2.5, 0.0, 0.0, 0.0, 0.0)],
+        [(0.0, 0.0)],
+        [(0.0, 0.0)] * 3,
+        [(0.0, 0.0)] * 5,
+        [(0.0, 0.0)],
+        [(40.0, v) for v in (0.0, *falling[:6])],
+        [(40.0, v) for v in falling[6:]],
+        [(40.0, v) for v in (25.0, 22.5, 20.0, 17.5)],
+        [(40.0, 17.5), (40.0, 75.0), (40.0, 72.5), (80.0, 70.0)],
+        [(120.0, 67.5)],
+        [(120.0, 65.0), (160.0, 100.0), *[(160.0, v) for v in falling[8:12]], (160.5, 27.5)],
+        [(161.5, 25.0), (163.5, 22.5), (165.5, 80.0), (167.5, 17.5), (172.5, 15.0)],
+        [(177.5, 12.5), (217.5, 10.0), (217.5, 7.5), (217.5, 5.0), (218.5, 2.5), (220.5, 0.0)],
+    ]
+    fast, slow = Detector(tab, T0), ReferenceDetector(tab, T0)
+    updates = []
+    for readings in steps:
+        batch = Batch.of(
+            [0] * len(readings), [T0 + t for t, _ in readings], [v for _, v in readings]
+        )
+        got, want = fast.step(batch), slow.step(batch)
+        same_changes(got, want)
+        updates += [c.ts - T0 for c in got if c.condition is Condition.PREDICT_HH and c.active]
+    assert updates[-1] == 220.5, updates  # the moving eta reported again
