@@ -301,13 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_draws(specs, names, ramps, seeds, args)
     scores = [_run_one(spec, args, None, "") for spec in specs]
     rows = [row(s) for s in scores]
-    print(render(COLUMNS, rows))
-    print()
-    if args.quick:
-        print("quick run: incidents cut short, so the verdicts below are not the targets' own")
-    print("\n".join(summary(scores, ramps)))
-    print()
-    print(render(COLUMNS, rows, markdown=True))
+    _report(render(COLUMNS, rows), summary(scores, ramps), render(COLUMNS, rows, True), args)
     return 0
 
 
@@ -325,14 +319,20 @@ def _run_draws(
         realism = Realism.draw(np.random.default_rng(seed))
         print(f"draw {n + 1} (seed {seed}): {realism}", file=sys.stderr)
         per_draw.append([_run_one(spec, args, realism, f"[{seed}] ") for spec in specs])
-    print(draw_table(names, per_draw, markdown=False))
+    text, markdown = (draw_table(names, per_draw, markdown=m) for m in (False, True))
+    _report(text, draw_summary(per_draw, ramps), markdown, args)
+    return 0
+
+
+def _report(table: str, verdicts: list[str], markdown: str, args: argparse.Namespace) -> None:
+    """The table, the verdicts against the targets, then the table again for the README."""
+    print(table)
     print()
     if args.quick:
         print("quick run: incidents cut short, so the verdicts below are not the targets' own")
-    print("\n".join(draw_summary(per_draw, ramps)))
+    print("\n".join(verdicts))
     print()
-    print(draw_table(names, per_draw, markdown=True))
-    return 0
+    print(markdown)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ class Detector:
                 "resolve tags against the SensorTable this Detector was built from"
             )
         # Rare: readings ingest moved to receipt time because their clock ran ahead.
-        ahead = (batch.flags & _AHEAD) != 0 if (batch.flags & _AHEAD).any() else None
+        flagged = batch.flags & _AHEAD
+        ahead = flagged != 0 if flagged.any() else None
         finite = np.isfinite(ts)
         if not finite.all():
             self.stats["bad_ts"] += int(m - np.count_nonzero(finite))

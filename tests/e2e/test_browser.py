@@ -129,15 +129,6 @@ class ServedPark(Served):
         return self.on_loop(apply)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServedPark]:
-    service = ServedPark(tmp_path / "journal.sqlite").start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
 def _chromium(p: Playwright) -> Browser:
     # Missing setup fails here with its fix; a skip would pass a machine that never ran the page.
     assert shutil.which(CHROMIUM), (

@@ -6,24 +6,12 @@ isolated command-room network: Swagger UI and ReDoc must still show the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.test_browser import ServedPark, _chromium, _loopback_context
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServedPark]:
-    service = ServedPark(tmp_path / "journal.sqlite").start()
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 def test_swagger_ui_and_redoc_render_from_loopback_only(served: ServedPark) -> None:
