@@ -30,6 +30,8 @@ class IngestCounters:
         self.connect_failures = 0
         self.session_takeovers = 0  # connections lost young and retaken at once (ingest.takeover)
         self.deadletter_errors = 0
+        # messages that carried nothing to keep and nothing wrong, by what they were
+        self.ignored: dict[str, int] = {}
         self.sequences = Sequences()  # gateway batch numbers: batches that never came
 
     def record(self, decoded: Decoded) -> None:
@@ -42,6 +44,8 @@ class IngestCounters:
             self.rejected_by_reason[rejection.reason] += 1
         for note in decoded.noted:
             self.noted_by_reason[note.reason] += 1
+        if decoded.ignored is not None:
+            self.ignored[decoded.ignored] = self.ignored.get(decoded.ignored, 0) + 1
         if decoded.seq is not None:
             self.sequences.note(*decoded.seq)
         if decoded.status is not None:
@@ -68,6 +72,7 @@ class IngestCounters:
             "connect_failures": self.connect_failures,
             "session_takeovers": self.session_takeovers,
             "deadletter_errors": self.deadletter_errors,
+            "ignored": dict(self.ignored),
             "batches_missing": self.sequences.missing,
             "gateway_seq": self.sequences.snapshot(),
         }

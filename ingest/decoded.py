@@ -27,6 +27,11 @@ class Reason(StrEnum):
     UNKNOWN_GATEWAY = "unknown_gateway"
     DUPLICATE = "duplicate"
     BAD_PLAN = "bad_plan"  # a transfer plan the site cannot take (ingest.plans)
+    # the ThingsBoard and Sparkplug B inputs (ingest.thingsboard, ingest.sparkplug)
+    UNKNOWN_DEVICE = "unknown_device"  # a device the site config maps to no tags
+    UNKNOWN_METRIC = "unknown_metric"  # a key or metric of a known device mapped to no tag
+    MALFORMED_PROTOBUF = "malformed_protobuf"
+    BEFORE_BIRTH = "before_birth"  # Sparkplug data whose birth certificate never came
     INTERNAL_ERROR = "internal_error"  # a decoder bug, logged with its traceback
     # Not a rejection: a reading kept at receipt time because its ts was ahead of it by more
     # than the tolerance (FLAG_TS_AHEAD); noted in the dead letter with its original ts.
@@ -60,11 +65,24 @@ class GatewayStatus:
     gateway: str
     online: bool
     ts: float  # receipt time, epoch seconds
+    # the sensors it speaks for, when they are not the configured gateway's (a Sparkplug
+    # node or device, a ThingsBoard device); None: `SensorTable.gateway_sensors[key]`
+    sensors: Any = None
 
     @property
     def key(self) -> str:
         """The key of `SensorTable.gateway_sensors`."""
         return f"{self.enterprise}/{self.gateway}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message the input answers with (a ThingsBoard RPC response, a Sparkplug rebirth
+    request); the session publishes it."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +98,7 @@ class Decoded:
     seq: tuple[str, int] | None = None
     # readings kept but noted in the dead letter for the record (reasons in NOTED)
     noted: tuple[Rejection, ...] = ()
+    replies: tuple[Reply, ...] = ()
+    # what the message was when it carried nothing to keep and nothing wrong (a gateway's own
+    # counters, an echo): counted by this label, never dead-lettered
+    ignored: str | None = None
