@@ -207,12 +207,15 @@ if _missing:  # a condition without its row would reach the page unlabelled and 
 
 
 class AlarmState(StrEnum):
-    """ISA-18.2 alarm states (first cut: the four core states)."""
+    """ISA-18.2 alarm states: the four core states and the two of a latched alarm whose
+    condition has returned but which stays until an operator resets it."""
 
     NORMAL = "normal"
     ACTIVE_UNACK = "active_unack"
     ACTIVE_ACK = "active_ack"
     CLEARED_UNACK = "cleared_unack"
+    LATCHED_UNACK = "latched_unack"
+    LATCHED_ACK = "latched_ack"
 
 
 class RiskColour(StrEnum):
