@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 
 from alerting import AlarmNotFound, InvalidAcknowledgement, InvalidTransition, Priority
+from dashboards.auth import ActingUser
 from dashboards.live import Hub
 from dashboards.schemas import (
     AckRequest,
@@ -186,13 +187,17 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
             409: {"model": ErrorOut, "description": "Not acknowledgeable in its state"},
         },
     )
-    async def acknowledge(alarm_id: AlarmId, body: AckRequest) -> dict[str, Any]:
+    async def acknowledge(
+        alarm_id: AlarmId, actor: ActingUser, body: AckRequest | None = None
+    ) -> dict[str, Any]:
+        comment = None if body is None else body.comment or None
         try:
-            event = view.acknowledge(alarm_id, body.who, body.comment or None)
+            # who acknowledges is the logged-in user, never a name the body claims
+            event = view.acknowledge(alarm_id, actor.name, comment)
         except AlarmNotFound:
             raise HTTPException(404, f"no alarm with id {alarm_id}") from None
-        except InvalidAcknowledgement as exc:  # a name of control characters, say
-            raise _reject("who", body.who, str(exc), where="body") from None
+        except InvalidAcknowledgement as exc:  # a blank name: accounts refuse those
+            raise _reject("who", actor.name, str(exc), where="body") from None
         except InvalidTransition as exc:
             why = _NOT_ACKABLE.get(exc.state, "nothing to acknowledge")
             raise HTTPException(

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -19,9 +19,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dashboards.accounts_api import accounts_router
 from dashboards.api import api_router
+from dashboards.auth import LoginLimiter, authorize
 from dashboards.transfers_api import transfers_router
 from dashboards.view import ServiceView
+from hazardwatch.storage.accounts import Accounts
 
 STATIC_DIR = Path(__file__).parent / "static"
 DOCS_ASSETS_URL = "/static-docs"  # Swagger UI's and ReDoc's scripts, from fastapi-offline
@@ -126,9 +129,17 @@ class _DocsPolicy:
 
 
 def create_app(
-    view: ServiceView, *, heartbeat_s: float = 15.0, allowed_hosts: Sequence[str] | None = None
+    view: ServiceView,
+    *,
+    accounts: Accounts,
+    heartbeat_s: float = 15.0,
+    allowed_hosts: Sequence[str] | None = None,
+    limiter: LoginLimiter | None = None,
 ) -> FastAPI:
     """The HazardWatch web app bound to a running service's view.
+
+    Every route is behind `dashboards.auth.authorize` (the route -> role table) over
+    `accounts`; `limiter` rate-limits failed logins (default: 5 in 5 minutes).
 
     `allowed_hosts`: the names a request's Host header may carry (without port); any other
     is a 400, so a page of another site that rebinds its DNS name to this server cannot
@@ -151,7 +162,11 @@ def create_app(
         static_url=DOCS_ASSETS_URL,
         # Swagger UI would send the schema to validator.swagger.io for its badge
         swagger_ui_parameters={"validatorUrl": None},
+        # every route, including those added later, passes the role table first
+        dependencies=[Depends(authorize)],
     )
+    app.state.accounts = accounts
+    app.state.limiter = limiter or LoginLimiter()
     app.add_middleware(_DocsPolicy, paths={"/docs", "/redoc"})
     if allowed_hosts is not None:
         # added last, so it runs first: a request for another host gets nothing else
@@ -160,6 +175,7 @@ def create_app(
         )
     app.include_router(api_router(view, version=app_version, heartbeat_s=heartbeat_s))
     app.include_router(transfers_router(view))
+    app.include_router(accounts_router(view))
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -31,10 +31,13 @@ class AckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     who: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-        Field(description="Name of the operator who acknowledges", examples=["Zhang Wei"]),
-    ]
+        str | None,
+        StringConstraints(strip_whitespace=True, max_length=64),
+        Field(
+            description="Ignored (kept for older clients): the journal names the logged-in user",
+            deprecated=True,
+        ),
+    ] = None
     comment: Annotated[
         str | None,
         StringConstraints(strip_whitespace=True, max_length=500),

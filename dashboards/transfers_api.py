@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from dashboards.auth import ActingUser
 from dashboards.schemas import ErrorOut, InvalidOut, TransferId
 from dashboards.view import ServiceView
 from hazardwatch.transfers import DEFAULT_EXPIRY_S, TransferError, TransferNotFound
@@ -45,7 +46,9 @@ class TransferIn(BaseModel):
         description="How far past the target before OVERRUN; default 1 % of the span",
     )  # fmt: skip
     expires_in_s: float | None = Field(DEFAULT_EXPIRY_S, gt=0, allow_inf_nan=False)
-    by: _Name = Field(description="Who plans the transfer", examples=["Li Ming"])
+    by: _Name | None = Field(
+        None, deprecated=True, description="Ignored: the plan names the logged-in user"
+    )
     note: _Text = ""
 
 
@@ -54,7 +57,9 @@ class CloseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    by: _Name
+    by: _Name | None = Field(
+        None, deprecated=True, description="Ignored: the plan names the logged-in user"
+    )
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -85,7 +90,7 @@ def transfers_router(view: ServiceView) -> APIRouter:
         summary="Plan a transfer: OVERRUN when the level passes the target",
         responses={422: {"model": InvalidOut, "description": "The site cannot take this plan"}},
     )
-    async def open_transfer(body: TransferIn) -> dict[str, Any]:
+    async def open_transfer(body: TransferIn, actor: ActingUser) -> dict[str, Any]:
         d = desk()
         try:
             transfer = d.plan(
@@ -95,7 +100,7 @@ def transfers_router(view: ServiceView) -> APIRouter:
                 direction=None if body.direction is None else _SIGN[body.direction],
                 tolerance=body.tolerance,
                 expires_in_s=body.expires_in_s,
-                by=body.by,
+                by=actor.name,
                 note=body.note,
             )
         except TransferError as exc:
@@ -104,9 +109,11 @@ def transfers_router(view: ServiceView) -> APIRouter:
 
     @router.post("/{transfer_id}/close", summary="The transfer is done or called off",
                  responses=_ERRORS)  # fmt: skip
-    async def close_transfer(transfer_id: TransferId, body: CloseIn) -> dict[str, Any]:
+    async def close_transfer(
+        transfer_id: TransferId, actor: ActingUser, body: CloseIn | None = None
+    ) -> dict[str, Any]:
         try:
-            return desk().close(transfer_id, body.by).to_dict()
+            return desk().close(transfer_id, actor.name).to_dict()
         except TransferNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         except TransferError as exc:

@@ -43,6 +43,7 @@ from hazardwatch.storage import (
     SpooledStore,
     SqliteStore,
 )
+from hazardwatch.storage.accounts import Accounts
 from hazardwatch.timers import PlanExpiry, StaleCheck
 from hazardwatch.transfers import TransferBook, TransferDesk
 from ingest import (
@@ -195,7 +196,9 @@ class Service:
             transfers=self.transfers,
             pipeline=self.pipeline,
         )
-        self.app = create_app(self.view, allowed_hosts=s.http_hosts())
+        # users, tokens, sessions and their audit (`hazardwatch user add` writes it too)
+        self.accounts = Accounts(s.data_dir / "accounts.db")
+        self.app = create_app(self.view, accounts=self.accounts, allowed_hosts=s.http_hosts())
         if s.listen_host.strip("[]") in WILDCARD_HOSTS and not s.allowed_hosts:
             log.warning(
                 "listening on all interfaces (%s) but answering only requests for %s: pass "
@@ -465,6 +468,7 @@ class Service:
         self.writer.close()
         self.transfers.book.close()
         self.journal.close()
+        self.accounts.close()
 
 
 class SinkNotifier:

@@ -21,6 +21,8 @@ from hazardwatch.config import parse_site
 from hazardwatch.model import Condition, ConditionChange
 from hazardwatch.replay import replay
 from hazardwatch.service import Service, Settings
+from hazardwatch.storage.accounts import Role
+from tests.accounts import CHEAP, bearer
 from tests.brokers import Mosquitto
 from tests.e2e.harness import E2E_SITE
 from tests.integration.test_replay_plans import _expiring_plan_files
@@ -52,8 +54,10 @@ def test_an_acknowledgement_from_the_api_reaches_the_sinks_and_the_journal_first
             [ConditionChange(svc.table.tag_index[LT], hh, True, 18.5, T0, hh.severity)]
         )
         clock.set(T0 + 20)
-        with TestClient(svc.app, base_url="http://127.0.0.1:8000") as http:
-            r = http.post(f"/api/alarms/{raised.alarm.id}/ack", json={"who": "li"})
+        svc.accounts.hasher = CHEAP
+        headers = bearer(svc.accounts, Role.OPERATOR, "li")
+        with TestClient(svc.app, base_url="http://127.0.0.1:8000", headers=headers) as http:
+            r = http.post(f"/api/alarms/{raised.alarm.id}/ack", json={"comment": "seen"})
         assert r.status_code == 200, r.text
         assert [(e.event.value, e.alarm.id) for e in heard] == [
             ("activate", raised.alarm.id),

@@ -15,8 +15,10 @@ with warnings.catch_warnings():
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import Batch, Kind, Limits, Site
 from hazardwatch.service import Service, Settings
+from hazardwatch.storage.accounts import Role
 from hazardwatch.timers import PlanExpiry
 from hazardwatch.transfers import TransferBook, TransferError, plan_for
+from tests.accounts import CHEAP, bearer
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit
 
 T0 = 1_763_800_000.0
@@ -47,7 +49,13 @@ class Park:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir, self.clock = data_dir, FakeClock(T0)
         self.svc = Service(park(), Settings(data_dir=data_dir), clock=self.clock)
-        self.http = TestClient(self.svc.app, base_url=LOCAL)
+        self.http = self._client()
+
+    def _client(self) -> TestClient:
+        """An HTTP client of the operator Li (kept in the data dir's accounts)."""
+        self.svc.accounts.hasher = CHEAP
+        headers = bearer(self.svc.accounts, Role.OPERATOR, "Li")
+        return TestClient(self.svc.app, base_url=LOCAL, headers=headers)
 
     def level(self, tag: str, dt: float, value: float) -> None:
         self.clock.set(T0 + dt)
@@ -61,7 +69,7 @@ class Park:
     def restart(self) -> None:
         self.close()
         self.svc = Service(park(), Settings(data_dir=self.data_dir), clock=self.clock)
-        self.http = TestClient(self.svc.app, base_url=LOCAL)
+        self.http = self._client()
 
     def close(self) -> None:
         self.http.close()

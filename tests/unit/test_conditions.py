@@ -18,6 +18,8 @@ from dashboards import Hub, ServiceAdapter, create_app
 from dashboards.app import STATIC_DIR
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import CONDITIONS, Category, Condition, Kind, SensorTable, Severity
+from hazardwatch.storage.accounts import Role
+from tests.accounts import bearer, make_accounts
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 
@@ -72,7 +74,8 @@ def client(tmp_path: Path) -> TestClient:
         hub=Hub(),
         latest_fn=lambda: (np.zeros(1), np.zeros(1), np.zeros(1, np.uint32)),
     )
-    return TestClient(create_app(view))
+    accounts = make_accounts(tmp_path / "accounts.db")
+    return TestClient(create_app(view, accounts=accounts), headers=bearer(accounts, Role.VIEWER))
 
 
 def test_api_lists_every_condition_as_this_park_ranks_it(client: TestClient) -> None:
