@@ -53,11 +53,19 @@ from hazardwatch.config_schema import (
     RawDefaults,
     RawEnterprise,
     RawHazardSource,
+    RawInputs,
     RawKindDefaults,
     RawSite,
     RawUnit,
 )
 from hazardwatch.defaults import BUILTIN, KindDefaults
+from hazardwatch.inputs import (
+    Inputs,
+    SparkplugInput,
+    SparkplugNode,
+    ThingsBoardGateway,
+    ThingsBoardInput,
+)
 from hazardwatch.model import (
     Cooling,
     Enterprise,
@@ -244,9 +252,60 @@ class _SiteBuilder:
             enterprises=enterprises,
             source=self.source,
             areas={a: area.k for a, area in raw.areas.items()},
+            inputs=self.inputs(raw.inputs, _tags(enterprises)),
         )
         self.areas(raw.areas, site)
         return site
+
+    def inputs(self, raw: RawInputs, tags: set[str]) -> Inputs:
+        """The inputs' name maps, each tag checked against the site's sensors."""
+        if not (raw.wire_v1 or raw.thingsboard or raw.sparkplug):
+            self.problem("inputs", "every input is off; turn on wire_v1, thingsboard or sparkplug")
+        thingsboard = sparkplug = None
+        if raw.thingsboard is not None:
+            gateways = []
+            device_at: dict[str, str] = {}
+            for i, g in enumerate(raw.thingsboard.gateways):
+                path = f"inputs.thingsboard.gateways[{i}]"
+                self.unique("ThingsBoard gateway token", g.token, f"{path}.token")
+                for device, keys in g.devices.items():
+                    where = f"{path}.devices.{device}"
+                    if raw.thingsboard.mount_root is None and device in device_at:
+                        self.problem(
+                            where,
+                            f"device {device!r} is also under {device_at[device]}; gateways "
+                            "sharing one v1/ (no mount_root) need distinct device names",
+                        )
+                    device_at.setdefault(device, where)
+                    self.tags_known(keys, where, tags)
+                self.tags_known(g.own, f"{path}.own", tags)
+                gateways.append(
+                    ThingsBoardGateway(g.token, g.name or g.token, dict(g.devices), dict(g.own))
+                )
+            thingsboard = ThingsBoardInput(tuple(gateways), raw.thingsboard.mount_root)
+        if raw.sparkplug is not None:
+            nodes = []
+            for i, n in enumerate(raw.sparkplug.nodes):
+                path = f"inputs.sparkplug.nodes[{i}]"
+                self.unique("Sparkplug edge node", f"{n.group}/{n.node}", f"{path}.node")
+                for part, what in ((n.group, "group"), (n.node, "node")):
+                    if not set(part).isdisjoint("/+#"):
+                        self.problem(f"{path}.{what}", f"{part!r}: no '/', '+' or '#' in a name")
+                self.tags_known(n.metrics, f"{path}.metrics", tags)
+                for device, metrics in n.devices.items():
+                    self.tags_known(metrics, f"{path}.devices.{device}", tags)
+                nodes.append(SparkplugNode(n.group, n.node, dict(n.metrics), dict(n.devices)))
+            sparkplug = SparkplugInput(tuple(nodes), raw.sparkplug.rebirth_every_s)
+        return Inputs(raw.wire_v1, thingsboard, sparkplug)
+
+    def tags_known(self, names: dict[str, str], path: str, tags: set[str]) -> None:
+        for name, tag in names.items():
+            if tag not in tags:
+                close = difflib.get_close_matches(tag, list(tags), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.problem(
+                    f"{path}.{name}", f"tag {tag!r} is no sensor of the site; {hint}map it to one"
+                )
 
     def areas(self, areas: dict[str, RawArea], site: Site) -> None:
         """Every area a detector names is defined, and has at least k detectors to vote."""
@@ -374,6 +433,12 @@ def _trend_owners(raw: RawDefaults) -> list[tuple[str, Kind]]:
         elif raw.all is not None and raw.all.trend is not None:
             owners.append(("all", kind))
     return owners
+
+
+def _tags(enterprises: tuple[Enterprise, ...]) -> set[str]:
+    return {
+        s.tag for e in enterprises for h in e.hazard_sources for u in h.units for s in u.sensors
+    }
 
 
 def _sensors_with_paths(site: Site) -> list[tuple[str, Sensor]]:

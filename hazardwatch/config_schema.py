@@ -188,8 +188,41 @@ class RawArea(_Strict):
     k: Annotated[int, Field(ge=1)] = 2  # GB 16808-2025: two or more detectors confirm
 
 
+class RawThingsBoardGateway(_Strict):
+    token: _Text  # its access token: the MQTT user name it connects with
+    name: _Text | None = None
+    devices: dict[str, dict[str, _Text]] = {}  # device -> telemetry key -> tag
+    own: dict[str, _Text] = {}  # its own telemetry key -> tag
+
+
+class RawThingsBoard(_Strict):
+    mount_root: _Text | None = None  # a broker mounting gateways under <root>/<token>/
+    gateways: list[RawThingsBoardGateway] = Field(min_length=1)
+
+
+class RawSparkplugNode(_Strict):
+    group: _Text
+    node: _Text
+    metrics: dict[str, _Text] = {}  # the node's own metric -> tag
+    devices: dict[str, dict[str, _Text]] = {}  # device -> metric -> tag
+
+
+class RawSparkplug(_Strict):
+    rebirth_every_s: _Pos = 10.0
+    nodes: list[RawSparkplugNode] = Field(min_length=1)
+
+
+class RawInputs(_Strict):
+    """Which inputs are on (hazardwatch.inputs); wire format v1 alone by default."""
+
+    wire_v1: bool = True
+    thingsboard: RawThingsBoard | None = None
+    sparkplug: RawSparkplug | None = None
+
+
 class RawSite(_Strict):
     park: RawPark
     defaults: RawDefaults = RawDefaults()
     areas: dict[str, RawArea] = {}
     enterprises: list[RawEnterprise] = Field(min_length=1)
+    inputs: RawInputs = RawInputs()

@@ -10,6 +10,8 @@ from enum import IntEnum, StrEnum
 
 import numpy as np
 
+from hazardwatch.inputs import Inputs
+
 
 class HazardWatchError(Exception):
     """Root of every error HazardWatch raises on purpose."""
@@ -351,6 +353,7 @@ class Site:
     enterprises: tuple[Enterprise, ...]
     source: str = "<memory>"  # file it was loaded from, for messages
     areas: dict[str, int] = field(default_factory=dict)  # gas area id -> k (votes to alarm)
+    inputs: Inputs = field(default_factory=Inputs)  # which MQTT dialects, their name maps
 
     def iter_sensors(self) -> list[tuple[Enterprise, HazardSource, Unit, Sensor]]:
         """Every sensor with its place in the tree, in sensor-index order."""

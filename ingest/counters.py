@@ -32,6 +32,8 @@ class IngestCounters:
         self.deadletter_errors = 0
         # messages that carried nothing to keep and nothing wrong, by what they were
         self.ignored: dict[str, int] = {}
+        self.replies_sent = 0  # answers of the inputs: session limits, rebirth requests
+        self.reply_failures = 0
         self.sequences = Sequences()  # gateway batch numbers: batches that never came
 
     def record(self, decoded: Decoded) -> None:
@@ -73,6 +75,7 @@ class IngestCounters:
             "session_takeovers": self.session_takeovers,
             "deadletter_errors": self.deadletter_errors,
             "ignored": dict(self.ignored),
+            "replies": {"sent": self.replies_sent, "failed": self.reply_failures},
             "batches_missing": self.sequences.missing,
             "gateway_seq": self.sequences.snapshot(),
         }

@@ -20,7 +20,8 @@ from ingest.batcher import Batcher
 from ingest.counters import IngestCounters
 from ingest.deadletter import DeadLetter
 from ingest.decode import Decoder
-from ingest.decoded import Decoded, GatewayStatus
+from ingest.decoded import Decoded, GatewayStatus, Reply
+from ingest.router import Router
 from ingest.takeover import Takeovers
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class Ingestor:
     def __init__(
         self,
         broker_url: str,
-        decoder: Decoder,
+        decoder: Decoder | Router,
         deadletter: DeadLetter,
         counters: IngestCounters,
         client_id: str,
@@ -98,7 +99,12 @@ class Ingestor:
         self.deadletter = deadletter
         self.counters = counters
         self.client_id = client_id
-        self.topics = list(topics) if topics else [f"{decoder.root_topic}/#"]
+        if topics:
+            self.topics = list(topics)
+        elif isinstance(decoder, Router):  # every input that is on
+            self.topics = decoder.topics()
+        else:
+            self.topics = [f"{decoder.root_topic}/#"]
         self.clock: Clock = clock or SystemClock()
         self.qos = qos
         self.connect_timeout_s = connect_timeout_s
@@ -392,6 +398,8 @@ class Ingestor:
                     continue
                 message = self._received(item)
                 decoded = self._take(item)
+                if decoded.replies:
+                    await self._reply(decoded.replies)
                 if len(decoded.batch):
                     if not batcher.rows:
                         deadline = loop.time() + max_wait_s
@@ -406,6 +414,24 @@ class Ingestor:
                     self.acks.done([message])  # dead-lettered (written) or empty: nothing to keep
         finally:
             self._streaming = False
+
+    async def _reply(self, replies: tuple[Reply, ...]) -> None:
+        """Publish what an input answers (a ThingsBoard gateway's session limits, a Sparkplug
+        rebirth request); a lost connection drops it: the gateway asks again on reconnect."""
+        client = self._client
+        for reply in replies:
+            if client is None:
+                self.counters.reply_failures += 1
+                continue
+            try:
+                await client.publish(
+                    reply.topic, reply.payload, qos=reply.qos, timeout=self.connect_timeout_s
+                )
+            except aiomqtt.MqttError as exc:
+                self.counters.reply_failures += 1
+                log.warning("cannot publish the reply on %s: %s", reply.topic, exc)
+            else:
+                self.counters.replies_sent += 1
 
 
 def _read_drop(gone: asyncio.Future[Any]) -> None:
