@@ -63,14 +63,14 @@ class _Segment:
         return f"{self.seq:012d}.seg"
 
 
-def _encode(batch: Batch) -> bytes:
+def encode_record(batch: Batch) -> bytes:
     payload = b"".join(
         np.ascontiguousarray(getattr(batch, col), dtype=dt).tobytes() for col, dt in _COLUMNS
     )
     return _HEADER.pack(_MAGIC, len(batch), len(payload), zlib.crc32(payload)) + payload
 
 
-def _decode(payload: bytes, n: int) -> Batch:
+def decode_record(payload: bytes, n: int) -> Batch:
     cols: dict[str, np.ndarray] = {}
     at = 0
     for col, dt in _COLUMNS:
@@ -83,7 +83,7 @@ def _decode(payload: bytes, n: int) -> Batch:
     return Batch(**cols)
 
 
-def _read_record(data: bytes, at: int) -> tuple[int, int] | None:
+def read_record(data: bytes, at: int) -> tuple[int, int] | None:
     """(rows, end offset) of the record at `at`, or None if it is torn or damaged."""
     if at + _HEADER.size > len(data):
         return None
@@ -94,6 +94,17 @@ def _read_record(data: bytes, at: int) -> tuple[int, int] | None:
     if zlib.crc32(memoryview(data)[at + _HEADER.size : end]) != crc:
         return None
     return n, end
+
+
+def read_records(data: bytes) -> tuple[list[Batch], int]:
+    """The batches of the whole records at the start of `data`, and where they end."""
+    batches: list[Batch] = []
+    at = 0
+    while (rec := read_record(data, at)) is not None:
+        n, end = rec
+        batches.append(decode_record(data[at + _HEADER.size : end], n))
+        at = end
+    return batches, at
 
 
 class Spool:
@@ -149,7 +160,7 @@ class Spool:
                 continue
             data = path.read_bytes()
             at, rows = 0, 0
-            while (rec := _read_record(data, at)) is not None:
+            while (rec := read_record(data, at)) is not None:
                 n, end = rec
                 if seq == self._cursor[0] and end <= self._cursor[1]:
                     self._cursor_rows += n
@@ -184,7 +195,7 @@ class Spool:
         n = len(batch)
         if n == 0:
             return
-        record = _encode(batch)
+        record = encode_record(batch)
         if self.pending_bytes + len(record) > self.max_bytes:
             self.stats.refused_rows += n
             raise SpoolFullError(
@@ -241,21 +252,21 @@ class Spool:
                 data = f.read(min(head.size - offset, _HEADER.size + chunk_rows * ROW_BYTES))
             batches: list[Batch] = []
             at = rows = 0
-            while (rec := _read_record(data, at)) is not None:
+            while (rec := read_record(data, at)) is not None:
                 n, end = rec
                 if batches and rows + n > chunk_rows:
                     break
-                batches.append(_decode(data[at + _HEADER.size : end], n))
+                batches.append(decode_record(data[at + _HEADER.size : end], n))
                 at, rows = end, rows + n
             if not batches:  # the first record is larger than the chunk: read it whole
                 with (self.directory / head.name()).open("rb") as f:
                     f.seek(offset)
                     header = f.read(_HEADER.size)
                     data = header + f.read(_HEADER.unpack(header)[2])
-                n, at = _read_record(data, 0) or (0, 0)
+                n, at = read_record(data, 0) or (0, 0)
                 if n == 0:
                     raise HazardWatchError(f"spool {self.directory}: damaged record in {seq}")
-                batches = [_decode(data[_HEADER.size : at], n)]
+                batches = [decode_record(data[_HEADER.size : at], n)]
             chunk = Batch.concat(batches)
             write_fn(chunk)
             rows = len(chunk)  # the oversized-record path above did not count its rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from hazardwatch.model import Batch, HazardWatchError
+from hazardwatch.storage.rollup import Buckets
 
 
 class StoreError(HazardWatchError):
@@ -15,6 +16,15 @@ class ReadingRow(NamedTuple):
     ts: float
     value: float
     quality: int
+
+
+class History(NamedTuple):
+    """A downsampled series of one sensor: `source` "raw" or "aggregates" (minute
+    aggregates), `bucket_s` the bucket width (0: the readings themselves, one a bucket)."""
+
+    source: str
+    bucket_s: float
+    buckets: Buckets
 
 
 class ReadingStore(Protocol):
@@ -28,6 +38,11 @@ class ReadingStore(Protocol):
         self, sensor: int, since: float | None = None, until: float | None = None, limit: int = 1000
     ) -> list[ReadingRow]:
         """The newest `limit` readings of one sensor within [since, until], ascending by ts."""
+        ...
+
+    def history(self, sensor: int, since: float, until: float, points: int) -> History:
+        """At most `points` buckets (min/max/mean/count) over [since, until]; the readings
+        themselves when there are no more than `points`."""
         ...
 
     def purge(self, older_than_ts: float) -> int:
