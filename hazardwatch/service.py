@@ -48,12 +48,12 @@ from hazardwatch.timers import PlanExpiry, StaleCheck
 from hazardwatch.transfers import TransferBook, TransferDesk
 from ingest import (
     DeadLetter,
-    Decoder,
     GatewayStatus,
     IngestCounters,
     Ingestor,
     PlanClosed,
     Receipt,
+    Router,
 )
 
 log = logging.getLogger("hazardwatch.service")
@@ -143,7 +143,8 @@ class Service:
         self.table = SensorTable.from_site(self.site)
         self.started_at = self.clock.now()
         self.counters = IngestCounters()
-        self.decoder = Decoder(self.table, root_topic=self.site.root_topic)
+        # wire format v1 and the inputs the site config turns on (ThingsBoard, Sparkplug B)
+        self.decoder = Router(self.table, self.site.inputs, root_topic=self.site.root_topic)
         self.deadletter = DeadLetter(s.data_dir / "deadletter.jsonl")
         self.store = self._open_store()
         self.writer = SpooledStore(
@@ -289,7 +290,9 @@ class Service:
         return self.handle_changes(self.detector.step(batch))
 
     def handle_status(self, status: GatewayStatus) -> list[AlarmEvent]:
-        sensors = self.table.gateway_sensors.get(status.key)
+        sensors = status.sensors
+        if sensors is None:
+            sensors = self.table.gateway_sensors.get(status.key)
         if status.online or sensors is None:
             # Back online: each sensor's next reading clears its communication loss.
             return []
