@@ -2,38 +2,81 @@
 
 Every action on alarms (a detector's condition change, an operator's acknowledgement, a
 timer of the tick) goes through one door, `Pipeline.run` (built by `build_pipeline`):
-the lifecycle makes transitions, the journal commits them with the risk-colour changes
-they cause, then the notifiers are told. `Tick` runs the timers, live and in replay alike.
+the lifecycle makes transitions (one table, alerting.lifecycle), the mutes mark them
+(shelved, suppressed, out of service), the journal commits them with the risk-colour
+changes and marker changes they cause, then the notifiers are told. `Tick` runs the
+timers, live and in replay alike.
 """
 
-from alerting.action import Acknowledge, Action
+from alerting.action import (
+    Acknowledge,
+    Action,
+    Close,
+    Dispose,
+    Maintenance,
+    MuteExpired,
+    OperatorAction,
+    OutOfService,
+    Reset,
+    Shelve,
+    Unshelve,
+)
 from alerting.alarm import Alarm, AlarmEvent
+from alerting.disposal import (
+    AlarmPolicy,
+    AlreadyClosed,
+    Cause,
+    Disposal,
+    DisposalRequired,
+)
 from alerting.journal import Journal, JournalError
 from alerting.lifecycle import (
     ACTIVE_STATES,
+    LATCHED_STATES,
+    LATCHING,
+    OPEN_STATES,
     TRANSITIONS,
     AlertingError,
+    Effect,
     Event,
     InvalidTransition,
+    Row,
     transition,
 )
-from alerting.manager import AlarmManager, AlarmNotFound, Committed, InvalidAcknowledgement
+from alerting.manager import (
+    LATCHING_CONDITIONS,
+    AlarmManager,
+    AlarmNotFound,
+    Committed,
+    InvalidAcknowledgement,
+    InvalidAction,
+    NotMuted,
+    Planned,
+    UnknownTarget,
+)
+from alerting.mute import Marker, MarkerChange, MuteBook, MuteKind
 from alerting.pipeline import (
     Context,
     JournalStage,
     LifecycleStage,
+    MuteStage,
     Notifier,
     NotifyStage,
     Pipeline,
     Stage,
     build_pipeline,
 )
+from alerting.precedence import gas_rank
 from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_colour
 from alerting.tick import Tick, Timer
 
 __all__ = [
     "ACTIVE_STATES",
     "DEFAULT_PRIORITY",
+    "LATCHED_STATES",
+    "LATCHING",
+    "LATCHING_CONDITIONS",
+    "OPEN_STATES",
     "TRANSITIONS",
     "Acknowledge",
     "Action",
@@ -41,25 +84,51 @@ __all__ = [
     "AlarmEvent",
     "AlarmManager",
     "AlarmNotFound",
+    "AlarmPolicy",
     "AlertingError",
+    "AlreadyClosed",
+    "Cause",
+    "Close",
     "ColourChange",
     "Committed",
     "Context",
+    "Disposal",
+    "DisposalRequired",
+    "Dispose",
+    "Effect",
     "Event",
     "InvalidAcknowledgement",
+    "InvalidAction",
     "InvalidTransition",
     "Journal",
     "JournalError",
     "JournalStage",
     "LifecycleStage",
+    "Maintenance",
+    "Marker",
+    "MarkerChange",
+    "MuteBook",
+    "MuteExpired",
+    "MuteKind",
+    "MuteStage",
+    "NotMuted",
     "Notifier",
     "NotifyStage",
+    "OperatorAction",
+    "OutOfService",
     "Pipeline",
+    "Planned",
     "Priority",
+    "Reset",
+    "Row",
+    "Shelve",
     "Stage",
     "Tick",
     "Timer",
+    "UnknownTarget",
+    "Unshelve",
     "build_pipeline",
+    "gas_rank",
     "risk_colour",
     "transition",
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from alerting.lifecycle import Event
+from alerting.disposal import Disposal
+from alerting.lifecycle import OPEN_STATES, Event
 from alerting.priority import Priority
 from hazardwatch.model import AlarmState, Condition
 
@@ -23,6 +24,10 @@ class Alarm:
     Timestamps are epoch seconds; `value` is the latest value the detector reported for it.
     `changed_ts` is the time of the last state change (an UPDATE does not move it);
     `eta_ts` is, for PREDICT_* alarms while active, when the trend reaches the limit.
+    `muted` is why its transitions are held back from notifiers (alerting.mute: shelved,
+    suppressed, out_of_service), None if they are not; `disposal` its disposal record,
+    `closed_ts`/`closed_by` its closing (the closed loop); `camera_url` its tank's camera.
+    `first_out` is set on listings only (the first alarm of its hazard source still open).
     """
 
     id: int
@@ -42,6 +47,12 @@ class Alarm:
     acked_by: str | None = None
     ack_comment: str | None = None
     eta_ts: float | None = None
+    muted: str | None = None
+    disposal: Disposal | None = None
+    closed_ts: float | None = None
+    closed_by: str | None = None
+    camera_url: str | None = None
+    first_out: bool = field(default=False, compare=False)
 
     @property
     def category(self) -> str:
@@ -52,7 +63,12 @@ class Alarm:
     @property
     def is_open(self) -> bool:
         """Not yet back to NORMAL: it still counts for the risk colour."""
-        return self.state is not AlarmState.NORMAL
+        return self.state in OPEN_STATES
+
+    @property
+    def is_closed(self) -> bool:
+        """Disposed of and closed: the closed loop is done."""
+        return self.closed_ts is not None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: enums as their lowercase labels, NaN and infinities as None."""
@@ -75,6 +91,12 @@ class Alarm:
             "acked_by": self.acked_by,
             "ack_comment": self.ack_comment,
             "eta_ts": _json_float(self.eta_ts),
+            "muted": self.muted,
+            "disposal": None if self.disposal is None else self.disposal.to_dict(),
+            "closed_ts": _json_float(self.closed_ts),
+            "closed_by": self.closed_by,
+            "camera_url": self.camera_url,
+            "first_out": self.first_out,
         }
 
 
@@ -84,6 +106,8 @@ class AlarmEvent:
     channel pushes.
 
     `alarm` is the snapshot after the transition; `seq` is the journal's sequence number.
+    `who`, `where` and `why` name the person who acted, from which client address and for
+    what reason (None for the detector's and the timers' events).
     """
 
     seq: int
@@ -92,6 +116,14 @@ class AlarmEvent:
     from_state: AlarmState
     to_state: AlarmState
     ts: float
+    who: str | None = None
+    where: str | None = None
+    why: str | None = None
+
+    @property
+    def muted(self) -> bool:
+        """Held back from notifiers that page people (journalled all the same)."""
+        return self.alarm.muted is not None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -100,5 +132,9 @@ class AlarmEvent:
             "from_state": self.from_state.value,
             "to_state": self.to_state.value,
             "ts": _json_float(self.ts),
+            "who": self.who,
+            "where": self.where,
+            "why": self.why,
+            "muted": self.muted,
             "alarm": self.alarm.to_dict(),
         }

@@ -5,6 +5,10 @@ WAL with synchronous=NORMAL: a committed transaction survives a crash or kill -9
 process (not necessarily a power cut, which would need synchronous=FULL). Beside the
 append-only event log it keeps `alarm`, the latest snapshot of every alarm, written in the
 same transaction, so a restart and the closed-alarm queries need not replay years of events.
+
+The mute markers (alerting.mute) are kept the same way: `marker_event`, every marker set
+or ended with who, when, from where and why, and `marker`, the markers in force, written
+in the same transaction as the alarm events they cause.
 """
 
 from __future__ import annotations
@@ -19,24 +23,40 @@ from types import TracebackType
 from typing import Any
 
 from alerting.alarm import Alarm, AlarmEvent
+from alerting.disposal import Cause, Disposal
 from alerting.lifecycle import AlertingError, Event
+from alerting.mute import Marker, MarkerChange, MuteKind
 from alerting.priority import ColourChange, Priority
 from hazardwatch.model import AlarmState, Condition, RiskColour
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SNAPSHOT = (
     "sensor INTEGER NOT NULL, tag TEXT NOT NULL, condition TEXT NOT NULL,"
     " priority INTEGER NOT NULL, state TEXT NOT NULL, enterprise TEXT NOT NULL,"
     " hazard_source TEXT NOT NULL, unit TEXT NOT NULL, value REAL, raised_ts REAL NOT NULL,"
     " changed_ts REAL NOT NULL, cleared_ts REAL, acked_ts REAL, acked_by TEXT, ack_comment TEXT,"
-    " eta_ts REAL"
+    " eta_ts REAL, muted TEXT, disposal_cause TEXT, disposal_action TEXT, disposed_by TEXT,"
+    " disposed_ts REAL, disposal_url TEXT, closed_ts REAL, closed_by TEXT, camera_url TEXT"
 )
 _SNAPSHOT_COLS = (
     "sensor, tag, condition, priority, state, enterprise, hazard_source, unit, value,"
-    " raised_ts, changed_ts, cleared_ts, acked_ts, acked_by, ack_comment, eta_ts"
+    " raised_ts, changed_ts, cleared_ts, acked_ts, acked_by, ack_comment, eta_ts, muted,"
+    " disposal_cause, disposal_action, disposed_by, disposed_ts, disposal_url, closed_ts,"
+    " closed_by, camera_url"
 )
-_N_SNAPSHOT = 16
+_N_SNAPSHOT = 25
+_ADDED_IN_3 = (
+    "muted TEXT",
+    "disposal_cause TEXT",
+    "disposal_action TEXT",
+    "disposed_by TEXT",
+    "disposed_ts REAL",
+    "disposal_url TEXT",
+    "closed_ts REAL",
+    "closed_by TEXT",
+    "camera_url TEXT",
+)
 
 # Version 1 -> 2 added eta_ts (predicted time of crossing) to both snapshots; NULL for old rows.
 _MIGRATE_1_TO_2 = """
@@ -45,6 +65,35 @@ ALTER TABLE alarm ADD COLUMN eta_ts REAL;
 PRAGMA user_version = 2;
 """
 
+_MARKERS = """
+CREATE TABLE IF NOT EXISTS marker_event (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, target TEXT NOT NULL, condition TEXT NOT NULL, is_on INTEGER NOT NULL,
+    ts REAL NOT NULL, who TEXT, origin TEXT, why TEXT,
+    set_by TEXT NOT NULL, since_ts REAL NOT NULL, until_ts REAL, set_why TEXT, set_origin TEXT
+);
+CREATE TABLE IF NOT EXISTS marker (
+    kind TEXT NOT NULL, target TEXT NOT NULL, condition TEXT NOT NULL,
+    set_by TEXT NOT NULL, since_ts REAL NOT NULL, until_ts REAL, set_why TEXT, set_origin TEXT,
+    PRIMARY KEY (kind, target, condition)
+);
+CREATE INDEX IF NOT EXISTS alarm_unclosed ON alarm (raised_ts) WHERE closed_ts IS NULL;
+"""
+
+# Version 2 -> 3 added the mute mark, the disposal record, the closing and the camera link
+# to both snapshots, who/where/why to the event rows, and the mute markers' tables.
+_MIGRATE_2_TO_3 = (
+    "".join(
+        f"ALTER TABLE {t} ADD COLUMN {c};\n" for t in ("alarm_event", "alarm") for c in _ADDED_IN_3
+    )
+    + "".join(
+        f"ALTER TABLE alarm_event ADD COLUMN {c};\n"
+        for c in ("who TEXT", "origin TEXT", "why TEXT")
+    )
+    + _MARKERS
+    + "PRAGMA user_version = 3;\n"
+)
+
 # AUTOINCREMENT: a sequence number is never reused, even after old events are purged.
 # IF NOT EXISTS: two processes may create a fresh journal at the same moment.
 _SCHEMA = f"""
@@ -52,7 +101,7 @@ CREATE TABLE IF NOT EXISTS alarm_event (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     alarm_id INTEGER NOT NULL, event TEXT NOT NULL,
     from_state TEXT NOT NULL, to_state TEXT NOT NULL, ts REAL NOT NULL,
-    {_SNAPSHOT}
+    {_SNAPSHOT}, who TEXT, origin TEXT, why TEXT
 );
 CREATE INDEX IF NOT EXISTS alarm_event_by_alarm ON alarm_event (alarm_id, seq);
 CREATE TABLE IF NOT EXISTS alarm (id INTEGER PRIMARY KEY, {_SNAPSHOT}, last_seq INTEGER NOT NULL);
@@ -62,6 +111,7 @@ CREATE TABLE IF NOT EXISTS colour_change (
     hazard_source TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, ts REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS colour_change_by_source ON colour_change (hazard_source, seq);
+{_MARKERS}
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -71,6 +121,7 @@ class JournalError(AlertingError):
 
 
 def _snapshot(a: Alarm) -> tuple[object, ...]:
+    d = a.disposal
     return (
         a.sensor,
         a.tag,
@@ -88,6 +139,11 @@ def _snapshot(a: Alarm) -> tuple[object, ...]:
         a.acked_by,
         a.ack_comment,
         a.eta_ts,
+        a.muted,
+        *((None,) * 5 if d is None else (d.cause.value, d.action, d.by, d.ts, d.attachment_url)),
+        a.closed_ts,
+        a.closed_by,
+        a.camera_url,
     )
 
 
@@ -111,7 +167,19 @@ def _alarm(alarm_id: int, row: Sequence[Any]) -> Alarm:
         acked_by=row[13],
         ack_comment=row[14],
         eta_ts=row[15],
+        muted=row[16],
+        disposal=None
+        if row[17] is None
+        else Disposal(Cause(row[17]), row[18], row[19], row[20], row[21]),
+        closed_ts=row[22],
+        closed_by=row[23],
+        camera_url=row[24],
     )
+
+
+def _marker(row: Sequence[Any]) -> Marker:
+    """A Marker from (kind, target, condition, set_by, since_ts, until_ts, set_why, set_origin)."""
+    return Marker(MuteKind(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
 class Journal:
@@ -147,8 +215,9 @@ class Journal:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
-            elif version == 1:
-                db.executescript(f"BEGIN IMMEDIATE; {_MIGRATE_1_TO_2} COMMIT;")
+            elif version in (1, 2):
+                steps = (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3)[version - 1 :]
+                db.executescript(f"BEGIN IMMEDIATE; {''.join(steps)} COMMIT;")
             elif version != SCHEMA_VERSION:
                 raise JournalError(
                     f"alarm journal {self.path} has schema version {version}; "
@@ -180,16 +249,21 @@ class Journal:
         return self._write((), [change])[1][0]
 
     def append_many(
-        self, events: Sequence[AlarmEvent], colour_changes: Sequence[ColourChange] = ()
+        self,
+        events: Sequence[AlarmEvent],
+        colour_changes: Sequence[ColourChange] = (),
+        markers: Sequence[MarkerChange] = (),
     ) -> list[int]:
-        """Journal transitions and colour changes in one transaction; returns the events' seqs.
-
-        Nothing of it is kept if any part fails.
+        """Journal transitions, colour changes and mute marker changes in one transaction;
+        returns the events' seqs. Nothing of it is kept if any part fails.
         """
-        return self._write(events, colour_changes)[0]
+        return self._write(events, colour_changes, markers)[0]
 
     def _write(
-        self, events: Sequence[AlarmEvent], colour_changes: Sequence[ColourChange]
+        self,
+        events: Sequence[AlarmEvent],
+        colour_changes: Sequence[ColourChange],
+        markers: Sequence[MarkerChange] = (),
     ) -> tuple[list[int], list[int]]:
         event_seqs: list[int] = []
         colour_seqs: list[int] = []
@@ -200,7 +274,8 @@ class Journal:
                     snap = _snapshot(e.alarm)
                     cur = db.execute(
                         f"INSERT INTO alarm_event (alarm_id, event, from_state, to_state, ts,"
-                        f" {_SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?{', ?' * _N_SNAPSHOT})",
+                        f" {_SNAPSHOT_COLS}, who, origin, why)"
+                        f" VALUES (?, ?, ?, ?, ?{', ?' * _N_SNAPSHOT}, ?, ?, ?)",
                         (
                             e.alarm.id,
                             e.event.value,
@@ -208,6 +283,9 @@ class Journal:
                             e.to_state.value,
                             e.ts,
                             *snap,
+                            e.who,
+                            e.where,
+                            e.why,
                         ),
                     )
                     seq = int(cur.lastrowid or 0)
@@ -224,12 +302,33 @@ class Journal:
                         (c.hazard_source, c.old.value, c.new.value, c.ts),
                     )
                     colour_seqs.append(int(cur.lastrowid or 0))
+                for m in markers:
+                    self._write_marker(db, m)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
         return event_seqs, colour_seqs
+
+    @staticmethod
+    def _write_marker(db: sqlite3.Connection, c: MarkerChange) -> None:
+        m = c.marker
+        setter = (m.who, m.since_ts, m.until_ts, m.why, m.where)
+        db.execute(
+            "INSERT INTO marker_event (kind, target, condition, is_on, ts, who, origin, why,"
+            " set_by, since_ts, until_ts, set_why, set_origin)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*m.key, int(c.on), c.ts, c.who, c.where, c.why, *setter),
+        )
+        if c.on:
+            db.execute(
+                "INSERT OR REPLACE INTO marker (kind, target, condition, set_by, since_ts,"
+                " until_ts, set_why, set_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*m.key, *setter),
+            )
+        else:
+            db.execute("DELETE FROM marker WHERE kind = ? AND target = ? AND condition = ?", m.key)
 
     # ------------------------------------------------------------------ reading
 
@@ -282,21 +381,52 @@ class Journal:
         """Every transition of one alarm, oldest first; empty for an unknown id."""
         with self._guard("read history") as db:
             rows = db.execute(
-                f"SELECT seq, event, from_state, to_state, ts, {_SNAPSHOT_COLS}"
+                f"SELECT seq, event, from_state, to_state, ts, who, origin, why, {_SNAPSHOT_COLS}"
                 " FROM alarm_event WHERE alarm_id = ? ORDER BY seq",
                 (alarm_id,),
             ).fetchall()
         return [
             AlarmEvent(
                 seq=int(r[0]),
-                alarm=_alarm(alarm_id, r[5:]),
+                alarm=_alarm(alarm_id, r[8:]),
                 event=Event(r[1]),
                 from_state=AlarmState(r[2]),
                 to_state=AlarmState(r[3]),
                 ts=float(r[4]),
+                who=r[5],
+                where=r[6],
+                why=r[7],
             )
             for r in rows
         ]
+
+    def unclosed_alarms(self, limit: int = 500) -> list[Alarm]:
+        """Alarms not yet closed (open or back to normal), oldest first."""
+        with self._guard("read unclosed alarms") as db:
+            rows = db.execute(
+                f"SELECT id, {_SNAPSHOT_COLS} FROM alarm WHERE closed_ts IS NULL"
+                " ORDER BY raised_ts, id LIMIT ?",
+                (max(0, limit),),
+            ).fetchall()
+        return [_alarm(r[0], r[1:]) for r in rows]
+
+    def markers(self) -> list[Marker]:
+        """The mute markers in force."""
+        with self._guard("read markers") as db:
+            rows = db.execute(
+                "SELECT kind, target, condition, set_by, since_ts, until_ts, set_why, set_origin"
+                " FROM marker ORDER BY since_ts, kind, target, condition"
+            ).fetchall()
+        return [_marker(r) for r in rows]
+
+    def marker_history(self) -> list[MarkerChange]:
+        """Every mute marker set or ended, oldest first."""
+        with self._guard("read marker history") as db:
+            rows = db.execute(
+                "SELECT kind, target, condition, set_by, since_ts, until_ts, set_why, set_origin,"
+                " is_on, ts, who, why, origin FROM marker_event ORDER BY seq"
+            ).fetchall()
+        return [MarkerChange(_marker(r[:8]), bool(r[8]), r[9], r[10], r[11], r[12]) for r in rows]
 
     def next_alarm_id(self) -> int:
         """One more than the largest alarm id ever journalled (1 for an empty journal)."""

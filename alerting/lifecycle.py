@@ -1,26 +1,31 @@
-"""The ISA-18.2 alarm lifecycle as one table: (state, event) -> state.
+"""The ISA-18.2 alarm lifecycle as one table: (state, event) -> (state, effects).
 
-`Event.UPDATE` (an active alarm reports a new value and predicted time of crossing) is not
-a state change, so it is kept beside the table: `transition` accepts it in the active
-states only and answers the same state.
+A row says where an event takes an alarm and what it changes on the record beside the
+state (`Effect`); the manager applies the effects, nothing else decides. A pair that is
+not in the table is refused (InvalidTransition; the API answers 409).
 
->>> transition(AlarmState.NORMAL, Event.ACTIVATE).value
+Latching (a gas second-level alarm by default) is a property of the alarm, not a state
+of its own: a latching alarm's clear takes the row of `LATCHING` instead, into the
+latched states, where it stays until an operator resets it.
+
+The mutes (shelved, suppressed by design, out of service) are markers beside the state
+(alerting.mute): their events are rows that keep the state, except that an alarm still
+active and acknowledged comes back unacknowledged when its shelve ends (re-announced).
+
+>>> transition(AlarmState.NORMAL, Event.ACTIVATE).to.value
 'active_unack'
+>>> transition(AlarmState.ACTIVE_ACK, Event.CLEAR, latching=True).to.value
+'latched_ack'
 >>> transition(AlarmState.NORMAL, Event.ACK)
 Traceback (most recent call last):
 ...
 alerting.lifecycle.InvalidTransition: cannot ack an alarm in state normal
->>> transition(AlarmState.ACTIVE_ACK, Event.UPDATE).value
-'active_ack'
->>> transition(AlarmState.CLEARED_UNACK, Event.UPDATE)
-Traceback (most recent call last):
-...
-alerting.lifecycle.InvalidTransition: cannot update an alarm in state cleared_unack
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 from hazardwatch.model import AlarmState, HazardWatchError
 
@@ -37,43 +42,115 @@ class InvalidTransition(AlertingError):
         self.event = event
         self.alarm_id = alarm_id
         which = "an alarm" if alarm_id is None else f"alarm {alarm_id}"
-        super().__init__(f"cannot {event.value} {which} in state {state.value}")
+        super().__init__(f"cannot {event.value.replace('_', ' ')} {which} in state {state.value}")
 
 
 class Event(StrEnum):
-    """What can happen to an alarm: the detector activates, updates or clears it, a person
-    acks it. UPDATE carries a new value and predicted time of crossing, never a new state.
-    """
+    """What can happen to an alarm: the detector activates, updates or clears it; a person
+    acks, shelves, unshelves, resets, disposes of and closes it; an engineer puts its unit
+    in maintenance (suppress) or its instrument out of service, and back."""
 
     ACTIVATE = "activate"
     CLEAR = "clear"
     ACK = "ack"
     UPDATE = "update"
+    SHELVE = "shelve"
+    UNSHELVE = "unshelve"
+    RESET = "reset"
+    SUPPRESS = "suppress"
+    UNSUPPRESS = "unsuppress"
+    OUT_OF_SERVICE = "out_of_service"
+    IN_SERVICE = "in_service"
+    DISPOSE = "dispose"
+    CLOSE = "close"
 
 
-TRANSITIONS: dict[tuple[AlarmState, Event], AlarmState] = {
-    (AlarmState.NORMAL, Event.ACTIVATE): AlarmState.ACTIVE_UNACK,
-    (AlarmState.ACTIVE_UNACK, Event.ACK): AlarmState.ACTIVE_ACK,
-    (AlarmState.ACTIVE_UNACK, Event.CLEAR): AlarmState.CLEARED_UNACK,
-    (AlarmState.ACTIVE_ACK, Event.CLEAR): AlarmState.NORMAL,
-    (AlarmState.CLEARED_UNACK, Event.ACK): AlarmState.NORMAL,
-    (AlarmState.CLEARED_UNACK, Event.ACTIVATE): AlarmState.ACTIVE_UNACK,
+class Effect(StrEnum):
+    """What a transition changes on the alarm record besides its state."""
+
+    RAISE = "raise"  # takes the value and predicted crossing; no longer cleared
+    TAKE_VALUE = "take_value"  # takes the value and predicted crossing
+    CLEAR = "clear"  # stamps the clear time; no predicted crossing any more
+    ACK = "ack"  # stamps who acknowledged, when, with what comment
+    UNACK = "unack"  # forgets the acknowledgement: the operator must acknowledge again
+    DISPOSE = "dispose"  # records the disposal (cause, action taken, who, when)
+    CLOSE = "close"  # stamps who closed it and when
+
+
+class Row(NamedTuple):
+    """One row of the table: the state after the event and its effects."""
+
+    to: AlarmState
+    effects: tuple[Effect, ...] = ()
+
+
+N, AU, AA, CU, LU, LA = (
+    AlarmState.NORMAL,
+    AlarmState.ACTIVE_UNACK,
+    AlarmState.ACTIVE_ACK,
+    AlarmState.CLEARED_UNACK,
+    AlarmState.LATCHED_UNACK,
+    AlarmState.LATCHED_ACK,
+)
+
+# Not back to NORMAL: counts for the risk colour, can be shelved, suppressed and so on.
+OPEN_STATES: frozenset[AlarmState] = frozenset({AU, AA, CU, LU, LA})
+# The condition is still present in these states.
+ACTIVE_STATES: frozenset[AlarmState] = frozenset({AU, AA})
+# Held after the condition returned, until an operator resets it.
+LATCHED_STATES: frozenset[AlarmState] = frozenset({LU, LA})
+
+_MARKER_EVENTS = (
+    Event.SHELVE,
+    Event.SUPPRESS,
+    Event.UNSUPPRESS,
+    Event.OUT_OF_SERVICE,
+    Event.IN_SERVICE,
+)
+
+TRANSITIONS: dict[tuple[AlarmState, Event], Row] = {
+    # the condition (detector)
+    (N, Event.ACTIVATE): Row(AU, (Effect.RAISE,)),
+    (CU, Event.ACTIVATE): Row(AU, (Effect.RAISE,)),
+    (LU, Event.ACTIVATE): Row(AU, (Effect.RAISE,)),
+    (LA, Event.ACTIVATE): Row(AU, (Effect.RAISE, Effect.UNACK)),
+    (AU, Event.UPDATE): Row(AU, (Effect.TAKE_VALUE,)),
+    (AA, Event.UPDATE): Row(AA, (Effect.TAKE_VALUE,)),
+    (AU, Event.CLEAR): Row(CU, (Effect.CLEAR,)),
+    (AA, Event.CLEAR): Row(N, (Effect.CLEAR,)),
+    # the operator: acknowledging silences, it never resets a latch
+    (AU, Event.ACK): Row(AA, (Effect.ACK,)),
+    (CU, Event.ACK): Row(N, (Effect.ACK,)),
+    (LU, Event.ACK): Row(LA, (Effect.ACK,)),
+    (LU, Event.RESET): Row(CU),
+    (LA, Event.RESET): Row(N),
+    # markers beside the state; a shelve that ends on an alarm still active re-announces it
+    **{(s, e): Row(s) for s in sorted(OPEN_STATES) for e in _MARKER_EVENTS},
+    (AU, Event.UNSHELVE): Row(AU),
+    (AA, Event.UNSHELVE): Row(AU, (Effect.UNACK,)),
+    (CU, Event.UNSHELVE): Row(CU),
+    (LU, Event.UNSHELVE): Row(LU),
+    (LA, Event.UNSHELVE): Row(LA),
+    # the closed loop: a disposal at any time, closing once back to normal
+    **{(s, Event.DISPOSE): Row(s, (Effect.DISPOSE,)) for s in sorted(OPEN_STATES | {N})},
+    (N, Event.CLOSE): Row(N, (Effect.CLOSE,)),
 }
 
-# The condition is still present in these states.
-ACTIVE_STATES: frozenset[AlarmState] = frozenset({AlarmState.ACTIVE_UNACK, AlarmState.ACTIVE_ACK})
+# Where a latching alarm's rows differ: its condition returns into a latched state.
+LATCHING: dict[tuple[AlarmState, Event], Row] = {
+    (AU, Event.CLEAR): Row(LU, (Effect.CLEAR,)),
+    (AA, Event.CLEAR): Row(LA, (Effect.CLEAR,)),
+}
 
 
-def transition(state: AlarmState, event: Event) -> AlarmState:
-    """The state after `event`; raises InvalidTransition for a pair not in the table.
-
-    UPDATE is legal only while the condition is present (ACTIVE_STATES) and keeps the state.
-    """
-    if event is Event.UPDATE:
-        if state in ACTIVE_STATES:
-            return state
-        raise InvalidTransition(state, event)
+def transition(
+    state: AlarmState, event: Event, *, latching: bool = False, alarm_id: int | None = None
+) -> Row:
+    """The row for `event` in `state` (LATCHING's first for a latching alarm); raises
+    InvalidTransition, naming `alarm_id` if given, for a pair not in the table."""
+    if latching and (state, event) in LATCHING:
+        return LATCHING[(state, event)]
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise InvalidTransition(state, event) from None
+        raise InvalidTransition(state, event, alarm_id) from None

@@ -4,7 +4,7 @@ Modelled on Alertmanager's notification pipeline: a short sequence of stages, ea
 class with one method, `run(ctx, items) -> items`, and the order written once, in
 `build_pipeline`:
 
-    actions --lifecycle--> transitions --journal--> journalled events --notify--> out
+    actions --lifecycle--> transitions --mute--> marked --journal--> journalled --notify--> out
 
 Detector condition changes, operator actions (alerting.action) and the tick's timer
 expiries (alerting.tick) all go through `Pipeline.run`, so an acknowledgement reaches the
@@ -12,8 +12,9 @@ same listeners as an alarm, and risk colour changes leave beside the events that
 them. Journal, then notify: what was announced is always in the journal, and a restart
 rebuilds from the journal, so it announces nothing twice.
 
-The mutes of ISA-18.2 (shelved, suppressed by design, out of service) will be one more
-stage between the lifecycle and the journal, each answering `mutes(alarm, now)`.
+The mutes of ISA-18.2 (shelved, suppressed by design, out of service) are the stage
+between the lifecycle and the journal: a muted transition is journalled like any other,
+its alarm marked (`Alarm.muted`), so notifiers that page people can hold it back.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any, Protocol
 
 from alerting.action import Action
 from alerting.alarm import AlarmEvent
-from alerting.manager import AlarmManager
+from alerting.manager import AlarmManager, Planned
+from alerting.mute import MarkerChange
 from alerting.priority import ColourChange
 from hazardwatch.clock import Clock
 
@@ -33,10 +35,12 @@ from hazardwatch.clock import Clock
 @dataclass
 class Context:
     """One pass through the pipeline: its time, and what a stage leaves for later stages
-    beside the items (the journal stage: the risk colour changes it committed)."""
+    beside the items (the lifecycle: the mute marker changes to journal; the journal: the
+    risk colour changes it committed)."""
 
     now: float
     colours: list[ColourChange] = field(default_factory=list)
+    markers: list[MarkerChange] = field(default_factory=list)
 
 
 class Stage(Protocol):
@@ -61,18 +65,32 @@ class LifecycleStage:
         self._manager = manager
 
     def run(self, ctx: Context, items: list[Any]) -> list[Any]:
-        return self._manager.transitions(items, ctx.now)
+        planned = self._manager.plan(items, ctx.now)
+        ctx.markers.extend(planned.markers)
+        return planned.events
 
 
-class JournalStage:
-    """Transitions -> journalled events: one transaction with the colour changes they
-    cause (left in `ctx.colours`); only then does the manager's state follow."""
+class MuteStage:
+    """Transitions -> the same, each alarm marked with what mutes it (shelved, suppressed,
+    out of service: alerting.mute), counting the marker changes of this pass."""
 
     def __init__(self, manager: AlarmManager) -> None:
         self._manager = manager
 
     def run(self, ctx: Context, items: list[Any]) -> list[Any]:
-        committed = self._manager.commit(items)
+        return self._manager.muted(Planned(items, ctx.markers), ctx.now)
+
+
+class JournalStage:
+    """Transitions -> journalled events: one transaction with the colour changes they
+    cause (left in `ctx.colours`) and the pass's mute marker changes; only then does the
+    manager's state follow."""
+
+    def __init__(self, manager: AlarmManager) -> None:
+        self._manager = manager
+
+    def run(self, ctx: Context, items: list[Any]) -> list[Any]:
+        committed = self._manager.commit(items, ctx.markers)
         ctx.colours.extend(committed.colours)
         return committed.events
 
@@ -125,5 +143,11 @@ class Pipeline:
 
 
 def build_pipeline(manager: AlarmManager, notifiers: Sequence[Notifier], clock: Clock) -> Pipeline:
-    """The one place the stage order is written: lifecycle, journal, notify."""
-    return Pipeline([LifecycleStage(manager), JournalStage(manager), NotifyStage(notifiers)], clock)
+    """The one place the stage order is written: lifecycle, mute, journal, notify."""
+    stages = [
+        LifecycleStage(manager),
+        MuteStage(manager),
+        JournalStage(manager),
+        NotifyStage(notifiers),
+    ]
+    return Pipeline(stages, clock)

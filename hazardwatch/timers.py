@@ -1,4 +1,5 @@
-"""The service's timers for the tick (alerting.tick): silence and transfer plan expiry.
+"""The service's timers for the tick (alerting.tick): silence, transfer plan expiry and the
+end of mutes (a shelve's expiry, an out-of-service's end).
 
 Each says what is due at a time and when it is next due; the tick sends what is due
 through the alarm pipeline. Live and replay build the same ones (hazardwatch.service).
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from alerting import MuteBook, MuteExpired
 from detectors import Detector
 from hazardwatch.model import Condition, ConditionChange
 from hazardwatch.transfers import TransferDesk
@@ -51,3 +53,17 @@ class PlanExpiry:
 
     def next_due(self) -> float | None:
         return self._desk.book.next_expiry()
+
+
+class MuteExpiry:
+    """Ends the mute markers whose time is up (alerting.mute): a shelve expires and its
+    alarm, if still active, is announced again; an instrument's out-of-service ends."""
+
+    def __init__(self, mutes: MuteBook) -> None:
+        self._mutes = mutes
+
+    def due(self, now: float) -> list[MuteExpired]:
+        return self._mutes.due(now)
+
+    def next_due(self) -> float | None:
+        return self._mutes.next_due()

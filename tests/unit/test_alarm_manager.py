@@ -20,6 +20,8 @@ from alerting import (
     Journal,
     JournalError,
     Priority,
+    Reset,
+    Shelve,
 )
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import (
@@ -356,7 +358,7 @@ def test_a_failed_journal_write_leaves_memory_unchanged(
 # ------------------------------------------------------------------ queries
 
 
-def test_alarms_filter_and_sort_by_priority_then_newest(
+def test_alarms_filter_and_sort_by_priority_then_gas_rule_then_newest(
     mgr: AlarmManager, clock: FakeClock
 ) -> None:
     evs = mgr.apply(
@@ -376,18 +378,19 @@ def test_alarms_filter_and_sort_by_priority_then_newest(
     def ids(**kw: object) -> list[int]:
         return [a.id for a in mgr.alarms(**kw)]  # type: ignore[arg-type]
 
-    assert ids() == [hh, gas2, h, oor]
-    assert ids(include_closed=True) == [hh, gas2, low, h, oor]
+    # gas second level before a newer HH of the same priority (alerting.precedence)
+    assert ids() == [gas2, hh, h, oor]
+    assert ids(include_closed=True) == [gas2, hh, low, h, oor]
     assert ids(state=AU) == [hh, h, oor]
     assert ids(state=AA) == [gas2]
     assert ids(state=N) == [low]
     assert ids(enterprise="ent-a") == [gas2, h, oor]
     assert ids(enterprise="ent-b", include_closed=True) == [hh, low]
     assert ids(hazard_source="hs-a1") == [gas2, h]
-    assert ids(priority=Priority.HIGH) == [hh, gas2]
+    assert ids(priority=Priority.HIGH) == [gas2, hh]
     assert ids(priority=Priority.MEDIUM, include_closed=True) == [low, h]
-    assert ids(limit=2) == [hh, gas2]
-    assert ids(limit=2, include_closed=True) == [hh, gas2]
+    assert ids(limit=2) == [gas2, hh]
+    assert ids(limit=2, include_closed=True) == [gas2, hh]
     assert ids(enterprise="nowhere", include_closed=True) == []
 
 
@@ -416,7 +419,9 @@ def test_risk_colour_follows_the_worst_open_alarm_and_is_journalled(
     assert mgr.risk_colours()["hs-a1"] is RiskColour.RED
     mgr.apply([on(1, Condition.GAS2, 56, T0 + 2)])  # ignored: no colour change either
     mgr.acknowledge(gas2.alarm.id, "li")  # still open: still red
-    mgr.apply([off(1, Condition.GAS2, 10, T0 + 3)])  # acked + cleared: closed
+    mgr.apply([off(1, Condition.GAS2, 10, T0 + 3)])  # gas second level: latched, still red
+    assert mgr.risk_colours()["hs-a1"] is RiskColour.RED
+    mgr.perform([Reset(gas2.alarm.id, "li")], T0 + 3)  # acked + reset: closed
     assert mgr.risk_colours()["hs-a1"] is RiskColour.ORANGE
     mgr.apply([off(0, Condition.H, 15, T0 + 4)])  # cleared unacked: still open, still orange
     assert mgr.risk_colours()["hs-a1"] is RiskColour.ORANGE
@@ -498,8 +503,8 @@ def test_journal_of_schema_1_is_migrated_with_no_eta(
         [raised] = AlarmManager(table, j, clock).apply([on(0, Condition.HH, 18.4, T0)])
     db = sqlite3.connect(path)  # what a first-wave service left behind
     db.executescript(
-        "ALTER TABLE alarm_event DROP COLUMN eta_ts; ALTER TABLE alarm DROP COLUMN eta_ts;"
-        " PRAGMA user_version = 1;"
+        _DOWN_TO_2 + "ALTER TABLE alarm_event DROP COLUMN eta_ts;"
+        " ALTER TABLE alarm DROP COLUMN eta_ts; PRAGMA user_version = 1;"
     )
     db.close()
     with Journal(path) as j:
@@ -509,8 +514,40 @@ def test_journal_of_schema_1_is_migrated_with_no_eta(
     with Journal(path) as j:
         assert j.alarm(p.alarm.id) == p.alarm and j.alarm(p.alarm.id).eta_ts == T0 + 900
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     db.close()
+
+
+# What version 3 added (mutes, disposal, closing, camera; who/where/why; markers), undone.
+_DOWN_TO_2 = (
+    "DROP INDEX alarm_unclosed; DROP TABLE marker; DROP TABLE marker_event;"
+    + "".join(
+        f"ALTER TABLE {t} DROP COLUMN {c};"
+        for t in ("alarm_event", "alarm")
+        for c in (
+            "muted disposal_cause disposal_action disposed_by disposed_ts disposal_url"
+            " closed_ts closed_by camera_url"
+        ).split()
+    )
+    + "".join(f"ALTER TABLE alarm_event DROP COLUMN {c};" for c in ("who", "origin", "why"))
+)
+
+
+def test_journal_of_schema_2_is_migrated_unmuted_undisposed_unclosed(
+    table: SensorTable, tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "alarms.db"
+    with Journal(path) as j:
+        [raised] = AlarmManager(table, j, clock).apply([on(0, Condition.HH, 18.4, T0)])
+    db = sqlite3.connect(path)  # what a second-wave service left behind
+    db.executescript(_DOWN_TO_2 + "PRAGMA user_version = 2;")
+    db.close()
+    with Journal(path) as j:
+        mgr = AlarmManager(table, j, clock)
+        assert mgr.alarms() == [raised.alarm] and raised.alarm.muted is None
+        assert [a.id for a in mgr.unclosed()] == [raised.alarm.id]
+        [shelved] = mgr.perform([Shelve(raised.alarm.id, "li", 60.0, "test")])
+        assert j.history(raised.alarm.id)[-1] == shelved and shelved.alarm.muted == "shelved"
 
 
 def test_restore_follows_a_changed_site_config(tmp_path: Path, clock: FakeClock) -> None:

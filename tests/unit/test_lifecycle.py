@@ -1,26 +1,20 @@
-"""The ISA-18.2 transition table, priorities, risk colours and the alarm record's JSON form."""
+"""Priorities, risk colours and the alarm record's JSON form."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 
-import pytest
-
 from alerting import (
     DEFAULT_PRIORITY,
-    TRANSITIONS,
     Alarm,
     AlarmEvent,
     ColourChange,
     Event,
-    InvalidTransition,
     Priority,
     risk_colour,
-    transition,
 )
-from hazardwatch.model import AlarmState, Condition, HazardWatchError, RiskColour
+from hazardwatch.model import AlarmState, Condition, RiskColour
 
 N, AU, AA, CU = (
     AlarmState.NORMAL,
@@ -29,56 +23,7 @@ N, AU, AA, CU = (
     AlarmState.CLEARED_UNACK,
 )
 
-LEGAL = {
-    (N, Event.ACTIVATE): AU,
-    (AU, Event.ACK): AA,
-    (AU, Event.CLEAR): CU,
-    (AA, Event.CLEAR): N,
-    (CU, Event.ACK): N,
-    (CU, Event.ACTIVATE): AU,
-}
-
-
-def test_table_is_exactly_the_isa_18_2_core_states() -> None:
-    assert TRANSITIONS == LEGAL
-
-
-@pytest.mark.parametrize(("pair", "after"), LEGAL.items(), ids=lambda x: str(x))
-def test_every_legal_pair_moves_to_its_state(
-    pair: tuple[AlarmState, Event], after: AlarmState
-) -> None:
-    assert transition(*pair) is after
-
-
-# An update changes what an active alarm shows, never its state: beside the table.
-UPDATES = {(AU, Event.UPDATE): AU, (AA, Event.UPDATE): AA}
-
-ILLEGAL = [p for p in itertools.product(AlarmState, Event) if p not in LEGAL | UPDATES]
-
-
-def test_illegal_pairs_are_the_other_eight() -> None:
-    assert len(ILLEGAL) == len(AlarmState) * len(Event) - 6 - 2 == 8
-    assert {(s, e) for s, e in ILLEGAL if e is Event.UPDATE} == {
-        (N, Event.UPDATE),
-        (CU, Event.UPDATE),
-    }
-
-
-@pytest.mark.parametrize(("pair", "after"), UPDATES.items(), ids=lambda x: str(x))
-def test_update_is_legal_while_active_and_keeps_the_state(
-    pair: tuple[AlarmState, Event], after: AlarmState
-) -> None:
-    assert transition(*pair) is after
-    assert pair not in TRANSITIONS  # the table lists state changes only
-
-
-@pytest.mark.parametrize(("state", "event"), ILLEGAL)
-def test_every_illegal_pair_raises_invalid_transition(state: AlarmState, event: Event) -> None:
-    with pytest.raises(InvalidTransition) as caught:
-        transition(state, event)
-    assert isinstance(caught.value, HazardWatchError)
-    assert (caught.value.state, caught.value.event) == (state, event)
-    assert f"cannot {event.value}" in str(caught.value) and state.value in str(caught.value)
+# The transition table itself is tested row by row in test_lifecycle_table.py.
 
 
 def test_every_condition_has_a_default_priority() -> None:

@@ -21,6 +21,7 @@ from alerting import (
     Journal,
     JournalStage,
     LifecycleStage,
+    MuteStage,
     NotifyStage,
     Pipeline,
     build_pipeline,
@@ -105,10 +106,11 @@ def test_the_pipeline_runs_its_stages_in_order_each_on_the_items_of_the_one_befo
     assert p.run([]) == [] and log == ["a", "b", "c"]  # nothing to do: no stage runs
 
 
-def test_the_builder_writes_the_order_once_lifecycle_journal_notify(
+def test_the_builder_writes_the_order_once_lifecycle_mute_journal_notify(
     pipeline: Pipeline,
 ) -> None:
-    assert [type(s) for s in pipeline.stages] == [LifecycleStage, JournalStage, NotifyStage]
+    stages = [type(s) for s in pipeline.stages]
+    assert stages == [LifecycleStage, MuteStage, JournalStage, NotifyStage]
 
 
 def test_events_are_journalled_before_anyone_is_told(pipeline: Pipeline, heard: Heard) -> None:
