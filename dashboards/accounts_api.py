@@ -76,7 +76,8 @@ class ActionLog(Protocol):
     """Where the alarm journal's operator actions come from (the view, when it has them)."""
 
     def operator_actions(self, limit: int, before_ts: float | None) -> list[dict[str, Any]]:
-        """Operator actions (ack, shelve, ...) as dicts with `ts`, newest first."""
+        """Operator actions (ack, shelve, ...), newest first, at most `limit`, those at or
+        before `before_ts` when given: dicts with `ts`, `seq`, `action`, `who`, `where`..."""
         ...
 
 
@@ -250,16 +251,26 @@ def accounts_router(view: object) -> APIRouter:
         request: Request,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         before_ts: Annotated[
-            float | None, Query(allow_inf_nan=False, description="Page on: rows before this ts")
+            float | None,
+            Query(allow_inf_nan=False, description="Page on: the `next` of the page before"),
         ] = None,
+        skip: Annotated[int, Query(ge=0, le=100_000, description="With before_ts")] = 0,
     ) -> dict[str, Any]:
-        rows = [r.to_dict() for r in accounts_of(request).audit(limit=limit, before_ts=before_ts)]
+        """Rows at or before `before_ts`, leaving out the first `skip` of those at exactly
+        `before_ts` (already on earlier pages): rows of the same time are never lost."""
+        want = limit + skip + 1  # one more than the page: is there a next one?
+        rows = [r.to_dict() for r in accounts_of(request).audit(limit=want, before_ts=before_ts)]
         actions = getattr(view, "operator_actions", None)
         if actions is not None:
-            rows += [{"source": "journal", **a} for a in actions(limit, before_ts)]
-        rows.sort(key=lambda r: r["ts"], reverse=True)
-        page = rows[:limit]
-        more = len(rows) > limit
-        return {"audit": page, "next_before_ts": page[-1]["ts"] if more and page else None}
+            rows += [{"source": "journal", **a} for a in actions(want, before_ts)]
+        rows.sort(key=lambda r: (-r["ts"], r["source"], -r["seq"]))
+        page = rows[skip if before_ts is not None else 0 :][:limit]
+        if len(rows) < want or not page:
+            return {"audit": page, "next": None}
+        last = page[-1]["ts"]
+        same = sum(r["ts"] == last for r in page)
+        if before_ts is not None and last == before_ts:
+            same += skip
+        return {"audit": page, "next": {"before_ts": last, "skip": same}}
 
     return router

@@ -389,11 +389,11 @@ class Accounts:
             self._audit(db, action, who, where, subject, detail)
 
     def audit(self, *, limit: int = 100, before_ts: float | None = None) -> list[AuditRow]:
-        """Audit rows, newest first; `before_ts` pages on."""
+        """Audit rows, newest first; with `before_ts`, those at or before it."""
         sql = "SELECT seq, ts, action, who, where_, subject, detail FROM audit"
         args: list[object] = []
         if before_ts is not None:
-            sql += " WHERE ts < ?"
+            sql += " WHERE ts <= ?"
             args.append(before_ts)
         args.append(max(0, limit))
         with self._lock:
