@@ -1,4 +1,4 @@
-"""The `hazardwatch` command: run, demo, check-config, simulate, broker, replay."""
+"""The `hazardwatch` command: run, demo, check-config, simulate, broker, replay, user."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hazardwatch.config import ConfigError, load_site
 from hazardwatch.model import HazardWatchError, Site
+
+if TYPE_CHECKING:
+    from hazardwatch.storage.accounts import Accounts
 
 app = typer.Typer(
     add_completion=False,
@@ -217,6 +220,7 @@ def demo(
                 allowed_hosts=hosts,
             )
             service = Service(site, settings)
+            password = _demo_operator(service.accounts)
             publisher = FleetPublisher(
                 site,
                 mqtt.url,
@@ -231,6 +235,7 @@ def demo(
                 typer.echo(
                     f"HazardWatch demo: {service.table.n} sensors via {mqtt.kind} at {mqtt.url}\n"
                     f"  control room: http://{host}:{port}/   API: http://{host}:{port}/docs\n"
+                    f"  log in as {DEMO_OPERATOR!r} with password {password!r}\n"
                     f"  tank {tank} overfills in {overfill_at:.0f} s. Ctrl-C stops."
                 )
                 if duration is not None:
@@ -242,6 +247,21 @@ def demo(
 
             _run_until_signal(main)
     typer.echo("HazardWatch demo stopped.")
+
+
+DEMO_OPERATOR = "operator"
+
+
+def _demo_operator(accounts: Accounts) -> str:
+    """The demo's operator with a fresh password (a reused --data-dir keeps the user)."""
+    from hazardwatch.storage.accounts import Role, new_password
+
+    password = new_password()
+    if accounts.user(DEMO_OPERATOR) is None:
+        accounts.add_user(DEMO_OPERATOR, Role.OPERATOR, password, by="demo")
+    else:
+        accounts.set_password(DEMO_OPERATOR, password, by="demo")
+    return password
 
 
 def _first_tank_with_level(site: Site) -> str:
@@ -498,6 +518,179 @@ def replay(
         raise _fail(f"replay: {exc}") from None
     for line in summary.lines():
         typer.echo(line)
+
+
+user_app = typer.Typer(
+    no_args_is_help=True,
+    help="Accounts of the API and the page: users, roles, bearer tokens. Create the first "
+    "admin with `hazardwatch user add NAME --role admin`.",
+)
+app.add_typer(user_app, name="user")
+
+_DATA_DIR = typer.Option(help="The service's --data-dir (its accounts.db)")
+_PASSWORD_STDIN = typer.Option(
+    "--password-stdin", help="Read the password from the first line of stdin"
+)
+
+
+def _accounts(data_dir: Path) -> Accounts:
+    from hazardwatch.storage.accounts import Accounts
+
+    return Accounts(data_dir / "accounts.db")
+
+
+def _by() -> str:
+    """Who made a change on the command line, for the audit."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "cli"
+
+
+def _password(from_stdin: bool) -> tuple[str, bool]:
+    """(password, generated): from stdin, asked at a terminal, else generated."""
+    from hazardwatch.storage.accounts import new_password
+
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise _fail("--password-stdin: the first line of stdin is empty")
+        return line, False
+    if sys.stdin.isatty():
+        typed = typer.prompt(
+            "Password (empty: generate one)",
+            default="",
+            hide_input=True,
+            confirmation_prompt=True,
+            show_default=False,
+        )
+        if typed:
+            return typed, False
+    return new_password(), True
+
+
+def _account_call(fn: Callable[[], object]) -> None:
+    from hazardwatch.storage.accounts import AccountError
+
+    try:
+        fn()
+    except AccountError as exc:
+        raise _fail(f"user: {exc}") from None
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (1-64 characters)")],
+    role: Annotated[str, typer.Option(help="viewer | operator | engineer | admin")] = "viewer",
+    data_dir: Annotated[Path, _DATA_DIR] = Path("data"),
+    password_stdin: Annotated[bool, _PASSWORD_STDIN] = False,
+) -> None:
+    """Add a user; prints the password when it generated one."""
+    from hazardwatch.storage.accounts import AccountError, Role
+
+    try:
+        parsed = Role.parse(role)
+    except AccountError as exc:
+        raise _fail(f"--role: {exc}") from None
+    password, generated = _password(password_stdin)
+    accounts = _accounts(data_dir)
+    try:
+        _account_call(lambda: accounts.add_user(name, parsed, password, by=_by(), where="cli"))
+    finally:
+        accounts.close()
+    typer.echo(f"user {name!r} added as {parsed.label}")
+    if generated:
+        typer.echo(f"password: {password}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str,
+    data_dir: Annotated[Path, _DATA_DIR] = Path("data"),
+    password_stdin: Annotated[bool, _PASSWORD_STDIN] = False,
+) -> None:
+    """Set a user's password (their open sessions end); prints it when generated."""
+    password, generated = _password(password_stdin)
+    accounts = _accounts(data_dir)
+    try:
+        _account_call(lambda: accounts.set_password(name, password, by=_by(), where="cli"))
+    finally:
+        accounts.close()
+    typer.echo(f"password of {name!r} changed")
+    if generated:
+        typer.echo(f"password: {password}")
+
+
+@user_app.command("role")
+def user_role(
+    name: str,
+    role: Annotated[str, typer.Argument(help="viewer | operator | engineer | admin")],
+    data_dir: Annotated[Path, _DATA_DIR] = Path("data"),
+) -> None:
+    """Change a user's role."""
+    from hazardwatch.storage.accounts import Role
+
+    accounts = _accounts(data_dir)
+    try:
+        _account_call(lambda: accounts.set_role(name, Role.parse(role), by=_by(), where="cli"))
+    finally:
+        accounts.close()
+    typer.echo(f"{name!r} is now {role}")
+
+
+@user_app.command("disable")
+def user_disable(name: str, data_dir: Annotated[Path, _DATA_DIR] = Path("data")) -> None:
+    """Disable a user: no login, their sessions and tokens end."""
+    accounts = _accounts(data_dir)
+    try:
+        _account_call(lambda: accounts.disable(name, by=_by(), where="cli"))
+    finally:
+        accounts.close()
+    typer.echo(f"user {name!r} disabled")
+
+
+@user_app.command("token")
+def user_token(name: str, data_dir: Annotated[Path, _DATA_DIR] = Path("data")) -> None:
+    """Issue a bearer token for NAME and print it (only now: just its hash is kept)."""
+    accounts = _accounts(data_dir)
+    issued: list[tuple[int, str]] = []
+    try:
+        _account_call(lambda: issued.append(accounts.issue_token(name, by=_by(), where="cli")))
+    finally:
+        accounts.close()
+    ((token_id, token),) = issued
+    typer.echo(f"token {token_id} for {name!r} (send as Authorization: Bearer ...):", err=True)
+    typer.echo(token)
+
+
+@user_app.command("revoke")
+def user_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (`hazardwatch user list`)")],
+    data_dir: Annotated[Path, _DATA_DIR] = Path("data"),
+) -> None:
+    """Revoke a bearer token."""
+    accounts = _accounts(data_dir)
+    try:
+        _account_call(lambda: accounts.revoke_token(token_id, by=_by(), where="cli"))
+    finally:
+        accounts.close()
+    typer.echo(f"token {token_id} revoked")
+
+
+@user_app.command("list")
+def user_list(data_dir: Annotated[Path, _DATA_DIR] = Path("data")) -> None:
+    """Users with their roles and tokens."""
+    accounts = _accounts(data_dir)
+    try:
+        users, tokens = accounts.users(), accounts.tokens()
+    finally:
+        accounts.close()
+    for u in users:
+        live = [str(t["id"]) for t in tokens if t["user"] == u["name"] and not t["revoked_ts"]]
+        state = " (disabled)" if u["disabled"] else ""
+        typer.echo(f"{u['name']}\t{u['role']}{state}\ttokens: {', '.join(live) or '-'}")
 
 
 def _setup_process() -> None:
