@@ -53,7 +53,8 @@ _SIGNED32 = frozenset({1, 2, 3})  # Int8, Int16, Int32: two's complement in int_
 _UNSIGNED32 = frozenset({5, 6, 7})  # UInt8, UInt16, UInt32
 _INT64, _UINT64, _FLOAT, _DOUBLE, _BOOLEAN, _DATETIME = 4, 8, 9, 10, 11, 13
 _NUMERIC = _SIGNED32 | _UNSIGNED32 | {_INT64, _UINT64, _FLOAT, _DOUBLE, _BOOLEAN}
-# Metrics every node declares in its birth that are no readings: not dead-lettered.
+# Metrics every node declares in its birth that are no readings (under a prefix of its own
+# in some libraries: "CMD/Node Control/Rebirth"): not dead-lettered.
 _HOUSEKEEPING = ("bdSeq", "Node Control/", "Device Control/", "Properties/", "Node Info/")
 
 
@@ -283,11 +284,14 @@ class SparkplugDecoder:
         names, aliases, types = entity.names, entity.aliases, entity.types
         unknown_alias = False
         for metric in message.metrics:
-            if metric.HasField("name"):
+            # the alias first: it is what the birth bound (mqtt-spb-wrapper's data names its
+            # metrics without the DATA/ its birth gave them)
+            if metric.HasField("alias") and metric.alias in aliases:
+                name, datatype = aliases[metric.alias]
+                datatype = metric.datatype or datatype
+            elif metric.HasField("name"):
                 name = metric.name
                 datatype = metric.datatype or types.get(name, 0)
-            elif metric.HasField("alias") and metric.alias in aliases:
-                name, datatype = aliases[metric.alias]
             else:
                 unknown_alias = True
                 detail = f"{entity.where}: alias {metric.alias} was not declared in its birth"
@@ -295,7 +299,7 @@ class SparkplugDecoder:
                 continue
             idx = names.get(name)
             if idx is None:
-                if not name.startswith(_HOUSEKEEPING):
+                if not any(word in name for word in _HOUSEKEEPING):
                     detail = f"{entity.where} has no metric {short(name)} in the site config"
                     rows.reject(Reason.UNKNOWN_METRIC, detail, metric.SerializeToString())
                 continue

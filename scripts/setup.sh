@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything HazardWatch needs on a fresh Debian machine, idempotently.
 #   scripts/setup.sh          the virtual environment (enough for the demo)
-#   scripts/setup.sh test     plus mosquitto, chromium and victoria-metrics from Debian's packages
+#   scripts/setup.sh test     plus mosquitto, chromium and victoria-metrics from Debian's packages,
+#                             and the venvs of the third-party programs the input tests run
+#                             (.venv-gateways: ThingsBoard IoT Gateway; .venv-sparkplug: an edge node)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,4 +37,23 @@ if [ ! -f "$stamp" ]; then
     "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
     rm -f "$venv"/.hazardwatch-*
     touch "$stamp"
+fi
+
+# The third-party programs of the input tests pin what HazardWatch's venv cannot take (paho-mqtt
+# 1.6, a forked paho, protobuf 3.20): each gets a venv of its own, from its own lock.
+other_venv() {
+    local dir="$1" lock="$2"
+    local mark="$dir/.lock-$(sha256sum "$lock" | cut -c1-16)"
+    [ -f "$mark" ] && return 0
+    echo "setup: creating $dir from $lock"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip
+    "$dir/bin/python" -m pip install -q -r "$lock"
+    rm -f "$dir"/.lock-*
+    touch "$mark"
+}
+
+if [ "$want" = "test" ]; then
+    other_venv .venv-gateways requirements-gateways.lock
+    other_venv .venv-sparkplug requirements-sparkplug.lock
 fi

@@ -264,3 +264,17 @@ def test_fuzz_random_bytes_never_raise(table, body, kind) -> None:
     d = decoder.decode(f"spBv1.0/Plant1/{kind.split('/')[0]}/{suffix}", body, NOW)
     assert all(r.reason is not Reason.INTERNAL_ERROR for r in d.rejections)
     assert all(v == v for v in d.batch.value.tolist())
+
+
+def test_an_alias_resolves_to_its_births_name_whatever_the_data_calls_it(table) -> None:
+    node = SparkplugNode("Plant1", "Edge1", metrics={"DATA/Tank1/Level": "T1-LT"})
+    decoder = SparkplugDecoder(table, SparkplugInput((node,)))
+    birth = payload(
+        {"name": "DATA/Tank1/Level", "alias": 1, "datatype": DOUBLE, "double_value": 2.0},
+        {"name": "CMD/Node Control/Rebirth", "datatype": BOOLEAN, "boolean_value": False},
+        seq=0,
+    )
+    assert decoder.decode("spBv1.0/Plant1/NBIRTH/Edge1", birth, NOW).rejections == []
+    data = payload({"name": "Tank1/Level", "alias": 1, "double_value": 3.0}, seq=1)
+    d = decoder.decode("spBv1.0/Plant1/NDATA/Edge1", data, NOW)
+    assert readings(table, d) == [("T1-LT", NOW, 3.0)] and d.rejections == []
