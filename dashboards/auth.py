@@ -51,6 +51,9 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("POST", "/api/alarms/{alarm_id}/reset"): OPERATOR,
     ("POST", "/api/alarms/{alarm_id}/dispose"): OPERATOR,
     ("POST", "/api/alarms/{alarm_id}/close"): OPERATOR,
+    # mutes (engineer)
+    ("POST", "/api/units/{unit}/maintenance"): ENGINEER,
+    ("POST", "/api/sensors/{tag}/out-of-service"): ENGINEER,
     # transfer plans
     ("POST", "/api/transfers"): OPERATOR,
     ("POST", "/api/transfers/{transfer_id}/close"): OPERATOR,
