@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboards.accounts_api import accounts_router
 from dashboards.api import api_router
 from dashboards.auth import LoginLimiter, authorize
+from dashboards.history_api import history_router
 from dashboards.transfers_api import transfers_router
 from dashboards.view import ServiceView
 from hazardwatch.storage.accounts import Accounts
@@ -175,6 +176,7 @@ def create_app(
         )
     app.include_router(api_router(view, version=app_version, heartbeat_s=heartbeat_s))
     app.include_router(transfers_router(view))
+    app.include_router(history_router(view))
     app.include_router(accounts_router(view))
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -16,6 +16,7 @@ import numpy as np
 from alerting import Acknowledge, AlarmEvent, AlarmManager, Pipeline, build_pipeline
 from dashboards.live import Hub, HubNotifier
 from hazardwatch.model import SensorTable, Site
+from hazardwatch.storage import Buckets, History
 from hazardwatch.transfers import TransferDesk
 
 Latest = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -45,6 +46,11 @@ class ServiceView(Protocol):
         """Stored readings of one sensor in [since, until], ascending, at most `limit`."""
         ...
 
+    def history(self, sensor: int, since: float, until: float, points: int) -> History:
+        """At most `points` buckets of one sensor over [since, until] (the store's
+        `history`); called off the event loop."""
+        ...
+
     def health(self) -> dict[str, Any]:
         """Ingest counters and the like, JSON-ready, with "status" ("ok", or "degraded"
         with "reasons"): the HTTP status follows it (200 or 503)."""
@@ -62,13 +68,19 @@ def _no_readings(
     return []
 
 
+def _no_history(sensor: int, since: float, until: float, points: int) -> History:
+    empty = np.empty(0)
+    return History("raw", 0.0, Buckets(empty, empty, empty, empty, np.empty(0, np.int64)))
+
+
 @dataclass(eq=False)
 class ServiceAdapter:
     """A ServiceView built from the service's parts plus three callables.
 
     The wiring passes the detector state's snapshot as `latest_fn`, the store's query as
-    `readings_fn`, its counters as `health_fn` and its alarm `pipeline`, the door that
-    acknowledgements go through; the adapter adds the hub's counters to the health report.
+    `readings_fn`, its downsampled history as `history_fn`, its counters as `health_fn`
+    and its alarm `pipeline`, the door that acknowledgements go through; the adapter
+    adds the hub's counters to the health report.
     Without a pipeline (the dashboards alone, in tests) it builds the standard one over
     `alarms` with the hub as its only notifier.
     """
@@ -82,6 +94,7 @@ class ServiceAdapter:
     health_fn: Callable[[], dict[str, Any]] | None = None
     transfers: TransferDesk | None = None
     pipeline: Pipeline | None = None
+    history_fn: Callable[[int, float, float, int], History] = _no_history
 
     def __post_init__(self) -> None:
         if self.pipeline is None:
@@ -94,6 +107,9 @@ class ServiceAdapter:
         self, sensor: int, since: float | None, until: float | None, limit: int
     ) -> list[Reading]:
         return self.readings_fn(sensor, since, until, limit)
+
+    def history(self, sensor: int, since: float, until: float, points: int) -> History:
+        return self.history_fn(sensor, since, until, points)
 
     def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {"status": "ok", "reasons": []}

@@ -36,6 +36,7 @@ from hazardwatch.model import (
     TransferPlan,
 )
 from hazardwatch.storage import (
+    BlockStore,
     InfluxSettings,
     InfluxStore,
     ReadingStore,
@@ -91,7 +92,10 @@ class Settings:
     store_write_rows: int = 50_000  # rows per store transaction
     stale_idle_s: float = 2.0  # no batch for this long: judge silence on the wall clock
     stale_grace_s: float = 1.0  # while readings flow: silence is judged at newest ts + this
-    store: str = "sqlite"  # "sqlite": embedded file; "influx": an InfluxDB v2 write API
+    # "blocks": embedded (storage.block_store, the fastest measured: README, "Where readings
+    # are stored"); "sqlite": one SQLite file; "influx": an InfluxDB v2 write API
+    store: str = "blocks"
+    aggregate_days: float = 3 * 365.0  # minute aggregates of the embedded store (blocks)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
     spool_max_bytes: int = 1 << 30  # readings kept on disk while the store is down
     store_backoff_s: float = 0.5  # first wait after a failed write, doubling per failure
@@ -193,6 +197,7 @@ class Service:
             hub=self.hub,
             latest_fn=self._latest,
             readings_fn=self._readings,
+            history_fn=self.store.history,
             health_fn=self._health,
             transfers=self.transfers,
             pipeline=self.pipeline,
@@ -214,11 +219,13 @@ class Service:
 
     def _open_store(self) -> ReadingStore:
         s = self.settings
+        if s.store == "blocks":
+            return BlockStore(s.data_dir / "readings", aggregate_days=s.aggregate_days)
         if s.store == "sqlite":
             return SqliteStore(s.data_dir / "readings.db")
         if s.store == "influx":
             return InfluxStore(s.influx, self.table.tags, chunk_rows=s.store_write_rows)
-        raise HazardWatchError(f"store {s.store!r}: expected sqlite or influx")
+        raise HazardWatchError(f"store {s.store!r}: expected blocks, sqlite or influx")
 
     # ------------------------------------------------------------- view helpers
 

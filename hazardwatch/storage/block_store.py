@@ -366,6 +366,9 @@ class BlockStore:
         Buckets of a minute or more come from the minute aggregates (raw readings past
         their retention are gone, the aggregates stay); shorter ones from raw."""
         origin, width = bucket_width(since, until, points)
+        if width < 60.0 and since < self._raw_start():
+            # the range reaches back past the raw readings kept: whole minutes, then
+            origin, width = bucket_width(since, max(until, since + 60.0 * points), points)
         total = 0
         if width >= 60.0:
             agg = self._aggregates(int(sensor), origin, until)
@@ -378,6 +381,17 @@ class BlockStore:
         if len(ts) <= points:
             return History("raw", 0.0, Buckets(ts, value, value, value, np.ones(len(ts), np.int64)))
         return History("raw", width, downsample(ts, value, origin, width))
+
+    def _raw_start(self) -> float:
+        """Where raw readings begin, when aggregates reach further back (purged raw);
+        else -inf."""
+        with self._lock:
+            raw = [b.t_first for b in self._raw.values()]
+            agg = [a.block.t_first for a in self._agg]
+        raw += [float(b.ts.min()) for b in self._tail()]
+        if not agg or (raw and min(agg) >= min(raw) - 60.0):
+            return -np.inf
+        return min(raw, default=np.inf)
 
     def count(self) -> int:
         with self._lock:

@@ -7,11 +7,13 @@ history survives a reordered site config), fields `value` (float) and `quality`
 no finer time and readings come every 1-10 s; a (tag, ms) pair is one reading.
 
 Read path: the Prometheus-style export API (`/api/v1/export`) of VictoriaMetrics, where
-field `value` becomes the series `reading_value`. InfluxDB 2.x/3.x have no such API
-(their reads are Flux or SQL) and nothing here reads from them: with InfluxDB, write
-here and query it with its own tools. VictoriaMetrics keeps every sample it is sent,
-duplicates included, unless started with `-dedup.minScrapeInterval=1ms`; `readings`
-returns a (tag, ts) once either way.
+field `value` becomes the series `reading_value`; `history` asks its query API
+(`/api/v1/query_range` with `min/max/avg/count_over_time` over each bucket). InfluxDB
+2.x/3.x have no such API (their reads are Flux or SQL) and nothing here reads from
+them: with InfluxDB, write here and query it with its own tools. VictoriaMetrics keeps
+every sample it is sent, duplicates included, unless started with
+`-dedup.minScrapeInterval=1ms`; `readings` returns a (tag, ts) once either way (a
+bucket's count from `history` counts a repeat twice without that flag).
 
 Retention is the server's (bucket retention, `-retentionPeriod`): `purge` deletes nothing.
 """
@@ -22,6 +24,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -31,7 +34,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from hazardwatch.model import Batch
-from hazardwatch.storage.store import ReadingRow, StoreError
+from hazardwatch.storage.rollup import Buckets, bucket_width
+from hazardwatch.storage.store import History, ReadingRow, StoreError
 
 MEASUREMENT = "reading"
 _LINE = "%s%r,quality=%di %d"  # prefix, value, quality, ms
@@ -163,6 +167,67 @@ class InfluxStore:
         values, qualities = found
         times = sorted(values)[-limit:]
         return [ReadingRow(t / 1000.0, float(values[t]), int(qualities.get(t, 0))) for t in times]
+
+    def history(self, sensor: int, since: float, until: float, points: int) -> History:
+        """Buckets computed by VictoriaMetrics (its query API); the readings when few."""
+        series = self._series(self.tags[sensor])
+        span_ms = round((until - since) * 1000) + 1
+        found = self._query("/api/v1/query", f"count_over_time({series}[{span_ms}ms])",
+                            {"time": f"{until:.3f}"})  # fmt: skip
+        n = int(float(found[0][1])) if found else 0
+        if n <= points:
+            values, _ = self._export(self.tags[sensor], since, until)
+            ts = np.array(sorted(values), dtype=float)
+            v = np.array([values[int(t)] for t in ts], dtype=float)
+            return History("raw", 0.0, Buckets(ts / 1000.0, v, v, v, np.ones(len(ts), np.int64)))
+        origin, width = bucket_width(since, until, points)
+        # VictoriaMetrics evaluates at t over (t - width, t]: 1 ms before each bucket's end,
+        # so a bucket is [start, start + width) as the embedded stores make them.
+        params = {
+            "start": f"{origin + width - 0.001:.3f}",
+            "end": f"{until + width:.3f}",
+            "step": f"{round(width * 1000)}ms",
+            "nocache": "1",  # no rounding of start to the step
+        }
+        cols: dict[str, dict[float, float]] = {}
+        for fn in ("min", "max", "avg", "count"):
+            got = self._query(
+                "/api/v1/query_range", f"{fn}_over_time({series}[{round(width * 1000)}ms])", params
+            )
+            cols[fn] = {round(float(t) + 0.001 - width, 3): float(v) for t, v in got}
+        ts = np.array(sorted(cols["count"]), dtype=float)
+        buckets = Buckets(
+            ts,
+            *(
+                np.array([cols[fn].get(t, np.nan) for t in ts.tolist()])
+                for fn in ("min", "max", "avg")
+            ),
+            np.array([cols["count"][t] for t in ts.tolist()], dtype=np.int64),
+        )
+        return History("raw", width, buckets)
+
+    @staticmethod
+    def _series(tag: str) -> str:
+        quoted = tag.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{MEASUREMENT}_value{{tag="{quoted}"}}'
+
+    def _query(self, path: str, query: str, params: dict[str, str]) -> list[list[Any]]:
+        """The values of the one series a query answers ([t, "v"] pairs), or []."""
+        url = self.settings.url.rstrip("/") + path
+        try:
+            resp = self._http.request("GET", url, fields={"query": query, **params})
+        except urllib3.exceptions.HTTPError as exc:
+            raise StoreError(f"query to {self.settings.url} failed: {exc}") from exc
+        if resp.status != 200:
+            raise StoreError(
+                f"{url} answered {resp.status}: {resp.data[:200]!r} (history needs VictoriaMetrics)"
+            )
+        result = orjson.loads(resp.data)["data"]["result"]
+        if not result:
+            return []
+        if "value" in result[0]:
+            return [result[0]["value"]]
+        return result[0]["values"]
 
     def _export(self, tag: str, lo: float, hi: float) -> tuple[dict[int, float], dict[int, int]]:
         """One sensor's values and qualities by ms timestamp in [lo, hi]."""

@@ -11,8 +11,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from hazardwatch.model import Batch
-from hazardwatch.storage.store import ReadingRow
+from hazardwatch.storage.rollup import Buckets, bucket_width
+from hazardwatch.storage.store import History, ReadingRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -77,6 +80,32 @@ class SqliteStore:
             rows = cur.fetchall()
         rows.reverse()
         return [ReadingRow(*r) for r in rows]
+
+    def history(self, sensor: int, since: float, until: float, points: int) -> History:
+        """Downsampled in SQL from raw readings (this store keeps no aggregates)."""
+        origin, width = bucket_width(since, until, points)
+        args = (int(sensor), float(since), float(until))
+        with self._lock:
+            n = self._db.execute(
+                "SELECT count(*) FROM readings WHERE sensor = ? AND ts BETWEEN ? AND ?", args
+            ).fetchone()[0]
+            if n <= points:
+                rows = self._db.execute(
+                    "SELECT ts, value, value, value, 1 FROM readings"
+                    " WHERE sensor = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+                    args,
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT ? + CAST((ts - ?) / ? AS INTEGER) * ?, min(value), max(value),"
+                    " avg(value), count(*) FROM readings WHERE sensor = ? AND ts BETWEEN ? AND ?"
+                    " GROUP BY 1 ORDER BY 1",
+                    (origin, origin, width, width, *args),
+                ).fetchall()
+        cols = list(zip(*rows, strict=True)) or [(), (), (), (), ()]
+        buckets = Buckets(*(np.array(c, dtype=float) for c in cols[:4]),
+                          np.array(cols[4], dtype=np.int64))  # fmt: skip
+        return History("raw", 0.0 if n <= points else width, buckets)
 
     def count(self) -> int:
         with self._lock:

@@ -214,3 +214,16 @@ def test_history_is_raw_when_few_and_buckets_when_many(tmp_path: Path) -> None:
     assert long.buckets.min.tolist() == list(range(0, 3000, 300))
     assert long.buckets.max.tolist() == list(range(299, 3000, 300))
     assert long.buckets.mean.tolist() == [k + 149.5 for k in range(0, 3000, 300)]
+
+
+def test_sqlite_history_equals_the_block_store_history_from_raw(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    b = Batch.of(rng.integers(0, 3, 5000), T0 + rng.uniform(0, 2000, 5000), rng.normal(0, 1, 5000))
+    with store(tmp_path / "b") as s, SqliteStore(tmp_path / "r.db") as ref:
+        s.write(b)
+        ref.write(b)
+        for since, until, points in ((T0, T0 + 2000, 100), (T0 + 5, T0 + 50, 1000)):
+            want, got = s.history(1, since, until, points), ref.history(1, since, until, points)
+            assert got.bucket_s == want.bucket_s
+            for x, y in zip(got.buckets, want.buckets, strict=True):
+                assert np.allclose(x, y, rtol=1e-9)
