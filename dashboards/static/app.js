@@ -36,7 +36,6 @@
     connecting: "连接中 CONNECTING",
     closed: "断开 OFFLINE",
   };
-  const OPERATOR_KEY = "hazardwatch.operator";
   const RECONNECT_MS = 5000;
 
   const model = {
@@ -126,7 +125,7 @@
   }
 
   async function getJSON(path) {
-    const r = await fetch(path, { headers: { Accept: "application/json" } });
+    const r = await window.HazardWatchSession.api(path);
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
     return r.json();
   }
@@ -388,55 +387,21 @@
     };
   }
 
-  // ------------------------------------------------------------------ operator and ack
-
-  function operator() {
-    return localStorage.getItem(OPERATOR_KEY);
-  }
-
-  function showOperator() {
-    $("operator").textContent = `值班员 Operator: ${operator() || "—"}`;
-  }
-
-  function askOperator() {
-    const dialog = $("operator-dialog");
-    const input = $("operator-input");
-    input.value = operator() || "operator";
-    return new Promise((resolve) => {
-      dialog.addEventListener(
-        "close",
-        () => {
-          const who = input.value.trim().slice(0, 64);
-          if (dialog.returnValue === "ok" && who) {
-            localStorage.setItem(OPERATOR_KEY, who);
-            showOperator();
-            resolve(who);
-          } else {
-            resolve(null);
-          }
-        },
-        { once: true },
-      );
-      dialog.returnValue = "";
-      dialog.showModal();
-      input.select();
-    });
-  }
+  // ------------------------------------------------------------------ acknowledge
 
   async function acknowledge(alarmId, button) {
-    const who = operator() || (await askOperator());
-    if (!who) return;
+    // The journal names the logged-in user: the body carries no name.
     button.disabled = true;
     try {
-      const r = await fetch(`/api/alarms/${alarmId}/ack`, {
+      const r = await window.HazardWatchSession.api(`/api/alarms/${alarmId}/ack`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ who }),
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({}),
       });
       const body = await r.json().catch(() => ({}));
       if (!r.ok) {
         const detail = typeof body.detail === "string" ? body.detail : `HTTP ${r.status}`;
-        toast(`确认失败 Acknowledge failed: ${detail}`);
+        toast(`确认失败 Acknowledge failed (${r.status}): ${detail}`);
         if (r.status === 404 || r.status === 409) refresh();
         return;
       }
@@ -457,13 +422,12 @@
   }
 
   // What transfers.js shares with this file.
-  window.HazardWatch = { el, toast, timeText, valueText, operator, askOperator };
+  window.HazardWatch = { el, toast, timeText, valueText };
 
   document.addEventListener("DOMContentLoaded", () => {
     tick();
     setInterval(tick, 1000);
-    showOperator();
-    $("operator").addEventListener("click", askOperator);
-    connect();
+    // The live channel and the snapshot once someone is logged in (the cookie rides along).
+    window.HazardWatchSession.start().then(connect);
   });
 })();

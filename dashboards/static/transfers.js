@@ -8,9 +8,9 @@
   const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 
   async function call(path, body) {
-    const r = await fetch(path, {
+    const r = await window.HazardWatchSession.api(path, {
       method: body === undefined ? "GET" : "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const answer = await r.json().catch(() => ({}));
@@ -62,17 +62,11 @@
     }
   }
 
-  async function who() {
-    const hw = window.HazardWatch;
-    return hw.operator() || (await hw.askOperator());
-  }
-
   async function plan(event) {
     event.preventDefault();
     const form = event.target;
-    const by = await who();
-    if (!by) return;
-    const body = { unit: form.unit.value.trim(), target: Number(form.target.value), by };
+    // the plan names the logged-in user
+    const body = { unit: form.unit.value.trim(), target: Number(form.target.value) };
     if (form.direction.value) body.direction = form.direction.value;
     const button = $("plan-submit");
     button.disabled = true;
@@ -88,11 +82,9 @@
   }
 
   async function finish(id, button) {
-    const by = await who();
-    if (!by) return;
     button.disabled = true;
     try {
-      await call(`/api/transfers/${id}/close`, { by });
+      await call(`/api/transfers/${id}/close`, {});
     } catch (err) {
       window.HazardWatch.toast(`结束失败 Close failed: ${err.message}`);
     } finally {
@@ -102,8 +94,10 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     $("plan-form").addEventListener("submit", plan);
-    tanks();
-    load();
-    setInterval(load, POLL_MS);
+    window.HazardWatchSession.start().then(() => {
+      tanks();
+      load();
+      setInterval(load, POLL_MS);
+    });
   });
 })();

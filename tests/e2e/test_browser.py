@@ -37,6 +37,8 @@ from dashboards import Server, create_app
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import AlarmState, Batch, Condition
 from hazardwatch.service import Service, Settings
+from hazardwatch.storage.accounts import Role
+from tests.accounts import CHEAP, PASSWORD, bearer, make_accounts
 from tests.unit.test_api import Park, make_site
 
 pytestmark = pytest.mark.e2e
@@ -105,13 +107,18 @@ class ServedPark(Served):
     def __init__(self, journal_path: Path) -> None:
         self.park = Park.build(journal_path)
         self.park.clock.set(time.time())  # the page shows today's times as HH:MM:SS
-        super().__init__(create_app(self.park.view()), self.park.hub)
+        self.accounts = make_accounts(journal_path.parent / "accounts.db")
+        self.accounts.add_user("Zhang Wei", Role.OPERATOR, PASSWORD)
+        self.accounts.add_user("Viv", Role.VIEWER, PASSWORD)
+        app = create_app(self.park.view(), accounts=self.accounts)
+        super().__init__(app, self.park.hub)
 
     def stop(self) -> None:
         try:
             super().stop()
         finally:
             self.park.journal.close()
+            self.accounts.close()
 
     def raise_alarm(
         self, tag: str, condition: Condition, value: float, eta_ts: float | None = None
@@ -164,6 +171,14 @@ def _row(page: Page, alarm_id: int) -> Locator:
     return page.locator(f'[data-testid="alarm-row"][data-alarm-id="{alarm_id}"]')
 
 
+def _log_in(page: Page, name: str, password: str = PASSWORD) -> None:
+    """The page asks for a login before it shows anything: answer it."""
+    expect(page.get_by_test_id("login-dialog")).to_be_visible()
+    page.get_by_test_id("login-name").fill(name)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
 def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
     served: ServedPark, tmp_path: Path
 ) -> None:
@@ -177,8 +192,10 @@ def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
             context = _loopback_context(browser, outside, alarm_fetches)
             page = context.new_page()
             page.goto(served.url + "/")
+            _log_in(page, "Zhang Wei")
 
             expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "open")
+            expect(page.get_by_test_id("operator")).to_contain_text("Zhang Wei (operator)")
             expect(page.get_by_test_id("park-name")).to_have_text("测试化工园区 Test Park")
             row = _row(page, first.alarm.id)
             expect(row).to_have_attribute("data-state", "active_unack")
@@ -198,10 +215,8 @@ def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
             expect(page.get_by_test_id("alarm-row")).to_have_count(2)
             assert len(alarm_fetches) == 1, alarm_fetches
 
-            # The first ack asks for the operator's name once, then remembers it.
+            # The ack names the logged-in operator.
             row.get_by_test_id("ack-button").click()
-            page.get_by_test_id("operator-input").fill("Zhang Wei")
-            page.get_by_test_id("operator-ok").click()
             expect(row).to_have_attribute("data-state", "active_ack")
             expect(row).not_to_have_class(re.compile(r"\bunacked\b"))
             expect(row.get_by_test_id("ack-button")).to_have_count(0)
@@ -211,7 +226,6 @@ def test_page_shows_alarms_live_and_acknowledges_on_loopback_only(
             acked = served.on_loop(lambda: served.park.manager.get(first.alarm.id))
             assert acked.state is AlarmState.ACTIVE_ACK
             assert acked.acked_by == "Zhang Wei"
-            assert page.evaluate("localStorage.getItem('hazardwatch.operator')") == "Zhang Wei"
 
             # An early warning (预警) looks unlike an alarm (报警) and counts down to its limit.
             warning = served.raise_alarm(
@@ -259,7 +273,7 @@ def test_shutdown_is_not_held_up_by_an_open_live_stream(tmp_path: Path) -> None:
     service = ServedPark(tmp_path / "journal.sqlite").start()
     try:
         with (
-            httpx.Client(timeout=5.0) as client,
+            httpx.Client(timeout=5.0, headers=bearer(service.accounts, Role.VIEWER)) as client,
             client.stream("GET", service.url + "/api/live") as stream,
         ):
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -278,6 +292,8 @@ def test_shutdown_is_not_held_up_by_an_open_live_stream(tmp_path: Path) -> None:
 def served_service(tmp_path: Path) -> Iterator[tuple[Served, Service]]:
     """A whole Service (detector, alarms, transfer plans) behind uvicorn, on a fake clock."""
     svc = Service(make_site(), Settings(data_dir=tmp_path / "data"), clock=FakeClock(time.time()))
+    svc.accounts.hasher = CHEAP
+    svc.accounts.add_user("Li Ming", Role.OPERATOR, PASSWORD)
     served = Served(svc.app, svc.hub).start()
     try:
         yield served, svc
@@ -308,7 +324,7 @@ def test_page_plans_a_transfer_shows_its_overrun_and_closes_it(
             context = _loopback_context(browser, outside)
             page = context.new_page()
             page.goto(served.url + "/")
-            page.evaluate("localStorage.setItem('hazardwatch.operator', 'Li Ming')")
+            _log_in(page, "Li Ming")
             expect(page.get_by_test_id("no-transfers")).to_be_visible()
             expect(page.locator('[data-testid="plan-tanks"] option[value="T101"]')).to_have_count(1)
 
@@ -341,6 +357,46 @@ def test_page_plans_a_transfer_shows_its_overrun_and_closes_it(
             expect(warned).to_have_attribute("data-state", "cleared_unack")
             (closed,) = served.on_loop(lambda: svc.transfers.book.transfers(True))
             assert (closed.close_reason, closed.closed_by) == ("closed", "Li Ming")
+            context.close()
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
+
+
+def test_a_viewer_logs_in_sees_the_alarms_but_cannot_acknowledge(
+    served: ServedPark, tmp_path: Path
+) -> None:
+    raised = served.raise_alarm("T101.LT", Condition.HH, 18.7)
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            context = _loopback_context(browser, outside)
+            page = context.new_page()
+            page.goto(served.url + "/")
+            expect(page.get_by_test_id("alarm-row")).to_have_count(0)  # nothing before a login
+
+            _log_in(page, "Viv", "not her password")
+            expect(page.get_by_test_id("login-error")).to_contain_text("wrong name or password")
+            page.get_by_test_id("login-password").fill(PASSWORD)
+            page.get_by_test_id("login-submit").click()
+            expect(page.get_by_test_id("login-dialog")).to_be_hidden()
+            expect(page.get_by_test_id("operator")).to_contain_text("Viv (viewer)")
+
+            row = _row(page, raised.alarm.id)
+            expect(row).to_have_attribute("data-state", "active_unack")
+            row.get_by_test_id("ack-button").click()
+            toast = page.get_by_test_id("toast")
+            expect(toast).to_contain_text("(403)")
+            expect(toast).to_contain_text("needs the operator role; Viv is viewer")
+            expect(row).to_have_attribute("data-state", "active_unack")
+            state = served.on_loop(lambda: served.park.manager.get(raised.alarm.id).state)
+            assert state is AlarmState.ACTIVE_UNACK
+            page.screenshot(path=str(tmp_path / "viewer-refused.png"), animations="disabled")
+
+            # Logging out ends the session: a reload asks for a login again.
+            page.get_by_test_id("logout").click()
+            expect(page.get_by_test_id("login-dialog")).to_be_visible()
             context.close()
         finally:
             browser.close()
