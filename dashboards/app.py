@@ -20,6 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards.accounts_api import accounts_router
+from dashboards.alarm_actions_api import alarm_actions_router
 from dashboards.api import api_router
 from dashboards.auth import LoginLimiter, authorize
 from dashboards.history_api import history_router
@@ -174,6 +175,7 @@ def create_app(
         app.add_middleware(
             TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False
         )
+    app.include_router(alarm_actions_router(view))  # before /api/alarms/{id}: /unclosed
     app.include_router(api_router(view, version=app_version, heartbeat_s=heartbeat_s))
     app.include_router(transfers_router(view))
     app.include_router(history_router(view))

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from alerting import Acknowledge, AlarmEvent, AlarmManager, Pipeline, build_pipeline
+from alerting import Acknowledge, Action, AlarmEvent, AlarmManager, Pipeline, build_pipeline
 from dashboards.live import Hub, HubNotifier
 from hazardwatch.model import SensorTable, Site
 from hazardwatch.storage import Buckets, History
@@ -59,6 +59,11 @@ class ServiceView(Protocol):
     def acknowledge(self, alarm_id: int, who: str, comment: str | None) -> AlarmEvent:
         """Acknowledge through the alarm pipeline: journalled, then announced to every
         listener (the hub, the service's sinks) with any risk colour it changes."""
+        ...
+
+    def act(self, actions: list[Action]) -> list[AlarmEvent]:
+        """Any alarm action (shelve, reset, dispose, close, maintenance, out of service...)
+        through the alarm pipeline; returns the journalled events it made."""
         ...
 
 
@@ -122,3 +127,7 @@ class ServiceAdapter:
         assert self.pipeline is not None  # set in __post_init__
         (event,) = self.pipeline.run([Acknowledge(alarm_id, who, comment)])
         return event
+
+    def act(self, actions: list[Action]) -> list[AlarmEvent]:
+        assert self.pipeline is not None  # set in __post_init__
+        return self.pipeline.run(actions)
