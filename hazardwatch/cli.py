@@ -109,8 +109,17 @@ def run(
         list[str] | None, typer.Option(help="Topic filter of this worker's shard (repeatable)")
     ] = None,
     store: Annotated[
-        str, typer.Option(help="Readings: sqlite (a file in --data-dir) | influx (a server)")
-    ] = "sqlite",
+        str,
+        typer.Option(
+            help="Readings: blocks (embedded, in --data-dir) | sqlite (a file) | influx (a server)"
+        ),
+    ] = "blocks",
+    retention_days: Annotated[
+        float, typer.Option(help="Raw readings kept this long (at least 30 days: 40号令)")
+    ] = 90.0,
+    aggregate_days: Annotated[
+        float, typer.Option(help="Minute aggregates (min/max/mean/count) kept this long (blocks)")
+    ] = 3 * 365.0,
     influx_url: Annotated[
         str | None,
         typer.Option(
@@ -151,8 +160,12 @@ def run(
 
     site = _load(config)
     host, port = _parse_listen(listen)
-    if store not in ("sqlite", "influx"):
-        raise _fail(f"--store {store!r}: expected sqlite or influx")
+    if store not in ("blocks", "sqlite", "influx"):
+        raise _fail(f"--store {store!r}: expected blocks, sqlite or influx")
+    if not retention_days >= 30:
+        raise _fail(f"--retention-days {retention_days}: raw readings are kept 30 days at least")
+    if not aggregate_days >= retention_days:
+        raise _fail(f"--aggregate-days {aggregate_days}: at least --retention-days")
     if not spool_max_mb > 0:
         raise _fail(f"--spool-max-mb {spool_max_mb}: must be greater than 0")
     if not 1 <= ack_window <= 65535:
@@ -167,6 +180,8 @@ def run(
         client_id=client_id,
         topics=topic or None,
         store=store,
+        retention_days=retention_days,
+        aggregate_days=aggregate_days,
         influx=InfluxSettings.from_env(url=influx_url, org=influx_org, bucket=influx_bucket),
         spool_max_bytes=int(spool_max_mb * 1024 * 1024),
         ack_window=ack_window,
@@ -175,7 +190,9 @@ def run(
     )
     _setup_process()
     service = Service(site, settings)
-    where = settings.influx.url if store == "influx" else data_dir / "readings.db"
+    where = {"influx": settings.influx.url, "sqlite": data_dir / "readings.db"}.get(
+        store, data_dir / "readings"
+    )
     typer.echo(
         f"HazardWatch: {service.table.n} sensors, broker {broker}, readings in {store} at "
         f"{where}, http://{host}:{port}/"
