@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
+from hazardwatch.storage.accounts import Role
+from tests.accounts import bearer, make_accounts
 from tests.brokers import free_port, wait_port
 
 T = TypeVar("T")
@@ -83,12 +85,15 @@ class ServiceProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     client_id: str | None = None  # the MQTT session; default: one per port
+    user: str = "王工"  # the operator the API calls are made as
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
+        self.headers = credentials(self.data_dir, self.user)
         log = (self.data_dir.parent / f"service-{self.port}.log").open("ab")
         self.proc = subprocess.Popen(
             [
@@ -116,13 +121,13 @@ class ServiceProcess:
             return False
 
     def get(self, path: str, **params: Any) -> Any:
-        r = httpx.get(f"{self.base}{path}", params=params, timeout=5)
+        r = httpx.get(f"{self.base}{path}", params=params, headers=self.headers, timeout=5)
         if not (path == "/api/health" and r.status_code == 503):  # degraded: still counts
             r.raise_for_status()
         return r.json()
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        return httpx.post(f"{self.base}{path}", json=body, timeout=5)
+        return httpx.post(f"{self.base}{path}", json=body, headers=self.headers, timeout=5)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
@@ -140,6 +145,16 @@ class ServiceProcess:
             self.proc.kill()
             self.proc.wait(5)
             raise
+
+
+def credentials(data_dir: Path, user: str, role: Role = Role.OPERATOR) -> dict[str, str]:
+    """Headers with a bearer token of `user`, made in the service's accounts file (as
+    `hazardwatch user add` and `user token` would); the user is kept across restarts."""
+    accounts = make_accounts(data_dir / "accounts.db")
+    try:
+        return bearer(accounts, role, user)
+    finally:
+        accounts.close()
 
 
 @dataclass
@@ -197,12 +212,12 @@ class LiveListener:
     to wake the reader.
     """
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
         self.events: list[dict[str, Any]] = []
         self.reconnects = 0
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=30.0))
+        self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=30.0), headers=headers)
         self._thread = threading.Thread(target=self._run, args=(base,), daemon=True)
         self._thread.start()
         if not self._connected.wait(10):

@@ -75,7 +75,7 @@ def _overfill(site: Site, broker_url: str) -> FleetPublisher:
 def test_overfill_raises_hh_live_and_ack_changes_state(
     service: ServiceProcess, site: Site, broker_url: str
 ) -> None:
-    live = LiveListener(service.base)
+    live = LiveListener(service.base, service.headers)
     publisher = _overfill(site, broker_url)
     try:
         hh = wait_until(
