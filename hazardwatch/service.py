@@ -1,10 +1,11 @@
 """The wiring: builds every stage from the site and connects them. Stages never build each other.
 
-MQTT -> Ingestor -> Detector.step -> alarm Pipeline: lifecycle -> journal -> notify (Hub, sinks)
+MQTT -> Ingestor -> Detector.step -> alarm Pipeline: lifecycle -> mute -> journal -> notify
                  \\-> reading writer -> SpooledStore -> ReadingStore (a spool while it is down)
 
-Acknowledgements from the API, transfer plans and the tick's timers (stale check, plan
-expiry) enter the same alarm pipeline; `tick` is the one call for everything time-driven.
+Acknowledgements and the other alarm actions from the API, transfer plans and the tick's
+timers (stale check, plan expiry, mute expiry) enter the same alarm pipeline; `tick` is the
+one call for everything time-driven.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from hazardwatch.storage import (
     SqliteStore,
 )
 from hazardwatch.storage.accounts import Accounts
-from hazardwatch.timers import PlanExpiry, StaleCheck
+from hazardwatch.timers import MuteExpiry, PlanExpiry, StaleCheck
 from hazardwatch.transfers import TransferBook, TransferDesk
 from ingest import (
     DeadLetter,
@@ -160,7 +161,8 @@ class Service:
             backoff_max_s=s.store_backoff_max_s,
         )
         self.journal = Journal(s.data_dir / "alarms.db")
-        self.alarms = AlarmManager(self.table, self.journal, self.clock)
+        cameras = {u.id: u.camera_url for _, _, u, _ in self.site.iter_sensors() if u.camera_url}
+        self.alarms = AlarmManager(self.table, self.journal, self.clock, cameras=cameras)
         self.memory = DetectorMemory(
             self.table, s.data_dir / "detector.npz", s.checkpoint_interval_s
         )
@@ -181,10 +183,13 @@ class Service:
             self.clock,
             lambda sensor: float(self.detector.state.last_value[sensor]),
         )
-        timers: list[Timer] = [PlanExpiry(self.transfers)]
+        mute_expiry = MuteExpiry(self.alarms.mutes)
+        timers: list[Timer] = [PlanExpiry(self.transfers), mute_expiry]
         if s.judge_silence:
             timers.insert(0, StaleCheck(self.detector, self.stale_now))
         self.ticker = Tick(self.pipeline, timers)
+        # A shelve (or out-of-service) that ended while the service was down ends now.
+        self.pipeline.run(mute_expiry.due(self.started_at), self.started_at)
         self.store_stats = StoreStats()
         self.health_limits = HealthLimits()
         self._newest_ts: float | None = None  # newest reading time processed
