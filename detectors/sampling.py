@@ -20,7 +20,13 @@ import numpy as np
 from numba import types
 
 from detectors import window
-from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step, drift_threshold
+from detectors.checks.baseline import (
+    baseline_follow,
+    baseline_sigma,
+    baseline_step,
+    cusum_step,
+    drift_threshold,
+)
 from detectors.checks.trend import least_squares
 from detectors.compiled import inlined, kernel, reads, writes
 from detectors.decide import hold_drift, significant
@@ -129,7 +135,8 @@ def learn_samples(
     updated in place). The CUSUM runs once the baseline is warm and no other process
     condition is active (DRIFT itself keeps it running); a DRIFT that would clear waits
     for its off-delay, and once it clears the CUSUM starts again from 0. The baseline
-    learns the reading only if no process condition is active: it never learns an incident.
+    learns the reading only if no process condition is active: it never learns an incident;
+    under DRIFT alone it follows (checks.baseline_follow), so a lasting move re-arms.
     `drift_floor` (units) is the least deviation the CUSUM adds up (checks.cusum_step).
     """
     for k in range(rows.shape[0]):
@@ -160,7 +167,14 @@ def learn_samples(
             cusum[0, i], cusum[1, i] = hi, lo
         b = (b & ~_DRIFT) | (_DRIFT if drift else 0)
         bits[k] = b
-        learn = (b & _PROCESS) == 0
+        # Under DRIFT alone a warm baseline follows; one learning afresh after a STEP
+        # (checks.restart) learns, or DRIFT, judged only once it is warm, is held for ever.
+        drifted = drift and (b & _NOT_DRIFT) == 0
+        learn = (b & _PROCESS) == 0 or (drifted and not base.warm[i])
+        if drifted and base.warm[i]:
+            base.base_mean[i], base.base_var[i] = baseline_follow(
+                value, base.base_mean[i], base.base_var[i], alpha[i], s
+            )
         _learn(i, value, s, learn, base, warmup_n[i], alpha[i], sigma_floor[i])
 
 

@@ -44,6 +44,7 @@ RECOVERY_COUNTS = 2.0
 SWITCH_HIGH = 1.5  # a jump up to this x the steps confirmed (fading) is a usual switch
 UNKNOWN_SPAN, GAS_SIGMA_OF_LEVEL1 = 1e11, 0.05
 GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1, DRIFT_FLOOR_H = 0.1, 0.2, 8.0
+DRIFT_FOLLOW_SHARE = 0.5
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
 LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
 FAULTS = (Condition.SPIKE, Condition.STUCK, Condition.NOISY)
@@ -542,8 +543,15 @@ class ReferenceDetector:
             else:
                 mem.active.discard(Condition.DRIFT)
                 mem.cusum_hi, mem.cusum_lo = (0.0, 0.0) if was else (hi, lo)
-        if not any(not c.is_instrument for c in mem.active):
-            self._learn(i, v)
+        process = [c for c in mem.active if not c.is_instrument]
+        if not process or (process == [Condition.DRIFT] and not self._warmed(i)):
+            self._learn(i, v)  # (learning afresh after a STEP, DRIFT held)
+        elif process == [Condition.DRIFT]:  # drifted: the mean follows, slower
+            c = clip(v, mem.base_mean - CLIP_SIGMA * sigma, mem.base_mean + CLIP_SIGMA * sigma)
+            c -= mem.base_mean
+            alpha = DRIFT_FOLLOW_SHARE * self._setting("baseline_alpha", i)
+            mem.base_mean += alpha * c
+            mem.base_var = (1.0 - alpha) * (mem.base_var + alpha * c * c)
 
     def _learn(self, i: int, v: float) -> None:
         mem = self.sensors[i]

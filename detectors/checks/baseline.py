@@ -3,7 +3,8 @@
 Warm-up: the first `warmup_n` readings give a plain running mean and variance (Welford).
 Then an EWMA with weight `alpha`, each reading first clipped to mean +- 4 sigma so a
 single outlier moves the baseline by little (robust). The detector calls these only
-while the sensor has no process condition active, so the baseline never learns an incident.
+while the sensor has no process condition active, so the baseline never learns an incident;
+with DRIFT alone active it follows at a slower pace (baseline_follow).
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ import numpy as np
 from detectors.compiled import inlined
 
 CLIP_SIGMA = 4.0
+# While DRIFT is the only process condition the baseline still follows the readings, at
+# this share of its usual pace: a level that has moved for good becomes the sensor's usual
+# level after a while (and a sensor that keeps wandering shows a wider spread), DRIFT clears
+# and re-arms for the next change, instead of one DRIFT held for weeks hiding all after it.
+DRIFT_FOLLOW_SHARE = 0.5
 # The CUSUM takes each deviation clipped to +-CUSUM_CLIP_SIGMA sigma (a winsorised CUSUM):
 # one wild reading adds at most (2.5 - k) sigma, so with h = 8 sigma and k = 1 sigma DRIFT
 # needs six readings in a row. A sustained shift still gets there; a burst of noise is
@@ -63,6 +69,23 @@ def baseline_step(
     c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
     step = alpha * c
     return step + mean, (step * c + var) * (1.0 - alpha)
+
+
+@inlined
+def baseline_follow(
+    value: float, mean: float, var: float, alpha: float, sigma: float
+) -> tuple[float, float]:
+    """(mean, variance) after following one reading while drifted: the EWMA's step at
+    DRIFT_FOLLOW_SHARE of its pace, the reading clipped as when learning.
+
+    >>> baseline_follow(100.0, 10.0, 1.0, 0.5, 1.0)  # 100 clipped to 10 + 4, a quarter step
+    (11.0, 3.75)
+    """
+    a = DRIFT_FOLLOW_SHARE * alpha
+    clip = CLIP_SIGMA * sigma
+    c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
+    step = a * c
+    return mean + step, (step * c + var) * (1.0 - a)
 
 
 @inlined

@@ -266,7 +266,9 @@ def test_drift_on_a_slow_creep_comes_long_before_the_limit() -> None:
     assert first.value < 52.0, "drift seen in the first tenth of the way to H (80)"
     h = of(got, C.H)[0]
     assert h.ts - first.ts > 10_000.0
-    assert det.state.base_mean[0] == pytest.approx(50.0, abs=0.3)  # not learned
+    # Under DRIFT the baseline follows at a slower pace than the creep: DRIFT holds to H.
+    assert [c.active for c in of(got, C.DRIFT) if c.ts <= h.ts] == [True]
+    assert det.state.base_mean[0] < 60.0
 
 
 def test_baseline_does_not_learn_while_the_sensor_is_in_alarm() -> None:
