@@ -428,6 +428,35 @@ class Journal:
             ).fetchall()
         return [MarkerChange(_marker(r[:8]), bool(r[8]), r[9], r[10], r[11], r[12]) for r in rows]
 
+    def operator_actions(self, limit: int, before_ts: float | None = None) -> list[dict[str, Any]]:
+        """What people did (alarm events and mute markers that name who), newest first, at
+        most `limit`, those at or before `before_ts` when given: rows for the audit."""
+        until = math.inf if before_ts is None else before_ts
+        with self._guard("read operator actions") as db:
+            events = db.execute(
+                "SELECT seq, ts, event, who, origin, why, alarm_id, tag FROM alarm_event"
+                " WHERE who IS NOT NULL AND ts <= ? ORDER BY ts DESC, seq DESC LIMIT ?",
+                (until, max(0, limit)),
+            ).fetchall()
+            marks = db.execute(
+                "SELECT seq, ts, kind, is_on, who, origin, why, target, condition"
+                " FROM marker_event WHERE who IS NOT NULL AND ts <= ?"
+                " ORDER BY ts DESC, seq DESC LIMIT ?",
+                (until, max(0, limit)),
+            ).fetchall()
+        rows = [
+            {"seq": r[0], "ts": r[1], "action": r[2], "who": r[3], "where": r[4],
+             "detail": r[5], "subject": f"alarm {r[6]} {r[7]}"}
+            for r in events
+        ] + [
+            {"seq": r[0], "ts": r[1], "action": f"{r[2]}_{'on' if r[3] else 'off'}",
+             "who": r[4], "where": r[5], "detail": r[6],
+             "subject": r[7] if r[8] in ("", "*") else f"{r[7]} {r[8]}"}
+            for r in marks
+        ]  # fmt: skip
+        rows.sort(key=lambda r: (-r["ts"], -r["seq"]))
+        return rows[:limit]
+
     def next_alarm_id(self) -> int:
         """One more than the largest alarm id ever journalled (1 for an empty journal)."""
         with self._guard("read next id") as db:

@@ -18,6 +18,7 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from alerting.action import (
     Acknowledge,
@@ -536,6 +537,10 @@ class AlarmManager:
         return risk_colour(worst)
 
     # ------------------------------------------------------------------ queries
+
+    def operator_actions(self, limit: int, before_ts: float | None = None) -> list[dict[str, Any]]:
+        """The journal's record of what people did, newest first (for the audit)."""
+        return self._journal.operator_actions(limit, before_ts)
 
     def get(self, alarm_id: int) -> Alarm:
         """The current snapshot of an alarm, open or closed; raises AlarmNotFound."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dashboards.auth import CSRF_HEADER, SESSION_COOKIE, ActingUser, LoginLimiter
 from dashboards.schemas import ErrorOut
+from dashboards.view import ServiceView
 from hazardwatch.storage.accounts import (
     SESSION_S,
     AccountError,
@@ -72,15 +73,6 @@ class MeOut(BaseModel):
     csrf: str | None = Field(None, description=f"Send as {CSRF_HEADER} on mutating requests")
 
 
-class ActionLog(Protocol):
-    """Where the alarm journal's operator actions come from (the view, when it has them)."""
-
-    def operator_actions(self, limit: int, before_ts: float | None) -> list[dict[str, Any]]:
-        """Operator actions (ack, shelve, ...), newest first, at most `limit`, those at or
-        before `before_ts` when given: dicts with `ts`, `seq`, `action`, `who`, `where`..."""
-        ...
-
-
 _TOO_MANY = {429: {"model": ErrorOut, "description": "Too many failed logins: see Retry-After"}}
 _NO_USER = {404: {"model": ErrorOut, "description": "No such user or token"}}
 
@@ -93,8 +85,8 @@ def _refused(exc: AccountError) -> HTTPException:
     return HTTPException(404 if isinstance(exc, AccountNotFound) else 409, str(exc))
 
 
-def accounts_router(view: object) -> APIRouter:
-    """The account routes; `view` may offer `operator_actions` (an ActionLog) for the audit."""
+def accounts_router(view: ServiceView) -> APIRouter:
+    """The account routes; the audit adds the operator actions of `view`'s alarm journal."""
     router = APIRouter(prefix="/api", tags=["accounts"])
 
     def accounts_of(request: Request) -> Accounts:
@@ -260,9 +252,8 @@ def accounts_router(view: object) -> APIRouter:
         `before_ts` (already on earlier pages): rows of the same time are never lost."""
         want = limit + skip + 1  # one more than the page: is there a next one?
         rows = [r.to_dict() for r in accounts_of(request).audit(limit=want, before_ts=before_ts)]
-        actions = getattr(view, "operator_actions", None)
-        if actions is not None:
-            rows += [{"source": "journal", **a} for a in actions(want, before_ts)]
+        journal = view.alarms.operator_actions(want, before_ts)
+        rows += [{"source": "journal", **a} for a in journal]
         rows.sort(key=lambda r: (-r["ts"], r["source"], -r["seq"]))
         page = rows[skip if before_ts is not None else 0 :][:limit]
         if len(rows) < want or not page:

@@ -14,7 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 
-from alerting import AlarmNotFound, InvalidAcknowledgement, InvalidTransition, Priority
+from alerting import (
+    Acknowledge,
+    AlarmNotFound,
+    InvalidAcknowledgement,
+    InvalidTransition,
+    Priority,
+)
 from dashboards.auth import ActingUser
 from dashboards.live import Hub
 from dashboards.schemas import (
@@ -193,7 +199,7 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
         comment = None if body is None else body.comment or None
         try:
             # who acknowledges is the logged-in user, never a name the body claims
-            event = view.acknowledge(alarm_id, actor.name, comment)
+            (event,) = view.act([Acknowledge(alarm_id, actor.name, comment, actor.where)])
         except AlarmNotFound:
             raise HTTPException(404, f"no alarm with id {alarm_id}") from None
         except InvalidAcknowledgement as exc:  # a blank name: accounts refuse those

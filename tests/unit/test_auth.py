@@ -263,3 +263,29 @@ def test_the_audit_lists_logins_failures_and_changes_newest_first_with_paging(
         params = {"limit": 2, **body["next"]}
     assert [p for p in paged if p in mine] == mine
     assert len(paged) == len(rows)
+
+
+def test_the_audit_includes_the_journals_operator_actions_with_who_and_where(
+    park: Park, client: TestClient, accounts: Accounts
+) -> None:
+    raised = _raise(park)
+    csrf = _login(client, "olga")
+    park.clock.advance(5)
+    r = client.post(
+        f"/api/alarms/{raised.alarm.id}/ack",
+        json={"comment": "pump off"},
+        headers={CSRF_HEADER: csrf},
+    )
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
+    rows = client.get("/api/audit", headers=bearer(accounts, Role.ENGINEER, "ed")).json()["audit"]
+    ack = rows[1]
+    assert (ack["source"], ack["action"], ack["who"], ack["where"], ack["detail"]) == (
+        "journal",
+        "ack",
+        "olga",
+        "testclient",
+        "pump off",
+    )
+    assert ack["subject"] == f"alarm {raised.alarm.id} T101.LT"
+    assert [r["action"] for r in rows[:3]] == ["token_issue", "ack", "login"]
