@@ -25,7 +25,7 @@ import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -296,6 +296,7 @@ def replay(
     default_period_s: float = 10.0,
     plans: Path | None = None,
     comm_loss: bool = False,
+    prepare: Callable[[Service], object] | None = None,
 ) -> ReplaySummary:
     """Replay a CSV of readings through a Service on a FakeClock; write alarms to `output`.
 
@@ -303,7 +304,9 @@ def replay(
     (default: a temporary folder) must not already hold an alarm journal. `plans`: transfer
     plans as JSON lines (hazardwatch.replay_plans), handed to the service as they fall due.
     `comm_loss`: judge silence as live does (COMM_LOSS after a sensor's stale time, gaps
-    included); by default a gap in the data raises nothing.
+    included); by default a gap in the data raises nothing. `prepare` is called with the
+    service once it is built, before the first slice (operator actions a back-test starts
+    from: a shelve, a maintenance mode).
     Bad rows never raise; a file that cannot be read at all raises ReplayInputError.
     """
     input, output = Path(input), Path(output)
@@ -381,6 +384,8 @@ def replay(
                     stale_idle_s=0.0,
                 )
                 service = Service(site, settings, clock=clock)
+                if prepare is not None:
+                    prepare(service)
                 run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded)
             return run
 
