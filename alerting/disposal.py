@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from alerting.lifecycle import AlertingError
 from alerting.priority import Priority
+from hazardwatch.model import AlarmRules
 
 HOUR_S = 3600.0
 
@@ -88,6 +89,12 @@ class AlarmPolicy:
 
     shelve_max_s: float = 8 * HOUR_S
     disposal_deadline_s: dict[Priority, float] = field(default_factory=_default_deadlines)
+
+    @classmethod
+    def from_rules(cls, rules: AlarmRules) -> AlarmPolicy:
+        """The policy of the site config's `alarms:` (hours there, seconds here)."""
+        deadlines = {Priority.parse(p): h * HOUR_S for p, h in rules.disposal_deadline_h.items()}
+        return cls(rules.shelve_max_h * HOUR_S, deadlines)
 
     def deadline_s(self, priority: Priority) -> float:
         """How long an alarm of `priority` may stay unclosed before it is overdue."""

@@ -67,6 +67,7 @@ from hazardwatch.inputs import (
     ThingsBoardInput,
 )
 from hazardwatch.model import (
+    AlarmRules,
     Cooling,
     Enterprise,
     HazardSource,
@@ -253,6 +254,7 @@ class _SiteBuilder:
             source=self.source,
             areas={a: area.k for a, area in raw.areas.items()},
             inputs=self.inputs(raw.inputs, _tags(enterprises)),
+            alarms=AlarmRules(raw.alarms.shelve_max_h, raw.alarms.disposal_deadline_h.model_dump()),
         )
         self.areas(raw.areas, site)
         return site

@@ -220,9 +220,23 @@ class RawInputs(_Strict):
     sparkplug: RawSparkplug | None = None
 
 
+class RawDeadlines(_Strict):
+    """Hours an alarm of each priority may stay unclosed before it is overdue."""
+
+    high: _Pos = 24.0
+    medium: _Pos = 72.0
+    low: _Pos = 72.0
+
+
+class RawAlarms(_Strict):
+    shelve_max_h: _Pos = 8.0  # the longest shelve an operator may set
+    disposal_deadline_h: RawDeadlines = RawDeadlines()
+
+
 class RawSite(_Strict):
     park: RawPark
     defaults: RawDefaults = RawDefaults()
     areas: dict[str, RawArea] = {}
     enterprises: list[RawEnterprise] = Field(min_length=1)
     inputs: RawInputs = RawInputs()
+    alarms: RawAlarms = RawAlarms()

@@ -344,6 +344,20 @@ class Enterprise:
     hazard_sources: tuple[HazardSource, ...]
 
 
+def _deadlines_h() -> dict[str, float]:
+    return {"high": 24.0, "medium": 72.0, "low": 72.0}
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRules:
+    """The park's alarm rules (the site config's `alarms:`): the longest shelve an operator
+    may set, and how long an alarm of each priority may stay unclosed before it is overdue
+    (the national deadline was not found in a published text: configurable)."""
+
+    shelve_max_h: float = 8.0
+    disposal_deadline_h: dict[str, float] = field(default_factory=_deadlines_h)
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     """The whole park, as loaded and validated from the site config."""
@@ -354,6 +368,7 @@ class Site:
     source: str = "<memory>"  # file it was loaded from, for messages
     areas: dict[str, int] = field(default_factory=dict)  # gas area id -> k (votes to alarm)
     inputs: Inputs = field(default_factory=Inputs)  # which MQTT dialects, their name maps
+    alarms: AlarmRules = field(default_factory=AlarmRules)  # shelve maximum, disposal deadlines
 
     def iter_sensors(self) -> list[tuple[Enterprise, HazardSource, Unit, Sensor]]:
         """Every sensor with its place in the tree, in sensor-index order."""

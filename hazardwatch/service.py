@@ -22,7 +22,16 @@ from typing import Any
 import numpy as np
 import uvicorn
 
-from alerting import AlarmEvent, AlarmManager, ColourChange, Journal, Tick, Timer, build_pipeline
+from alerting import (
+    AlarmEvent,
+    AlarmManager,
+    AlarmPolicy,
+    ColourChange,
+    Journal,
+    Tick,
+    Timer,
+    build_pipeline,
+)
 from dashboards import Hub, HubNotifier, Server, ServiceAdapter, create_app
 from detectors import CheckpointInfo
 from hazardwatch.clock import Clock, SystemClock
@@ -162,7 +171,10 @@ class Service:
         )
         self.journal = Journal(s.data_dir / "alarms.db")
         cameras = {u.id: u.camera_url for _, _, u, _ in self.site.iter_sensors() if u.camera_url}
-        self.alarms = AlarmManager(self.table, self.journal, self.clock, cameras=cameras)
+        policy = AlarmPolicy.from_rules(self.site.alarms)  # shelve maximum, disposal deadlines
+        self.alarms = AlarmManager(
+            self.table, self.journal, self.clock, policy=policy, cameras=cameras
+        )
         self.memory = DetectorMemory(
             self.table, s.data_dir / "detector.npz", s.checkpoint_interval_s
         )
