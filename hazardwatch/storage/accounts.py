@@ -9,6 +9,7 @@ random 256-bit strings: only their SHA-256 is stored, so a copy of the file open
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import sqlite3
 import threading
@@ -140,14 +141,16 @@ class Accounts:
         self.hasher = hasher or PasswordHasher()
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
+        # Password hashes and the audit: a new file is readable by its owner only (SQLite
+        # gives its -wal and -shm files the database file's permissions).
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._db = sqlite3.connect(
             self.path, timeout=5.0, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        # A file of passwords hashes and audit: readable by its owner only.
-        self.path.chmod(0o600)
 
     # ------------------------------------------------------------------ plumbing
 

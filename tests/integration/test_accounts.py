@@ -37,12 +37,13 @@ def test_the_file_keeps_no_password_token_or_session_id_and_only_its_owner_reads
     a.add_user("li", Role.OPERATOR, PASSWORD)
     _, token = a.issue_token("li")
     sid, _ = a.open_session(User("li", Role.OPERATOR))
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     a.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(path.name))
     for secret in (PASSWORD, token, sid):
         assert secret.encode() not in raw, secret
     assert b"$argon2id$" in raw
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert modes == {f"{path.name}{end}": 0o600 for end in ("", "-wal", "-shm")}
 
 
 def test_every_change_is_audited_in_its_transaction_and_a_refused_one_not_at_all(
