@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,7 @@ class BlockStore:
         merge_fanin: int = 16,
         merge_max_rows: int = 4_000_000,
         aggregate_days: float = Retention.aggregate_days,
+        max_mapped: int = 4096,
         clock: Callable[[], float] = time.time,
         background: bool = True,
     ) -> None:
@@ -111,7 +113,12 @@ class BlockStore:
         self.merge_max_rows = merge_max_rows
         self.aggregate_days = aggregate_days
         self.clock = clock
+        self.max_mapped = max_mapped
         self.compact_errors = 0
+        # Blocks mapped now, least recently used first: a park's 90 days are tens of
+        # thousands of blocks, more than a process may map (vm.max_map_count, 65,530).
+        self._mapped: OrderedDict[int, Block] = OrderedDict()
+        self._map_lock = threading.Lock()
         self._dirs = {name: self.folder / name for name in ("log", "raw", "agg")}
         for d in self._dirs.values():
             d.mkdir(parents=True, exist_ok=True)
@@ -283,10 +290,11 @@ class BlockStore:
             take = group[: self.merge_fanin]
             if sum(a.block.rows for a in take) > self.merge_max_rows:
                 continue
-            merged = combine([_agg_rows(a.block, 0, a.block.rows) for a in take])
+            merged = combine([_agg_rows(self._use(a.block), 0, a.block.rows) for a in take])
             out = self._write_agg(level + 1, take[0].first, take[-1].last, merged)
             with self._lock:
                 self._agg = [a for a in self._agg if a not in take] + [out]
+            self._forget([a.block for a in take])
             for a in take:
                 (self._dirs["agg"] / a.name()).unlink(missing_ok=True)
             return True
@@ -294,31 +302,64 @@ class BlockStore:
 
     # ------------------------------------------------------------------ reads
 
+    def _use(self, blk: Block) -> Block:
+        """`blk`, counted as recently used; the least recently used beyond `max_mapped`
+        are unmapped (mapped again when next used)."""
+        with self._map_lock:
+            self._mapped[id(blk)] = blk
+            self._mapped.move_to_end(id(blk))
+            while len(self._mapped) > self.max_mapped:
+                self._mapped.popitem(last=False)[1].release()
+        return blk
+
+    def _forget(self, blocks: list[Block]) -> None:
+        """Blocks gone (purged, merged): unmapped, out of the recently used."""
+        with self._map_lock:
+            for blk in blocks:
+                self._mapped.pop(id(blk), None)
+                blk.release()
+
     def _tail(self) -> list[Batch]:
         with self._lock:
             return [b for lg in (*self._sealed, self._active) for b in lg.batches]
 
     def _raw_parts(
-        self, sensor: int, lo: float, hi: float
+        self, sensor: int, lo: float, hi: float, newest: int | None = None
     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(ts, value, quality) pieces of one sensor in [lo, hi], blocks then tail."""
+        """(ts, value, quality) pieces of one sensor in [lo, hi], in arrival order.
+
+        With `newest`, blocks are read newest first and no further once `newest` readings
+        are in hand and the next block ends before the oldest of them."""
         with self._lock:
-            blocks = [b for b in self._raw.values() if b.t_first <= hi and b.t_last >= lo]
-        parts = []
-        for blk in blocks:
-            a, z = blk.span(sensor, lo, hi)
+            blocks = [(k, b) for k, b in self._raw.items() if b.t_first <= hi and b.t_last >= lo]
+            tail = [(lg.seq, lg.batches) for lg in (*self._sealed, self._active)]
+        found: list[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+        for seq, batches in tail:
+            for b in batches:
+                m = (b.sensor == sensor) & (b.ts >= lo) & (b.ts <= hi)
+                if m.any():
+                    found.append((seq, (b.ts[m], b.value[m], b.quality[m])))
+        blocks.sort(key=lambda kb: kb[1].t_last, reverse=True)
+        rows = sum(len(p[0]) for _, p in found)
+        for seq, blk in blocks:
+            if newest is not None and rows >= newest:
+                ts = np.unique(np.concatenate([p[0] for _, p in found]))  # a repeat once
+                if len(ts) >= newest and blk.t_last < ts[-newest]:
+                    break
+            a, z = self._use(blk).span(sensor, lo, hi)
             if z > a:
                 c = blk.columns
-                parts.append((c["ts"][a:z], c["value"][a:z], c["quality"][a:z]))
-        for b in self._tail():
-            m = (b.sensor == sensor) & (b.ts >= lo) & (b.ts <= hi)
-            if m.any():
-                parts.append((b.ts[m], b.value[m], b.quality[m]))
-        return parts
+                found.append((seq, (c["ts"][a:z], c["value"][a:z], c["quality"][a:z])))
+                rows += z - a
+        found.sort(key=lambda sp: sp[0])  # stable: a log's batches keep their order
+        return [p for _, p in found]
 
-    def _raw_series(self, sensor: int, lo: float, hi: float) -> tuple[np.ndarray, ...]:
-        """One sensor's readings in [lo, hi], ascending by ts, each ts once (first kept)."""
-        parts = self._raw_parts(sensor, lo, hi)
+    def _raw_series(
+        self, sensor: int, lo: float, hi: float, newest: int | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """One sensor's readings in [lo, hi], ascending by ts, each ts once (first kept);
+        complete in its `newest` last readings at least."""
+        parts = self._raw_parts(sensor, lo, hi, newest)
         if not parts:
             return np.empty(0), np.empty(0), np.empty(0, np.uint8)
         ts, value, quality = (np.concatenate(c) for c in zip(*parts, strict=True))
@@ -333,7 +374,7 @@ class BlockStore:
     ) -> list[ReadingRow]:
         lo = -np.inf if since is None else float(since)
         hi = np.inf if until is None else float(until)
-        ts, value, quality = self._raw_series(int(sensor), lo, hi)
+        ts, value, quality = self._raw_series(int(sensor), lo, hi, newest=limit)
         ts, value, quality = ts[-limit:], value[-limit:], quality[-limit:]
         return [
             ReadingRow(*r) for r in zip(ts.tolist(), value.tolist(), quality.tolist(), strict=True)
@@ -347,7 +388,7 @@ class BlockStore:
         for blk in blocks:
             if blk.t_first > hi or blk.t_last < lo:
                 continue
-            a, z = blk.span(sensor, lo, hi)
+            a, z = self._use(blk).span(sensor, lo, hi)
             if z > a:
                 parts.append(_agg_rows(blk, a, z))
         for b in self._tail():
@@ -406,6 +447,7 @@ class BlockStore:
             old = {k: b for k, b in self._raw.items() if b.t_last < older_than_ts}
             for k in old:
                 del self._raw[k]
+        self._forget(list(old.values()))
         for k in old:
             (self._dirs["raw"] / f"{k:012d}.blk").unlink(missing_ok=True)
         return sum(b.rows for b in old.values())
@@ -415,6 +457,7 @@ class BlockStore:
         with self._lock:
             old = [a for a in self._agg if a.block.t_last < older_than_ts]
             self._agg = [a for a in self._agg if a not in old]
+        self._forget([a.block for a in old])
         for a in old:
             (self._dirs["agg"] / a.name()).unlink(missing_ok=True)
         return sum(a.block.rows for a in old)

@@ -25,7 +25,6 @@ import mmap
 import os
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,29 +72,43 @@ def write_block(path: Path, sensor: np.ndarray, columns: Mapping[str, np.ndarray
     fsync_dir(path.parent)
 
 
-@dataclass
 class Block:
-    """A block file opened read-only through a memory map (the OS caches what is read)."""
+    """A block file, read through a memory map (the OS caches what is read).
 
-    path: Path
-    rows: int
-    t_first: float
-    t_last: float
-    sensors: np.ndarray
-    starts: np.ndarray
-    columns: dict[str, np.ndarray]
-    _map: mmap.mmap | None
+    The header is read at open; the map is made on first use and can be `release`d (a
+    store keeps thousands of blocks but maps only those in use: a process has a limit of
+    memory maps). Arrays handed out stay valid after a release: they hold the map.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with self.path.open("rb") as f:
+            head = f.read(_HEADER.size)
+        if len(head) < _HEADER.size:
+            raise ValueError(f"{path}: not a block file (too short)")
+        magic, n, _, _, t_first, t_last = _HEADER.unpack(head)
+        if magic != _MAGIC:
+            raise ValueError(f"{path}: not a block file (magic {magic!r})")
+        self.rows: int = n
+        self.t_first: float = t_first
+        self.t_last: float = t_last
+        self._arrays: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None = None
 
     @classmethod
     def open(cls, path: Path) -> Block:
-        with Path(path).open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            mem = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-        if mem is None or size < _HEADER.size:
-            raise ValueError(f"{path}: not a block file (too short)")
-        magic, n, n_sensors, n_cols, t_first, t_last = _HEADER.unpack_from(mem, 0)
-        if magic != _MAGIC:
-            raise ValueError(f"{path}: not a block file (magic {magic!r})")
+        return cls(path)
+
+    @property
+    def mapped(self) -> bool:
+        return self._arrays is not None
+
+    def _map(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        arrays = self._arrays
+        if arrays is not None:
+            return arrays
+        with self.path.open("rb") as f:
+            mem = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        _, n, n_sensors, n_cols, _, _ = _HEADER.unpack_from(mem, 0)
         at = _HEADER.size
         specs = []
         for _ in range(n_cols):
@@ -113,14 +126,30 @@ class Block:
         sensors = take(np.dtype("<i8"), n_sensors)
         starts = take(np.dtype("<i8"), n_sensors + 1)
         columns = {name: take(dtype, n) for name, dtype in specs}
-        return cls(Path(path), n, t_first, t_last, sensors, starts, columns, mem)
+        self._arrays = arrays = (sensors, starts, columns)
+        return arrays
+
+    @property
+    def sensors(self) -> np.ndarray:
+        """The distinct sensor indices, ascending."""
+        return self._map()[0]
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Where each sensor's rows start, and the row count last."""
+        return self._map()[1]
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        return self._map()[2]
 
     def rows_of(self, sensor: int) -> tuple[int, int]:
         """[lo, hi) of one sensor's rows; (0, 0) when it has none here."""
-        i = int(np.searchsorted(self.sensors, sensor))
-        if i == len(self.sensors) or self.sensors[i] != sensor:
+        sensors, starts, _ = self._map()
+        i = int(np.searchsorted(sensors, sensor))
+        if i == len(sensors) or sensors[i] != sensor:
             return 0, 0
-        return int(self.starts[i]), int(self.starts[i + 1])
+        return int(starts[i]), int(starts[i + 1])
 
     def span(self, sensor: int, since: float, until: float) -> tuple[int, int]:
         """[lo, hi) of one sensor's rows with since <= ts <= until."""
@@ -132,8 +161,9 @@ class Block:
             np.searchsorted(ts, until, "right")
         )
 
+    def release(self) -> None:
+        """Unmap (once no array handed out is alive); the next use maps it again."""
+        self._arrays = None
+
     def close(self) -> None:
-        """Drop the arrays first: the map closes once no view of it is alive."""
-        self.sensors = self.starts = np.empty(0)
-        self.columns = {}
-        self._map = None
+        self.release()

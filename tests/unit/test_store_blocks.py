@@ -227,3 +227,15 @@ def test_sqlite_history_equals_the_block_store_history_from_raw(tmp_path: Path) 
             assert got.bucket_s == want.bucket_s
             for x, y in zip(got.buckets, want.buckets, strict=True):
                 assert np.allclose(x, y, rtol=1e-9)
+
+
+def test_no_more_blocks_are_mapped_than_allowed(tmp_path: Path) -> None:
+    with store(tmp_path, max_mapped=3, merge_fanin=100) as s:
+        for i in range(12):
+            s.write(readings(i * 50, 50))
+            compacted(s)
+        got = s.readings(4, limit=10_000)
+        assert [r.value for r in got] == list(range(4, 600, 5))
+        assert s.history(4, T0, T0 + 599, 5).buckets.count.tolist() == [24] * 5
+        blocks = [*s._raw.values(), *(a.block for a in s._agg)]
+        assert len(blocks) == 24 and sum(b.mapped for b in blocks) <= 3
