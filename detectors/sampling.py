@@ -180,8 +180,16 @@ def learn_samples(
 
 @kernel(reads(_I), reads(_F), BASELINE, reads(_F), reads(_F), reads(_F))
 def learn_baselines(rows, v, base, warmup_n, alpha, sigma_floor):  # fmt: skip
-    """Teach the baseline of each of `rows` (no duplicates) one reading; no conditions."""
+    """Teach the baseline of each of `rows` (no duplicates) one reading; no conditions.
+
+    Every reading taught counts alike (Welford, past the warm-up too): rows given as normal
+    operation (replay's --learn-rows) are all normal, while the EWMA would weigh the last of
+    them most and keep the narrow spread of the first `warmup_n`."""
     for k in range(rows.shape[0]):
         i = rows[k]
         s = baseline_sigma(base.base_var[i], sigma_floor[i])
-        _learn(i, v[k], s, True, base, warmup_n[i], alpha[i], sigma_floor[i])
+        n = base.base_n[i]
+        mean, var = baseline_step(v[k], base.base_mean[i], base.base_var[i], n, np.inf, 0.0, s)
+        base.base_mean[i], base.base_var[i], base.base_n[i] = mean, var, n + 1.0
+        base.warm[i] = n + 1.0 >= warmup_n[i]
+        base.base_sigma[i] = baseline_sigma(var, sigma_floor[i])

@@ -343,6 +343,17 @@ def test_learn_teaches_the_baseline_and_raises_nothing() -> None:
     assert det.state.active.tolist() == [0, 0] and det.state.last_ts[0] == -math.inf
 
 
+def test_learn_weighs_every_reading_taught_alike() -> None:
+    # Rows given as normal operation are all normal: a quiet start must not narrow the spread
+    # (the EWMA after the warm-up kept most of the first 100 readings' sigma of 0.1).
+    det = Detector(table(sensor(trend=with_(baseline_warmup_n=100))), T0)
+    rng = np.random.default_rng(5)
+    values = 50.0 + np.concatenate([rng.normal(0, 0.1, 100), rng.normal(0, 1.0, 900)])
+    det.learn(Batch.of([0] * 1000, (T0 + np.arange(1000.0)).tolist(), values.tolist()))
+    assert det.state.base_mean[0] == pytest.approx(values.mean())
+    assert det.state.base_sigma[0] == pytest.approx(values.std(), rel=1e-9)
+
+
 # ------------------------------------------------------------------ signal faults
 
 
