@@ -86,6 +86,22 @@ class Rows:
         if quality or flags:
             self._odd = True
 
+    def extend(self, sensors: list[int], stamps: list[float], values: list[float]) -> None:
+        """Readings already checked, in the window and not ahead, of good quality and no
+        flags: taken in bulk unless one repeats a sensor and ts (then one by one)."""
+        keys = list(zip(sensors, stamps, strict=True))
+        if len(set(keys)) != len(keys) or not self._seen.isdisjoint(keys):
+            for sensor, ts, value in zip(sensors, stamps, values, strict=True):
+                self.add(sensor, ts, value, 0, 0)
+            return
+        self._seen.update(keys)
+        n = len(keys)
+        self.sensor += sensors
+        self.ts += stamps
+        self.value += values
+        self._quality += [0] * n
+        self._flags += [0] * n
+
     def _raw(self, sensor: int, value: float, ts: float) -> bytes:
         """The reading as the dead letter shows it: ``[tag, value, ts]``."""
         name = self.tags[sensor] if sensor < len(self.tags) else sensor

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,14 @@ REBIRTH = "Node Control/Rebirth"
 _SIGNED32 = frozenset({1, 2, 3})  # Int8, Int16, Int32: two's complement in int_value
 _UNSIGNED32 = frozenset({5, 6, 7})  # UInt8, UInt16, UInt32
 _INT64, _UINT64, _FLOAT, _DOUBLE, _BOOLEAN, _DATETIME = 4, 8, 9, 10, 11, 13
-_NUMERIC = _SIGNED32 | _UNSIGNED32 | {_INT64, _UINT64, _FLOAT, _DOUBLE, _BOOLEAN}
+# the value field of the types whose value needs no conversion beyond float()
+_FIELD = {
+    _DOUBLE: "double_value",
+    _FLOAT: "float_value",
+    _UINT64: "long_value",
+    _BOOLEAN: "boolean_value",
+    **dict.fromkeys(_UNSIGNED32, "int_value"),
+}
 # Metrics every node declares in its birth that are no readings (under a prefix of its own
 # in some libraries: "CMD/Node Control/Rebirth"): not dead-lettered.
 _HOUSEKEEPING = ("bdSeq", "Node Control/", "Device Control/", "Properties/", "Node Info/")
@@ -67,6 +75,12 @@ class _Entity:
     born: bool = False
     aliases: dict[int, tuple[str, int]] = field(default_factory=dict)  # alias -> name, datatype
     types: dict[str, int] = field(default_factory=dict)  # name -> datatype, from the birth
+    # alias (not 0) -> (sensor index, value field) of the mapped metrics of an unsigned type
+    fast: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # the quick path of a whole message (_all_quick): alias -> sensor index, and the reader of
+    # alias, timestamp, is_null and the one value field they share (None: several fields)
+    quick_idx: dict[int, int] = field(default_factory=dict)
+    quick_value: Any = None
 
 
 @dataclass(eq=False)
@@ -195,6 +209,12 @@ class SparkplugDecoder:
             return Decoded(_EMPTY, [], status, replies=tuple(replies))
         elif not (node.born and entity.born):
             return self._before_birth(topic, node, entity, message, received, replies)
+        if entity.quick_value is not None and kind.endswith("DATA"):
+            lo_ms = (received - self.max_age_s) * 1000.0
+            hi_ms = (received + min(self.max_future_s, self.ahead_tolerance_s)) * 1000.0
+            batch = _all_quick(message.metrics, entity, lo_ms, hi_ms)
+            if batch is not None:
+                return Decoded(batch, [], replies=tuple(replies))
         rows = Rows(topic, received, received + self.ahead_tolerance_s, self.table.tags)
         if self._readings(rows, entity, message, received):
             self._rebirth(node, received, replies)
@@ -214,8 +234,7 @@ class SparkplugDecoder:
 
     def _birth(self, entity: _Entity, message: Any) -> None:
         entity.born = True
-        entity.aliases = {}
-        entity.types = {}
+        entity.aliases, entity.types, entity.fast = {}, {}, {}
         for metric in message.metrics:
             if not metric.HasField("name"):
                 continue
@@ -223,6 +242,14 @@ class SparkplugDecoder:
             entity.types[metric.name] = datatype
             if metric.HasField("alias"):
                 entity.aliases[metric.alias] = (metric.name, datatype)
+                idx = entity.names.get(metric.name)
+                if metric.alias and idx is not None and datatype in _FIELD:
+                    entity.fast[metric.alias] = (idx, _FIELD[datatype])
+        entity.quick_idx = {alias: idx for alias, (idx, _) in entity.fast.items()}
+        fields = {f for _, f in entity.fast.values()}
+        entity.quick_value = (
+            attrgetter("alias", "timestamp", "is_null", fields.pop()) if len(fields) == 1 else None
+        )
 
     def _rebirth(self, node: _Node, received: float, replies: list[Reply]) -> None:
         if received - node.asked_at < self.config.rebirth_every_s:
@@ -281,9 +308,33 @@ class SparkplugDecoder:
         """The message's metrics into `rows`; True if an alias was not declared."""
         lo, hi = received - self.max_age_s, received + self.max_future_s
         default_ms = message.timestamp if message.HasField("timestamp") else None
-        names, aliases, types = entity.names, entity.aliases, entity.types
+        names, aliases, types, fast = entity.names, entity.aliases, entity.types, entity.fast
         unknown_alias = False
-        for metric in message.metrics:
+        # the common case in few attribute reads: a mapped numeric alias with its own
+        # timestamp, in the window and not ahead, no properties; taken in bulk at the end.
+        # Anything else takes the careful path below.
+        quick_hi = min(hi, rows.ahead_after) * 1000.0
+        quick_lo = lo * 1000.0
+        q_sensor: list[int] = []
+        q_ms: list[int] = []
+        q_value: list[float] = []
+        metrics = list(message.metrics)
+        quick = fast.get
+        add_sensor, add_ms, add_value = q_sensor.append, q_ms.append, q_value.append
+        for metric in metrics:
+            hit = quick(metric.alias)
+            if hit is not None:
+                ms = metric.timestamp
+                if quick_lo <= ms <= quick_hi and not metric.is_null:
+                    idx, value_field = hit
+                    value = getattr(metric, value_field)
+                    if value - value == 0 and not metric.HasField("properties"):
+                        add_sensor(idx)
+                        add_ms(ms)
+                        add_value(value)
+                        continue
+            if q_sensor:  # the careful path: what came before it goes first, in order
+                _take_quick(rows, q_sensor, q_ms, q_value)
             # the alias first: it is what the birth bound (mqtt-spb-wrapper's data names its
             # metrics without the DATA/ its birth gave them)
             if metric.HasField("alias") and metric.alias in aliases:
@@ -324,9 +375,51 @@ class SparkplugDecoder:
                     continue
             quality = _quality(metric) if metric.HasField("properties") else Quality.GOOD
             rows.add(idx, ts, value, quality, flags)
+        if q_sensor:
+            _take_quick(rows, q_sensor, q_ms, q_value)
         return unknown_alias
 
 
+def _all_quick(metrics: Any, entity: _Entity, lo_ms: float, hi_ms: float) -> Batch | None:
+    """A whole DATA message in a few C-level passes, when every metric is a mapped alias of
+    the entity's one value field with its own timestamp in the window (and not ahead), no
+    null, no properties and no repeat (the usual NDATA/DDATA); None when any is not: then
+    the careful path judges each metric."""
+    if not metrics:
+        return None
+    aliases, stamps, nulls, values = zip(*map(entity.quick_value, metrics), strict=True)
+    sensors = list(map(entity.quick_idx.get, aliases))
+    if None in sensors or any(nulls) or any(map(_HAS_PROPERTIES, metrics)):
+        return None
+    ts = np.array(stamps, np.float64)
+    if not ((ts >= lo_ms) & (ts <= hi_ms)).all():
+        return None
+    value = np.array(values, np.float64)
+    if not np.isfinite(value).all():
+        return None
+    sensor = np.array(sensors, np.int64)
+    if len(set(zip(sensors, stamps, strict=True))) != len(sensors):
+        return None
+    n = len(sensors)
+    return Batch(
+        sensor=sensor,
+        ts=ts / 1000.0,
+        value=value,
+        quality=np.zeros(n, np.uint8),
+        flags=np.zeros(n, np.uint8),
+    )
+
+
+def _take_quick(rows: Rows, sensors: list[int], stamps_ms: list[int], values: list[Any]) -> None:
+    """Hand the quick path's readings to `rows` and empty the lists."""
+    stamps = (np.array(stamps_ms, np.float64) / 1000.0).tolist()
+    rows.extend(sensors[:], stamps, np.array(values, np.float64).tolist())
+    sensors.clear()
+    stamps_ms.clear()
+    values.clear()
+
+
+_HAS_PROPERTIES = methodcaller("HasField", "properties")
 _KINDS = frozenset({"NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH"})
 _EMPTY = Batch.empty()
 

@@ -278,3 +278,47 @@ def test_an_alias_resolves_to_its_births_name_whatever_the_data_calls_it(table) 
     data = payload({"name": "Tank1/Level", "alias": 1, "double_value": 3.0}, seq=1)
     d = decoder.decode("spBv1.0/Plant1/NDATA/Edge1", data, NOW)
     assert readings(table, d) == [("T1-LT", NOW, 3.0)] and d.rejections == []
+
+
+_metric = st.fixed_dictionaries(
+    {"alias": st.integers(0, 4), "timestamp": st.integers(MS - 10**9, MS + 20_000)},
+    optional={
+        "double_value": st.floats(allow_nan=True, allow_infinity=True),
+        "is_null": st.booleans(),
+        "quality": st.sampled_from([0, 64, 192]),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(metrics=st.lists(_metric, min_size=1, max_size=12))
+def test_the_quick_path_equals_the_careful_one(table, metrics) -> None:
+    """A whole DATA message taken in bulk (_all_quick) gives what metric by metric gives."""
+    node = SparkplugNode("Plant1", "Edge1", metrics={"a": "T1-LT", "b": "T1-TT", "c": "GT-1"})
+    answers = []
+    for quick in (True, False):
+        decoder = SparkplugDecoder(table, SparkplugInput((node,)))
+        birth = payload(
+            *(
+                {"name": n, "alias": k + 1, "datatype": DOUBLE, "double_value": 0.0}
+                for k, n in enumerate("abc")
+            ),
+            seq=0,
+        )
+        decoder.decode("spBv1.0/Plant1/NBIRTH/Edge1", birth, NOW)
+        if not quick:
+            decoder._nodes[("Plant1", "Edge1")].quick_value = None
+        d = decoder.decode("spBv1.0/Plant1/NDATA/Edge1", payload(*metrics, seq=1), NOW)
+        b = d.batch
+        answers.append(
+            (
+                b.sensor.tolist(),
+                b.ts.tolist(),
+                b.value.tolist(),
+                b.quality.tolist(),
+                b.flags.tolist(),
+                [r.reason for r in d.rejections],
+                [n.reason for n in d.noted],
+            )
+        )
+    assert answers[0] == answers[1]
