@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from alerting import (
@@ -103,8 +104,12 @@ _REFUSED = (InvalidTransition, NotMuted, DisposalRequired, AlreadyClosed)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such alarm, unit or sensor"},
     409: {"model": ErrorOut, "description": "Refused in the alarm's state (the message says why)"},
-    422: {"model": ErrorOut, "description": "A request no state could take"},
 }
+
+
+def _invalid(exc: InvalidAction) -> RequestValidationError:
+    """A request no state could take (a shelve past the maximum): a 422 in FastAPI's shape."""
+    return RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc)}])
 
 
 def alarm_actions_router(view: ServiceView) -> APIRouter:
@@ -120,7 +125,7 @@ def alarm_actions_router(view: ServiceView) -> APIRouter:
         except _REFUSED as exc:
             raise HTTPException(409, str(exc)) from None
         except InvalidAction as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _invalid(exc) from None
         return {"events": [e.to_dict() for e in events]}
 
     @router.post("/alarms/{alarm_id}/shelve", tags=["alarms"], summary="Shelve an alarm")
