@@ -43,17 +43,7 @@ from alerting.lifecycle import (
     Row,
     transition,
 )
-from alerting.manager import (
-    LATCHING_CONDITIONS,
-    AlarmManager,
-    AlarmNotFound,
-    Committed,
-    InvalidAcknowledgement,
-    InvalidAction,
-    NotMuted,
-    Planned,
-    UnknownTarget,
-)
+from alerting.manager import AlarmManager, Committed
 from alerting.mute import Marker, MarkerChange, MuteBook, MuteKind
 from alerting.pipeline import (
     Context,
@@ -65,6 +55,15 @@ from alerting.pipeline import (
     Pipeline,
     Stage,
     build_pipeline,
+)
+from alerting.plan import (
+    LATCHING_CONDITIONS,
+    AlarmNotFound,
+    InvalidAcknowledgement,
+    InvalidAction,
+    NotMuted,
+    Planned,
+    UnknownTarget,
 )
 from alerting.precedence import gas_rank
 from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_colour

@@ -5,58 +5,35 @@ of every hazard source. Each transition is committed to the journal before the c
 caused it returns, and the in-memory state changes only after that commit, so a crash at
 any point leaves the journal as the whole truth and a restart rebuilds the same state.
 
-It answers two questions the alarm pipeline (alerting.pipeline) asks in turn:
-`transitions(actions, now)`, what the lifecycle makes of some actions (nothing written), and
-`commit(events)`, which journals them with the risk-colour changes they cause in one
-transaction and only then makes them current. `apply` and `acknowledge` do both at once,
-without notifying anyone (tests and tools); the service goes through the pipeline.
+It answers the questions the alarm pipeline (alerting.pipeline) asks in turn: `plan(actions,
+now)`, what the lifecycle makes of some actions (a pass of alerting.plan; nothing written),
+`muted(planned, now)`, the events marked by the mutes, and `commit(events, markers)`, which
+journals them with the risk-colour changes they cause and the mute marker changes in one
+transaction and only then makes them current. `perform`, `apply` and `acknowledge` do all
+at once without notifying anyone (tests and tools); the service goes through the pipeline.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from alerting.action import (
-    Acknowledge,
-    Action,
-    Dispose,
-    Maintenance,
-    MuteExpired,
-    OperatorAction,
-    OutOfService,
-    Reset,
-    Shelve,
-    Unshelve,
-)
+from alerting.action import Acknowledge, Action, Maintenance, MuteExpired, OutOfService
 from alerting.alarm import Alarm, AlarmEvent
-from alerting.disposal import AlarmPolicy, AlreadyClosed, Disposal, DisposalRequired
+from alerting.disposal import AlarmPolicy
 from alerting.effects import move as _move
 from alerting.journal import Journal
-from alerting.lifecycle import ACTIVE_STATES, AlertingError, Event, transition
-from alerting.mute import (
-    SUPPRESSIBLE,
-    Marker,
-    MarkerChange,
-    MuteBook,
-    MuteKind,
-    maintenance_key,
-    mark,
-    out_of_service_key,
-    shelve_key,
-)
+from alerting.lifecycle import ACTIVE_STATES, AlertingError, Event
+from alerting.mute import MarkerChange, MuteBook, mark
+from alerting.plan import LATCHING_CONDITIONS, AlarmNotFound, Pass, Planned
 from alerting.precedence import by_precedence, mark_first_out
 from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_colour
 from hazardwatch.clock import Clock
 from hazardwatch.model import AlarmState, Condition, ConditionChange, Kind, RiskColour, SensorTable
 
 _Key = tuple[int, Condition]
-
-# The second-level limits: these latch on a sensor configured to (`latch:`; gas by default).
-LATCHING_CONDITIONS: frozenset[Condition] = frozenset({Condition.HH, Condition.LL, Condition.GAS2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,86 +43,6 @@ class Committed:
 
     events: list[AlarmEvent] = field(default_factory=list)
     colours: list[ColourChange] = field(default_factory=list)
-
-
-class AlarmNotFound(AlertingError):
-    """No alarm with that id was ever raised (the API answers 404)."""
-
-    def __init__(self, alarm_id: int) -> None:
-        self.alarm_id = alarm_id
-        super().__init__(f"no alarm with id {alarm_id}")
-
-
-class InvalidAction(AlertingError):
-    """An action no state could take: without a person's name, a shelve longer than the
-    park's maximum, an end before now (the API answers 422)."""
-
-
-InvalidAcknowledgement = InvalidAction  # the name the ack route has caught since v1
-
-
-class UnknownTarget(AlertingError):
-    """Maintenance or out of service for a unit or sensor the park does not have (404)."""
-
-
-class NotMuted(AlertingError):
-    """Ending a shelve, maintenance mode or out-of-service that is not in force (409)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """What the lifecycle makes of one pass's actions: events and mute marker changes."""
-
-    events: list[AlarmEvent] = field(default_factory=list)
-    markers: list[MarkerChange] = field(default_factory=list)
-
-
-def _name(text: str, doing: str, what: str = "a person's name") -> str:
-    name = text.strip()
-    if not name:
-        raise InvalidAction(f"{doing} needs {what}")
-    return name
-
-
-def _finite_or_none(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
-class _Pass:
-    """One pass of the lifecycle: its events and marker changes so far, which the later
-    actions of the same pass see (an alarm raised and acknowledged in one pass)."""
-
-    def __init__(self, manager: AlarmManager, now: float) -> None:
-        self.now = now
-        self.events: list[AlarmEvent] = []
-        self.markers: list[MarkerChange] = []
-        self.by_key: dict[_Key, Alarm | None] = {}
-        self.by_id: dict[int, Alarm] = {}
-        self.next_id = manager._next_id
-        self._manager = manager
-        self._book: MuteBook | None = None
-
-    @property
-    def book(self) -> MuteBook:
-        """The mute markers as this pass leaves them so far."""
-        return self._manager.mutes if self._book is None else self._book
-
-    def add(self, event: AlarmEvent) -> None:
-        self.events.append(event)
-        after = event.alarm
-        self.by_id[after.id] = after
-        self.by_key[(after.sensor, after.condition)] = after if after.is_open else None
-
-    def mark(self, change: MarkerChange) -> None:
-        if self._book is None:
-            self._book = self._manager.mutes.copy()
-        self._book.apply([change])
-        self.markers.append(change)
-
-    def open_alarms(self) -> list[Alarm]:
-        """Every open alarm as this pass leaves it so far, by id."""
-        merged = {**self._manager._by_id, **self.by_id}
-        return [merged[i] for i in sorted(merged) if merged[i].is_open]
 
 
 class AlarmManager:
@@ -267,16 +164,16 @@ class AlarmManager:
                         f"condition change for sensor index {a.sensor}, "
                         f"but the table has {self._table.n} sensors"
                     )
-            p = _Pass(self, now)
+            p = Pass(self, now)
             for a in actions:
                 if isinstance(a, ConditionChange):
-                    self._follow(p, a)
+                    p.follow(a)
                 elif isinstance(a, Maintenance | OutOfService):
-                    self._mark(p, a)
+                    p.engineer(a)
                 elif isinstance(a, MuteExpired):
-                    self._expire(p, a)
+                    p.expire(a)
                 else:
-                    self._operate(p, a)
+                    p.operate(a)
             return Planned(p.events, p.markers)
 
     def latches(self, sensor: int, condition: Condition) -> bool:
@@ -286,142 +183,37 @@ class AlarmManager:
             condition in LATCHING_CONDITIONS and bool(self._table.latch[sensor])
         )
 
-    def _follow(self, p: _Pass, c: ConditionChange) -> None:
-        """The transition a detector's condition change makes, if any."""
-        key = (c.sensor, c.condition)
-        alarm = p.by_key[key] if key in p.by_key else self._by_key.get(key)
-        eta = _finite_or_none(c.eta_ts)
-        if alarm is None:
-            if not c.active:
-                return  # a clear of a condition that has no alarm
-            alarm = self._new_alarm(p.next_id, c)
-            p.next_id += 1
-        if c.active and alarm.state in ACTIVE_STATES:
-            if eta is None or eta == alarm.eta_ts:
-                return
-            p.add(_move(alarm, Event.UPDATE, c.ts, value=c.value, eta=eta))
-        elif c.active:
-            p.add(_move(alarm, Event.ACTIVATE, c.ts, value=c.value, eta=eta))
-        elif alarm.state in ACTIVE_STATES:
-            latching = self.latches(alarm.sensor, alarm.condition)
-            p.add(_move(alarm, Event.CLEAR, c.ts, latching=latching, value=c.value))
+    # what a pass of the lifecycle (alerting.plan) reads
 
-    def _operate(self, p: _Pass, a: OperatorAction) -> None:
-        """A person's action on one alarm, named by its id."""
-        who = _name(a.who, f"{type(a).__name__.lower()} alarm {a.alarm_id}")
-        alarm = p.by_id.get(a.alarm_id) or self._open_or_journalled(a.alarm_id)
-        person = {"who": who, "where": a.where}
-        if isinstance(a, Acknowledge):
-            p.add(_move(alarm, Event.ACK, p.now, why=a.comment, **person))
-        elif isinstance(a, Reset):
-            p.add(_move(alarm, Event.RESET, p.now, why=a.why, **person))
-        elif isinstance(a, Shelve):
-            most = self.policy.shelve_max_s
-            if not (0 < a.duration_s <= most and math.isfinite(a.duration_s)):
-                raise InvalidAction(
-                    f"a shelve lasts more than 0 s and at most {most / 3600:g} h "
-                    f"(this park's maximum), not {a.duration_s:g} s"
-                )
-            p.add(_move(alarm, Event.SHELVE, p.now, why=a.why, **person))
-            until = p.now + a.duration_s
-            marker = Marker(
-                MuteKind.SHELVED,
-                alarm.tag,
-                alarm.condition.label,
-                who,
-                p.now,
-                until,
-                a.why,
-                a.where,
-            )
-            p.mark(MarkerChange(marker, True, p.now, who, a.why, a.where))
-        elif isinstance(a, Unshelve):
-            marker = p.book.get(shelve_key(alarm.tag, alarm.condition))
-            if marker is None:
-                raise NotMuted(
-                    f"alarm {alarm.id} ({alarm.tag} {alarm.condition.label}) is not shelved"
-                )
-            self._unshelve(p, marker, who, a.why, a.where)
-        elif isinstance(a, Dispose):
-            if alarm.closed_ts is not None:
-                raise AlreadyClosed(alarm.id, alarm.closed_by)
-            action = _name(a.action, f"the disposal of alarm {alarm.id}", what="the action taken")
-            disposal = Disposal(a.cause, action, who, p.now, a.attachment_url or None)
-            p.add(_move(alarm, Event.DISPOSE, p.now, disposal=disposal, **person))
-        else:  # Close
-            if alarm.closed_ts is not None:
-                raise AlreadyClosed(alarm.id, alarm.closed_by)
-            transition(alarm.state, Event.CLOSE, alarm_id=alarm.id)  # refuses an open alarm
-            if alarm.disposal is None:
-                raise DisposalRequired(alarm.id)
-            p.add(_move(alarm, Event.CLOSE, p.now, why=a.why, **person))
+    @property
+    def table(self) -> SensorTable:
+        return self._table
 
-    def _unshelve(
-        self, p: _Pass, marker: Marker, who: str | None, why: str | None, where: str | None
-    ) -> None:
-        """End a shelve; the open alarm of its sensor and condition, if any, is told (and
-        re-announced if still active and acknowledged)."""
-        p.mark(MarkerChange(marker, False, p.now, who, why, where))
-        sensor = self._table.tag_index.get(marker.target)
-        if sensor is None:
-            return
-        key = (sensor, Condition[marker.condition.upper()])
-        alarm = p.by_key[key] if key in p.by_key else self._by_key.get(key)
-        if alarm is not None and alarm.is_open:
-            p.add(_move(alarm, Event.UNSHELVE, p.now, who=who, where=where, why=why))
+    @property
+    def units(self) -> frozenset[str]:
+        """Every unit id of the table."""
+        return self._units
 
-    def _mark(self, p: _Pass, a: Maintenance | OutOfService) -> None:
-        """An engineer's maintenance mode or out-of-service, on or off: the marker, and an
-        event on every open alarm it mutes or unmutes."""
-        who = _name(a.who, "maintenance mode" if isinstance(a, Maintenance) else "out of service")
-        if isinstance(a, Maintenance):
-            if a.unit not in self._units:
-                raise UnknownTarget(f"no unit {a.unit!r} in this park")
-            key, kind, target, until = maintenance_key(a.unit), MuteKind.SUPPRESSED, a.unit, None
-            events = (Event.SUPPRESS, Event.UNSUPPRESS)
+    @property
+    def next_id(self) -> int:
+        """The id the next new alarm gets."""
+        return self._next_id
 
-            def hit(alarm: Alarm) -> bool:
-                return alarm.unit == a.unit and self._kind_of(alarm.sensor) in SUPPRESSIBLE
-        else:
-            if a.tag not in self._table.tag_index:
-                raise UnknownTarget(f"no sensor {a.tag!r} in this park")
-            until = a.until_ts
-            if until is not None and not (math.isfinite(until) and until > p.now):
-                raise InvalidAction(f"out of service until {until!r}: give a time after now")
-            key, kind, target = out_of_service_key(a.tag), MuteKind.OUT_OF_SERVICE, a.tag
-            events = (Event.OUT_OF_SERVICE, Event.IN_SERVICE)
+    def open_alarm(self, key: _Key) -> Alarm | None:
+        """The open alarm of (sensor, condition), if any."""
+        return self._by_key.get(key)
 
-            def hit(alarm: Alarm) -> bool:
-                return alarm.tag == a.tag
+    def open_by_id(self) -> dict[int, Alarm]:
+        """Every open alarm by id (a copy)."""
+        return dict(self._by_id)
 
-        held = p.book.get(key)
-        if a.on:
-            marker = Marker(kind, target, "", who, p.now, until, a.why, a.where)
-        elif held is None:
-            raise NotMuted(f"{target} is not {kind.value.replace('_', ' ')}")
-        else:
-            marker = held
-        muted_before = held is not None
-        p.mark(MarkerChange(marker, a.on, p.now, who, a.why, a.where))
-        if a.on == muted_before:
-            return  # already so: the marker is renewed, no alarm changes
-        for alarm in p.open_alarms():
-            if hit(alarm):
-                event = events[0] if a.on else events[1]
-                p.add(_move(alarm, event, p.now, who=who, where=a.where, why=a.why))
+    def lookup(self, alarm_id: int) -> Alarm:
+        """An alarm open or closed by id; raises AlarmNotFound."""
+        return self._open_or_journalled(alarm_id)
 
-    def _expire(self, p: _Pass, a: MuteExpired) -> None:
-        """A marker's time is up (the tick): ended, as if its setter had ended it."""
-        marker = p.book.get(a.key)
-        if marker is None or marker.until_ts != a.until_ts:
-            return  # ended or renewed meanwhile
-        if marker.kind is MuteKind.SHELVED:
-            self._unshelve(p, marker, None, "expired", None)
-            return
-        p.mark(MarkerChange(marker, False, p.now, None, "expired", None))
-        for alarm in p.open_alarms():
-            if alarm.tag == marker.target:
-                p.add(_move(alarm, Event.IN_SERVICE, p.now, why="expired"))
+    def kind_of(self, sensor: int) -> Kind | None:
+        """A sensor's kind (None for an index outside the table: a tag gone from the config)."""
+        return self._kinds[sensor] if 0 <= sensor < len(self._kinds) else None
 
     def _open_or_journalled(self, alarm_id: int) -> Alarm:
         alarm = self._by_id.get(alarm_id) or self._journal.alarm(alarm_id)
@@ -429,7 +221,7 @@ class AlarmManager:
             raise AlarmNotFound(alarm_id)
         return alarm
 
-    def _new_alarm(self, alarm_id: int, c: ConditionChange) -> Alarm:
+    def new_alarm(self, alarm_id: int, c: ConditionChange) -> Alarm:
         """A fresh occurrence in NORMAL, about to activate."""
         i = c.sensor
         return Alarm(
@@ -588,11 +380,8 @@ class AlarmManager:
                 )
         with self._lock:
             open_now = list(self._by_id.values())
-        found = by_precedence(found, self._kind_of)[:limit]
+        found = by_precedence(found, self.kind_of)[:limit]
         return mark_first_out(found, open_now)
-
-    def _kind_of(self, sensor: int) -> Kind | None:
-        return self._kinds[sensor] if 0 <= sensor < len(self._kinds) else None
 
     def unclosed(self, limit: int = 500) -> list[Alarm]:
         """Alarms not yet closed (open, or back to normal without their closing), oldest
