@@ -253,16 +253,29 @@ class _SiteBuilder:
             enterprises=enterprises,
             source=self.source,
             areas={a: area.k for a, area in raw.areas.items()},
-            inputs=self.inputs(raw.inputs, _tags(enterprises)),
+            inputs=self.inputs(raw.inputs, _tags(enterprises), root),
             alarms=AlarmRules(raw.alarms.shelve_max_h, raw.alarms.disposal_deadline_h.model_dump()),
         )
         self.areas(raw.areas, site)
         return site
 
-    def inputs(self, raw: RawInputs, tags: set[str]) -> Inputs:
+    def inputs(self, raw: RawInputs, tags: set[str], root: str) -> Inputs:
         """The inputs' name maps, each tag checked against the site's sensors."""
         if not (raw.wire_v1 or raw.thingsboard or raw.sparkplug):
             self.problem("inputs", "every input is off; turn on wire_v1, thingsboard or sparkplug")
+        # each input owns its topics (ingest.router): wire format v1's root must not be theirs
+        first = root.split("/")[0]
+        taken = [("spBv1.0", raw.sparkplug is not None, "sparkplug")]
+        if raw.thingsboard is not None:
+            tb_root = raw.thingsboard.mount_root or "v1"
+            taken.append((tb_root.strip("/").split("/")[0], True, "thingsboard"))
+        for word, on, what in taken:
+            if raw.wire_v1 and on and first == word:
+                self.problem(
+                    "park.root_topic",
+                    f"{root!r} is where the {what} input's topics are; give wire format v1 "
+                    "another root",
+                )
         thingsboard = sparkplug = None
         if raw.thingsboard is not None:
             gateways = []

@@ -90,3 +90,10 @@ inputs:
     assert "duplicate Sparkplug edge node 'Plant1/Edge1'" in text
     with pytest.raises(ConfigError, match="every input is off"):
         parse_site(SITE + "inputs: {wire_v1: false}\n")
+
+
+def test_wire_format_v1_cannot_share_a_root_with_another_input() -> None:
+    clash = SITE.replace("park: {name: Demo}", "park: {name: Demo, root_topic: v1}")
+    with pytest.raises(ConfigError, match=r"park\.root_topic: 'v1' is where the thingsboard"):
+        parse_site(clash + "inputs: {thingsboard: {gateways: [{token: A}]}}\n")
+    assert parse_site(clash).inputs.thingsboard is None  # v1 alone may use it
