@@ -29,6 +29,10 @@ from dashboards.view import ServiceView
 from hazardwatch.storage.accounts import Accounts
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The trend chart's library (uPlot), installed by `npm ci` from package-lock.json, served
+# from here: nothing from a CDN, nothing copied into the repository.
+UPLOT_DIR = Path(__file__).parent.parent / "node_modules" / "uplot" / "dist"
+UPLOT_URL = "/vendor/uplot"
 DOCS_ASSETS_URL = "/static-docs"  # Swagger UI's and ReDoc's scripts, from fastapi-offline
 # The docs pages may load from this server only: ReDoc's sidebar shows a logo from its
 # vendor's CDN and nothing turns it off. Their inline script and styles are their own.
@@ -182,6 +186,8 @@ def create_app(
     app.include_router(accounts_router(view))
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if UPLOT_DIR.is_dir():  # without `npm ci` the page still works; its chart says why not
+        app.mount(UPLOT_URL, StaticFiles(directory=UPLOT_DIR), name="uplot")
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything HazardWatch needs on a fresh Debian machine, idempotently.
-#   scripts/setup.sh          the virtual environment (enough for the demo)
+#   scripts/setup.sh          the virtual environment and the page's chart library (npm ci): the demo
 #   scripts/setup.sh test     plus mosquitto, chromium and victoria-metrics from Debian's packages,
 #                             and the venvs of the third-party programs the input tests run
 #                             (.venv-gateways: ThingsBoard IoT Gateway; .venv-sparkplug: an edge node)
@@ -26,6 +26,15 @@ apt_install() {
 
 if [ "$want" = "test" ]; then
     apt_install mosquitto mosquitto-clients chromium fonts-wqy-zenhei victoria-metrics
+fi
+
+# The page's trend chart (uPlot), from package-lock.json; the app serves it from node_modules.
+command -v npm >/dev/null 2>&1 || apt_install npm
+lock_mark="node_modules/.lock-$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f "$lock_mark" ]; then
+    echo "setup: npm ci (the page's chart library)"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch "$lock_mark"
 fi
 
 stamp="$venv/.hazardwatch-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
