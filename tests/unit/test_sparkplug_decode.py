@@ -322,3 +322,54 @@ def test_the_quick_path_equals_the_careful_one(table, metrics) -> None:
             )
         )
     assert answers[0] == answers[1]
+
+
+_any_metric = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.sampled_from(["Tank1/Level", "Tank1/Temp", "Gas/LEL", "bdSeq", "x", ""]),
+        "alias": st.integers(0, 2**64 - 1),
+        "timestamp": st.one_of(st.integers(0, 2**64 - 1), st.integers(MS - 10**6, MS + 10**4)),
+        "datatype": st.integers(0, 40),
+        "is_null": st.booleans(),
+        "double_value": st.floats(),
+        "float_value": st.floats(width=32),
+        "int_value": st.integers(0, 2**32 - 1),
+        "long_value": st.integers(0, 2**64 - 1),
+        "boolean_value": st.booleans(),
+        "string_value": st.text(max_size=3),
+        "quality": st.integers(0, 2**32 - 1),
+    },
+)
+_message = st.tuples(
+    st.sampled_from(
+        [
+            "NBIRTH/Edge1",
+            "NDATA/Edge1",
+            "NDEATH/Edge1",
+            "DBIRTH/Edge1/PLC1",
+            "DDATA/Edge1/PLC1",
+            "DDEATH/Edge1/PLC1",
+            "DDATA/Edge1/PLC9",
+            "NCMD/Edge1",
+        ]
+    ),
+    st.one_of(st.none(), st.integers(0, 300)),
+    st.lists(_any_metric, max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages=st.lists(_message, max_size=8))
+def test_fuzz_message_sequences_never_raise(table, messages) -> None:
+    """Valid protobuf with anything in it, in any order: every reading kept is finite, in the
+    window and not repeated; everything else is a rejection with a reason, never a bug."""
+    decoder = SparkplugDecoder(table, SparkplugInput((NODE,)))
+    for where, seq, metrics in messages:
+        d = decoder.decode(f"spBv1.0/Plant1/{where}", payload(*metrics, seq=seq), NOW)
+        assert all(r.reason is not Reason.INTERNAL_ERROR for r in d.rejections), d.rejections
+        b = d.batch
+        assert all(v - v == 0 for v in b.value.tolist())
+        assert ((b.ts >= NOW - 7 * 86400) & (b.ts <= NOW + 5)).all()
+        pairs = list(zip(b.sensor.tolist(), b.ts.tolist(), strict=True))
+        assert len(pairs) == len(set(pairs))
