@@ -78,6 +78,8 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
+from hazardwatch.notify_rules import compile_rules
+from hazardwatch.notify_rules import problems as notify_problems
 from hazardwatch.sensor_rules import SensorBuilder, trend_problems
 
 __all__ = ["KINDS", "ConfigError", "load_site", "parse_site"]
@@ -255,7 +257,11 @@ class _SiteBuilder:
             areas={a: area.k for a, area in raw.areas.items()},
             inputs=self.inputs(raw.inputs, _tags(enterprises), root),
             alarms=AlarmRules(raw.alarms.shelve_max_h, raw.alarms.disposal_deadline_h.model_dump()),
+            notifications=compile_rules(raw.notifications),
         )
+        sources = {h.id for e in enterprises for h in e.hazard_sources}
+        for path, what in notify_problems(raw.notifications, {e.id for e in enterprises}, sources):
+            self.problem(f"notifications.{path}", what)
         self.areas(raw.areas, site)
         return site
 

@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from hazardwatch.defaults import SPAN_PAIRS
 from hazardwatch.model import Kind
+from hazardwatch.notify_rules import RawNotifications
 
 KINDS: tuple[str, ...] = tuple(k.label for k in Kind)
 
@@ -240,3 +241,4 @@ class RawSite(_Strict):
     enterprises: list[RawEnterprise] = Field(min_length=1)
     inputs: RawInputs = RawInputs()
     alarms: RawAlarms = RawAlarms()
+    notifications: RawNotifications = RawNotifications()

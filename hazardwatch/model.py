@@ -11,6 +11,7 @@ from enum import IntEnum, StrEnum
 import numpy as np
 
 from hazardwatch.inputs import Inputs
+from hazardwatch.notify_rules import NotifyRules
 
 
 class HazardWatchError(Exception):
@@ -369,6 +370,8 @@ class Site:
     areas: dict[str, int] = field(default_factory=dict)  # gas area id -> k (votes to alarm)
     inputs: Inputs = field(default_factory=Inputs)  # which MQTT dialects, their name maps
     alarms: AlarmRules = field(default_factory=AlarmRules)  # shelve maximum, disposal deadlines
+    # channels, routes, quiet rules, escalation delays (hazardwatch.notify_rules)
+    notifications: NotifyRules = field(default_factory=NotifyRules)
 
     def iter_sensors(self) -> list[tuple[Enterprise, HazardSource, Unit, Sensor]]:
         """Every sensor with its place in the tree, in sensor-index order."""
