@@ -1,41 +1,22 @@
 // HazardWatch control-room page: the initial state from the REST API, then live events
 // over Server-Sent Events. Plain DOM, no framework and nothing loaded from elsewhere, so
-// it works on an isolated command-room network.
+// it works on an isolated command-room network. This file keeps the model, the live
+// channel and the risk tiles; alarms.js draws the alarm list and its tabs, actions.js
+// the operator's actions, tone.js the horn, trend.js a sensor's trend chart.
 "use strict";
 
 (() => {
+  const t = (...args) => window.HazardWatchI18n.t(...args);
   // What each condition is (category, labels) comes from the server's one condition table
-  // (GET /api/conditions), loaded with the first snapshot.
+  // (GET /api/conditions), loaded with the first snapshot; each category's label key:
   const CATEGORIES = {
-    early_warning: "预警 WARNING",
-    process: "报警 ALARM",
-    instrument: "仪表 FAULT",
-    communication: "通讯 COMM",
+    early_warning: "cat_early_warning",
+    process: "cat_process",
+    instrument: "cat_instrument",
+    communication: "cat_communication",
   };
-  const PRIORITIES = {
-    high: { rank: 3, text: "高 HIGH" },
-    medium: { rank: 2, text: "中 MEDIUM" },
-    low: { rank: 1, text: "低 LOW" },
-  };
-  const STATES = {
-    active_unack: "报警 ACTIVE",
-    active_ack: "已确认 ACKED",
-    cleared_unack: "已恢复 CLEARED",
-    normal: "正常 NORMAL",
-  };
-  const UNACKED = new Set(["active_unack", "cleared_unack"]);
-  const COLOURS = {
-    red: "红 重大风险",
-    orange: "橙 较大风险",
-    yellow: "黄 一般风险",
-    blue: "蓝 低风险",
-  };
-  const GRADES = { 1: "一级", 2: "二级", 3: "三级", 4: "四级" };
-  const LIVE = {
-    open: "实时 LIVE",
-    connecting: "连接中 CONNECTING",
-    closed: "断开 OFFLINE",
-  };
+  const UNACKED = new Set(["active_unack", "cleared_unack", "latched_unack"]);
+  const COLOURS = new Set(["red", "orange", "yellow", "blue"]);
   const RECONNECT_MS = 5000;
 
   const model = {
@@ -43,6 +24,8 @@
     sources: new Map(), // hazard source id -> hazard source from the API
     alarms: new Map(), // alarm id -> alarm (open ones only)
     conditions: new Map(), // condition name -> its row of the condition table
+    sensors: new Map(), // tag -> sensor (kind, unit, limits)
+    park: "",
     loading: false, // a snapshot is being fetched: live events wait in `held`
     again: false, // another refresh was asked for while one was running
     held: [],
@@ -80,26 +63,33 @@
       : `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms}`;
   }
 
+  function valueText(v) {
+    if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+    return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(2);
+  }
+
   function category(a) {
     if (CATEGORIES[a.category]) return a.category;
     const known = model.conditions.get(a.condition);
     return known ? known.category : "process";
   }
 
+  const categoryText = (kind) => t(CATEGORIES[kind]);
+
   function conditionText(name) {
     const known = model.conditions.get(name);
-    return known ? `${name.toUpperCase()} ${known.zh}` : name;
+    if (!known) return name;
+    return `${name.toUpperCase()} ${window.HazardWatchI18n.lang() === "zh" ? known.zh : known.en}`;
   }
 
   // Time left until a predicted crossing, from this browser's clock.
   function etaText(etaTs) {
     const left = etaTs - Date.now() / 1000;
-    if (left <= 0) return "预计已到达 limit reached";
+    if (left <= 0) return t("eta_past");
     const min = Math.floor(left / 60);
-    if (min < 1) return "预计不到 1 分钟 in <1 min";
-    if (min < 90) return `预计 ${min} 分钟后到限 in ${min} min`;
-    const h = Math.floor(min / 60);
-    return `预计 ${h} 小时 ${min % 60} 分后到限 in ${h} h ${min % 60} min`;
+    if (min < 1) return t("eta_soon");
+    if (min < 90) return t("eta_min", { min });
+    return t("eta_hours", { h: Math.floor(min / 60), min: min % 60 });
   }
 
   function refreshEtas() {
@@ -108,20 +98,23 @@
     }
   }
 
-  function valueText(v) {
-    if (v === null || v === undefined || !Number.isFinite(v)) return "—";
-    return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(2);
-  }
-
   let toastTimer = 0;
   function toast(message) {
-    const t = $("toast");
-    t.textContent = message;
-    t.hidden = false;
+    const box = $("toast");
+    box.textContent = message;
+    box.hidden = false;
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => {
-      t.hidden = true;
+      box.hidden = true;
     }, 6000);
+  }
+
+  // The server's reason for a refusal: a string, or FastAPI's list of validation errors.
+  function detailOf(body, status) {
+    const d = body && body.detail;
+    if (typeof d === "string") return d;
+    if (Array.isArray(d)) return d.map((e) => e.msg).join("; ");
+    return `HTTP ${status}`;
   }
 
   async function getJSON(path) {
@@ -130,13 +123,13 @@
     return r.json();
   }
 
-  // ------------------------------------------------------------------ render
+  // ------------------------------------------------------------------ tiles
 
   function renderTiles() {
     const box = $("tiles");
     box.replaceChildren();
     for (const s of model.sources.values()) {
-      const colour = COLOURS[s.colour] ? s.colour : "blue";
+      const colour = COLOURS.has(s.colour) ? s.colour : "blue";
       const open = s.open || { total: 0, unacked: 0 };
       box.append(
         el(
@@ -147,110 +140,23 @@
           el(
             "div",
             { class: "tile-meta" },
-            el("span", { text: `${GRADES[s.grade] || s.grade} 重大危险源 · Grade ${s.grade}` }),
-            el("span", { class: "tile-colour", text: COLOURS[colour] }),
+            el("span", { text: t("grade", { grade: s.grade }) }),
+            el("span", { class: "tile-colour", text: t(`colour_${colour}`) }),
           ),
           el(
             "div",
             { class: "tile-count" },
             el("span", { class: "big", "data-testid": `tile-count-${s.id}`, text: String(open.total) }),
-            el("span", { text: " 报警 open" }),
+            el("span", { text: t("tile_open") }),
             el("span", {
               class: open.unacked ? "tile-unacked" : "tile-unacked none",
               "data-testid": `tile-unacked-${s.id}`,
-              text: ` · ${open.unacked} 未确认 unack`,
+              text: t("tile_unacked", { n: open.unacked }),
             }),
           ),
         ),
       );
     }
-  }
-
-  function sortedAlarms() {
-    const rank = (a) => (PRIORITIES[a.priority] || { rank: 0 }).rank;
-    return [...model.alarms.values()].sort(
-      (a, b) => rank(b) - rank(a) || b.raised_ts - a.raised_ts || b.id - a.id,
-    );
-  }
-
-  function alarmRow(a) {
-    const unacked = UNACKED.has(a.state);
-    const priority = PRIORITIES[a.priority] ? a.priority : "low";
-    const source = model.sources.get(a.hazard_source);
-    const stateCell = el("td", { class: "state", "data-testid": "alarm-state" });
-    if (unacked) stateCell.append(el("span", { class: "unack-mark", text: "● 未确认 UNACK " }));
-    const stateText = STATES[a.state] || a.state;
-    // An active early warning is 预警, not 报警, in the state column too.
-    stateCell.append(
-      el("span", {
-        text: category(a) === "early_warning" ? stateText.replace("报警", "预警") : stateText,
-      }),
-    );
-    if (a.acked_by) stateCell.append(el("span", { class: "acked-by", text: ` (${a.acked_by})` }));
-
-    const action = el("td", { class: "action" });
-    if (unacked) {
-      const button = el("button", {
-        type: "button",
-        class: "ack",
-        "data-testid": "ack-button",
-        text: "确认 Acknowledge",
-      });
-      button.addEventListener("click", () => acknowledge(a.id, button));
-      action.append(button);
-    }
-    const kind = category(a);
-    const conditionCell = el(
-      "td",
-      { class: "condition" },
-      el("span", {
-        class: `badge badge-${kind}`,
-        "data-testid": "alarm-category",
-        text: CATEGORIES[kind],
-      }),
-      el("span", { text: ` ${conditionText(a.condition)}` }),
-    );
-    if (a.eta_ts !== null && a.eta_ts !== undefined && Number.isFinite(a.eta_ts)) {
-      conditionCell.append(
-        el("span", {
-          class: "eta",
-          "data-testid": "alarm-eta",
-          "data-eta-ts": String(a.eta_ts),
-          title: `预计到限时间 Predicted crossing ${timeText(a.eta_ts)}`,
-          text: etaText(a.eta_ts),
-        }),
-      );
-    }
-    return el(
-      "tr",
-      {
-        class: `alarm p-${priority} cat-${kind}${unacked ? " unacked" : ""}`,
-        "data-testid": "alarm-row",
-        "data-alarm-id": String(a.id),
-        "data-state": a.state,
-        "data-priority": priority,
-        "data-category": kind,
-        "data-tag": a.tag,
-      },
-      el("td", { text: timeText(a.raised_ts) }),
-      el("td", { class: "priority", text: PRIORITIES[priority].text }),
-      el("td", { class: "place", text: model.enterprises.get(a.enterprise) || a.enterprise }),
-      el("td", { class: "place", text: source ? source.name : a.hazard_source }),
-      el("td", { text: a.unit }),
-      el("td", { class: "tag", text: a.tag }),
-      conditionCell,
-      el("td", { class: "num", text: valueText(a.value) }),
-      stateCell,
-      action,
-    );
-  }
-
-  function renderAlarms() {
-    const rows = sortedAlarms();
-    $("alarm-list").replaceChildren(...rows.map(alarmRow));
-    $("alarm-count").textContent = String(rows.length);
-    $("unacked-count").textContent = String(rows.filter((a) => UNACKED.has(a.state)).length);
-    $("no-alarms").hidden = rows.length > 0;
   }
 
   // ------------------------------------------------------------------ state
@@ -285,10 +191,12 @@
         for (const s of data.hazard_sources) model.sources.set(s.id, s);
         renderTiles();
       } catch (err) {
-        toast(`刷新失败 Refresh failed: ${err.message}`);
+        toast(t("load_failed", { detail: err.message }));
       }
     }, 1000);
   }
+
+  const alarmsView = () => window.HazardWatchAlarms;
 
   function handle(message) {
     if (model.loading && message.type !== "resync") {
@@ -297,7 +205,7 @@
     }
     if (message.type === "alarm") {
       applyLive(message.alarm);
-      renderAlarms();
+      alarmsView().changed(message);
       renderTiles();
       refreshCountsSoon();
     } else if (message.type === "risk") {
@@ -319,13 +227,17 @@
     model.loading = true;
     model.held = [];
     try {
-      const [site, sources, alarms, conditions] = await Promise.all([
+      const [site, sources, alarms, conditions, sensors] = await Promise.all([
         getJSON("/api/site"),
         getJSON("/api/hazard-sources"),
         getJSON("/api/alarms?limit=500"),
         getJSON("/api/conditions"),
+        getJSON("/api/sensors"),
       ]);
       model.conditions = new Map(conditions.conditions.map((c) => [c.condition, c]));
+      model.sensors = new Map(sensors.sensors.map((s) => [s.tag, s]));
+      model.park = site.park;
+      window.HazardWatchI18n.defaultFor(site.park);
       $("park-name").textContent = site.park;
       document.title = `${site.park} · HazardWatch`;
       model.enterprises = new Map(site.enterprises.map((e) => [e.id, e.name]));
@@ -333,7 +245,7 @@
       model.alarms = new Map();
       for (const a of alarms.alarms) applyAlarm(a);
     } catch (err) {
-      toast(`加载失败 Load failed: ${err.message}`);
+      toast(t("load_failed", { detail: err.message }));
       setTimeout(refresh, RECONNECT_MS);
     } finally {
       model.loading = false;
@@ -342,7 +254,7 @@
     const held = model.held;
     model.held = [];
     renderTiles();
-    renderAlarms();
+    alarmsView().refreshed();
     for (const m of held) handle(m);
     if (model.again) {
       model.again = false;
@@ -355,7 +267,7 @@
   function setLive(state) {
     const node = $("live-state");
     node.dataset.state = state;
-    node.textContent = LIVE[state];
+    node.textContent = t(`live_${state}`);
   }
 
   function connect() {
@@ -371,7 +283,7 @@
       try {
         message = JSON.parse(e.data);
       } catch (err) {
-        toast(`无效消息 Bad live message: ${err.message}`);
+        toast(t("bad_message", { detail: err.message }));
         return;
       }
       handle(message);
@@ -387,33 +299,6 @@
     };
   }
 
-  // ------------------------------------------------------------------ acknowledge
-
-  async function acknowledge(alarmId, button) {
-    // The journal names the logged-in user: the body carries no name.
-    button.disabled = true;
-    try {
-      const r = await window.HazardWatchSession.api(`/api/alarms/${alarmId}/ack`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({}),
-      });
-      const body = await r.json().catch(() => ({}));
-      if (!r.ok) {
-        const detail = typeof body.detail === "string" ? body.detail : `HTTP ${r.status}`;
-        toast(`确认失败 Acknowledge failed (${r.status}): ${detail}`);
-        if (r.status === 404 || r.status === 409) refresh();
-        return;
-      }
-      // The live channel brings the same event; applying it twice changes nothing.
-      handle({ type: "alarm", ...body });
-    } catch (err) {
-      toast(`确认失败 Acknowledge failed: ${err.message}`);
-    } finally {
-      button.disabled = false;
-    }
-  }
-
   // ------------------------------------------------------------------ start
 
   function tick() {
@@ -421,12 +306,38 @@
     refreshEtas();
   }
 
-  // What transfers.js shares with this file.
-  window.HazardWatch = { el, toast, timeText, valueText };
+  // What the other scripts share with this file.
+  window.HazardWatch = {
+    $,
+    el,
+    t,
+    toast,
+    timeText,
+    valueText,
+    etaText,
+    category,
+    categoryText,
+    conditionText,
+    detailOf,
+    getJSON,
+    handle,
+    refresh,
+    model,
+    UNACKED,
+  };
 
   document.addEventListener("DOMContentLoaded", () => {
     tick();
     setInterval(tick, 1000);
+    setLive("connecting");
+    $("lang-switch").addEventListener("click", () => {
+      window.HazardWatchI18n.set(window.HazardWatchI18n.lang() === "zh" ? "en" : "zh");
+    });
+    window.HazardWatchI18n.onChange(() => {
+      setLive($("live-state").dataset.state);
+      renderTiles();
+      alarmsView().refreshed();
+    });
     // The live channel and the snapshot once someone is logged in (the cookie rides along).
     window.HazardWatchSession.start().then(connect);
   });

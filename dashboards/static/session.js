@@ -6,10 +6,12 @@
 
   const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
   const session = { user: null, csrf: null, waiting: null, started: null };
+  const t = (...args) => window.HazardWatchI18n.t(...args);
 
   function show() {
     const u = session.user;
-    $("operator").textContent = u ? `值班员 Operator: ${u.name} (${u.role})` : "未登录 Not logged in";
+    $("operator").textContent = u ? t("operator", u) : t("not_logged_in");
+    $("operator").dataset.role = u ? u.role : "";
     $("logout").hidden = !u;
   }
 
@@ -37,10 +39,8 @@
         const body = await r.json().catch(() => ({}));
         if (!r.ok) {
           const wait = r.headers.get("Retry-After");
-          error.textContent =
-            r.status === 429
-              ? `尝试过多，请 ${wait} 秒后再试 Too many attempts: wait ${wait} s`
-              : `登录失败 Login failed: ${typeof body.detail === "string" ? body.detail : r.status}`;
+          const detail = typeof body.detail === "string" ? body.detail : r.status;
+          error.textContent = r.status === 429 ? t("login_wait", { wait }) : t("login_failed", { detail });
           return;
         }
         form.removeEventListener("submit", submit);
@@ -96,6 +96,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     show();
+    window.HazardWatchI18n.onChange(show);
     $("logout").addEventListener("click", logout);
   });
 })();

@@ -4,7 +4,7 @@
   "use strict";
 
   const POLL_MS = 15000;
-  const DIRECTIONS = { fill: "进料 fill", empty: "出料 empty" };
+  const t = (...args) => window.HazardWatchI18n.t(...args);
   const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 
   async function call(path, body) {
@@ -22,21 +22,21 @@
     return answer;
   }
 
-  function row(t) {
+  function row(plan) {
     const { el, timeText, valueText } = window.HazardWatch;
     const close = el("button", { type: "button", class: "ack", "data-testid": "plan-close" });
-    close.textContent = "结束 Close";
-    close.addEventListener("click", () => finish(t.id, close));
+    close.textContent = t("plan_close");
+    close.addEventListener("click", () => finish(plan.id, close));
     return el(
       "tr",
-      { "data-testid": "transfer-row", "data-transfer-id": String(t.id), "data-tag": t.tag },
-      el("td", { text: timeText(t.ts) }),
-      el("td", { text: t.unit }),
-      el("td", { class: "tag", text: t.tag }),
-      el("td", { text: DIRECTIONS[t.direction] || t.direction }),
-      el("td", { class: "num", "data-testid": "transfer-target", text: valueText(t.target) }),
-      el("td", { text: t.by }),
-      el("td", { text: timeText(t.expires_ts) }),
+      { "data-testid": "transfer-row", "data-transfer-id": String(plan.id), "data-tag": plan.tag },
+      el("td", { text: timeText(plan.ts) }),
+      el("td", { text: plan.unit }),
+      el("td", { class: "tag", text: plan.tag }),
+      el("td", { text: t(`dir_${plan.direction}`) }),
+      el("td", { class: "num", "data-testid": "transfer-target", text: valueText(plan.target) }),
+      el("td", { text: plan.by }),
+      el("td", { text: timeText(plan.expires_ts) }),
       el("td", {}, close),
     );
   }
@@ -48,7 +48,7 @@
       $("transfer-count").textContent = String(transfers.length);
       $("no-transfers").hidden = transfers.length > 0;
     } catch (err) {
-      window.HazardWatch.toast(`作业计划加载失败 Transfer plans: ${err.message}`);
+      window.HazardWatch.toast(t("plan_load_failed", { detail: err.message }));
     }
   }
 
@@ -75,7 +75,7 @@
       form.reset();
       await load();
     } catch (err) {
-      window.HazardWatch.toast(`作业计划被拒 Plan refused: ${err.message}`);
+      window.HazardWatch.toast(t("plan_refused", { detail: err.message }));
     } finally {
       button.disabled = false;
     }
@@ -86,7 +86,7 @@
     try {
       await call(`/api/transfers/${id}/close`, {});
     } catch (err) {
-      window.HazardWatch.toast(`结束失败 Close failed: ${err.message}`);
+      window.HazardWatch.toast(t("plan_close_failed", { detail: err.message }));
     } finally {
       await load();
     }
@@ -97,6 +97,7 @@
     window.HazardWatchSession.start().then(() => {
       tanks();
       load();
+      window.HazardWatchI18n.onChange(load);
       setInterval(load, POLL_MS);
     });
   });

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import ServedPark
+from hazardwatch.clock import FakeClock
+from hazardwatch.service import Service, Settings
+from hazardwatch.storage.accounts import Role
+from tests.accounts import CHEAP, PASSWORD
+from tests.e2e.test_browser import Served, ServedPark
+from tests.unit.test_api import make_site
 
 
 @pytest.fixture
@@ -18,3 +24,17 @@ def served(tmp_path: Path) -> Iterator[ServedPark]:
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture
+def served_service(tmp_path: Path) -> Iterator[tuple[Served, Service]]:
+    """A whole Service (detector, alarms, transfer plans) behind uvicorn, on a fake clock."""
+    svc = Service(make_site(), Settings(data_dir=tmp_path / "data"), clock=FakeClock(time.time()))
+    svc.accounts.hasher = CHEAP
+    svc.accounts.add_user("Li Ming", Role.OPERATOR, PASSWORD)
+    served = Served(svc.app, svc.hub).start()
+    try:
+        yield served, svc
+    finally:
+        served.stop()
+        svc.close()
