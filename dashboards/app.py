@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -141,6 +141,7 @@ def create_app(
     heartbeat_s: float = 15.0,
     allowed_hosts: Sequence[str] | None = None,
     limiter: LoginLimiter | None = None,
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The HazardWatch web app bound to a running service's view.
 
@@ -151,6 +152,8 @@ def create_app(
     is a 400, so a page of another site that rebinds its DNS name to this server cannot
     drive the API from an operator's browser. None: any host (tests only; the service
     always passes its list).
+
+    `routers`: more routes the wiring builds (limits, back-tests), mounted after the rest.
 
     `heartbeat_s` is the idle time after which the live stream sends a comment line, so
     proxies and browsers keep the connection open. Serve it with `dashboards.Server`
@@ -184,6 +187,8 @@ def create_app(
     app.include_router(transfers_router(view))
     app.include_router(history_router(view))
     app.include_router(accounts_router(view))
+    for router in routers:
+        app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if UPLOT_DIR.is_dir():  # without `npm ci` the page still works; its chart says why not

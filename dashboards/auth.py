@@ -57,6 +57,10 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     # transfer plans
     ("POST", "/api/transfers"): OPERATOR,
     ("POST", "/api/transfers/{transfer_id}/close"): OPERATOR,
+    # limits as audited data, back-tests (engineer)
+    ("POST", "/api/limits/{tag}"): ENGINEER,
+    ("POST", "/api/limits/{tag}/rollback"): ENGINEER,
+    ("POST", "/api/backtests"): ENGINEER,
     # audit, users, tokens
     ("GET", "/api/audit"): ENGINEER,
     ("GET", "/api/users"): ADMIN,

@@ -24,6 +24,7 @@ Changes come back sorted by ts, then sensor, then condition. PREDICT_* changes c
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 
 import numpy as np
 
@@ -53,6 +54,10 @@ _SPIKE, _NOISY, _STEP = (
 )
 _NONE = np.zeros(0, np.int64)
 _AHEAD = np.uint8(FLAG_TS_AHEAD)
+# Params that say which sensors a park has and how they group: a retune keeps them.
+_STRUCTURE = frozenset({"is_gas", "valid_bits", "area", "area_k", "area_anchor", "area_members",
+                        "area_grouped", "area_start", "unit_index", "unit_temperature",
+                        "unit_pressure", "pair_of"})  # fmt: skip
 
 
 class Detector:
@@ -374,6 +379,42 @@ class Detector:
         changes = out.result()
         self.stats["changes"] += len(changes)
         return changes
+
+    # ------------------------------------------------------------------ settings
+
+    def retune(self, table: SensorTable) -> np.ndarray:
+        """Take new settings (limits, deadbands, delays, trend settings) from `table`, a
+        table of the same sensors, keeping every sensor's memory (windows, baselines,
+        timers, active conditions). Returns the sensors whose settings changed.
+
+        The Params object stays the one every stage holds; its arrays are swapped. Each
+        changed sensor's next reading goes through the limit rules and the trend checks
+        again, so an alarm its new limits no longer hold clears by the ordinary rules.
+        """
+        p = self.params
+        new = Params.from_table(table, self.state.ring_ts.shape[0])
+        for name in _STRUCTURE:
+            if not np.array_equal(getattr(p, name), getattr(new, name)):
+                raise HazardWatchError(
+                    f"retune: the table's {name} differs; only settings may change "
+                    "without a restart"
+                )
+        moved = np.zeros(p.n, bool)
+        for f in fields(p):
+            old, now = getattr(p, f.name), getattr(new, f.name)
+            per_sensor = old.shape[-1:] == (p.n,) and now.shape == old.shape
+            if f.name not in _STRUCTURE and per_sensor and old.dtype.kind == "f":
+                differs = ~((old == now) | (np.isnan(old) & np.isnan(now)))
+                moved |= differs.any(axis=0) if differs.ndim == 2 else differs
+        for f in fields(p):
+            object.__setattr__(p, f.name, getattr(new, f.name))
+        p.__dict__.pop("rates_nonnegative", None)  # a cached_property of the old arrays
+        rows = np.flatnonzero(moved)
+        st = self.state
+        st.quiet_lo[rows] = np.inf  # judged by the limit rules on their next reading
+        st.trend_wake[rows] = -np.inf
+        st.co_dirty[rows] = True
+        return rows
 
     # ------------------------------------------------------------------ restart
 

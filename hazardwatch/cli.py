@@ -1,4 +1,5 @@
-"""The `hazardwatch` command: run, demo, check-config, simulate, broker, replay, user."""
+"""The `hazardwatch` command: run, demo, check-config, simulate, broker, replay, user, limits,
+backtest."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hazardwatch.config import ConfigError, load_site
 from hazardwatch.model import HazardWatchError, Site
 
 if TYPE_CHECKING:
+    from hazardwatch.limits import LimitBook
     from hazardwatch.storage.accounts import Accounts
 
 app = typer.Typer(
@@ -189,7 +191,7 @@ def run(
         allowed_hosts=_allowed_hosts(allowed_host),
     )
     _setup_process()
-    service = Service(site, settings)
+    service = Service(site, settings, limits=_limit_book(config, data_dir))
     where = {"influx": settings.influx.url, "sqlite": data_dir / "readings.db"}.get(
         store, data_dir / "readings"
     )
@@ -708,6 +710,123 @@ def user_list(data_dir: Annotated[Path, _DATA_DIR] = Path("data")) -> None:
         live = [str(t["id"]) for t in tokens if t["user"] == u["name"] and not t["revoked_ts"]]
         state = " (disabled)" if u["disabled"] else ""
         typer.echo(f"{u['name']}\t{u['role']}{state}\ttokens: {', '.join(live) or '-'}")
+
+
+limits_app = typer.Typer(
+    no_args_is_help=True,
+    help="Limits as audited data: a sensor's limits, deadband, delays and trend settings, "
+    "changed with a reason, versioned in --data-dir's journal over the YAML, rolled back. A "
+    "running service takes a change within a second, keeping the sensor's memory.",
+)
+app.add_typer(limits_app, name="limits")
+_CONFIG = typer.Option(help="Site config (YAML): the seed the versions apply to")
+_LIMITS_DIR = typer.Option(help="The service's --data-dir (its alarms.db keeps the versions)")
+
+
+def _limit_book(config: Path, data_dir: Path) -> LimitBook:
+    from hazardwatch.limits import LimitBook, LimitError
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return LimitBook(config, data_dir / "alarms.db")
+    except (LimitError, ConfigError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _limits_call(config: Path, data_dir: Path, fn: Callable[[LimitBook], object]) -> object:
+    from hazardwatch.limits import LimitError
+
+    book = _limit_book(config, data_dir)
+    try:
+        return fn(book)
+    except LimitError as exc:
+        raise _fail(f"limits: {exc}") from None
+    finally:
+        book.close()
+
+
+def _echo_json(x: object) -> None:
+    import json
+
+    typer.echo(json.dumps(x, indent=2, ensure_ascii=False, default=str))
+
+
+@limits_app.command("show")
+def limits_show(
+    tag: str,
+    config: Annotated[Path, _CONFIG],
+    data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
+) -> None:
+    """A sensor's settings: as written, as run (defaults applied) and its version."""
+    _echo_json(_limits_call(config, data_dir, lambda b: b.show(tag)))
+
+
+@limits_app.command("set")
+def limits_set(
+    tag: str,
+    assignments: Annotated[
+        list[str], typer.Argument(help="KEY=VALUE: limits.hh=9.5 deadband=0.2 trend.horizon_s=off")
+    ],
+    config: Annotated[Path, _CONFIG],
+    reason: Annotated[str, typer.Option(help="Why the setting changes (journalled)")],
+    data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
+) -> None:
+    """Change a sensor's settings, validated as the config loader validates the file."""
+    from hazardwatch.limits import parse_assignments
+
+    def change(book: LimitBook) -> object:
+        return book.set(tag, parse_assignments(assignments), who=_by(), reason=reason, origin="cli")
+
+    v = _limits_call(config, data_dir, change)
+    typer.echo(f"{tag}: version {v.version}: {v.new}")  # type: ignore[attr-defined]
+
+
+@limits_app.command("history")
+def limits_history(
+    config: Annotated[Path, _CONFIG],
+    tag: Annotated[str | None, typer.Argument(help="One sensor (default: all)")] = None,
+    data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
+) -> None:
+    """Versions, newest first: who, when, why, old and new settings."""
+    from hazardwatch.replay import iso_utc
+
+    versions = _limits_call(config, data_dir, lambda b: b.history(tag))
+    for v in versions:  # type: ignore[attr-defined]
+        back = f" (rollback to {v.rollback_of})" if v.rollback_of is not None else ""
+        typer.echo(f"{v.version}\t{iso_utc(v.ts)}\t{v.tag}\t{v.who}\t{v.reason}{back}")
+        typer.echo(f"\told {v.old}\n\tnew {v.new}")
+
+
+@limits_app.command("rollback")
+def limits_rollback(
+    tag: str,
+    version: Annotated[int, typer.Argument(help="The version to go back to; 0: the config's")],
+    config: Annotated[Path, _CONFIG],
+    reason: Annotated[str, typer.Option(help="Why (journalled)")] = "",
+    data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
+) -> None:
+    """Give a sensor the settings of an earlier version again (as a new version)."""
+
+    def back(book: LimitBook) -> object:
+        return book.rollback(tag, version, who=_by(), reason=reason, origin="cli")
+
+    v = _limits_call(config, data_dir, back)
+    typer.echo(f"{tag}: version {v.version}: {v.new}")  # type: ignore[attr-defined]
+
+
+@limits_app.command("export")
+def limits_export(
+    config: Annotated[Path, _CONFIG],
+    output: Annotated[Path | None, typer.Option(help="Write here (default: stdout)")] = None,
+    data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
+) -> None:
+    """The effective config (the YAML with every journalled change) as YAML."""
+    text = str(_limits_call(config, data_dir, lambda b: b.export()))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"effective config written to {output}", err=True)
 
 
 def _setup_process() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import uvicorn
+from fastapi import APIRouter
 
 from alerting import (
     AlarmEvent,
@@ -33,9 +34,11 @@ from alerting import (
     build_pipeline,
 )
 from dashboards import Hub, HubNotifier, Server, ServiceAdapter, create_app
+from dashboards.limits_api import limits_router
 from detectors import CheckpointInfo
 from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.health import HealthLimits, judge
+from hazardwatch.limits import LimitBook
 from hazardwatch.memory import DetectorMemory
 from hazardwatch.model import (
     Batch,
@@ -150,10 +153,17 @@ class Service:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     sinks: list[EventSink] = field(default_factory=list)
+    # The versions of the sensors' settings over the YAML (hazardwatch.limits); given, the
+    # site runs with its journalled limits, and takes a new change without a restart.
+    limits: LimitBook | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        self._limits_version = 0
+        if self.limits is not None:
+            self._limits_version = self.limits.latest_version()
+            self.site = self.limits.site()
         self.table = SensorTable.from_site(self.site)
         self.started_at = self.clock.now()
         self.counters = IngestCounters()
@@ -221,7 +231,12 @@ class Service:
         )
         # users, tokens, sessions and their audit (`hazardwatch user add` writes it too)
         self.accounts = Accounts(s.data_dir / "accounts.db")
-        self.app = create_app(self.view, accounts=self.accounts, allowed_hosts=s.http_hosts())
+        self.app = create_app(
+            self.view,
+            accounts=self.accounts,
+            allowed_hosts=s.http_hosts(),
+            routers=self._routers(),
+        )
         if s.listen_host.strip("[]") in WILDCARD_HOSTS and not s.allowed_hosts:
             log.warning(
                 "listening on all interfaces (%s) but answering only requests for %s: pass "
@@ -229,6 +244,29 @@ class Service:
                 s.listen_host,
                 ", ".join(s.http_hosts()),
             )
+
+    def _routers(self) -> list[APIRouter]:
+        if self.limits is None:
+            return []
+        return [limits_router(self.limits, self.reload_limits)]
+
+    def reload_limits(self) -> int:
+        """Take the journalled limit changes made since the last look (the API, the CLI of
+        another process) into the running detector, keeping every sensor's memory; returns
+        how many sensors' settings changed."""
+        if self.limits is None:
+            return 0
+        version = self.limits.latest_version()
+        if version == self._limits_version:
+            return 0
+        site = self.limits.site()
+        table = SensorTable.from_site(site)
+        rows = self.detector.retune(table)
+        self._limits_version = version
+        self.site = self.view.site = site
+        self.table = self.view.table = table
+        log.warning("limits version %d: settings of %d sensors changed", version, rows.size)
+        return int(rows.size)
 
     async def save_checkpoint(self) -> CheckpointInfo | None:
         """Save the detector's memory now (see DetectorMemory.save)."""
@@ -370,6 +408,7 @@ class Service:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.stale_check_interval_s)
+            self.reload_limits()  # a change made by `hazardwatch limits set` meanwhile
             self.tick()
 
     async def _store_loop(self, queue: asyncio.Queue[Stored | None]) -> None:
@@ -496,6 +535,8 @@ class Service:
         self.transfers.book.close()
         self.journal.close()
         self.accounts.close()
+        if self.limits is not None:
+            self.limits.close()
 
 
 class SinkNotifier:
