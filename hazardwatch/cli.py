@@ -829,6 +829,85 @@ def limits_export(
         typer.echo(f"effective config written to {output}", err=True)
 
 
+def _epoch(text: str, flag: str) -> float:
+    """Epoch seconds from epoch seconds or ISO 8601 with an offset (Z, +08:00)."""
+    from datetime import datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(f"{flag} {text!r}: expected epoch seconds or ISO 8601") from None
+    if parsed.utcoffset() is None:
+        raise _fail(f"{flag} {text!r}: give a UTC offset (Z or +08:00)")
+    return parsed.timestamp()
+
+
+@app.command()
+def backtest(
+    config: Annotated[Path, _CONFIG],
+    candidate: Annotated[
+        Path, typer.Option(help="CHANGES.yaml: tag -> change, e.g. T1-LT: {limits: {hh: 9.5}}")
+    ],
+    from_: Annotated[str, typer.Option("--from", help="Start: epoch seconds or ISO 8601")],
+    to: Annotated[str, typer.Option(help="End (inclusive): epoch seconds or ISO 8601")],
+    tags: Annotated[str | None, typer.Option(help="These sensors only: TAG,TAG,...")] = None,
+    unit: Annotated[str | None, typer.Option(help="Or one unit's sensors")] = None,
+    hazard_source: Annotated[str | None, typer.Option(help="Or one hazard source's")] = None,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            help="A stopped service's --data-dir (its readings/ and alarms.db); while the "
+            "service runs, use POST /api/backtests instead"
+        ),
+    ] = Path("data"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report")] = None,
+) -> None:
+    """Replay the stored history twice, current and candidate settings; compare the alarms."""
+    import json
+
+    import yaml
+    from rich.progress import Progress
+
+    from hazardwatch.backtest import BacktestError
+    from hazardwatch.backtest import backtest as run_backtest
+    from hazardwatch.limits import LimitError
+    from hazardwatch.storage import BlockStore
+
+    since, until = _epoch(from_, "--from"), _epoch(to, "--to")
+    if not (data_dir / "readings").is_dir():
+        raise _fail(f"--data-dir {data_dir}: no readings/ (the embedded store) to back-test")
+    try:
+        changes = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(f"--candidate {candidate}: {exc}") from None
+    _setup_process()
+    book = _limit_book(config, data_dir)
+    store = BlockStore(data_dir / "readings", background=False)
+    try:
+        current, cand = book.site(), book.candidate(changes)
+        picked = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
+        with Progress(transient=True) as bar:
+            task = bar.add_task("back-test (current, then candidate)", total=1.0)
+            report = run_backtest(
+                current, cand, store, since, until, tags=picked, unit=unit,
+                hazard_source=hazard_source, changes=changes,
+                progress=lambda done: bar.update(task, completed=done),
+            )  # fmt: skip
+    except (LimitError, BacktestError) as exc:
+        raise _fail(f"backtest: {exc}") from None
+    finally:
+        store.close()
+        book.close()
+    for line in report.lines():
+        typer.echo(line)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+
+
 def _setup_process() -> None:
     """Process-wide settings of a process that hosts the detector: logging, the allocator."""
     from detectors import keep_large_blocks

@@ -25,7 +25,7 @@ import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,8 @@ from hazardwatch.service import Service, Settings
 from ingest import DeadLetter, Reason
 
 # ------------------------------------------------------------------ output
+
+EventSink = Callable[[list[AlarmEvent]], None]
 
 
 def iso_utc(ts: float) -> str:
@@ -199,7 +201,7 @@ class _Run:
         clock: FakeClock,
         slice_s: float,
         learn_rows: int,
-        out: IO[bytes],
+        emit: EventSink,
         summary: ReplaySummary,
         plans: Plans | None = None,
     ) -> None:
@@ -209,7 +211,7 @@ class _Run:
         self.clock = clock
         self.slice_s = slice_s
         self.learn_rows = learn_rows
-        self.out = out
+        self.emit = emit
         self.summary = summary
         self.can_learn = learn_rows > 0 and callable(getattr(self.detector, "learn", None))
         if learn_rows > 0:
@@ -277,9 +279,8 @@ class _Run:
         if not write:
             self.summary.learn_transitions_not_written += len(events)
             return
-        for e in events:
-            self.out.write(orjson.dumps(alarm_line(e)) + b"\n")
-            self._ids.add(e.alarm.id)
+        self.emit(events)
+        self._ids.update(e.alarm.id for e in events)
         self.summary.alarms_written += len(events)
         self.summary.alarm_ids = len(self._ids)
 
@@ -364,45 +365,89 @@ def replay(
             summary.plans, summary.plans_read = str(plans), len(recorded.items)
             summary.plans_rejected = plans_rejected(recorded)
             dead.write_all(recorded.rejections, time.time())
-        slicer = Slicer(slice_s, table.tags, str(input))
-        service: Service | None = None
-        run: _Run | None = None
-
-        def started(s: Slice) -> _Run:
-            nonlocal service, run
-            if run is None:
-                # The service starts at the first slice: sensors never heard from count as
-                # seen then, as they do from the start of a live service.
-                clock = FakeClock(s.start)
-                # A replay starts from an empty memory, as from an empty journal.
-                # Its clock is the data's time: it never lags its readings (stale_idle_s 0
-                # judges silence at the clock, Service.stale_now).
-                settings = Settings(
-                    data_dir=Path(data_dir),
-                    checkpoint_interval_s=0,
-                    judge_silence=comm_loss,
-                    stale_idle_s=0.0,
-                )
-                service = Service(site, settings, clock=clock)
-                if prepare is not None:
-                    prepare(service)
-                run = _Run(service, clock, slice_s, learn_rows, out, summary, recorded)
-            return run
-
-        try:
-            for chunk in _chain(first, chunks):
-                for s in slicer.feed(chunk):
-                    started(s).run(s)
-                _dead_letters(slicer, summary, dead)
-            for s in slicer.finish():
-                started(s).run(s)
-            _dead_letters(slicer, summary, dead)
-        finally:
-            if service is not None:
-                service.close()
-        summary.late = slicer.late
+        drive(
+            site,
+            _chain(first, chunks),
+            json_lines(out),
+            summary,
+            data_dir=Path(data_dir),
+            slice_s=slice_s,
+            learn_rows=learn_rows,
+            plans=recorded,
+            comm_loss=comm_loss,
+            prepare=prepare,
+            dead=dead,
+        )
         summary.learn_rows = min(learn_rows, summary.rows_read)
     return summary
+
+
+def json_lines(out: IO[bytes]) -> EventSink:
+    """Alarm transitions written as JSON lines (`alarm_line`), the replay's output."""
+
+    def write(events: list[AlarmEvent]) -> None:
+        for e in events:
+            out.write(orjson.dumps(alarm_line(e)) + b"\n")
+
+    return write
+
+
+def drive(
+    site: Site,
+    chunks: Iterable[Chunk],
+    emit: EventSink,
+    summary: ReplaySummary,
+    *,
+    data_dir: Path,
+    slice_s: float = 1.0,
+    learn_rows: int = 0,
+    plans: Plans | None = None,
+    comm_loss: bool = False,
+    prepare: Callable[[Service], object] | None = None,
+    dead: DeadLetter | None = None,
+) -> None:
+    """The one replay loop: chunks of readings in arrival order, cut into slices, through a
+    Service on a FakeClock built at the first slice (the CSV replay and the back-test).
+    `emit` hears the alarm transitions of the replayed rows; `data_dir` holds the run's
+    journal (it must hold none yet)."""
+    table = SensorTable.from_site(site)
+    slicer = Slicer(slice_s, table.tags, summary.input)
+    service: Service | None = None
+    run: _Run | None = None
+
+    def started(s: Slice) -> _Run:
+        nonlocal service, run
+        if run is None:
+            # The service starts at the first slice: sensors never heard from count as
+            # seen then, as they do from the start of a live service.
+            clock = FakeClock(s.start)
+            # A replay starts from an empty memory, as from an empty journal.
+            # Its clock is the data's time: it never lags its readings (stale_idle_s 0
+            # judges silence at the clock, Service.stale_now).
+            settings = Settings(
+                data_dir=data_dir,
+                checkpoint_interval_s=0,
+                judge_silence=comm_loss,
+                stale_idle_s=0.0,
+            )
+            service = Service(site, settings, clock=clock)
+            if prepare is not None:
+                prepare(service)
+            run = _Run(service, clock, slice_s, learn_rows, emit, summary, plans)
+        return run
+
+    try:
+        for chunk in chunks:
+            for s in slicer.feed(chunk):
+                started(s).run(s)
+            _dead_letters(slicer, summary, dead)
+        for s in slicer.finish():
+            started(s).run(s)
+        _dead_letters(slicer, summary, dead)
+    finally:
+        if service is not None:
+            service.close()
+    summary.late = slicer.late
 
 
 def _chain(first: Chunk | None, rest: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -430,9 +475,9 @@ def _counted(chunks: Iterator[Chunk], summary: ReplaySummary, dead: DeadLetter) 
         yield chunk
 
 
-def _dead_letters(slicer: Slicer, summary: ReplaySummary, dead: DeadLetter) -> None:
+def _dead_letters(slicer: Slicer, summary: ReplaySummary, dead: DeadLetter | None) -> None:
     """Duplicates found while slicing: rejected after they were counted as accepted."""
-    if slicer.duplicates:
+    if slicer.duplicates and dead is not None:
         for r in slicer.duplicates:
             summary.rejected[str(r.reason)] += 1
         summary.readings_accepted -= len(slicer.duplicates)

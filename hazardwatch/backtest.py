@@ -1,0 +1,374 @@
+"""Back-test: the stored history replayed twice, current and candidate settings, compared.
+
+The readings of the chosen sensors over [since, until] come out of the reading store (its
+`readings` call, one window of `window_s` at a time, in time order) and go through the
+replay loop (`hazardwatch.replay.drive`: a Service on a FakeClock, slices, one `tick`
+per slice end), once with the site's effective settings and once with the candidate
+changes on top. Each run's alarm transitions become per-sensor figures:
+
+- `alarms`: activations per condition;
+- `time_in_alarm_s`: time from activation to clear, summed (one still active at the end
+  counts to `until`);
+- `chattering`: activations that were the third or more of their alarm within
+  `CHATTER_WINDOW_S` (EEMUA 191 / ISA-18.2: three in a minute);
+- `standing`: activations that stayed active longer than `STANDING_S`.
+
+`diff` gives, per sensor whose figures differ, candidate minus current.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alerting import AlarmEvent
+from alerting.lifecycle import Event
+from hazardwatch.model import HazardWatchError, SensorTable, Site
+from hazardwatch.replay import ReplaySummary, drive
+from hazardwatch.replay_csv import Chunk
+from hazardwatch.storage import ReadingStore
+
+CHATTER_WINDOW_S = 60.0
+CHATTER_COUNT = 3
+STANDING_S = 24 * 3600.0
+WINDOW_S = 3600.0  # data time read from the store at a time
+MAX_WINDOW_ROWS = 10_000_000  # a window's readings of one sensor: beyond any 1 Hz hour
+
+Progress = Callable[[float], None]  # the share done, 0..1
+
+
+class BacktestError(HazardWatchError):
+    """A back-test that cannot run as asked (no such tag, an empty range)."""
+
+
+@dataclass
+class SensorFigures:
+    """What one sensor's alarms did in one run."""
+
+    alarms: dict[str, int] = field(default_factory=dict)
+    time_in_alarm_s: float = 0.0
+    chattering: int = 0
+    standing: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.alarms.values())
+
+
+class Figures:
+    """Per-sensor figures built from a run's alarm transitions (an EventSink)."""
+
+    def __init__(self) -> None:
+        self.sensors: dict[str, SensorFigures] = {}
+        self._since: dict[tuple[str, str], float] = {}  # active: its activation ts
+        self._recent: dict[tuple[str, str], deque[float]] = {}
+
+    def __call__(self, events: list[AlarmEvent]) -> None:
+        for e in events:
+            key = (e.alarm.tag, e.alarm.condition.label)
+            if e.event is Event.ACTIVATE:
+                f = self.sensors.setdefault(key[0], SensorFigures())
+                f.alarms[key[1]] = f.alarms.get(key[1], 0) + 1
+                recent = self._recent.setdefault(key, deque(maxlen=CHATTER_COUNT))
+                recent.append(e.ts)
+                if len(recent) == CHATTER_COUNT and e.ts - recent[0] <= CHATTER_WINDOW_S:
+                    f.chattering += 1
+                self._since.setdefault(key, e.ts)
+            elif e.event is Event.CLEAR and key in self._since:
+                self._ended(key, e.ts)
+
+    def _ended(self, key: tuple[str, str], ts: float) -> None:
+        began = self._since.pop(key)
+        f = self.sensors[key[0]]
+        f.time_in_alarm_s += ts - began
+        f.standing += ts - began > STANDING_S
+
+    def finish(self, until: float) -> dict[str, SensorFigures]:
+        """Alarms still active count to `until`; the figures by tag."""
+        for key in list(self._since):
+            self._ended(key, max(until, self._since[key]))
+        return self.sensors
+
+
+@dataclass
+class BacktestReport:
+    since: float
+    until: float
+    tags: list[str]
+    readings: int
+    seconds: float  # wall time of both runs
+    current: dict[str, SensorFigures]
+    candidate: dict[str, SensorFigures]
+    changes: dict[str, Any]
+
+    def diff(self) -> dict[str, dict[str, Any]]:
+        """Per sensor whose figures differ: candidate minus current, per figure."""
+        out: dict[str, dict[str, Any]] = {}
+        for tag in self.tags:
+            a = self.current.get(tag, SensorFigures())
+            b = self.candidate.get(tag, SensorFigures())
+            if a == b:
+                continue
+            conds = sorted(a.alarms.keys() | b.alarms.keys())
+            out[tag] = {
+                "alarms": {c: b.alarms.get(c, 0) - a.alarms.get(c, 0) for c in conds},
+                "time_in_alarm_s": b.time_in_alarm_s - a.time_in_alarm_s,
+                "chattering": b.chattering - a.chattering,
+                "standing": b.standing - a.standing,
+            }
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "tags": self.tags,
+            "readings": self.readings,
+            "seconds": self.seconds,
+            "changes": self.changes,
+            "current": {t: asdict(f) for t, f in self.current.items()},
+            "candidate": {t: asdict(f) for t, f in self.candidate.items()},
+            "diff": self.diff(),
+        }
+
+    def lines(self) -> list[str]:
+        """The table the CLI prints: one row per sensor with alarms in either run."""
+        out = [
+            f"back-test of {len(self.tags)} sensors, {self.readings} stored readings, "
+            f"both runs in {self.seconds:.1f} s",
+            f"{'tag':<24} {'alarms now -> cand':>20} {'in alarm h':>16} "
+            f"{'chatter':>10} {'standing':>10}",
+        ]
+        for tag in self.tags:
+            a = self.current.get(tag, SensorFigures())
+            b = self.candidate.get(tag, SensorFigures())
+            if not (a.total or b.total):
+                continue
+            out.append(
+                f"{tag:<24} {a.total:>9} -> {b.total:<8} "
+                f"{a.time_in_alarm_s / 3600:>7.2f} -> {b.time_in_alarm_s / 3600:<6.2f} "
+                f"{a.chattering:>4} -> {b.chattering:<3} {a.standing:>4} -> {b.standing:<3}"
+            )
+            for c in sorted(a.alarms.keys() | b.alarms.keys()):
+                out.append(f"    {c:<20} {a.alarms.get(c, 0):>5} -> {b.alarms.get(c, 0)}")
+        if len(out) == 2:
+            out.append("  no alarms in either run")
+        return out
+
+
+def select(
+    table: SensorTable,
+    tags: Sequence[str] | None = None,
+    unit: str | None = None,
+    hazard_source: str | None = None,
+) -> np.ndarray:
+    """The sensor indices a back-test covers: the tags, a unit's or a hazard source's
+    sensors (all of them when none is given)."""
+    if tags:
+        unknown = [t for t in tags if t not in table.tag_index]
+        if unknown:
+            raise BacktestError(f"no sensor with tag {', '.join(map(repr, unknown))}")
+        return np.array(sorted(table.tag_index[t] for t in tags), np.int64)
+    if unit is not None:
+        found = [i for i, u in enumerate(table.unit) if u == unit]
+        if not found:
+            raise BacktestError(f"no unit {unit!r}")
+        return np.array(found, np.int64)
+    if hazard_source is not None:
+        found = [i for i, h in enumerate(table.hazard_source) if h == hazard_source]
+        if not found:
+            raise BacktestError(f"no hazard source {hazard_source!r}")
+        return np.array(found, np.int64)
+    return np.arange(table.n, dtype=np.int64)
+
+
+def stored_chunks(
+    store: ReadingStore,
+    sensors: np.ndarray,
+    since: float,
+    until: float,
+    window_s: float = WINDOW_S,
+    progress: Progress | None = None,
+) -> Iterator[Chunk]:
+    """The stored readings of `sensors` in [since, until], window by window, each window
+    sorted by ts (ties by sensor)."""
+    row = 0
+    lo = since
+    while lo <= until:
+        hi = min(lo + window_s, until)
+        last = hi >= until
+        top = hi if last else float(np.nextafter(hi, -np.inf))  # windows meet, never overlap
+        parts = []
+        for s in sensors.tolist():
+            rows = store.readings(s, lo, top, MAX_WINDOW_ROWS)
+            if rows:
+                a = np.array(rows, np.float64)
+                parts.append((np.full(len(rows), s, np.int64), a[:, 0], a[:, 1], a[:, 2]))
+        if parts:
+            sensor, ts, value, quality = (np.concatenate(c) for c in zip(*parts, strict=True))
+            order = np.lexsort((sensor, ts))
+            n = order.size
+            yield Chunk(
+                rows=n,
+                row=np.arange(row + 1, row + n + 1, dtype=np.int64),
+                sensor=sensor[order],
+                ts=ts[order],
+                value=value[order],
+                quality=quality[order].astype(np.uint8),
+                rejections=[],
+            )
+            row += n
+        if progress is not None:
+            progress((hi - since) / max(until - since, 1e-9))
+        if last:
+            return
+        lo = hi
+
+
+def run_once(
+    site: Site,
+    store: ReadingStore,
+    sensors: np.ndarray,
+    since: float,
+    until: float,
+    *,
+    slice_s: float = 1.0,
+    progress: Progress | None = None,
+) -> tuple[dict[str, SensorFigures], int]:
+    """One replay of the stored history under `site`'s settings: (figures, readings)."""
+    figures = Figures()
+    summary = ReplaySummary(input="store", output="", deadletter="")
+    readings = 0
+
+    def counted() -> Iterator[Chunk]:
+        nonlocal readings
+        for chunk in stored_chunks(store, sensors, since, until, progress=progress):
+            readings += chunk.rows
+            yield chunk
+
+    with tempfile.TemporaryDirectory(prefix="hw-backtest-") as data_dir:
+        drive(site, counted(), figures, summary, data_dir=Path(data_dir), slice_s=slice_s)
+    return figures.finish(until), readings
+
+
+def backtest(
+    current: Site,
+    candidate: Site,
+    store: ReadingStore,
+    since: float,
+    until: float,
+    *,
+    tags: Sequence[str] | None = None,
+    unit: str | None = None,
+    hazard_source: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> BacktestReport:
+    """Replay the stored history of the chosen sensors under both sites; compare."""
+    if not until > since:
+        raise BacktestError(f"--to ({until}) must be after --from ({since})")
+    table = SensorTable.from_site(current)
+    if SensorTable.from_site(candidate).tags != table.tags:
+        raise BacktestError("the candidate must have the same sensors as the current site")
+    sensors = select(table, tags, unit, hazard_source)
+    started = time.perf_counter()
+
+    def half(offset: float) -> Progress | None:
+        return None if progress is None else (lambda done: progress(offset + done / 2))
+
+    now, readings = run_once(current, store, sensors, since, until, progress=half(0.0))
+    cand, _ = run_once(candidate, store, sensors, since, until, progress=half(0.5))
+    return BacktestReport(
+        since=since,
+        until=until,
+        tags=[table.tags[i] for i in sensors.tolist()],
+        readings=readings,
+        seconds=time.perf_counter() - started,
+        current=now,
+        candidate=cand,
+        changes=dict(changes or {}),
+    )
+
+
+@dataclass
+class BacktestJob:
+    id: str
+    status: str = "running"  # running | done | failed
+    progress: float = 0.0
+    error: str | None = None
+    report: BacktestReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "status": self.status, "progress": self.progress}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.report is not None:
+            out["result"] = self.report.to_dict()
+        return out
+
+
+class Backtests:
+    """Back-tests run in the background, one thread each, kept in memory (the newest
+    `keep`). `sites(changes)` gives (current, candidate) and raises on a bad change."""
+
+    def __init__(
+        self,
+        sites: Callable[[Mapping[str, Any]], tuple[Site, Site]],
+        store: ReadingStore,
+        keep: int = 20,
+    ) -> None:
+        self._sites = sites
+        self._store = store
+        self._keep = keep
+        self._jobs: dict[str, BacktestJob] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        since: float,
+        until: float,
+        changes: Mapping[str, Any],
+        *,
+        tags: Sequence[str] | None = None,
+        unit: str | None = None,
+        hazard_source: str | None = None,
+    ) -> BacktestJob:
+        """Validate, then run in a thread; the job's progress moves as it goes."""
+        current, candidate = self._sites(changes)
+        select(SensorTable.from_site(current), tags, unit, hazard_source)  # raises early
+        if not until > since:
+            raise BacktestError(f"until ({until}) must be after since ({since})")
+        job = BacktestJob(uuid.uuid4().hex[:12])
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > self._keep:
+                self._jobs.pop(next(iter(self._jobs)))
+
+        def moved(done: float) -> None:
+            job.progress = round(done, 4)
+
+        def run() -> None:
+            try:
+                job.report = backtest(
+                    current, candidate, self._store, since, until, tags=tags, unit=unit,
+                    hazard_source=hazard_source, changes=changes, progress=moved,
+                )  # fmt: skip
+                job.progress, job.status = 1.0, "done"
+            except Exception as exc:  # the job says why; the service goes on
+                job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+
+        threading.Thread(target=run, name=f"backtest-{job.id}", daemon=True).start()
+        return job
+
+    def get(self, job_id: str) -> BacktestJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
