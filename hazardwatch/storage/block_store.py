@@ -15,6 +15,10 @@ unlinks whole blocks (a block outlives the cutoff until its last reading passes 
 raw readings are kept at least the retention); aggregate blocks go after
 `aggregate_days`, by the store's own thread.
 
+One process writes a store (a lock file says which; a second writer is refused); others
+may open it `readonly` to read what is on disk, compacted or not (a back-test beside the
+running service).
+
 A reading repeated across two logs (a spool replaying a chunk after a crash) is
 returned once by `readings` and `history` from raw, but counts twice in its minute's
 aggregate.
@@ -22,6 +26,7 @@ aggregate.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -30,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -46,7 +52,7 @@ from hazardwatch.storage.rollup import (
     rollup,
 )
 from hazardwatch.storage.spool import encode_record, read_records
-from hazardwatch.storage.store import History, ReadingRow
+from hazardwatch.storage.store import History, ReadingRow, StoreError
 
 log = logging.getLogger("hazardwatch.storage.blocks")
 
@@ -105,8 +111,10 @@ class BlockStore:
         max_mapped: int = 4096,
         clock: Callable[[], float] = time.time,
         background: bool = True,
+        readonly: bool = False,
     ) -> None:
         self.folder = Path(folder)
+        self.readonly = readonly
         self.log_rows = log_rows
         self.log_age_s = log_age_s
         self.merge_fanin = merge_fanin
@@ -120,8 +128,14 @@ class BlockStore:
         self._mapped: OrderedDict[int, Block] = OrderedDict()
         self._map_lock = threading.Lock()
         self._dirs = {name: self.folder / name for name in ("log", "raw", "agg")}
-        for d in self._dirs.values():
-            d.mkdir(parents=True, exist_ok=True)
+        self._lockfile: BinaryIO | None = None
+        if readonly:
+            if not self._dirs["log"].is_dir():
+                raise StoreError(f"{self.folder}: no reading store here")
+        else:
+            for d in self._dirs.values():
+                d.mkdir(parents=True, exist_ok=True)
+            self._lockfile = _lock_folder(self.folder)
         self._lock = threading.Lock()  # the lists below; held for list swaps only
         self._write_lock = threading.Lock()  # the active log's file: writer vs sealing
         self._wake = threading.Condition(threading.Lock())
@@ -130,18 +144,23 @@ class BlockStore:
         self._sealed: list[_Log] = []  # waiting for the compactor, oldest first
         self._open_existing()
         self._active = _Log(self._next_seq())
-        self._file = self._active.path(self._dirs["log"]).open("ab")
-        fsync_dir(self._dirs["log"])
+        self._file: BinaryIO | None = None
+        if not readonly:
+            self._file = self._active.path(self._dirs["log"]).open("ab")
+            fsync_dir(self._dirs["log"])
         self._closed = False
         self._thread: threading.Thread | None = None
-        if background:
+        if background and not readonly:
             self._thread = threading.Thread(target=self._run, name="block-compactor", daemon=True)
             self._thread.start()
 
     # ------------------------------------------------------------------ open
 
     def _open_existing(self) -> None:
-        for tmp in self.folder.glob("*/*.tmp"):
+        """Blocks and logs on disk; a writer also mends what a crash left (a reader, which
+        may look while the writer works, only skips it)."""
+        mend = not self.readonly
+        for tmp in self.folder.glob("*/*.tmp") if mend else ():
             tmp.unlink()  # a block a crash interrupted; its log is still there
         for path in sorted(self._dirs["raw"].glob("*.blk")):
             self._raw[int(path.stem)] = Block.open(path)
@@ -157,24 +176,29 @@ class BlockStore:
             )
             if inside:
                 a.block.close()
-                (self._dirs["agg"] / a.name()).unlink()
+                if mend:
+                    (self._dirs["agg"] / a.name()).unlink()
             else:
                 self._agg.append(a)
         for path in sorted(self._dirs["log"].glob("*.log")):
             seq = int(path.stem)
             if seq in self._raw:
-                path.unlink()  # compacted; the crash came before the log's unlink
+                if mend:
+                    path.unlink()  # compacted; the crash came before the log's unlink
                 continue
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # (a reader) compacted meanwhile: its block is new
+                continue
             batches, end = read_records(data)
-            if end < len(data):
+            if end < len(data) and mend:
                 log.warning("%s: %d bytes torn by a crash cut off", path, len(data) - end)
                 with path.open("r+b") as f:
                     f.truncate(end)
                     os.fsync(f.fileno())
             if batches:
                 self._sealed.append(_Log(seq, batches, sum(len(b) for b in batches)))
-            else:
+            elif mend:
                 path.unlink()
 
     def _next_seq(self) -> int:
@@ -187,11 +211,13 @@ class BlockStore:
         n = len(batch)
         if n == 0:
             return 0
+        self._writable()
         record = encode_record(batch)
         # Our own copy: the caller may reuse its arrays (the record holds the bytes anyway).
         kept = Batch(batch.sensor.copy(), batch.ts.copy(), batch.value.copy(),
                      batch.quality.copy(), batch.flags.copy())  # fmt: skip
         with self._write_lock:
+            assert self._file is not None
             self._file.write(record)
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -205,9 +231,11 @@ class BlockStore:
 
     def seal(self) -> None:
         """Hand the active log to the compactor and start a new one."""
+        self._writable()
         with self._write_lock:
             if self._active.rows == 0:
                 return
+            assert self._file is not None
             self._file.close()
             new = _Log(self._active.seq + 1)
             self._file = new.path(self._dirs["log"]).open("ab")
@@ -242,6 +270,7 @@ class BlockStore:
         """Compact every sealed log, then merge aggregate blocks; returns logs compacted.
 
         Called by the store's thread; tests (background=False) call `seal` and this."""
+        self._writable()
         done = 0
         while True:
             with self._lock:
@@ -443,6 +472,7 @@ class BlockStore:
 
     def purge(self, older_than_ts: float) -> int:
         """Drop raw blocks whose every reading is older than `older_than_ts` (unlinks)."""
+        self._writable()
         with self._lock:
             old = {k: b for k, b in self._raw.items() if b.t_last < older_than_ts}
             for k in old:
@@ -454,6 +484,7 @@ class BlockStore:
 
     def purge_aggregates(self, older_than_ts: float) -> int:
         """Drop aggregate blocks whose every minute starts before `older_than_ts`."""
+        self._writable()
         with self._lock:
             old = [a for a in self._agg if a.block.t_last < older_than_ts]
             self._agg = [a for a in self._agg if a not in old]
@@ -471,13 +502,36 @@ class BlockStore:
         if self._thread is not None:
             self._thread.join()
         with self._write_lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+        if self._lockfile is not None:
+            self._lockfile.close()  # releases the flock
+            self._lockfile = None
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.folder}: opened read-only")
 
     def __enter__(self) -> BlockStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lock_folder(folder: Path) -> BinaryIO:
+    """An exclusive lock on the store for this process: two writers would compact the same
+    logs. Released when the file closes, or when the process dies."""
+    f = (folder / "lock").open("a+b")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise StoreError(
+            f"{folder} is in use by another process (a running service?); "
+            "open it read-only to look at it meanwhile"
+        ) from None
+    return f
 
 
 def _agg_rows(blk: Block, a: int, z: int) -> Aggregates:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hazardwatch.model import Batch
-from hazardwatch.storage import BlockStore, SqliteStore, block_store
+from hazardwatch.storage import BlockStore, SqliteStore, StoreError, block_store
 
 T0 = 1_763_800_020.0  # on a minute
 DAY = 86400.0
@@ -239,3 +239,23 @@ def test_no_more_blocks_are_mapped_than_allowed(tmp_path: Path) -> None:
         assert s.history(4, T0, T0 + 599, 5).buckets.count.tolist() == [24] * 5
         blocks = [*s._raw.values(), *(a.block for a in s._agg)]
         assert len(blocks) == 24 and sum(b.mapped for b in blocks) <= 3
+
+
+def test_a_second_writer_is_refused_and_a_reader_sees_everything(tmp_path: Path) -> None:
+    with store(tmp_path) as s:
+        s.write(readings(0, 100))
+        compacted(s)
+        s.write(readings(100, 50))  # in the writer's log only
+        with pytest.raises(StoreError, match="in use by another process"):
+            BlockStore(tmp_path)
+        files = sorted(p.name for p in tmp_path.rglob("*"))
+        with BlockStore(tmp_path, readonly=True) as r:
+            assert r.count() == 150
+            assert r.readings(0, limit=1000) == s.readings(0, limit=1000)
+            assert r.history(0, T0, T0 + 149, 3).buckets.count.tolist() == [10, 10, 10]
+            for act in (lambda: r.write(readings(150, 5)), r.seal, lambda: r.purge(T0 + 99)):
+                with pytest.raises(StoreError, match="read-only"):
+                    act()
+        assert sorted(p.name for p in tmp_path.rglob("*")) == files  # the reader changed nothing
+    with store(tmp_path) as s:  # the writer's lock went with it
+        assert s.count() == 150
