@@ -829,6 +829,30 @@ def limits_export(
         typer.echo(f"effective config written to {output}", err=True)
 
 
+@limits_app.command("suggest")
+def limits_suggest(
+    tag: str,
+    config: Annotated[Path, _CONFIG],
+    days: Annotated[float, typer.Option(help="History to learn from, up to now")] = 30.0,
+    data_dir: Annotated[Path, typer.Option(help="A stopped service's --data-dir")] = Path("data"),
+) -> None:
+    """Suggest limits from the sensor's stored history (changes nothing)."""
+    import time
+
+    from hazardwatch.storage import BlockStore
+    from hazardwatch.suggestion import suggest
+
+    if not (data_dir / "readings").is_dir():
+        raise _fail(f"--data-dir {data_dir}: no readings/ (the embedded store) to learn from")
+    store = BlockStore(data_dir / "readings", background=False)
+    try:
+        now = time.time()
+        found = _limits_call(config, data_dir, lambda b: suggest(b, store, tag, now - days * 86400))
+    finally:
+        store.close()
+    _echo_json(found)
+
+
 def _epoch(text: str, flag: str) -> float:
     """Epoch seconds from epoch seconds or ISO 8601 with an offset (Z, +08:00)."""
     from datetime import datetime
