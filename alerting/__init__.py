@@ -22,6 +22,7 @@ from alerting.action import (
     Unshelve,
 )
 from alerting.alarm import Alarm, AlarmEvent
+from alerting.channels import AppriseSink, SendError, Sink, Webhook, build_channels
 from alerting.disposal import (
     AlarmPolicy,
     AlreadyClosed,
@@ -29,6 +30,7 @@ from alerting.disposal import (
     Disposal,
     DisposalRequired,
 )
+from alerting.escalation import Escalation
 from alerting.journal import Journal, JournalError
 from alerting.lifecycle import (
     ACTIVE_STATES,
@@ -45,6 +47,7 @@ from alerting.lifecycle import (
 )
 from alerting.manager import AlarmManager, Committed
 from alerting.mute import Marker, MarkerChange, MuteBook, MuteKind
+from alerting.notifier import Notifications
 from alerting.pipeline import (
     Context,
     JournalStage,
@@ -67,6 +70,8 @@ from alerting.plan import (
 )
 from alerting.precedence import gas_rank
 from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_colour
+from alerting.routes import Routes
+from alerting.sender import Sender
 from alerting.tick import Tick, Timer
 
 __all__ = [
@@ -86,6 +91,7 @@ __all__ = [
     "AlarmPolicy",
     "AlertingError",
     "AlreadyClosed",
+    "AppriseSink",
     "Cause",
     "Close",
     "ColourChange",
@@ -95,6 +101,7 @@ __all__ = [
     "DisposalRequired",
     "Dispose",
     "Effect",
+    "Escalation",
     "Event",
     "InvalidAcknowledgement",
     "InvalidAction",
@@ -111,6 +118,7 @@ __all__ = [
     "MuteKind",
     "MuteStage",
     "NotMuted",
+    "Notifications",
     "Notifier",
     "NotifyStage",
     "OperatorAction",
@@ -119,13 +127,19 @@ __all__ = [
     "Planned",
     "Priority",
     "Reset",
+    "Routes",
     "Row",
+    "SendError",
+    "Sender",
     "Shelve",
+    "Sink",
     "Stage",
     "Tick",
     "Timer",
     "UnknownTarget",
     "Unshelve",
+    "Webhook",
+    "build_channels",
     "build_pipeline",
     "gas_rank",
     "risk_colour",

@@ -400,6 +400,27 @@ class Journal:
             for r in rows
         ]
 
+    def events_after(self, seq: int, limit: int = 100_000) -> list[AlarmEvent]:
+        """Transitions journalled after sequence number `seq`, oldest first (the
+        notifier's catch-up at start)."""
+        with self._guard("read events") as db:
+            rows = db.execute(
+                f"SELECT seq, event, from_state, to_state, ts, who, origin, why, alarm_id,"
+                f" {_SNAPSHOT_COLS} FROM alarm_event WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, max(0, limit)),
+            ).fetchall()
+        return [
+            AlarmEvent(int(r[0]), _alarm(r[8], r[9:]), Event(r[1]), AlarmState(r[2]),
+                       AlarmState(r[3]), float(r[4]), r[5], r[6], r[7])
+            for r in rows
+        ]  # fmt: skip
+
+    def last_seq(self) -> int:
+        """The sequence number of the last transition journalled (0: none)."""
+        with self._guard("read last seq") as db:
+            top = db.execute("SELECT max(seq) FROM alarm_event").fetchone()[0]
+        return 0 if top is None else int(top)
+
     def unclosed_alarms(self, limit: int = 500) -> list[Alarm]:
         """Alarms not yet closed (open or back to normal), oldest first."""
         with self._guard("read unclosed alarms") as db:

@@ -15,6 +15,10 @@ rebuilds from the journal, so it announces nothing twice.
 The mutes of ISA-18.2 (shelved, suppressed by design, out of service) are the stage
 between the lifecycle and the journal: a muted transition is journalled like any other,
 its alarm marked (`Alarm.muted`), so notifiers that page people can hold it back.
+
+The notifiers that reach people (alerting.notifier, alerting.escalation) only write the
+notification log (pending) here; a sender thread sends (alerting.sender), so no network
+call ever runs under the pipeline's lock.
 """
 
 from __future__ import annotations

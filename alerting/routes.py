@@ -41,7 +41,7 @@ def describe(alarm: Alarm, what: str) -> str:
     )
 
 
-class Router:
+class Routes:
     """Routes from the site's `notifications:` rules; `responsible` maps a hazard
     source id to its three responsible people."""
 

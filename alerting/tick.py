@@ -5,7 +5,8 @@ calls it at every slice end and, across a gap in the data, at the slice end wher
 `next_due()` says a timer has something to do. Each timer only says what is due; the
 tick sends it through the pipeline's one door, so a timer expiry is journalled and
 announced like any other action. The wiring lists the timers: today the stale check
-(communication loss) and transfer plan expiry; shelve expiry and latches join the list.
+(communication loss), transfer plan expiry, mute expiry, and escalation (alerting.escalation:
+it sends its steps to the notification log itself and returns no action).
 
 >>> class Every10:
 ...     def due(self, now):

@@ -28,13 +28,19 @@ from alerting import (
     AlarmManager,
     AlarmPolicy,
     ColourChange,
+    Escalation,
     Journal,
+    Notifications,
+    Routes,
+    Sender,
     Tick,
     Timer,
+    build_channels,
     build_pipeline,
 )
 from dashboards import Hub, HubNotifier, Server, ServiceAdapter, create_app
 from dashboards.limits_api import limits_router
+from dashboards.notifications_api import notifications_router
 from detectors import CheckpointInfo
 from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.health import HealthLimits, judge
@@ -58,6 +64,7 @@ from hazardwatch.storage import (
     SqliteStore,
 )
 from hazardwatch.storage.accounts import Accounts
+from hazardwatch.storage.nflog import NotificationLog
 from hazardwatch.timers import MuteExpiry, PlanExpiry, StaleCheck
 from hazardwatch.transfers import TransferBook, TransferDesk
 from ingest import (
@@ -193,9 +200,12 @@ class Service:
         # Alarms that were active before a restart must be able to clear.
         self.detector.restore(self.alarms.active_conditions())
         self.hub = Hub()
+        self._notifications()
         # The one door for alarm actions; its stage order is written in build_pipeline.
         self.pipeline = build_pipeline(
-            self.alarms, [HubNotifier(self.hub), SinkNotifier(self.sinks)], self.clock
+            self.alarms,
+            [HubNotifier(self.hub), SinkNotifier(self.sinks), self.notifier, self.escalation],
+            self.clock,
         )
         # Open transfer plans come back with their tanks' OVERRUN rule (detectors.plans).
         self.transfers = TransferDesk(
@@ -206,7 +216,7 @@ class Service:
             lambda sensor: float(self.detector.state.last_value[sensor]),
         )
         mute_expiry = MuteExpiry(self.alarms.mutes)
-        timers: list[Timer] = [PlanExpiry(self.transfers), mute_expiry]
+        timers: list[Timer] = [PlanExpiry(self.transfers), mute_expiry, self.escalation]
         if s.judge_silence:
             timers.insert(0, StaleCheck(self.detector, self.stale_now))
         self.ticker = Tick(self.pipeline, timers)
@@ -246,9 +256,27 @@ class Service:
             )
 
     def _routers(self) -> list[APIRouter]:
-        if self.limits is None:
-            return []
-        return [limits_router(self.limits, self.reload_limits)]
+        routers = [notifications_router(self.nflog)]
+        if self.limits is not None:
+            routers.append(limits_router(self.limits, self.reload_limits))
+        return routers
+
+    def _notifications(self) -> None:
+        """The notification log, its sender thread (started by `run`), the notifier that
+        routes journalled events into it and the escalation timers (alerting.notifier,
+        alerting.escalation). Events journalled but not routed before a kill are routed
+        now; a log new beside an old journal starts at its end."""
+        rules = self.site.notifications
+        self.nflog = NotificationLog(self.settings.data_dir / "notifications.db")
+        if self.nflog.fresh:
+            self.nflog.enqueue([], cursor=self.journal.last_seq())
+        people = {h.id: h.responsible for e in self.site.enterprises for h in e.hazard_sources}
+        routes = Routes(rules, people)
+        self.sender = Sender(self.nflog, build_channels(rules.channels), rules.retry, self.clock)
+        self.notifier = Notifications(routes, self.nflog, self.sender.poke)
+        self.notifier.catch_up(self.journal.events_after)
+        self.escalation = Escalation(routes, self.nflog, self.sender.poke)
+        self.escalation.reconcile(self.alarms.alarms(limit=1_000_000), self.started_at)
 
     def reload_limits(self) -> int:
         """Take the journalled limit changes made since the last look (the API, the CLI of
@@ -480,6 +508,7 @@ class Service:
             )
             server = QuietServer(config, self.hub)
         store_task = asyncio.create_task(self._store_loop(queue), name="store")
+        self.sender.start()  # its own thread: sending never holds up this loop
         try:
             async with ingestor:
                 self._ingestor = ingestor
@@ -530,6 +559,8 @@ class Service:
             await asyncio.wait_for(task, 60)
 
     def close(self) -> None:
+        self.sender.stop()
+        self.nflog.close()
         self.deadletter.close()
         self.writer.close()
         self.transfers.book.close()

@@ -138,17 +138,18 @@ class NotificationLog:
         cursor: int | None = None,
         timers: Sequence[tuple[int, int | None, float]] = (),
     ) -> int:
-        """Write `items` pending (one already logged under its key and channel is
-        skipped), move the journal cursor and set or drop escalation timers
-        (alarm_id, step or None to drop, due), in one transaction; returns how many are new."""
+        """Write `items` pending and due at once, created at `now` (one already logged
+        under its key and channel is skipped); move the journal cursor; set or drop
+        escalation timers (alarm_id, step or None to drop, due). One transaction; returns
+        how many notifications are new."""
         new = 0
         with self._tx("enqueue") as db:
             for o in items:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO notification (key, channel, alarm_id, level, title,"
-                    " body, created_ts, state, next_ts) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    " body, created_ts, state, next_ts) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
                     (o.key, o.channel, o.alarm_id, o.level, o.title,
-                     json.dumps(o.body, ensure_ascii=False, sort_keys=True), now, now),
+                     json.dumps(o.body, ensure_ascii=False, sort_keys=True), now),
                 )  # fmt: skip
                 new += cur.rowcount
             if cursor is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from alerting import Alarm, AlarmEvent, Event, Priority
-from alerting.routes import Router
+from alerting.routes import Routes
 from hazardwatch.config import ConfigError, parse_site
 from hazardwatch.model import AlarmState, Condition, Site
 from tests.e2e.harness import E2E_SITE
@@ -36,9 +36,9 @@ def site(extra: str = NOTIFY) -> Site:
     return parse_site(E2E_SITE + extra, "site.yaml")
 
 
-def router(s: Site) -> Router:
+def router(s: Site) -> Routes:
     people = {h.id: h.responsible for e in s.enterprises for h in e.hazard_sources}
-    return Router(s.notifications, people)
+    return Routes(s.notifications, people)
 
 
 def alarm(priority: Priority, source: str = "e1-hs1", muted: str | None = None) -> Alarm:
