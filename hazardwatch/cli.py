@@ -834,7 +834,7 @@ def limits_suggest(
     tag: str,
     config: Annotated[Path, _CONFIG],
     days: Annotated[float, typer.Option(help="History to learn from, up to now")] = 30.0,
-    data_dir: Annotated[Path, typer.Option(help="A stopped service's --data-dir")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option(help="The service's --data-dir")] = Path("data"),
 ) -> None:
     """Suggest limits from the sensor's stored history (changes nothing)."""
     import time
@@ -844,7 +844,7 @@ def limits_suggest(
 
     if not (data_dir / "readings").is_dir():
         raise _fail(f"--data-dir {data_dir}: no readings/ (the embedded store) to learn from")
-    store = BlockStore(data_dir / "readings", background=False)
+    store = BlockStore(data_dir / "readings", background=False, readonly=True)
     try:
         now = time.time()
         found = _limits_call(config, data_dir, lambda b: suggest(b, store, tag, now - days * 86400))
@@ -884,8 +884,8 @@ def backtest(
     data_dir: Annotated[
         Path,
         typer.Option(
-            help="A stopped service's --data-dir (its readings/ and alarms.db); while the "
-            "service runs, use POST /api/backtests instead"
+            help="The service's --data-dir (its readings/, read beside a running service, "
+            "and alarms.db)"
         ),
     ] = Path("data"),
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report")] = None,
@@ -910,7 +910,7 @@ def backtest(
         raise _fail(f"--candidate {candidate}: {exc}") from None
     _setup_process()
     book = _limit_book(config, data_dir)
-    store = BlockStore(data_dir / "readings", background=False)
+    store = BlockStore(data_dir / "readings", background=False, readonly=True)
     try:
         current, cand = book.site(), book.candidate(changes)
         picked = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
