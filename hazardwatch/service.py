@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from alerting import (
     build_pipeline,
 )
 from dashboards import Hub, HubNotifier, Server, ServiceAdapter, create_app
+from dashboards.backtest_api import backtests_router
 from dashboards.limits_api import limits_router
 from dashboards.notifications_api import notifications_router
 from detectors import CheckpointInfo
@@ -258,8 +260,20 @@ class Service:
     def _routers(self) -> list[APIRouter]:
         routers = [notifications_router(self.nflog)]
         if self.limits is not None:
-            routers.append(limits_router(self.limits, self.reload_limits))
+            # imported here: a back-test replays through a Service (hazardwatch.replay)
+            from hazardwatch.backtest import Backtests
+            from hazardwatch.suggestion import suggest
+
+            book, store = self.limits, self.store
+            self.backtests = Backtests(self._backtest_sites, store)
+            routers.append(limits_router(book, self.reload_limits, partial(suggest, book, store)))
+            routers.append(backtests_router(self.backtests))
         return routers
+
+    def _backtest_sites(self, changes: Mapping[str, Any]) -> tuple[Site, Site]:
+        """(current, candidate) sites of a back-test; LimitError for a refused change."""
+        assert self.limits is not None
+        return self.limits.site(), self.limits.candidate(changes)
 
     def _notifications(self) -> None:
         """The notification log, its sender thread (started by `run`), the notifier that
