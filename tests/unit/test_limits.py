@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from detectors import Detector
 from hazardwatch import limits as limits_module
 from hazardwatch.clock import FakeClock
 from hazardwatch.config import ConfigError, parse_site
 from hazardwatch.limits import LimitBook, LimitError, LimitNotFound
-from hazardwatch.model import Batch, Condition, Quality, SensorTable
+from hazardwatch.model import Batch, Condition, HazardWatchError, Kind, Limits, Quality, SensorTable
 from hazardwatch.service import Service, Settings
 from hazardwatch.storage.accounts import Role
+from tests import factories
 from tests.accounts import bearer
 from tests.unit.test_api import TestClient  # imported past its warning
 
@@ -211,3 +213,28 @@ def test_a_change_made_by_another_process_is_picked_up_by_reload(
         assert service.detector.params.limit[1, 1] == 15.0 != table.limit_h[1]
     finally:
         service.close()
+
+
+def _detector_park(hh: float, kind: Kind = Kind.LEVEL) -> SensorTable:
+    limits = Limits(hh=hh, h=hh - 10.0)
+    s = factories.sensor("T1-LT", kind, limits=limits, deadband=1.0, off_delay_s=5.0)
+    return factories.table(
+        factories.site(
+            factories.enterprise("e1", factories.hazard_source("h1", factories.unit("T1", s)))
+        )
+    )
+
+
+def test_retune_clears_an_alarm_the_new_limit_no_longer_holds_by_the_ordinary_rules() -> None:
+    detector = Detector(_detector_park(hh=80.0), 0.0)
+    raised = detector.step(Batch.of([0], [1.0], [85.0]))
+    assert {c.condition for c in raised if c.active} == {Condition.HH, Condition.H}
+    window = detector.state.count[0]
+    assert detector.retune(_detector_park(hh=90.0)).tolist() == [0]
+    assert detector.state.count[0] == window  # memory kept
+    assert detector.step(Batch.of([0], [2.0], [85.0])) == []  # the off-delay runs first
+    cleared = detector.step(Batch.of([0], [8.0], [85.0]))
+    assert [(c.condition, c.active) for c in cleared] == [(Condition.HH, False)]
+    assert detector.retune(_detector_park(hh=90.0)).size == 0  # nothing changed
+    with pytest.raises(HazardWatchError, match="only settings may change"):
+        detector.retune(_detector_park(hh=90.0, kind=Kind.GAS_COMBUSTIBLE))
