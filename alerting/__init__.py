@@ -23,6 +23,7 @@ from alerting.action import (
 )
 from alerting.alarm import Alarm, AlarmEvent
 from alerting.channels import AppriseSink, SendError, Sink, Webhook, build_channels
+from alerting.chatter import Chattering
 from alerting.disposal import (
     AlarmPolicy,
     AlreadyClosed,
@@ -31,6 +32,7 @@ from alerting.disposal import (
     DisposalRequired,
 )
 from alerting.escalation import Escalation
+from alerting.flood import FloodWatch
 from alerting.journal import Journal, JournalError
 from alerting.lifecycle import (
     ACTIVE_STATES,
@@ -93,6 +95,7 @@ __all__ = [
     "AlreadyClosed",
     "AppriseSink",
     "Cause",
+    "Chattering",
     "Close",
     "ColourChange",
     "Committed",
@@ -103,6 +106,7 @@ __all__ = [
     "Effect",
     "Escalation",
     "Event",
+    "FloodWatch",
     "InvalidAcknowledgement",
     "InvalidAction",
     "InvalidTransition",

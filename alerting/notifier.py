@@ -20,9 +20,14 @@ class Notifications:
     """A pipeline Notifier: each pass's events, routed, written pending; `wake` after."""
 
     def __init__(
-        self, router: Routes, nflog: NotificationLog, wake: Callable[[], None] = lambda: None
+        self,
+        router: Routes,
+        nflog: NotificationLog,
+        wake: Callable[[], None] = lambda: None,
+        hold: Callable[[AlarmEvent], bool] = lambda e: False,
     ) -> None:
-        self._router, self._log, self._wake = router, nflog, wake
+        # hold: an event announced otherwise (its console's flood summary: alerting.flood)
+        self._router, self._log, self._wake, self._hold = router, nflog, wake, hold
 
     def notify(self, events: list[AlarmEvent], colours: list[ColourChange]) -> None:
         if events:
@@ -33,7 +38,8 @@ class Notifications:
         them; returns how many new notifications."""
         out: list[Outgoing] = []
         for e in events:
-            out += self._router.for_event(e)
+            if not self._hold(e):
+                out += self._router.for_event(e)
         new = self._log.enqueue(out, now=events[-1].ts, cursor=max(e.seq for e in events))
         if new:
             self._wake()

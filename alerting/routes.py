@@ -59,12 +59,16 @@ class Routes:
                 names += r.channels
         return names
 
+    def channels_for(self, a: Alarm, event: str = "activate") -> list[str]:
+        """The channels that hear `event` of alarm `a` at level 0 (none if quiet)."""
+        return [] if self._quiet(a) else list(dict.fromkeys(self._routed(a, 0, event)))
+
     def for_event(self, e: AlarmEvent) -> list[Outgoing]:
         """The notifications of one journalled transition (level 0)."""
         a = e.alarm
         if e.muted or self._quiet(a):
             return []
-        channels = dict.fromkeys(self._routed(a, 0, e.event.value))
+        channels = self.channels_for(a, e.event.value)
         line = describe(a, e.event.value)
         body = {
             "id": f"event:{e.seq}",

@@ -101,6 +101,33 @@ class RawRetry(_Strict):
     backoff_max_s: _Pos = 600.0
 
 
+class RawFlood(_Strict):
+    """A console (a set of enterprises) with more than `enter_above` alarms raised within
+    `window_s` is in flood; it leaves when fewer than `exit_below` remain in the window."""
+
+    consoles: dict[str, list[_Text]] = {}  # console -> enterprise ids; the rest: "park"
+    window_s: _Pos = 600.0
+    enter_above: Annotated[int, Field(ge=1)] = 10
+    exit_below: Annotated[int, Field(ge=1)] = 5
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> RawFlood:
+        if self.exit_below > self.enter_above:
+            raise PydanticCustomError(
+                "flood_hysteresis", "exit_below must not be above enter_above"
+            )
+        return self
+
+
+class RawChatter(_Strict):
+    """The same alarm (sensor and condition) raised `count` times within `window_s` is
+    chattering; with `auto_shelve_s`, it is shelved that long (at most the park's maximum)."""
+
+    count: Annotated[int, Field(ge=2)] = 3
+    window_s: _Pos = 60.0
+    auto_shelve_s: _Pos | None = None
+
+
 class RawNotifications(_Strict):
     channels: dict[str, RawChannel] = {}
     people: dict[str, list[_Text]] = {}  # a responsible person's name -> channel names
@@ -109,6 +136,8 @@ class RawNotifications(_Strict):
     quiet: list[RawQuiet] = []
     escalation: RawEscalation = RawEscalation()
     retry: RawRetry = RawRetry()
+    flood: RawFlood = RawFlood()
+    chatter: RawChatter = RawChatter()
 
 
 # ------------------------------------------------------------------ compiled
@@ -173,6 +202,28 @@ class Retry:
 
 
 @dataclass(frozen=True, slots=True)
+class Flood:
+    consoles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    window_s: float = 600.0
+    enter_above: int = 10
+    exit_below: int = 5
+
+    def console_of(self, enterprise: str) -> str:
+        """The console an enterprise is watched from ("park": any not assigned)."""
+        for name, members in self.consoles.items():
+            if enterprise in members:
+                return name
+        return "park"
+
+
+@dataclass(frozen=True, slots=True)
+class Chatter:
+    count: int = 3
+    window_s: float = 60.0
+    auto_shelve_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyRules:
     """The compiled `notifications:` section (empty: nobody is notified, no escalation
     has anywhere to go)."""
@@ -184,6 +235,8 @@ class NotifyRules:
     quiet: tuple[Quiet, ...] = ()
     escalation: Escalation = field(default_factory=Escalation)
     retry: Retry = field(default_factory=Retry)
+    flood: Flood = field(default_factory=Flood)
+    chatter: Chatter = field(default_factory=Chatter)
 
     def quiet_for(self, priority: str, enterprise: str, source: str) -> bool:
         """Whether a quiet rule holds this alarm back from every channel."""
@@ -229,6 +282,13 @@ def compile_rules(raw: RawNotifications) -> NotifyRules:
         ),
         escalation=Escalation(raw.escalation.after_s.model_dump(), raw.escalation.repeat),
         retry=Retry(raw.retry.attempts, raw.retry.backoff_s, raw.retry.backoff_max_s),
+        flood=Flood(
+            {c: tuple(e) for c, e in raw.flood.consoles.items()},
+            raw.flood.window_s,
+            raw.flood.enter_above,
+            raw.flood.exit_below,
+        ),
+        chatter=Chatter(raw.chatter.count, raw.chatter.window_s, raw.chatter.auto_shelve_s),
     )
 
 
@@ -268,4 +328,14 @@ def problems(
                 if n not in have:
                     key = "enterprises" if what == "enterprise" else "hazard_sources"
                     out.append((f"{where}.{key}[{j}]", f"no {what} {n!r} in this site"))
+    seen: dict[str, str] = {}
+    for console, members in raw.flood.consoles.items():
+        for j, n in enumerate(members):
+            path = f"flood.consoles.{console}[{j}]"
+            if n not in enterprises:
+                out.append((path, f"no enterprise {n!r} in this site"))
+            elif n in seen:
+                out.append((path, f"enterprise {n!r} is already on console {seen[n]!r}"))
+            else:
+                seen[n] = console
     return out

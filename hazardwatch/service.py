@@ -28,8 +28,10 @@ from alerting import (
     AlarmEvent,
     AlarmManager,
     AlarmPolicy,
+    Chattering,
     ColourChange,
     Escalation,
+    FloodWatch,
     Journal,
     Notifications,
     Routes,
@@ -206,7 +208,14 @@ class Service:
         # The one door for alarm actions; its stage order is written in build_pipeline.
         self.pipeline = build_pipeline(
             self.alarms,
-            [HubNotifier(self.hub), SinkNotifier(self.sinks), self.notifier, self.escalation],
+            [
+                HubNotifier(self.hub),
+                SinkNotifier(self.sinks),
+                self.flood,  # before the notifier: it decides which events it holds
+                self.chatter,
+                self.notifier,
+                self.escalation,
+            ],
             self.clock,
         )
         # Open transfer plans come back with their tanks' OVERRUN rule (detectors.plans).
@@ -218,7 +227,13 @@ class Service:
             lambda sensor: float(self.detector.state.last_value[sensor]),
         )
         mute_expiry = MuteExpiry(self.alarms.mutes)
-        timers: list[Timer] = [PlanExpiry(self.transfers), mute_expiry, self.escalation]
+        timers: list[Timer] = [
+            PlanExpiry(self.transfers),
+            mute_expiry,
+            self.escalation,
+            self.flood,
+            self.chatter,  # its auto-shelves, through the pipeline
+        ]
         if s.judge_silence:
             timers.insert(0, StaleCheck(self.detector, self.stale_now))
         self.ticker = Tick(self.pipeline, timers)
@@ -258,7 +273,7 @@ class Service:
             )
 
     def _routers(self) -> list[APIRouter]:
-        routers = [notifications_router(self.nflog)]
+        routers = [notifications_router(self.nflog, self.flood.state)]
         if self.limits is not None:
             # imported here: a back-test replays through a Service (hazardwatch.replay)
             from hazardwatch.backtest import Backtests
@@ -287,7 +302,11 @@ class Service:
         people = {h.id: h.responsible for e in self.site.enterprises for h in e.hazard_sources}
         routes = Routes(rules, people)
         self.sender = Sender(self.nflog, build_channels(rules.channels), rules.retry, self.clock)
-        self.notifier = Notifications(routes, self.nflog, self.sender.poke)
+        self.flood = FloodWatch(rules.flood, routes, self.nflog, self.sender.poke)
+        self.chatter = Chattering(
+            rules.chatter, self.nflog, self.alarms.get, self.alarms.policy.shelve_max_s
+        )
+        self.notifier = Notifications(routes, self.nflog, self.sender.poke, self.flood.holds)
         self.notifier.catch_up(self.journal.events_after)
         self.escalation = Escalation(routes, self.nflog, self.sender.poke)
         self.escalation.reconcile(self.alarms.alarms(limit=1_000_000), self.started_at)

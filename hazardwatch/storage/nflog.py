@@ -6,7 +6,8 @@ is announced once per route whatever happens to the process; each attempt is app
 `attempt` ("sent" or "failed", with the error) and the row's state follows in the same
 transaction. `cursor` is the last alarm journal sequence number routed, so events
 journalled but not yet routed when the process died are routed at start. `escalation`
-holds each unacknowledged alarm's next escalation step and when it is due.
+holds each unacknowledged alarm's next escalation step and when it is due; `chatter` every
+time an alarm was flagged chattering (alerting.chatter).
 
 One SQLite file in WAL mode, synchronous=NORMAL (a commit survives kill -9), shared by the
 pipeline (enqueue), the sender thread (due, record) and the API (listing).
@@ -52,6 +53,11 @@ CREATE INDEX IF NOT EXISTS attempt_by_notification ON attempt (notification, seq
 CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS escalation (
     alarm_id INTEGER PRIMARY KEY, step INTEGER NOT NULL, due_ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chatter (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL, tag TEXT NOT NULL, condition TEXT NOT NULL, alarm_id INTEGER NOT NULL,
+    activations INTEGER NOT NULL
 );
 PRAGMA user_version = 1;
 """
@@ -188,7 +194,28 @@ class NotificationLog:
             )
         return state
 
+    def flag_chatter(self, flags: Sequence[tuple[float, str, str, int, int]]) -> None:
+        """Append chattering flags: (ts, tag, condition, alarm_id, activations in window)."""
+        with self._tx("flag chatter") as db:
+            db.executemany(
+                "INSERT INTO chatter (ts, tag, condition, alarm_id, activations)"
+                " VALUES (?, ?, ?, ?, ?)",
+                flags,
+            )
+
     # ------------------------------------------------------------------ reading
+
+    def chattering(self, since_ts: float = 0.0) -> list[dict[str, Any]]:
+        """Alarms flagged chattering since `since_ts`, by sensor and condition: how many
+        times (episodes), the last time and alarm id; most episodes first."""
+        with self._tx("read chatter") as db:
+            rows = db.execute(
+                "SELECT tag, condition, count(*), max(ts), max(alarm_id) FROM chatter"
+                " WHERE ts >= ? GROUP BY tag, condition ORDER BY count(*) DESC, max(ts) DESC",
+                (since_ts,),
+            ).fetchall()
+        names = ("tag", "condition", "episodes", "last_ts", "alarm_id")
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     def cursor(self) -> int:
         """The last alarm journal seq routed (0: none)."""
