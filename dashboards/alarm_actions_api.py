@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from alerting import (
@@ -40,7 +39,7 @@ from alerting import (
     Unshelve,
 )
 from dashboards.auth import ActingUser
-from dashboards.schemas import AlarmId, ErrorOut
+from dashboards.schemas import AlarmId, ErrorOut, invalid
 from dashboards.view import ServiceView
 
 _Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
@@ -107,11 +106,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _invalid(exc: InvalidAction) -> RequestValidationError:
-    """A request no state could take (a shelve past the maximum): a 422 in FastAPI's shape."""
-    return RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc)}])
-
-
 def alarm_actions_router(view: ServiceView) -> APIRouter:
     """The routes above, bound to `view`. Include it before the `/api/alarms/{id}` routes,
     so `/api/alarms/unclosed` is not taken for an id."""
@@ -125,7 +119,7 @@ def alarm_actions_router(view: ServiceView) -> APIRouter:
         except _REFUSED as exc:
             raise HTTPException(409, str(exc)) from None
         except InvalidAction as exc:
-            raise _invalid(exc) from None
+            raise invalid(str(exc), "body") from None
         return {"events": [e.to_dict() for e in events]}
 
     @router.post("/alarms/{alarm_id}/shelve", tags=["alarms"], summary="Shelve an alarm")

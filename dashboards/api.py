@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
 
@@ -43,6 +42,7 @@ from dashboards.schemas import (
     SensorOut,
     SensorsOut,
     SiteOut,
+    invalid,
 )
 from dashboards.view import ServiceView
 from hazardwatch.model import AlarmState, Condition, Quality, RiskColour
@@ -72,18 +72,11 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _reject(field: str, value: object, msg: str, where: str = "query") -> RequestValidationError:
-    """A 422 in FastAPI's own shape, for checks that need the site to decide."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": (where, field), "msg": msg, "input": value}]
-    )
-
-
 def _check_known(field: str, value: str | None, known: dict[str, Any]) -> None:
     if value is not None and value not in known:
         names = list(known)
         listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-        raise _reject(field, value, f"unknown {field} '{value}'; known: {listed}")
+        raise invalid(f"unknown {field} '{value}'; known: {listed}", "query", field, value=value)
 
 
 async def _event_stream(hub: Hub, heartbeat_s: float) -> AsyncIterator[bytes]:
@@ -203,7 +196,7 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
         except AlarmNotFound:
             raise HTTPException(404, f"no alarm with id {alarm_id}") from None
         except InvalidAcknowledgement as exc:  # a blank name: accounts refuse those
-            raise _reject("who", actor.name, str(exc), where="body") from None
+            raise invalid(str(exc), "body", "who", value=actor.name) from None
         except InvalidTransition as exc:
             why = _NOT_ACKABLE.get(exc.state, "nothing to acknowledge")
             raise HTTPException(
@@ -264,7 +257,8 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
         if index is None:
             raise HTTPException(404, f"no sensor with tag '{tag}'")
         if since is not None and until is not None and since > until:
-            raise _reject("until", until, f"until ({until}) is before since ({since})")
+            why = f"until ({until}) is before since ({since})"
+            raise invalid(why, "query", "until", value=until)
         try:
             # A store may be a server (InfluxDB): never wait for it on the event loop.
             rows = await asyncio.to_thread(view.readings, index, since, until, limit)

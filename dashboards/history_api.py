@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from dashboards.schemas import ErrorOut
+from dashboards.schemas import ErrorOut, invalid
 from dashboards.view import ServiceView
 from hazardwatch.storage import History, StoreError
 
@@ -88,7 +88,7 @@ def history_router(view: ServiceView) -> APIRouter:
         hi = time.time() if until is None else until
         lo = hi - DEFAULT_SPAN_S if since is None else since
         if lo > hi:
-            raise HTTPException(422, f"until ({hi}) is before since ({lo})")
+            raise invalid(f"until ({hi}) is before since ({lo})", "query", "until", value=hi)
         return lo, hi
 
     async def answer(tags: list[str], lo: float, hi: float, points: int) -> HistoryOut:

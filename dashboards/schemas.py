@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Path
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER: a larger id cannot name a row
@@ -183,3 +184,16 @@ class ConditionOut(BaseModel):
 
 class ConditionsOut(BaseModel):
     conditions: list[ConditionOut]
+
+
+def invalid(msg: str, *loc: str, value: object = None) -> RequestValidationError:
+    """A 422 in FastAPI's own shape (the schema every route documents), for checks the
+    models cannot make; `loc` as FastAPI gives it, e.g. ("query", "until").
+
+    >>> invalid("until is before since", "query", "until").errors()[0]["loc"]
+    ('query', 'until')
+    """
+    error: dict[str, object] = {"type": "value_error", "loc": loc, "msg": msg}
+    if value is not None:
+        error["input"] = value
+    return RequestValidationError([error])
