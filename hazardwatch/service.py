@@ -50,6 +50,7 @@ from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.health import HealthLimits, judge
 from hazardwatch.limits import LimitBook
 from hazardwatch.memory import DetectorMemory
+from hazardwatch.metrics import Metrics, Sources
 from hazardwatch.model import (
     Batch,
     ConditionChange,
@@ -273,7 +274,7 @@ class Service:
             )
 
     def _routers(self) -> list[APIRouter]:
-        routers = [notifications_router(self.nflog, self.flood.state)]
+        routers = [notifications_router(self.nflog, self.flood.state), self.metrics.router()]
         if self.limits is not None:
             # imported here: a back-test replays through a Service (hazardwatch.replay)
             from hazardwatch.backtest import Backtests
@@ -310,6 +311,22 @@ class Service:
         self.notifier.catch_up(self.journal.events_after)
         self.escalation = Escalation(routes, self.nflog, self.sender.poke)
         self.escalation.reconcile(self.alarms.alarms(limit=1_000_000), self.started_at)
+        # GET /metrics (hazardwatch.metrics): read from these parts at each scrape
+        self.metrics = Metrics(
+            Sources(
+                ingest=lambda: self.counters,
+                store=lambda: {
+                    "queued_batches": self.store_stats.queued_batches,
+                    "written": self.writer.stats.written,
+                    "errors": self.writer.stats.errors,
+                    "spool": self.writer.health(),
+                },
+                alarms=lambda: list(self.alarms.open_by_id().values()),
+                notifications=self.nflog.counts,
+                floods=self.flood.state,
+                chattering=self.nflog.chattering,
+            )
+        )
 
     def reload_limits(self) -> int:
         """Take the journalled limit changes made since the last look (the API, the CLI of
@@ -410,7 +427,10 @@ class Service:
             newest = float(batch.ts.max())
             self._newest_ts = newest if self._newest_ts is None else max(self._newest_ts, newest)
             self._last_batch_at = self.clock.now()
-        return self.handle_changes(self.detector.step(batch))
+        started = time.perf_counter()
+        changes = self.detector.step(batch)
+        self.metrics.step_seconds.observe(time.perf_counter() - started)
+        return self.handle_changes(changes)
 
     def handle_status(self, status: GatewayStatus) -> list[AlarmEvent]:
         sensors = status.sensors
