@@ -99,14 +99,11 @@ OPEN_STATES: frozenset[AlarmState] = frozenset({AU, AA, CU, LU, LA})
 ACTIVE_STATES: frozenset[AlarmState] = frozenset({AU, AA})
 # Held after the condition returned, until an operator resets it.
 LATCHED_STATES: frozenset[AlarmState] = frozenset({LU, LA})
+# Waiting for an operator's acknowledgement.
+UNACKED_STATES: frozenset[AlarmState] = frozenset({AU, CU, LU})
 
-_MARKER_EVENTS = (
-    Event.SHELVE,
-    Event.SUPPRESS,
-    Event.UNSUPPRESS,
-    Event.OUT_OF_SERVICE,
-    Event.IN_SERVICE,
-)
+_MARKER_EVENTS = (Event.SHELVE, Event.SUPPRESS, Event.OUT_OF_SERVICE)
+_MUTE_ENDS = (Event.UNSHELVE, Event.UNSUPPRESS, Event.IN_SERVICE)
 
 TRANSITIONS: dict[tuple[AlarmState, Event], Row] = {
     # the condition (detector)
@@ -124,13 +121,11 @@ TRANSITIONS: dict[tuple[AlarmState, Event], Row] = {
     (LU, Event.ACK): Row(LA, (Effect.ACK,)),
     (LU, Event.RESET): Row(CU),
     (LA, Event.RESET): Row(N),
-    # markers beside the state; a shelve that ends on an alarm still active re-announces it
+    # markers beside the state; a mute that ends (shelve, maintenance, out of service) on an
+    # alarm still active re-announces it (ISA-18.2: annunciated as if new)
     **{(s, e): Row(s) for s in sorted(OPEN_STATES) for e in _MARKER_EVENTS},
-    (AU, Event.UNSHELVE): Row(AU),
-    (AA, Event.UNSHELVE): Row(AU, (Effect.UNACK,)),
-    (CU, Event.UNSHELVE): Row(CU),
-    (LU, Event.UNSHELVE): Row(LU),
-    (LA, Event.UNSHELVE): Row(LA),
+    **{(s, e): Row(s) for s in (AU, CU, LU, LA) for e in _MUTE_ENDS},
+    **{(AA, e): Row(AU, (Effect.UNACK,)) for e in _MUTE_ENDS},
     # the closed loop: a disposal at any time, closing once back to normal
     **{(s, Event.DISPOSE): Row(s, (Effect.DISPOSE,)) for s in sorted(OPEN_STATES | {N})},
     (N, Event.CLOSE): Row(N, (Effect.CLOSE,)),

@@ -20,6 +20,7 @@ from alerting import (
     InvalidTransition,
     Priority,
 )
+from alerting.lifecycle import UNACKED_STATES
 from dashboards.auth import ActingUser
 from dashboards.live import Hub
 from dashboards.schemas import (
@@ -288,7 +289,7 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
             name = Priority(alarm.priority).label
             setattr(c, name, getattr(c, name) + 1)
             c.total += 1
-            c.unacked += alarm.state in (AlarmState.ACTIVE_UNACK, AlarmState.CLEARED_UNACK)
+            c.unacked += alarm.state in UNACKED_STATES
         return HazardSourcesOut(
             hazard_sources=[
                 HazardSourceOut(

@@ -811,3 +811,14 @@ def test_a_degraded_service_answers_503_with_its_reasons(park: Park, accounts: A
         r = client.get("/api/health")
     assert r.status_code == 503
     assert r.json()["status"] == "degraded" and r.json()["reasons"] == why
+
+
+def test_a_latched_alarm_waiting_for_its_ack_counts_as_unacked(
+    park: Park, client: TestClient
+) -> None:
+    park.change("T201.GT", Condition.GAS2, True, 60.0)
+    park.change("T201.GT", Condition.GAS2, False, 5.0)  # back, but latched
+    (alarm,) = client.get("/api/alarms").json()["alarms"]
+    assert alarm["state"] == "latched_unack"
+    hs2 = {s["id"]: s for s in client.get("/api/hazard-sources").json()["hazard_sources"]}["hs2"]
+    assert hs2["open"]["unacked"] == 1

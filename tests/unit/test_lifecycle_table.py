@@ -76,7 +76,7 @@ EXPECTED: dict[tuple[AlarmState, Event], tuple[AlarmState, tuple[Effect, ...]]] 
     (LU, E.SUPPRESS): (LU, ()),
     (LA, E.SUPPRESS): (LA, ()),
     (AU, E.UNSUPPRESS): (AU, ()),
-    (AA, E.UNSUPPRESS): (AA, ()),
+    (AA, E.UNSUPPRESS): (AU, (UNACK,)),  # maintenance over, still active: announced again
     (CU, E.UNSUPPRESS): (CU, ()),
     (LU, E.UNSUPPRESS): (LU, ()),
     (LA, E.UNSUPPRESS): (LA, ()),
@@ -86,7 +86,7 @@ EXPECTED: dict[tuple[AlarmState, Event], tuple[AlarmState, tuple[Effect, ...]]] 
     (LU, E.OUT_OF_SERVICE): (LU, ()),
     (LA, E.OUT_OF_SERVICE): (LA, ()),
     (AU, E.IN_SERVICE): (AU, ()),
-    (AA, E.IN_SERVICE): (AA, ()),
+    (AA, E.IN_SERVICE): (AU, (UNACK,)),  # back in service, still active: announced again
     (CU, E.IN_SERVICE): (CU, ()),
     (LU, E.IN_SERVICE): (LU, ()),
     (LA, E.IN_SERVICE): (LA, ()),
