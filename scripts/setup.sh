@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything HazardWatch needs on a fresh Debian machine, idempotently.
 #   scripts/setup.sh          the virtual environment and the page's chart library (npm ci): the demo
-#   scripts/setup.sh test     plus mosquitto, chromium and victoria-metrics from Debian's packages,
+#   scripts/setup.sh test     plus mosquitto, chromium, victoria-metrics and prometheus (the
+#                             /metrics scrape test) from Debian's packages,
 #                             and the venvs of the third-party programs the input tests run
 #                             (.venv-gateways: ThingsBoard IoT Gateway; .venv-sparkplug: an edge node)
 set -euo pipefail
@@ -25,7 +26,7 @@ apt_install() {
 }
 
 if [ "$want" = "test" ]; then
-    apt_install mosquitto mosquitto-clients chromium fonts-wqy-zenhei victoria-metrics
+    apt_install mosquitto mosquitto-clients chromium fonts-wqy-zenhei victoria-metrics prometheus
 fi
 
 # The page's trend chart (uPlot), from package-lock.json; the app serves it from node_modules.
