@@ -10,10 +10,10 @@ from hazardwatch.model import (
     Limits,
     Site,
 )
+from hazardwatch.substances import ATMOSPHERE_KPA, pressure_unit, vapour_pressure_kpa
 from simulators.incidents import FireExposure
 from simulators.physics import TankFarm
 from simulators.scenario import Script
-from simulators.vapour import ATMOSPHERE_KPA, pressure_unit, vapour_pressure_kpa
 from tests.factories import enterprise, hazard_source, sim_sensor, site, unit
 
 START_TS = 1_781_000_000.0
