@@ -114,6 +114,13 @@ def test_a_hazard_source_whose_people_have_no_channel_escalates_to_nobody_there(
             "environment variable HW_TEST_UNSET_SECRET is not set",
         ),
         ("  channels: {x: {webhook: 'http://h/', apprise: ['json://h/']}}", "give either"),
+        ("  flood: {consoles: {east: [e9]}}", "notifications.flood.consoles.east[0]: no enter"),
+        (
+            "  flood: {consoles: {east: [e1], west: [e1]}}",
+            "notifications.flood.consoles.west[0]: enterprise 'e1' is already on console 'east'",
+        ),
+        ("  flood: {enter_above: 10, exit_below: 11}", "exit_below must not be above"),
+        ("  chatter: {count: 1}", "notifications.chatter.count"),
     ],
 )
 def test_a_notifications_section_that_names_nothing_is_refused_naming_the_path(
