@@ -289,3 +289,51 @@ def test_the_audit_includes_the_journals_operator_actions_with_who_and_where(
     )
     assert ack["subject"] == f"alarm {raised.alarm.id} T101.LT"
     assert [r["action"] for r in rows[:3]] == ["token_issue", "ack", "login"]
+
+
+def test_every_action_leaves_an_audit_row_naming_who_and_from_where(
+    park: Park, client: TestClient, accounts: Accounts
+) -> None:
+    olga, ed = bearer(accounts, Role.OPERATOR, "olga"), bearer(accounts, Role.ENGINEER, "ed")
+    root = bearer(accounts, Role.ADMIN, "root")
+
+    def ok(path: str, body: dict[str, object], headers: dict[str, str]) -> None:
+        park.clock.advance(1)
+        r = client.post(path, json=body, headers=headers)
+        assert r.status_code == 200, (path, r.text)
+
+    level = _raise(park).alarm.id
+    ok(f"/api/alarms/{level}/ack", {"comment": "inlet closed"}, olga)
+    ok(f"/api/alarms/{level}/shelve", {"duration_s": 600, "reason": "gauge check"}, olga)
+    ok(f"/api/alarms/{level}/unshelve", {"reason": "checked"}, olga)
+    gas = park.change("T201.GT", Condition.GAS2, True, 60.0).alarm.id
+    park.change("T201.GT", Condition.GAS2, False, 5.0)  # latched
+    ok(f"/api/alarms/{gas}/reset", {"reason": "area ventilated"}, olga)
+    ok(f"/api/alarms/{gas}/ack", {}, olga)
+    ok(f"/api/alarms/{gas}/dispose", {"cause": "process", "action": "flange tightened"}, olga)
+    ok(f"/api/alarms/{gas}/close", {"reason": "done"}, olga)
+    ok("/api/units/T101/maintenance", {"on": True, "reason": "cleaning"}, ed)
+    ok("/api/units/T101/maintenance", {"on": False}, ed)
+    ok("/api/sensors/T101.TT/out-of-service", {"on": True, "reason": "recalibration"}, ed)
+    ok("/api/sensors/T101.TT/out-of-service", {"on": False}, ed)
+    assert client.post("/api/login", json={"name": "olga", "password": "wrong"}).status_code == 401
+    _login(client, "olga")
+    client.cookies.clear()
+    new = {"name": "newcomer", "role": "viewer", "password": PASSWORD}
+    r = client.post("/api/users", json=new, headers=root)
+    assert r.status_code in (200, 201), r.text
+
+    rows = client.get("/api/audit?limit=200", headers=ed).json()["audit"]
+    by_action: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_action.setdefault(str(row["action"]), []).append(row)
+    journal = {"ack", "shelve", "unshelve", "reset", "dispose", "close"}
+    # the markers: maintenance mode suppresses its unit
+    journal |= {"suppressed_on", "suppressed_off", "out_of_service_on", "out_of_service_off"}
+    assert journal | {"login", "login_failed", "user_add"} <= by_action.keys()
+    for action in journal:
+        for row in by_action[action]:
+            assert row["who"] in ("olga", "ed") and row["where"] == "testclient", row
+    assert [r["who"] for r in by_action["ack"]] == ["olga", "olga"]
+    (added,) = by_action["user_add"][:1]
+    assert added["who"] == "root" and added["subject"] == "newcomer"
