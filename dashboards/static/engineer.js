@@ -1,0 +1,370 @@
+// The engineer's view (engineer and admin roles; hidden for the others, and the server
+// refuses their changes anyway): a sensor's history with its limits and the proposed
+// ones, a suggestion from its history offered as a starting point, a back-test of the
+// proposal over the chosen range (POST /api/backtests, progress, current and candidate
+// side by side), apply with a reason (POST /api/limits/{tag}) and its versions with
+// roll back. Refusals (403, the config loader's 422) are shown as the server words them.
+(() => {
+  "use strict";
+
+  const ROLES = new Set(["engineer", "admin"]);
+  const POINTS = 600;
+  const POLL_MS = 400;
+  const SLOTS = { process: ["hh", "h", "l", "ll"], gas: ["level2", "level1"] };
+  const COLOURS = { hh: "#ff453a", h: "#ff9f0a", l: "#ff9f0a", ll: "#ff453a", level2: "#ff453a", level1: "#ff9f0a" };
+  const HW = () => window.HazardWatch;
+  const api = (...args) => window.HazardWatchSession.api(...args);
+  const view = { tag: null, shown: null, suggestion: null, chart: null, drawn: null, job: null, asked: 0 };
+
+  const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
+  const t = (...args) => window.HazardWatchI18n.t(...args);
+
+  function span() {
+    const until = Date.now() / 1000;
+    return { since: until - Number($("eng-range").value), until };
+  }
+
+  function slots() {
+    const limits = (view.shown && view.shown.effective.limits) || {};
+    return "level1" in limits ? SLOTS.gas : SLOTS.process;
+  }
+
+  // A refusal as the server says it: status and its detail (the loader's lines kept).
+  async function refused(what, r) {
+    const body = await r.json().catch(() => ({}));
+    const detail = HW().detailOf(body, r.status);
+    const box = $("eng-error");
+    box.textContent = t("failed", { what, status: r.status, detail });
+    box.dataset.status = String(r.status);
+    box.hidden = false;
+  }
+
+  function clearError() {
+    $("eng-error").hidden = true;
+    $("eng-error").textContent = "";
+    $("eng-error").dataset.status = "";
+  }
+
+  // ------------------------------------------------------------------ the chart
+
+  function draw(series, since, until) {
+    view.drawn = [series, since, until]; // redrawn as the proposal changes
+    const box = $("eng-chart");
+    if (view.chart) view.chart.destroy();
+    view.chart = null;
+    box.replaceChildren();
+    if (typeof window.uPlot !== "function") {
+      box.textContent = t("no_chart");
+      return;
+    }
+    const xs = [...series.ts];
+    const now = view.shown.effective.limits;
+    const proposed = proposal().limits || {};
+    const lines = [];
+    for (const k of slots()) {
+      if (Number.isFinite(now[k])) lines.push([k.toUpperCase(), now[k], COLOURS[k], [8, 4]]);
+      if (k in proposed && Number.isFinite(proposed[k])) {
+        lines.push([`${k.toUpperCase()} ${t("eng_proposed")}`, proposed[k], "#bf5af2", [2, 3]]);
+      }
+    }
+    const data = [xs, [...series.mean], [...series.min], [...series.max], ...lines.map((l) => xs.map(() => l[1]))];
+    const opts = {
+      width: Math.max(600, box.clientWidth || 900),
+      height: 300,
+      scales: { x: { time: true, range: () => [since, until] } },
+      series: [
+        {},
+        { label: `${t("col_value")} (${series.unit})`, stroke: "#0a84ff", width: 2 },
+        { label: "min", stroke: "#64d2ff", width: 1 },
+        { label: "max", stroke: "#64d2ff", width: 1 },
+        ...lines.map(([label, , stroke, dash]) => ({ label, stroke, dash, width: 1 })),
+      ],
+    };
+    view.chart = new window.uPlot(opts, data, box);
+    box.dataset.points = String(series.ts.length);
+    box.dataset.limits = lines.map((l) => l[0]).join(",");
+  }
+
+  async function loadChart() {
+    const asked = ++view.asked;
+    const { since, until } = span();
+    const q = `since=${since}&until=${until}&points=${POINTS}`;
+    const r = await api(`/api/sensors/${encodeURIComponent(view.tag)}/history?${q}`);
+    if (!r.ok) return refused(t("eng_history"), r);
+    const { series } = await r.json();
+    if (asked !== view.asked) return; // another sensor or range was asked for meanwhile
+    draw(series[0], since, until);
+  }
+
+  // ------------------------------------------------------------------ the form
+
+  function fillForm(limits, deadband) {
+    const form = $("eng-form");
+    for (const k of [...SLOTS.process, ...SLOTS.gas]) {
+      const label = form.querySelector(`[data-slot="${k}"]`);
+      label.hidden = !slots().includes(k);
+      const v = limits[k];
+      form.elements[k].value = Number.isFinite(v) ? String(v) : "";
+    }
+    if (deadband !== undefined) form.elements.deadband.value = String(deadband);
+  }
+
+  // The change the form proposes: only what differs from the running settings.
+  function proposal() {
+    if (!view.shown) return {};
+    const form = $("eng-form");
+    const now = view.shown.effective;
+    const limits = {};
+    for (const k of slots()) {
+      const text = form.elements[k].value.trim();
+      const v = text === "" ? null : Number(text);
+      const was = Number.isFinite(now.limits[k]) ? now.limits[k] : null;
+      if (v !== was) limits[k] = v;
+    }
+    const change = {};
+    if (Object.keys(limits).length) change.limits = limits;
+    const db = form.elements.deadband.value.trim();
+    if (db !== "" && Number(db) !== now.deadband) change.deadband = Number(db);
+    return change;
+  }
+
+  function showSuggestion(s) {
+    view.suggestion = s;
+    const box = $("eng-suggestion");
+    const values = s && s.change && s.change.limits;
+    $("eng-use-suggestion").disabled = !values;
+    if (!values) {
+      const why = s ? s.warnings.join("; ") : "";
+      box.textContent = t("eng_no_suggestion", { why });
+      return;
+    }
+    const text = Object.entries(values)
+      .map(([k, v]) => `${k.toUpperCase()} ${HW().valueText(v)}`)
+      .join("  ");
+    box.textContent = t("eng_suggestion_values", { values: text, n: s.normal_readings });
+    box.title = s.note || "";
+  }
+
+  async function loadSuggestion() {
+    const { since, until } = span();
+    const r = await api(`/api/limits/${encodeURIComponent(view.tag)}/suggestion?since=${since}&until=${until}`);
+    if (!r.ok) {
+      showSuggestion(null);
+      return;
+    }
+    showSuggestion(await r.json());
+  }
+
+  // ------------------------------------------------------------------ versions
+
+  function renderVersions(versions) {
+    const { el, timeText } = HW();
+    const body = $("eng-versions");
+    body.replaceChildren();
+    for (const v of versions) {
+      const back = el("button", { type: "button", class: "act", "data-testid": "eng-rollback", text: t("eng_rollback") });
+      back.addEventListener("click", () => rollback(v.version));
+      const what = v.rollback_of === null ? JSON.stringify(v.change) : t("eng_rolled_back", { version: v.rollback_of });
+      body.append(
+        el(
+          "tr",
+          { "data-testid": "eng-version-row", "data-version": String(v.version) },
+          el("td", { class: "num", text: String(v.version) }),
+          el("td", { text: timeText(v.ts) }),
+          el("td", { text: v.who }),
+          el("td", { text: v.reason }),
+          el("td", { class: "change", text: what }),
+          el("td", {}, back),
+        ),
+      );
+    }
+    const zero = el("button", { type: "button", class: "act", "data-testid": "eng-rollback-config", text: t("eng_rollback_config") });
+    zero.addEventListener("click", () => rollback(0));
+    body.append(el("tr", { "data-version": "0" }, el("td", { colspan: "5", text: t("eng_config_file") }), el("td", {}, zero)));
+  }
+
+  async function loadVersions() {
+    const r = await api(`/api/limits/${encodeURIComponent(view.tag)}/history?limit=50`);
+    if (!r.ok) return refused(t("eng_versions"), r);
+    renderVersions((await r.json()).versions);
+  }
+
+  // ------------------------------------------------------------------ a sensor
+
+  async function select(tag) {
+    view.tag = tag;
+    view.drawn = null;
+    clearError();
+    $("eng-result").hidden = true;
+    const r = await api(`/api/limits/${encodeURIComponent(tag)}`);
+    if (!r.ok) return refused(t("eng_limits"), r);
+    view.shown = await r.json();
+    if (view.tag !== tag) return;
+    const shown = view.shown;
+    $("eng-version").textContent = t("eng_version", { version: shown.version });
+    $("eng-version").dataset.version = String(shown.version);
+    const now = Object.entries(shown.effective.limits)
+      .filter(([, v]) => Number.isFinite(v))
+      .map(([k, v]) => `${k.toUpperCase()} ${HW().valueText(v)}`)
+      .join("  ");
+    $("eng-current").textContent = `${now}  ${t("eng_deadband")} ${shown.effective.deadband} ${shown.effective.unit}`;
+    fillForm(shown.effective.limits, shown.effective.deadband);
+    await Promise.all([loadChart(), loadSuggestion(), loadVersions()]);
+  }
+
+  // ------------------------------------------------------------------ back-test
+
+  function renderResult(result) {
+    const { el } = HW();
+    const tag = view.tag;
+    const a = result.current[tag] || { alarms: {}, time_in_alarm_s: 0, chattering: 0, standing: 0 };
+    const b = result.candidate[tag] || { alarms: {}, time_in_alarm_s: 0, chattering: 0, standing: 0 };
+    const body = $("eng-result-rows");
+    body.replaceChildren();
+    const row = (key, label, x, y) => {
+      const cls = x === y ? "" : "changed";
+      body.append(
+        el(
+          "tr",
+          { class: cls, "data-testid": `bt-${key}` },
+          el("th", { text: label }),
+          el("td", { class: "num", "data-testid": `bt-current-${key}`, text: String(x) }),
+          el("td", { class: "num", "data-testid": `bt-candidate-${key}`, text: String(y) }),
+        ),
+      );
+    };
+    const conds = [...new Set([...Object.keys(a.alarms), ...Object.keys(b.alarms)])].sort();
+    for (const c of conds) row(c, HW().conditionText(c), a.alarms[c] || 0, b.alarms[c] || 0);
+    if (!conds.length) row("none", t("eng_no_alarms"), 0, 0);
+    const hours = (s) => (s / 3600).toFixed(2);
+    row("time", t("eng_time_in_alarm"), hours(a.time_in_alarm_s), hours(b.time_in_alarm_s));
+    row("chattering", t("eng_chattering"), a.chattering, b.chattering);
+    row("standing", t("eng_standing"), a.standing, b.standing);
+    $("eng-result-summary").textContent = t("eng_result_summary", {
+      n: result.readings,
+      s: result.seconds.toFixed(1),
+    });
+    $("eng-result").hidden = false;
+  }
+
+  async function poll(id) {
+    const r = await api(`/api/backtests/${encodeURIComponent(id)}`);
+    if (!r.ok) return refused(t("eng_backtest"), r);
+    const job = await r.json();
+    if (view.job !== id) return; // a newer back-test was started
+    $("eng-progress").value = job.progress;
+    $("eng-progress").dataset.status = job.status;
+    if (job.status === "running") {
+      setTimeout(() => poll(id), POLL_MS);
+      return;
+    }
+    $("eng-backtest").disabled = false;
+    if (job.status === "failed") {
+      $("eng-error").textContent = t("failed", { what: t("eng_backtest"), status: job.status, detail: job.error });
+      $("eng-error").hidden = false;
+      return;
+    }
+    renderResult(job.result);
+  }
+
+  async function backtest() {
+    clearError();
+    const change = proposal();
+    if (!Object.keys(change).length) {
+      $("eng-error").textContent = t("eng_nothing_changed");
+      $("eng-error").hidden = false;
+      return;
+    }
+    const { since, until } = span();
+    const body = { since, until, candidate: { [view.tag]: change }, tags: [view.tag] };
+    $("eng-result").hidden = true;
+    const r = await api("/api/backtests", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) return refused(t("eng_backtest"), r);
+    const job = await r.json();
+    view.job = job.id;
+    $("eng-backtest").disabled = true;
+    $("eng-progress").hidden = false;
+    $("eng-progress").value = job.progress;
+    poll(job.id);
+  }
+
+  // ------------------------------------------------------------------ apply, roll back
+
+  async function apply(event) {
+    event.preventDefault();
+    clearError();
+    const change = proposal();
+    if (!Object.keys(change).length) {
+      $("eng-error").textContent = t("eng_nothing_changed");
+      $("eng-error").hidden = false;
+      return;
+    }
+    const reason = $("eng-reason").value.trim();
+    const r = await api(`/api/limits/${encodeURIComponent(view.tag)}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ change, reason }),
+    });
+    if (!r.ok) return refused(t("eng_apply"), r);
+    const v = await r.json();
+    HW().toast(t("eng_applied", { tag: view.tag, version: v.version }));
+    $("eng-reason").value = "";
+    await select(view.tag);
+  }
+
+  async function rollback(version) {
+    clearError();
+    const reason = $("eng-reason").value.trim() || t("eng_rollback_reason", { version });
+    const r = await api(`/api/limits/${encodeURIComponent(view.tag)}/rollback`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ version, reason }),
+    });
+    if (!r.ok) return refused(t("eng_rollback"), r);
+    const v = await r.json();
+    HW().toast(t("eng_applied", { tag: view.tag, version: v.version }));
+    await select(view.tag);
+  }
+
+  // ------------------------------------------------------------------ start
+
+  async function start(user) {
+    const section = $("engineer");
+    if (!user || !ROLES.has(user.role)) {
+      section.hidden = true; // and the server answers 403 to anyone else's change
+      return;
+    }
+    section.hidden = false;
+    const r = await api("/api/sensors");
+    if (!r.ok) return refused(t("eng_limits"), r);
+    const pick = $("eng-sensor");
+    pick.replaceChildren(
+      ...(await r.json()).sensors.map((s) => HW().el("option", { value: s.tag, text: `${s.tag} (${s.kind}, ${s.unit})` })),
+    );
+    if (pick.value) await select(pick.value);
+  }
+
+  window.HazardWatchEngineer = { select, proposal };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("eng-sensor").addEventListener("change", (e) => select(e.target.value));
+    $("eng-range").addEventListener("change", () => view.tag && Promise.all([loadChart(), loadSuggestion()]));
+    $("eng-form").addEventListener("submit", apply);
+    $("eng-form").addEventListener("input", () => view.drawn && draw(...view.drawn));
+    $("eng-backtest").addEventListener("click", backtest);
+    $("eng-use-suggestion").addEventListener("click", () => {
+      const s = view.suggestion;
+      if (!s || !s.change) return;
+      fillForm({ ...view.shown.effective.limits, ...s.change.limits });
+      if (view.drawn) draw(...view.drawn);
+    });
+    window.HazardWatchI18n.onChange(() => {
+      if (view.tag && !$("engineer").hidden) select(view.tag);
+    });
+    window.HazardWatchSession.start().then(start);
+  });
+})();

@@ -1,0 +1,189 @@
+"""The engineer's view in a real headless Chromium (issue 15 section 3): a sensor's stored
+history with its limits, a suggestion offered, a lower H proposed and back-tested (more H
+alarms in the candidate column), a refused change shown as the loader words it, the change
+applied with a reason and seen in the versions, then rolled back; an operator gets no form
+and the server refuses the change. Screenshots go to tmp_path."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from hazardwatch.clock import FakeClock
+from hazardwatch.limits import LimitBook, LimitError
+from hazardwatch.model import Batch
+from hazardwatch.service import Service, Settings
+from hazardwatch.storage.accounts import Role
+from tests.accounts import CHEAP, PASSWORD
+from tests.e2e.test_browser import Served, _chromium, _log_in, _loopback_context
+from tests.unit.test_limits import CONFIG
+
+pytestmark = pytest.mark.e2e
+
+HOURS = 2
+PERIOD_S = 600  # one fill and draw-off of the tank
+PEAKS = (7.5, 8.5)  # alternate cycles: below H (8) and above it; HH (9) never reached
+
+
+def _levels(now: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two hours at 1 Hz ending a second ago: cycles peaking alternately at 7.5 and 8.5 m."""
+    t = np.arange(HOURS * 3600, dtype=np.float64)
+    peak = np.where((t // PERIOD_S) % 2 == 0, PEAKS[0], PEAKS[1])
+    level = 5.0 + (peak - 5.0) * (0.5 - 0.5 * np.cos(2 * math.pi * t / PERIOD_S))
+    return now - t.size + t, level
+
+
+@pytest.fixture
+def served_limits(tmp_path: Path) -> Iterator[tuple[Served, Service]]:
+    """A whole Service with limits as audited data, a stored history of T1-LT, an engineer
+    and an operator, behind uvicorn."""
+    config = tmp_path / "park.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    now = time.time()
+    with LimitBook(config, data / "alarms.db") as book:
+        svc = Service(
+            book.site(), Settings(data_dir=data, checkpoint_interval_s=0), FakeClock(now),
+            limits=book,
+        )  # fmt: skip
+        svc.accounts.hasher = CHEAP
+        svc.accounts.add_user("Wang Gong", Role.ENGINEER, PASSWORD)
+        svc.accounts.add_user("Li Ming", Role.OPERATOR, PASSWORD)
+        ts, level = _levels(now)
+        lt = svc.table.tag_index["T1-LT"]
+        for a in range(0, ts.size, 1000):
+            svc.store.write(
+                Batch.of([lt] * len(ts[a : a + 1000]), ts[a : a + 1000], level[a : a + 1000])
+            )
+        served = Served(svc.app, svc.hub).start()
+        try:
+            yield served, svc
+        finally:
+            served.stop()
+            svc.close()
+
+
+def _cell(page: Page, key: str) -> int:
+    return int(page.get_by_test_id(key).inner_text())
+
+
+def test_an_engineer_backtests_applies_and_rolls_back_a_lower_h(
+    served_limits: tuple[Served, Service], tmp_path: Path
+) -> None:
+    served, svc = served_limits
+    assert svc.limits is not None
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            context = _loopback_context(browser, outside)
+            page = context.new_page()
+            page.goto(served.url + "/")
+            _log_in(page, "Wang Gong")
+            view = page.get_by_test_id("engineer")
+            expect(view).to_be_visible()
+            expect(page.get_by_test_id("eng-sensor")).to_have_value("T1-LT")
+            expect(page.get_by_test_id("eng-current")).to_contain_text("H 8.00")
+            expect(page.get_by_test_id("eng-version")).to_have_attribute("data-version", "0")
+            chart = page.get_by_test_id("eng-chart")
+            expect(chart).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+            expect(chart).to_have_attribute("data-limits", "HH,H")
+            expect(chart.locator("canvas")).to_have_count(1)
+
+            # The suggestion is offered, labelled, and only fills the form when asked.
+            expect(page.get_by_test_id("eng-suggestion")).to_contain_text("nothing applied")
+            expect(page.get_by_test_id("eng-h")).to_have_value("8")
+            page.get_by_test_id("eng-use-suggestion").click()
+            expect(page.get_by_test_id("eng-h")).not_to_have_value("8")
+            assert svc.limits.latest_version() == 0
+
+            # A lower H, back-tested on the stored history: the cycles peaking at 7.5 m
+            # now alarm too.
+            page.get_by_test_id("eng-hh").fill("9")
+            page.get_by_test_id("eng-h").fill("7")
+            expect(chart).to_have_attribute("data-limits", "HH,H,H proposed")
+            page.get_by_test_id("eng-backtest").click()
+            expect(page.get_by_test_id("eng-result")).to_be_visible(timeout=60_000)
+            expect(page.get_by_test_id("eng-progress")).to_have_attribute("data-status", "done")
+            now_h, cand_h = _cell(page, "bt-current-h"), _cell(page, "bt-candidate-h")
+            assert 1 <= now_h < cand_h, (now_h, cand_h)
+            expect(page.get_by_test_id("bt-h")).to_have_class(re.compile(r"\bchanged\b"))
+            expect(page.get_by_test_id("bt-current-hh")).to_have_count(0)  # HH never reached
+            expect(page.get_by_test_id("eng-result-summary")).to_contain_text(
+                f"{HOURS * 3600} stored readings"
+            )
+            page.screenshot(path=str(tmp_path / "engineer-backtest.png"), full_page=True)
+            assert svc.limits.latest_version() == 0  # a back-test applies nothing
+
+            # A change the config loader refuses: its own message, as the server says it.
+            with pytest.raises(LimitError) as err:
+                svc.limits.candidate({"T1-LT": {"limits": {"h": 9.5}}})
+            page.get_by_test_id("eng-h").fill("9.5")
+            page.get_by_test_id("eng-reason").fill("try above HH")
+            page.get_by_test_id("eng-apply").click()
+            error = page.get_by_test_id("eng-error")
+            expect(error).to_have_attribute("data-status", "422")
+            expect(error).to_contain_text("(422)")
+            expect(error).to_contain_text(err.value.problems[0].split(": ", 1)[-1])
+            assert svc.limits.latest_version() == 0
+
+            # Applied with a reason: a new version, in the history, run by the detector.
+            page.get_by_test_id("eng-h").fill("7")
+            page.get_by_test_id("eng-reason").fill("more warning before overfill")
+            page.get_by_test_id("eng-apply").click()
+            expect(page.get_by_test_id("eng-version")).to_have_attribute("data-version", "1")
+            expect(error).to_be_hidden()
+            expect(page.get_by_test_id("eng-current")).to_contain_text("H 7.00")
+            row = page.locator('[data-testid="eng-version-row"][data-version="1"]')
+            expect(row).to_contain_text("Wang Gong")
+            expect(row).to_contain_text("more warning before overfill")
+            expect(row).to_contain_text('"h":7')
+            shown = svc.limits.show("T1-LT")
+            assert shown["version"] == 1 and shown["effective"]["limits"]["h"] == 7.0
+            (v1,) = svc.limits.history("T1-LT")
+            assert (v1.who, v1.reason, v1.change) == (
+                "Wang Gong",
+                "more warning before overfill",
+                {"limits": {"h": 7}},
+            )
+            assert svc.site is svc.view.site  # the running service took it
+
+            # Rolled back to the config file's limits: a new version, H back at 8.
+            page.get_by_test_id("eng-rollback-config").click()
+            expect(page.get_by_test_id("eng-version")).to_have_attribute("data-version", "2")
+            expect(page.get_by_test_id("eng-current")).to_contain_text("H 8.00")
+            back = page.locator('[data-testid="eng-version-row"][data-version="2"]')
+            expect(back).to_contain_text("rolled back to version 0")
+            assert svc.limits.show("T1-LT")["effective"]["limits"]["h"] == 8.0
+            assert svc.limits.history("T1-LT")[0].rollback_of == 0
+            page.screenshot(path=str(tmp_path / "engineer-rolled-back.png"), full_page=True)
+            context.close()
+
+            # An operator: no engineer's view, and the server refuses the change.
+            context = _loopback_context(browser, outside)
+            page = context.new_page()
+            page.goto(served.url + "/")
+            _log_in(page, "Li Ming")
+            expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "open")
+            expect(page.get_by_test_id("engineer")).to_be_hidden()
+            status = page.evaluate(
+                """async () => (await HazardWatchSession.api("/api/limits/T1-LT", {
+                     method: "POST", headers: {"Content-Type": "application/json"},
+                     body: JSON.stringify({change: {limits: {h: 7}}, reason: "not mine"}),
+                   })).status"""
+            )
+            assert status == 403
+            assert svc.limits.latest_version() == 2
+            page.screenshot(path=str(tmp_path / "operator.png"), full_page=True)
+            context.close()
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
