@@ -72,6 +72,7 @@ from alerting.plan import (
 )
 from alerting.precedence import gas_rank
 from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_colour
+from alerting.report import Report, SensorPlace, Targets, flood_time, report
 from alerting.routes import Routes
 from alerting.sender import Sender
 from alerting.tick import Tick, Timer
@@ -130,14 +131,17 @@ __all__ = [
     "Pipeline",
     "Planned",
     "Priority",
+    "Report",
     "Reset",
     "Routes",
     "Row",
     "SendError",
     "Sender",
+    "SensorPlace",
     "Shelve",
     "Sink",
     "Stage",
+    "Targets",
     "Tick",
     "Timer",
     "UnknownTarget",
@@ -145,7 +149,9 @@ __all__ = [
     "Webhook",
     "build_channels",
     "build_pipeline",
+    "flood_time",
     "gas_rank",
+    "report",
     "risk_colour",
     "transition",
 ]
