@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from detectors.clock import ClockAheadRule
 from detectors.cooling import CoolingRule
+from detectors.mass_balance import MassBalance
 from detectors.multivariate import RelationRule
 from detectors.plans import Plans
 from detectors.rule import Rule
 from detectors.state import Params
+from detectors.vapour_pressure import VapourPressure
 from detectors.vote import AreaVote, CoRise
 from hazardwatch.model import SensorTable
 
@@ -27,4 +29,6 @@ def build(params: Params, table: SensorTable) -> tuple[Rule, ...]:
         CoolingRule(table),  # COOLING_LOST: a cooled tank past its on-point, cooling off
         RelationRule(table),  # RELATION: a group of sensors left its usual relation (T²)
         ClockAheadRule(),  # CLOCK_AHEAD: readings stamped ahead of the service's clock
+        MassBalance(table),  # MASS_BALANCE: a tank's level against its flow meters
+        VapourPressure(table),  # VAPOUR_PRESSURE: a liquefied gas's pressure against its curve
     )

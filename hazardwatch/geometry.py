@@ -84,6 +84,11 @@ class Geometry:
     def n(self) -> int:
         return int(self.shape.size)
 
+    def take(self, rows: np.ndarray) -> Geometry:
+        """The tanks `rows` (indices) only."""
+        return Geometry(self.shape[rows], self.height_m[rows], self.capacity_m3[rows],
+                        self.radius_m[rows], self.length_m[rows], self.scale[rows])  # fmt: skip
+
     def volume(self, level_m: np.ndarray) -> np.ndarray:
         """Liquid volume (m³) at `level_m` per tank, clipped to 0..height."""
         h = np.clip(level_m, 0.0, self.height_m)

@@ -99,6 +99,14 @@ class Condition(IntEnum):
     # The sensor's readings carry timestamps ahead of the service's clock (its gateway's
     # clock runs ahead): they are judged at receipt time (ingest, FLAG_TS_AHEAD).
     CLOCK_AHEAD = 22
+    # Physics cross-checks. A tank's level change, through its geometry, no longer matches
+    # the volume its flow meters say went in or out (a gauge stuck during a fill, a leak
+    # from an idle tank): on the level sensor.
+    MASS_BALANCE = 23
+    # A pressurised tank of a liquefied gas reads a pressure away from the gas's vapour
+    # pressure at its measured temperature (a non-condensable in the vapour space, a failing
+    # pressure transmitter or temperature sensor): on the pressure sensor.
+    VAPOUR_PRESSURE = 24
 
     @property
     def label(self) -> str:
@@ -203,6 +211,10 @@ CONDITIONS: dict[Condition, ConditionInfo] = {
     Condition.COOLING_LOST: _row(_E, _MED, "冷却失效", "Cooling lost"),
     Condition.RELATION: _row(_E, _MED, "多变量关联异常", "Relation between sensors broken"),
     Condition.CLOCK_AHEAD: _row(_I, _LO, "时钟超前", "Device clock ahead"),
+    # Either cause comes before a loss of containment (an overfill, a pool): a warning.
+    Condition.MASS_BALANCE: _row(_E, _MED, "物料不平衡", "Mass balance broken"),
+    # Most often the measurement is at fault, and it is the pressure the limits rely on.
+    Condition.VAPOUR_PRESSURE: _row(_I, _MED, "压力与饱和蒸气压不符", "Pressure off vapour curve"),
 }
 _missing = set(Condition) - set(CONDITIONS)
 if _missing:  # a condition without its row would reach the page unlabelled and unranked
@@ -306,6 +318,45 @@ class Cooling:
 
 
 @dataclass(frozen=True, slots=True)
+class Balance:
+    """The flow meters that feed and draw from a tank, and how closely its level must
+    follow them (MASS_BALANCE, detectors.mass_balance).
+
+    `inflow` and `outflow` meters read the flow into and out of the tank; a `transfer`
+    meter sits on a line that both fills and empties it and reads the flow's size only.
+    Over `window_s` the level's volume change must match the metered volume within
+    `flow_error_pct` of the metered volume plus `level_error_m` of level (through the
+    tank's geometry) plus the gauge's own scatter; a mismatch held `delay_s` raises.
+    """
+
+    inflow: tuple[str, ...] = ()
+    outflow: tuple[str, ...] = ()
+    transfer: tuple[str, ...] = ()
+    window_s: float = 1800.0
+    flow_error_pct: float = 5.0
+    level_error_m: float = 0.01
+    delay_s: float = 200.0
+
+    @property
+    def meters(self) -> tuple[str, ...]:
+        return (*self.inflow, *self.outflow, *self.transfer)
+
+
+@dataclass(frozen=True, slots=True)
+class VapourCheck:
+    """How far a pressurised tank of a liquefied gas may read from the gas's vapour
+    pressure at its measured temperature (VAPOUR_PRESSURE, detectors.vapour_pressure):
+    `tolerance_kpa` plus `tolerance_pct` of the vapour pressure (absolute), held `delay_s`.
+    A tank padded with an inert gas on purpose sits above the curve: widen or switch off.
+    """
+
+    enabled: bool = True
+    tolerance_kpa: float = 50.0
+    tolerance_pct: float = 8.0
+    delay_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class Unit:
     """A tank (or another plant unit) with its sensors."""
 
@@ -318,6 +369,8 @@ class Unit:
     sensors: tuple[Sensor, ...]
     camera_url: str | None = None
     cooling: Cooling | None = None
+    balance: Balance | None = None  # flow meters for MASS_BALANCE
+    vapour: VapourCheck = VapourCheck()  # pressurised units of a known gas: VAPOUR_PRESSURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +498,11 @@ class SensorTable:
     cooling_start_above: np.ndarray = field(default_factory=lambda: np.empty(0))
     cooling_running_above: np.ndarray = field(default_factory=lambda: np.empty(0))
     cooling_delay_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # The units in unit-index order and each sensor's engineering unit: what the physics
+    # cross-checks (detectors.mass_balance, detectors.vapour_pressure) compile their own
+    # arrays from.
+    units: tuple[Unit, ...] = ()
+    eng_unit: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -526,6 +584,8 @@ class SensorTable:
             cooling_start_above=col([c.start_above for _, _, c in cooled]),
             cooling_running_above=col([c.running_above for _, _, c in cooled]),
             cooling_delay_s=col([c.delay_s for _, _, c in cooled]),
+            units=tuple(dict((u.id, u) for _, _, u, _ in rows).values()),
+            eng_unit=tuple(s.unit for s in sensors),
         )
 
 

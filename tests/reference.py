@@ -221,12 +221,15 @@ class ReferenceDetector:
                     self._limit_checks(i, t, mem.smooth if Condition.NOISY in faults else v)
                 if not faults & set(FAULTS):
                     self._trends(i, t, v)
-                    # No transfer plans and no cooling here: a restored OVERRUN or
-                    # COOLING_LOST ends on a usable reading; so does a restored RELATION
+                    # No transfer plans, no cooling, no flow meters and no pressurised
+                    # tanks here: a restored OVERRUN, COOLING_LOST, MASS_BALANCE or
+                    # VAPOUR_PRESSURE ends on a usable reading; so does a restored RELATION
                     # where no group is. A group is never judged here: these runs hold
                     # fewer samples than its warm-up (detectors.multivariate.MIN_WARMUP).
                     mem.active.discard(Condition.OVERRUN)
                     mem.active.discard(Condition.COOLING_LOST)
+                    mem.active.discard(Condition.MASS_BALANCE)
+                    mem.active.discard(Condition.VAPOUR_PRESSURE)
                     if not self._grouped(i):
                         mem.active.discard(Condition.RELATION)
         after = mem.active

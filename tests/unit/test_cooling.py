@@ -3,6 +3,7 @@ simulated spray that feeds it."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ def cooled_table(cooling: Cooling | None = SPRAY) -> SensorTable:
     tt = sensor("V1-TT", Kind.TEMPERATURE, hi=60.0, limits=Limits(hh=40.0, h=35.0), deadband=0.5)
     fs = sensor("V1-FS", Kind.FLOW, hi=20.0, limits=Limits())
     vessel = unit("V1", tt, fs, substance="chlorine")
-    vessel = type(vessel)(*[getattr(vessel, f) for f in vessel.__slots__[:-1]], cooling)
+    vessel = dataclasses.replace(vessel, cooling=cooling)
     return SensorTable.from_site(site(enterprise("e1", hazard_source("hs1", vessel))))
 
 

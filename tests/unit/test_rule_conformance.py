@@ -14,6 +14,7 @@ from detectors import Detector
 from detectors.changes import Changes
 from detectors.rule import Round
 from hazardwatch.model import (
+    Balance,
     Batch,
     Condition,
     Cooling,
@@ -29,8 +30,9 @@ SEEDS = range(12)
 
 
 def _park() -> SensorTable:
-    """Tanks with level, temperature, pressure and gas (two voting areas), a cooled sphere
-    and a rig of generic sensors: something for every rule to judge."""
+    """Tanks with level, temperature, pressure, flow and gas (two voting areas), a cooled
+    sphere, flow-metered tanks and a rig of generic sensors: something for every rule to
+    judge."""
     units = []
     for k in range(6):
         sensors = (
@@ -41,7 +43,12 @@ def _park() -> SensorTable:
             sensor(f"T{k}-FS", Kind.FLOW, hi=20.0, limits=Limits()),
         )
         cooling = Cooling(status=f"T{k}-FS", start_above=30.0, delay_s=20.0) if k == 0 else None
-        units.append(Unit(f"T{k}", "tank", "propane", 1000.0, True, "gw1", sensors, None, cooling))
+        meter = (f"T{k}-FS",)
+        balance = [None, Balance(inflow=meter, window_s=80.0, delay_s=0.0),
+                   Balance(transfer=meter, window_s=160.0)][k % 3]  # fmt: skip
+        units.append(
+            Unit(f"T{k}", "tank", "propane", 1000.0, True, "gw1", sensors, None, cooling, balance)
+        )
     rig = tuple(
         sensor(f"R-X{j}", Kind.GENERIC, lo=-1e12, hi=1e12, limits=Limits()) for j in range(3)
     )

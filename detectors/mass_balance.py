@@ -1,0 +1,238 @@
+"""MASS_BALANCE: a tank's level change no longer matches what its flow meters moved.
+
+Per tank with a `balance:` (SensorTable.units, hazardwatch.model.Balance): the flow meters'
+readings are integrated into volumes (each reading held until the next, never across a
+silence longer than the meter's stale time), the level readings turned into volume through
+the tank's geometry (hazardwatch.geometry, its height from the level sensor's range as the
+simulators take it). Both are averaged over slots of window_s / SLOTS, which beats the
+gauge's noise down; at each slot's end the newest slot is compared with the oldest one
+kept (at most `window_s` back):
+
+    imbalance = | |ΔV_level − ΔV_in/out| − ΔV_transfer |   (m³)
+
+(a transfer meter reads the size of a flow, not its way: the level says which). It is
+judged against a tolerance made of the meters' error (`flow_error_pct` of the metered
+volume), the gauge's (`level_error_m` through the tank's cross-section) and the scatter
+of the two slot means (SIGMAS standard errors); beyond it for `delay_s` raises
+MASS_BALANCE on the level sensor, with the imbalance as value; it clears below
+HOLD_RATIO of the tolerance. A gauge stuck during a fill (Buncefield, 2005) or a leak
+from an idle tank shows as a growing imbalance.
+
+The windows are the rule's own memory, not the checkpoint's: after a restart they fill
+again, and a restored MASS_BALANCE holds until they have (then the ordinary rules judge).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.changes import Changes
+from detectors.rule import Orphans, Round
+from detectors.state import State
+from hazardwatch.geometry import Geometry, height_from_capacity, shape_of
+from hazardwatch.model import Condition, Kind, SensorTable
+
+BIT = np.uint32(Condition.MASS_BALANCE.bit)
+SLOTS = 8  # slots per window: the oldest kept slot is at most one window back
+SIGMAS = 4.0  # standard errors of the slot means the imbalance may be by chance
+HOLD_RATIO = 0.8  # an active imbalance holds down to this share of its tolerance
+_LENGTH_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+# m³/s per reading of a flow meter in each unit it may report in.
+_M3_S_PER = {"m3/h": 1 / 3600, "m3/min": 1 / 60, "m3/s": 1.0, "l/s": 1e-3, "l/min": 1e-3 / 60}
+
+
+def imbalance(level_m3: np.ndarray, signed_m3: np.ndarray, size_m3: np.ndarray) -> np.ndarray:
+    """The volume (m³) the level's change `level_m3` leaves unexplained by the metered
+    in-minus-out volume `signed_m3` and the size-only (transfer) volume `size_m3` >= 0.
+
+    >>> imbalance(np.array([0.0, -5.0, 50.0, -50.0]), np.zeros(4), np.array([50.0, 0, 50, 50]))
+    array([50.,  5.,  0.,  0.])
+    """
+    return np.abs(np.abs(level_m3 - signed_m3) - size_m3)
+
+
+class MassBalance:
+    """MASS_BALANCE as a rule (detectors.rule), vectorised over the balanced tanks."""
+
+    conditions = frozenset({Condition.MASS_BALANCE})
+
+    def __init__(self, table: SensorTable) -> None:
+        level, meter, meter_of, sign, per = [], [], [], [], []
+        shapes, heights, caps, zero, m_per, settings = [], [], [], [], [], []
+        for unit in table.units:
+            b = unit.balance
+            levels = [table.tag_index[s.tag] for s in unit.sensors if s.kind is Kind.LEVEL]
+            meters = [(t, table.tag_index.get(t)) for t in b.meters] if b is not None else []
+            if b is None or not levels or not meters or any(i is None for _, i in meters):
+                continue  # nothing to balance (the config layer names what is missing)
+            factors = [_M3_S_PER.get(table.eng_unit[i].strip().lower()) for _, i in meters]
+            if any(f is None for f in factors):
+                continue  # a meter in mass units: no density here (the config refuses it)
+            k, li = len(level), levels[0]
+            shape = shape_of(unit.type, unit.pressurised)
+            lo, hi = float(table.range_lo[li]), float(table.range_hi[li])
+            to_m = _LENGTH_M.get(table.eng_unit[li].strip().lower())
+            height = hi * to_m if to_m is not None and hi > 0 else None
+            if height is None:
+                height = height_from_capacity(shape, unit.capacity_m3)
+            level.append(li)
+            shapes.append(shape)
+            heights.append(height)
+            caps.append(unit.capacity_m3)
+            zero.append(0.0 if to_m is not None else lo)
+            m_per.append(to_m if to_m is not None else height / max(hi - lo, 1e-9))
+            settings.append((b.window_s, b.flow_error_pct / 100.0, b.level_error_m, b.delay_s))
+            for (tag, i), f in zip(meters, factors, strict=True):
+                meter.append(i)
+                meter_of.append(k)
+                per.append(f)
+                sign.append(1 if tag in b.inflow else -1 if tag in b.outflow else 0)
+        self.level = np.asarray(level, np.int64)
+        self.geometry = Geometry.build(shapes, heights, caps)
+        self.zero, self.m_per = np.asarray(zero), np.asarray(m_per)
+        window, self.flow_error, self.level_error_m, self.delay_s = (
+            np.asarray(settings, np.float64).reshape(-1, 4).T
+        )
+        self.slot_s = window / SLOTS
+        self.meter = np.asarray(meter, np.int64)
+        self.meter_of = np.asarray(meter_of, np.int64)
+        self.sign = np.asarray(sign, np.float64)
+        self.m3_s_per = np.asarray(per, np.float64)
+        self.meter_stale_s = table.stale_after_s[self.meter]
+        # Which balance each sensor belongs to, as level (>= 0) or meter (-2 - meter).
+        self.member = np.full(table.n, -1, np.int64)
+        self.member[self.meter] = -2 - np.arange(self.meter.size)
+        self.member[self.level] = np.arange(self.level.size)
+        b = self.level.size
+        # The meters' last reading (s, m³/s) and each tank's cumulative metered volumes (m³):
+        # in minus out, transfer (size only) and gross (every meter, for the tolerance).
+        self.meter_ts, self.meter_q = np.full(self.meter.size, np.nan), np.zeros(self.meter.size)
+        self.cum = np.zeros((3, b))
+        # The slot filling now: since when, and sums of (volume, volume², the three cums).
+        self.slot_start = np.full(b, np.nan)
+        self.sums = np.zeros((5, b))
+        self.count = np.zeros(b)
+        # Closed slots, newest last (NaN: none yet): their end ts, mean volume, the three
+        # cums and the standard error of the mean volume.
+        self.ring = np.full((6, b, SLOTS + 1), np.nan)
+        self.since = np.full(b, np.nan)  # imbalance beyond tolerance since (data time)
+        self.orphans = Orphans(Condition.MASS_BALANCE)
+
+    @property
+    def empty(self) -> bool:
+        return self.level.size == 0 and self.orphans.size == 0
+
+    def judge(self, st: State, rnd: Round, out: Changes) -> None:
+        if self.empty:
+            return
+        self.orphans.release(st, rnd, out)
+        if self.level.size == 0:
+            return
+        member = self.member[rnd.sensors]
+        ok = rnd.measured & ~np.isnan(rnd.ts)
+        meters = np.flatnonzero(ok & (member <= -2))
+        if meters.size:
+            self._integrate(-2 - member[meters], rnd.ts[meters], rnd.values[meters])
+        levels = np.flatnonzero(ok & (member >= 0))
+        if levels.size:
+            self._add_levels(
+                st, member[levels], rnd.ts[levels], rnd.values[levels], out, rnd.number
+            )
+
+    def restore(self, st: State, sensor: int, condition: Condition) -> None:
+        """MASS_BALANCE restored on a sensor that is no balanced tank's level (the site
+        changed): its next reading clears it. On one that is, it holds until judged."""
+        if condition is Condition.MASS_BALANCE and self.member[sensor] < 0:
+            self.orphans.add(sensor)
+
+    def _integrate(self, m: np.ndarray, ts: np.ndarray, value: np.ndarray) -> None:
+        """Meter readings (meter rows `m`, each once): the held flow times the time since."""
+        dt = np.clip(ts - self.meter_ts[m], 0.0, self.meter_stale_s[m])
+        vol = np.nan_to_num(self.meter_q[m] * dt)  # first reading: nothing held yet
+        b = self.meter_of[m]
+        np.add.at(self.cum[0], b, self.sign[m] * vol)
+        np.add.at(self.cum[1], b, (self.sign[m] == 0) * np.abs(vol))
+        np.add.at(self.cum[2], b, np.abs(vol))
+        self.meter_ts[m] = np.fmax(self.meter_ts[m], ts)
+        self.meter_q[m] = value * self.m3_s_per[m]
+
+    def _add_levels(
+        self,
+        st: State,
+        b: np.ndarray,
+        ts: np.ndarray,
+        value: np.ndarray,
+        out: Changes,
+        round_no: int,
+    ) -> None:
+        """Level readings of tanks `b` (each once): into their slots; judge closed slots."""
+        volume = self._volume(b, value)
+        start = self.slot_start[b]
+        fresh = np.isnan(start)
+        self.slot_start[b[fresh]] = ts[fresh]
+        cum = self.cum[:, b]
+        self.sums[:, b] += np.vstack([volume, volume * volume, cum])
+        self.count[b] += 1.0
+        closed = np.flatnonzero(~fresh & (ts - start >= self.slot_s[b]))
+        if closed.size:
+            self._close(st, b[closed], ts[closed], out, round_no)
+
+    def _volume(self, b: np.ndarray, reading: np.ndarray) -> np.ndarray:
+        """Liquid volume (m³) of tanks `b` at level readings `reading` (sensor units)."""
+        return self.geometry.take(b).volume((reading - self.zero[b]) * self.m_per[b])
+
+    def _close(self, st: State, b: np.ndarray, ts: np.ndarray, out: Changes, round_no: int) -> None:
+        """Close the slots of tanks `b` at `ts`: push their means, judge against the oldest."""
+        n = self.count[b]
+        mean_v = self.sums[0, b] / n
+        var = np.maximum(self.sums[1, b] / n - mean_v * mean_v, 0.0)
+        se = np.sqrt(var / np.maximum(n - 1.0, 1.0))
+        row = np.vstack([ts, mean_v, self.sums[2:, b] / n, se])  # (6, len(b))
+        ring = self.ring[:, b]
+        ring[:, :, :-1] = ring[:, :, 1:]
+        ring[:, :, -1] = row
+        # Slots more than one window back are forgotten: the oldest kept is the reference.
+        ring[:, ring[0] < (ts - self.slot_s[b] * SLOTS - 0.5 * self.slot_s[b])[:, None]] = np.nan
+        self.ring[:, b] = ring
+        self.slot_start[b] = ts
+        self.sums[:, b] = 0.0
+        self.count[b] = 0.0
+        first = np.argmax(~np.isnan(ring[0]), axis=1)  # the oldest kept slot
+        ref = ring[:, np.arange(b.size), first]
+        judged = first < SLOTS  # another slot than the one just closed
+        d = row - ref
+        gap = imbalance(d[1], d[2], d[3])
+        mean_level = self._level_m(b, mean_v)
+        area = self._area(b, mean_level)
+        tolerance = (
+            self.flow_error[b] * np.abs(d[4])
+            + self.level_error_m[b] * area
+            + SIGMAS * np.hypot(row[5], ref[5])
+        )
+        s = self.level[b]
+        was = (st.active[s] & BIT) != 0
+        beyond = gap > np.where(was, HOLD_RATIO, 1.0) * tolerance
+        since = np.where(beyond, np.fmin(self.since[b], ts), np.nan)
+        self.since[b] = np.where(judged, since, self.since[b])
+        now = np.where(judged, beyond & (was | (ts - since >= self.delay_s[b])), was)
+        flip = np.flatnonzero(now != was)
+        if flip.size:
+            f = s[flip]
+            st.active[f] ^= BIT
+            out.add(f, Condition.MASS_BALANCE, now[flip], gap[flip], ts[flip], round_no=round_no)
+
+    def _level_m(self, b: np.ndarray, volume: np.ndarray) -> np.ndarray:
+        return self.geometry.take(b).level(volume)
+
+    def _area(self, b: np.ndarray, level_m: np.ndarray) -> np.ndarray:
+        """The liquid surface (m², dV/dh) of tanks `b` at `level_m`, at least a 50th of
+        the tank's mean cross-section (a sphere's pole has none)."""
+        g = self.geometry
+        step = 1e-3 * g.height_m[b]
+        up = self._volume_m(b, level_m + step)
+        down = self._volume_m(b, level_m - step)
+        mean = g.capacity_m3[b] / g.height_m[b]
+        return np.maximum((up - down) / (2.0 * step), mean / 50.0)
+
+    def _volume_m(self, b: np.ndarray, level_m: np.ndarray) -> np.ndarray:
+        return self._volume(b, level_m / self.m_per[b] + self.zero[b])

@@ -1,0 +1,136 @@
+"""MASS_BALANCE: a tank's level change against its flow meters, on series with a known answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from detectors import Detector
+from hazardwatch.model import Balance, Batch, Condition, Kind, Limits, SensorTable
+from tests.factories import enterprise, hazard_source, sensor, site, unit
+
+T0 = 1_781_000_000.0
+DT = 5.0
+AREA_M2 = 100.0  # a vertical tank of 1,000 m³ and 10 m: 100 m² of surface
+MB = Condition.MASS_BALANCE
+
+
+def _table(balance: Balance | None, substance: str = "diesel") -> SensorTable:
+    sensors = (
+        sensor("T1-LT", Kind.LEVEL, lo=0.0, hi=10.0, limits=Limits()),
+        sensor("T1-FI", Kind.FLOW, lo=0.0, hi=800.0, limits=Limits()),
+        sensor("T1-FO", Kind.FLOW, lo=0.0, hi=800.0, limits=Limits()),
+    )
+    u = unit("T1", *sensors, substance=substance, capacity_m3=1000.0, type="vertical")
+    u = dataclasses.replace(u, balance=balance)
+    return SensorTable.from_site(site(enterprise("e1", hazard_source("hs1", u))))
+
+
+def _run(
+    table: SensorTable,
+    level_m: np.ndarray,
+    inflow_m3h: np.ndarray,
+    outflow_m3h: np.ndarray,
+    det: Detector | None = None,
+) -> tuple[Detector, list[tuple[float, bool]]]:
+    """Feed one reading of each sensor every DT; the level's MASS_BALANCE changes as (ts,
+    active); any on another sensor fails."""
+    det = Detector(table, T0) if det is None else det
+    seen = []
+    for k in range(level_m.size):
+        ts = T0 + DT * k
+        batch = Batch.of([0, 1, 2], [ts] * 3, [level_m[k], inflow_m3h[k], outflow_m3h[k]])
+        changes = [c for c in det.step(batch) if c.condition is MB]
+        assert all(c.sensor == 0 for c in changes), changes
+        seen += [(c.ts, c.active) for c in changes]
+    return det, seen
+
+
+def _fill(n: int, rate_m3h: float, start_m: float = 2.0) -> np.ndarray:
+    """The level of the tank filled at `rate_m3h` from `start_m` (m, one value per DT)."""
+    return start_m + np.arange(n) * DT * rate_m3h / 3600.0 / AREA_M2
+
+
+def test_a_fill_that_the_level_follows_raises_nothing_despite_gauge_noise() -> None:
+    n = 1440  # two hours
+    rng = np.random.default_rng(1)
+    level = _fill(n, 360.0) + rng.normal(0.0, 0.01, n)  # 1 cm of noise
+    flow = 360.0 + rng.normal(0.0, 3.0, n)
+    _, seen = _run(_table(Balance(inflow=("T1-FI",), outflow=("T1-FO",))), level, flow, 0 * flow)
+    assert seen == []
+
+
+def test_a_gauge_stuck_during_a_fill_raises_on_the_level_sensor() -> None:
+    n = 1440
+    level = _fill(n, 360.0)
+    stuck_at = 360  # 30 min in, the gauge freezes while the pump runs on
+    level[stuck_at:] = level[stuck_at]
+    flow = np.full(n, 360.0)
+    det, seen = _run(_table(Balance(inflow=("T1-FI",))), level, flow, 0 * flow)
+    assert seen and seen[0][1] is True
+    # 360 m³/h is 6 m³/min: past the ~1 m³ tolerance within a slot, then the on-delay.
+    took = seen[0][0] - (T0 + DT * stuck_at)
+    assert 200.0 <= took <= 900.0
+    assert det.state.active[0] & MB.bit
+
+
+def test_a_leak_from_an_idle_tank_raises_and_the_meters_reading_nothing_do_not_hide_it() -> None:
+    n = 2160  # three hours
+    level = np.full(n, 6.0)
+    leak_at = 720
+    leak_m3h = 12.0  # 12 m³/h out of a shell, no meter sees it
+    level[leak_at:] -= np.arange(n - leak_at) * DT * leak_m3h / 3600.0 / AREA_M2
+    zero = np.zeros(n)
+    _, seen = _run(_table(Balance(inflow=("T1-FI",), outflow=("T1-FO",))), level, zero, zero)
+    assert seen and seen[0][1] is True and seen[0][0] > T0 + DT * leak_at
+    _, quiet = _run(
+        _table(Balance(inflow=("T1-FI",), outflow=("T1-FO",))), np.full(n, 6.0), zero, zero
+    )
+    assert quiet == []
+
+
+def test_a_transfer_meter_reads_the_flow_size_either_way() -> None:
+    """One meter on a line that fills and empties, reading the size of the flow: an
+    emptying that the level follows is balanced; the same with the level still is not."""
+    n = 1440
+    level = _fill(n, -300.0, start_m=8.0)
+    flow = np.full(n, 300.0)
+    table = _table(Balance(transfer=("T1-FI",)))
+    assert _run(table, level, flow, 0 * flow)[1] == []
+    _, seen = _run(table, np.full(n, 8.0), flow, 0 * flow)
+    assert seen and seen[0][1] is True
+
+
+def test_the_imbalance_clears_once_the_gauge_follows_again() -> None:
+    n = 2880
+    level = _fill(n, 360.0)
+    level[360:720] = level[360]  # stuck for half an hour, then it jumps back to the truth
+    flow = np.full(n, 360.0)
+    _, seen = _run(_table(Balance(inflow=("T1-FI",))), level, flow, 0 * flow)
+    assert [a for _, a in seen] == [True, False]
+    assert seen[1][0] > T0 + DT * 720
+
+
+def test_a_tank_without_balance_or_with_an_unknown_meter_is_not_judged() -> None:
+    n = 720
+    level, flow = np.full(n, 6.0), np.full(n, 360.0)
+    for table in (_table(None), _table(Balance(inflow=("T1-NOPE",)))):
+        assert _run(table, level, flow, 0 * flow)[1] == []
+
+
+def test_a_restored_imbalance_holds_until_judged_and_an_orphan_clears_on_its_next_reading() -> None:
+    n = 1440
+    table = _table(Balance(inflow=("T1-FI",)))
+    det = Detector(table, T0)
+    det.restore([(0, MB), (1, MB)])  # on the level (its rule's) and on a meter (an orphan)
+    first = det.step(Batch.of([0, 1, 2], [T0] * 3, [2.0, 360.0, 0.0]))
+    assert [(c.sensor, c.active) for c in first if c.condition is MB] == [(1, False)]
+    assert det.state.active[0] & MB.bit  # held: no window yet to judge it by
+    level, flow = _fill(n, 360.0)[1:], np.full(n - 1, 360.0)
+    seen = []
+    for k in range(level.size):
+        ts = T0 + DT * (k + 1)
+        batch = Batch.of([0, 1, 2], [ts] * 3, [level[k], flow[k], 0.0])
+        seen += [(c.sensor, c.active) for c in det.step(batch) if c.condition is MB]
+    assert seen == [(0, False)]  # balanced: cleared by the ordinary rules
