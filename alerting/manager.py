@@ -334,6 +334,11 @@ class AlarmManager:
         """The journal's record of what people did, newest first (for the audit)."""
         return self._journal.operator_actions(limit, before_ts)
 
+    def journalled(self, after_seq: int = 0, limit: int = 100_000) -> list[AlarmEvent]:
+        """Journalled transitions after sequence number `after_seq`, oldest first (the
+        performance report reads them)."""
+        return self._journal.events_after(after_seq, limit)
+
     def get(self, alarm_id: int) -> Alarm:
         """The current snapshot of an alarm, open or closed; raises AlarmNotFound."""
         with self._lock:

@@ -24,6 +24,7 @@ from dashboards.alarm_actions_api import alarm_actions_router
 from dashboards.api import api_router
 from dashboards.auth import LoginLimiter, authorize
 from dashboards.history_api import history_router
+from dashboards.report_api import report_router
 from dashboards.transfers_api import transfers_router
 from dashboards.view import ServiceView
 from hazardwatch.storage.accounts import Accounts
@@ -187,6 +188,7 @@ def create_app(
     app.include_router(transfers_router(view))
     app.include_router(history_router(view))
     app.include_router(accounts_router(view))
+    app.include_router(report_router(view))
     for router in routers:
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
