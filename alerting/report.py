@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from alerting.alarm import AlarmEvent
@@ -128,22 +128,26 @@ def _pct(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 3) if whole > 0 else 0.0
 
 
-def _spans(events: Sequence[AlarmEvent]) -> list[_Span]:
-    """Every activation with its first clear and its disposal, in activation order."""
-    spans: dict[int, _Span] = {}
+def _spans(events: Sequence[AlarmEvent]) -> tuple[list[_Span], list[_Span]]:
+    """(every activation with its clear, every alarm with its first activation and its
+    disposal), in activation order. An alarm that returns unacknowledged and activates
+    again keeps its id: each activation counts, the disposal is the alarm's."""
+    activations: list[_Span] = []
+    alarms: dict[int, _Span] = {}
+    current: dict[int, _Span] = {}  # alarm id -> its activation not yet cleared
     for e in sorted(events, key=lambda e: (e.ts, e.seq)):
         a = e.alarm
-        if e.event is Event.ACTIVATE and a.id not in spans:
-            spans[a.id] = _Span(a.id, a.tag, a.condition.label, a.priority, a.enterprise,
-                                a.hazard_source, e.ts)  # fmt: skip
-        s = spans.get(a.id)
-        if s is None:
-            continue
-        if e.event is Event.CLEAR and s.cleared is None:
-            s.cleared = e.ts
-        elif e.event is Event.DISPOSE and s.disposed is None:
-            s.disposed = e.ts
-    return sorted(spans.values(), key=lambda s: (s.raised, s.id))
+        if e.event is Event.ACTIVATE:
+            s = _Span(a.id, a.tag, a.condition.label, a.priority, a.enterprise,
+                      a.hazard_source, e.ts)  # fmt: skip
+            activations.append(s)
+            current[a.id] = s
+            alarms.setdefault(a.id, replace(s))
+        elif e.event is Event.CLEAR and a.id in current:
+            current.pop(a.id).cleared = e.ts
+        elif e.event is Event.DISPOSE and a.id in alarms and alarms[a.id].disposed is None:
+            alarms[a.id].disposed = e.ts
+    return activations, sorted(alarms.values(), key=lambda s: (s.raised, s.id))
 
 
 def flood_time(raised: Sequence[float], since: float, until: float, rules: Flood) -> float:
@@ -279,7 +283,8 @@ def report(
     flood, chatter = flood or Flood(), chatter or Chatter()
     policy, targets = policy or AlarmPolicy(), targets or Targets()
     mine = [e for e in events if enterprises is None or e.alarm.enterprise in enterprises]
-    spans = [s for s in _spans(mine) if s.raised < until]
+    activations, alarms = _spans(mine)
+    spans = [s for s in activations if s.raised < until]
     inside = [s for s in spans if s.raised >= since]
     n, length = len(inside), until - since
 
@@ -340,5 +345,5 @@ def report(
         chattering=chattering,
         priorities=priorities,
         online=_online(spans, sensors, since, until),
-        disposal=_disposal(inside, until, policy),
+        disposal=_disposal([a for a in alarms if since <= a.raised < until], until, policy),
     )

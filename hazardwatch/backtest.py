@@ -13,7 +13,9 @@ changes on top. Each run's alarm transitions become per-sensor figures:
   `CHATTER_WINDOW_S` (EEMUA 191 / ISA-18.2: three in a minute);
 - `standing`: activations that stayed active longer than `STANDING_S`.
 
-`diff` gives, per sensor whose figures differ, candidate minus current.
+`diff` gives, per sensor whose figures differ, candidate minus current; `reports` the
+alarm performance report (alerting.report) of each run's transitions over the chosen
+sensors, so a limit change shows what it does to the console's EEMUA 191 figures.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from alerting import AlarmEvent
+from alerting import AlarmEvent, AlarmPolicy, SensorPlace, report
 from alerting.lifecycle import Event
 from hazardwatch.model import HazardWatchError, SensorTable, Site
 from hazardwatch.replay import ReplaySummary, drive
@@ -71,8 +73,10 @@ class Figures:
         self.sensors: dict[str, SensorFigures] = {}
         self._since: dict[tuple[str, str], float] = {}  # active: its activation ts
         self._recent: dict[tuple[str, str], deque[float]] = {}
+        self.events: list[AlarmEvent] = []  # the run's transitions, for its report
 
     def __call__(self, events: list[AlarmEvent]) -> None:
+        self.events += events
         for e in events:
             key = (e.alarm.tag, e.alarm.condition.label)
             if e.event is Event.ACTIVATE:
@@ -109,6 +113,7 @@ class BacktestReport:
     current: dict[str, SensorFigures]
     candidate: dict[str, SensorFigures]
     changes: dict[str, Any]
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # "current", "candidate"
 
     def diff(self) -> dict[str, dict[str, Any]]:
         """Per sensor whose figures differ: candidate minus current, per figure."""
@@ -138,6 +143,7 @@ class BacktestReport:
             "current": {t: asdict(f) for t, f in self.current.items()},
             "candidate": {t: asdict(f) for t, f in self.candidate.items()},
             "diff": self.diff(),
+            "reports": self.reports,
         }
 
     def lines(self) -> list[str]:
@@ -243,8 +249,10 @@ def run_once(
     *,
     slice_s: float = 1.0,
     progress: Progress | None = None,
+    events: list[AlarmEvent] | None = None,
 ) -> tuple[dict[str, SensorFigures], int]:
-    """One replay of the stored history under `site`'s settings: (figures, readings)."""
+    """One replay of the stored history under `site`'s settings: (figures, readings);
+    its transitions appended to `events` when given."""
     figures = Figures()
     summary = ReplaySummary(input="store", output="", deadletter="")
     readings = 0
@@ -257,7 +265,26 @@ def run_once(
 
     with tempfile.TemporaryDirectory(prefix="hw-backtest-") as data_dir:
         drive(site, counted(), figures, summary, data_dir=Path(data_dir), slice_s=slice_s)
+    if events is not None:
+        events += figures.events
     return figures.finish(until), readings
+
+
+def run_report(
+    site: Site, events: list[AlarmEvent], sensors: np.ndarray, since: float, until: float
+) -> dict[str, Any]:
+    """The alarm performance report of one run's transitions over the chosen sensors,
+    under the site's flood and chatter rules and disposal deadlines."""
+    table = SensorTable.from_site(site)
+    places = [
+        SensorPlace(table.tags[i], table.enterprise[i], table.hazard_source[i])
+        for i in sensors.tolist()
+    ]
+    rules = site.notifications
+    return report(
+        events, since, until, sensors=places, flood=rules.flood, chatter=rules.chatter,
+        policy=AlarmPolicy.from_rules(site.alarms),
+    ).to_dict()  # fmt: skip
 
 
 def backtest(
@@ -285,8 +312,14 @@ def backtest(
     def half(offset: float) -> Progress | None:
         return None if progress is None else (lambda done: progress(offset + done / 2))
 
-    now, readings = run_once(current, store, sensors, since, until, progress=half(0.0))
-    cand, _ = run_once(candidate, store, sensors, since, until, progress=half(0.5))
+    now_events: list[AlarmEvent] = []
+    cand_events: list[AlarmEvent] = []
+    now, readings = run_once(
+        current, store, sensors, since, until, progress=half(0.0), events=now_events
+    )
+    cand, _ = run_once(
+        candidate, store, sensors, since, until, progress=half(0.5), events=cand_events
+    )
     return BacktestReport(
         since=since,
         until=until,
@@ -296,6 +329,10 @@ def backtest(
         current=now,
         candidate=cand,
         changes=dict(changes or {}),
+        reports={
+            "current": run_report(current, now_events, sensors, since, until),
+            "candidate": run_report(candidate, cand_events, sensors, since, until),
+        },
     )
 
 

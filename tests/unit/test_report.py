@@ -202,3 +202,15 @@ def test_rate_bands_are_configurable() -> None:
 def test_an_empty_period_is_refused() -> None:
     with pytest.raises(ValueError, match="must be after"):
         report([], T0, T0)
+
+
+def test_an_alarm_activating_again_unacknowledged_counts_each_activation() -> None:
+    b = Build()
+    b.alarm("R1", Condition.H, Priority.LOW, T0 + 10, cleared=T0 + 20)
+    (first,) = {e.alarm for e in b.events}
+    for event, ts in ((Event.ACTIVATE, T0 + 30), (Event.CLEAR, T0 + 40), (Event.DISPOSE, T0 + 50)):
+        b._add(first, event, ts)  # the same alarm id: it returned unacknowledged
+    r = report(b.events, T0, UNTIL, policy=POLICY).to_dict()
+    assert r["alarms"] == 2
+    assert r["standing"] == []
+    assert (r["disposal"]["on_time"], r["disposal"]["late"]) == (1, 0)  # one alarm record
