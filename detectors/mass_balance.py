@@ -2,18 +2,19 @@
 
 Per tank with a `balance:` (SensorTable.units, hazardwatch.model.Balance): the flow meters'
 readings are integrated into volumes (each reading held until the next, never across a
-silence longer than the meter's stale time), the level readings turned into volume through
-the tank's geometry (hazardwatch.geometry, its height from the level sensor's range as the
+silence longer than a slot), the level readings turned into volume through the tank's
+geometry (hazardwatch.geometry, its height from the level sensor's range as the
 simulators take it). Both are averaged over slots of window_s / SLOTS, which beats the
-gauge's noise down; at each slot's end the newest slot is compared with the oldest one
-kept (at most `window_s` back):
+gauge's noise down. Each slot's level change leaves some volume unexplained:
 
-    imbalance = | |ΔV_level − ΔV_in/out| − ΔV_transfer |   (m³)
+    ΔV_level − ΔV_in/out ∓ ΔV_transfer   (m³, `unexplained`)
 
-(a transfer meter reads the size of a flow, not its way: the level says which). It is
-judged against a tolerance made of the meters' error (`flow_error_pct` of the metered
-volume), the gauge's (`level_error_m` through the tank's cross-section) and the scatter
-of the two slot means (SIGMAS standard errors); beyond it for `delay_s` raises
+(a transfer meter reads the size of a flow, not its way: it is taken the way the level
+clearly moves, so a fill and an emptying within one window balance). The imbalance
+is the sum of it over the slots of the last `window_s`, judged against a tolerance made
+of the meters' error (`flow_error_pct` of the metered volume), the gauge's
+(`level_error_m` through the tank's cross-section) and the scatter of the first and last
+slot means (SIGMAS standard errors); beyond it for `delay_s` raises
 MASS_BALANCE on the level sensor, with the imbalance as value; it clears below
 HOLD_RATIO of the tolerance. A gauge stuck during a fill (Buncefield, 2005) or a leak
 from an idle tank shows as a growing imbalance.
@@ -30,25 +31,32 @@ from detectors.changes import Changes
 from detectors.rule import Orphans, Round
 from detectors.state import State
 from hazardwatch.geometry import Geometry, height_from_capacity, shape_of
-from hazardwatch.model import Condition, Kind, SensorTable
+from hazardwatch.model import FLOW_M3_S_PER, Condition, Kind, SensorTable
 
 BIT = np.uint32(Condition.MASS_BALANCE.bit)
 SLOTS = 8  # slots per window: the oldest kept slot is at most one window back
 SIGMAS = 4.0  # standard errors of the slot means the imbalance may be by chance
 HOLD_RATIO = 0.8  # an active imbalance holds down to this share of its tolerance
 _LENGTH_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
-# m³/s per reading of a flow meter in each unit it may report in.
-_M3_S_PER = {"m3/h": 1 / 3600, "m3/min": 1 / 60, "m3/s": 1.0, "l/s": 1e-3, "l/min": 1e-3 / 60}
 
 
-def imbalance(level_m3: np.ndarray, signed_m3: np.ndarray, size_m3: np.ndarray) -> np.ndarray:
-    """The volume (m³) the level's change `level_m3` leaves unexplained by the metered
-    in-minus-out volume `signed_m3` and the size-only (transfer) volume `size_m3` >= 0.
+def unexplained(
+    level_m3: np.ndarray, signed_m3: np.ndarray, size_m3: np.ndarray, way: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The volume (m³, signed) of one slot's level change `level_m3` that the metered
+    in-minus-out volume `signed_m3` and the size-only (transfer) volume `size_m3` >= 0 do
+    not explain, and the way the transfer runs (+1 in, -1 out). The way holds (`way`: the
+    last slot's) until the level clearly moves the other way, by more than half the
+    transfer: so a noisy slot during a fill, or a gauge that stands still, stays a fill.
 
-    >>> imbalance(np.array([0.0, -5.0, 50.0, -50.0]), np.zeros(4), np.array([50.0, 0, 50, 50]))
-    array([50.,  5.,  0.,  0.])
+    >>> unexplained(np.array([0.0, -5.0, 48.0, -50.0, -2.0]), np.zeros(5),
+    ...             np.array([50.0, 0, 50, 50, 50]), np.array([1.0, 1, -1, 1, 1]))
+    (array([-50.,  -5.,  -2.,   0., -52.]), array([ 1., -1.,  1., -1.,  1.]))
     """
-    return np.abs(np.abs(level_m3 - signed_m3) - size_m3)
+    x = level_m3 - signed_m3
+    turn = (np.sign(x) == -way) & (np.abs(x) > 0.5 * size_m3)
+    way = np.where(turn, -way, way)
+    return x - way * size_m3, way
 
 
 class MassBalance:
@@ -65,7 +73,7 @@ class MassBalance:
             meters = [(t, table.tag_index.get(t)) for t in b.meters] if b is not None else []
             if b is None or not levels or not meters or any(i is None for _, i in meters):
                 continue  # nothing to balance (the config layer names what is missing)
-            factors = [_M3_S_PER.get(table.eng_unit[i].strip().lower()) for _, i in meters]
+            factors = [FLOW_M3_S_PER.get(table.eng_unit[i].strip().lower()) for _, i in meters]
             if any(f is None for f in factors):
                 continue  # a meter in mass units: no density here (the config refuses it)
             k, li = len(level), levels[0]
@@ -98,7 +106,9 @@ class MassBalance:
         self.meter_of = np.asarray(meter_of, np.int64)
         self.sign = np.asarray(sign, np.float64)
         self.m3_s_per = np.asarray(per, np.float64)
-        self.meter_stale_s = table.stale_after_s[self.meter]
+        # A meter's reading is held until its next one, for at most a slot: a longer
+        # silence is a gap (COMM_LOSS reports it), not a flow.
+        self.meter_hold_s = self.slot_s[self.meter_of]
         # Which balance each sensor belongs to, as level (>= 0) or meter (-2 - meter).
         self.member = np.full(table.n, -1, np.int64)
         self.member[self.meter] = -2 - np.arange(self.meter.size)
@@ -113,9 +123,11 @@ class MassBalance:
         self.sums = np.zeros((5, b))
         self.count = np.zeros(b)
         # Closed slots, newest last (NaN: none yet): their end ts, mean volume, the three
-        # cums and the standard error of the mean volume.
-        self.ring = np.full((6, b, SLOTS + 1), np.nan)
+        # cums, the standard error of the mean volume and the running sum of each slot's
+        # unexplained volume.
+        self.ring = np.full((7, b, SLOTS + 1), np.nan)
         self.since = np.full(b, np.nan)  # imbalance beyond tolerance since (data time)
+        self.way = np.ones(b)  # the way the transfer meters' flow runs (+1 in): `unexplained`
         self.orphans = Orphans(Condition.MASS_BALANCE)
 
     @property
@@ -147,7 +159,7 @@ class MassBalance:
 
     def _integrate(self, m: np.ndarray, ts: np.ndarray, value: np.ndarray) -> None:
         """Meter readings (meter rows `m`, each once): the held flow times the time since."""
-        dt = np.clip(ts - self.meter_ts[m], 0.0, self.meter_stale_s[m])
+        dt = np.clip(ts - self.meter_ts[m], 0.0, self.meter_hold_s[m])
         vol = np.nan_to_num(self.meter_q[m] * dt)  # first reading: nothing held yet
         b = self.meter_of[m]
         np.add.at(self.cum[0], b, self.sign[m] * vol)
@@ -187,8 +199,12 @@ class MassBalance:
         mean_v = self.sums[0, b] / n
         var = np.maximum(self.sums[1, b] / n - mean_v * mean_v, 0.0)
         se = np.sqrt(var / np.maximum(n - 1.0, 1.0))
-        row = np.vstack([ts, mean_v, self.sums[2:, b] / n, se])  # (6, len(b))
+        row = np.vstack([ts, mean_v, self.sums[2:, b] / n, se, np.zeros(b.size)])  # (7, len(b))
         ring = self.ring[:, b]
+        last = ring[:, :, -1]  # the slot before (NaN: none)
+        d = row - last
+        left, self.way[b] = unexplained(d[1], d[2], d[3], self.way[b])
+        row[6] = np.nan_to_num(last[6]) + np.nan_to_num(left)
         ring[:, :, :-1] = ring[:, :, 1:]
         ring[:, :, -1] = row
         # Slots more than one window back are forgotten: the oldest kept is the reference.
@@ -201,7 +217,7 @@ class MassBalance:
         ref = ring[:, np.arange(b.size), first]
         judged = first < SLOTS  # another slot than the one just closed
         d = row - ref
-        gap = imbalance(d[1], d[2], d[3])
+        gap = np.abs(d[6])
         mean_level = self._level_m(b, mean_v)
         area = self._area(b, mean_level)
         tolerance = (

@@ -57,6 +57,7 @@ from hazardwatch.config_schema import (
     RawKindDefaults,
     RawSite,
     RawUnit,
+    RawVapourCheck,
 )
 from hazardwatch.defaults import BUILTIN, KindDefaults
 from hazardwatch.inputs import (
@@ -67,7 +68,9 @@ from hazardwatch.inputs import (
     ThingsBoardInput,
 )
 from hazardwatch.model import (
+    FLOW_M3_S_PER,
     AlarmRules,
+    Balance,
     Cooling,
     Enterprise,
     HazardSource,
@@ -77,6 +80,7 @@ from hazardwatch.model import (
     Sensor,
     Site,
     Unit,
+    VapourCheck,
 )
 from hazardwatch.notify_rules import compile_rules
 from hazardwatch.notify_rules import problems as notify_problems
@@ -411,7 +415,42 @@ class _SiteBuilder:
             sensors=built,
             camera_url=raw.camera_url,
             cooling=self.cooling(raw, f"{path}.cooling"),
+            balance=self.balance(raw, f"{path}.balance"),
+            vapour=VapourCheck(**_given(raw.vapour_check)),
         )
+
+    def balance(self, raw: RawUnit, path: str) -> Balance | None:
+        b = raw.balance
+        if b is None:
+            return None
+        tags = {s.tag: s for s in raw.sensors}
+        if not any(s.kind == Kind.LEVEL.label for s in raw.sensors):
+            self.problem(path, f"unit {raw.id!r} has no level sensor to balance its meters against")
+        if not (b.inflow or b.outflow or b.transfer):
+            self.problem(path, "name at least one flow meter under inflow, outflow or transfer")
+        seen: set[str] = set()
+        for role in ("inflow", "outflow", "transfer"):
+            for k, tag in enumerate(getattr(b, role)):
+                where = f"{path}.{role}[{k}]"
+                s = tags.get(tag)
+                if s is None:
+                    listed = ", ".join(tags) or "none"
+                    self.problem(
+                        where, f"{tag!r} is not a sensor of unit {raw.id!r} (its sensors: {listed})"
+                    )
+                elif s.kind != Kind.FLOW.label:
+                    self.problem(where, f"{tag!r} is a {s.kind} sensor; a flow meter is needed")
+                elif s.unit.strip().lower() not in FLOW_M3_S_PER:
+                    self.problem(
+                        where,
+                        f"{tag!r} reports in {s.unit!r}; a balance needs a volume flow, "
+                        f"in one of {', '.join(FLOW_M3_S_PER)}",
+                    )
+                if tag in seen:
+                    self.problem(where, f"{tag!r} is listed twice; a meter has one role")
+                seen.add(tag)
+        given = b.model_dump(exclude_none=True, exclude={"inflow", "outflow", "transfer"})
+        return Balance(tuple(b.inflow), tuple(b.outflow), tuple(b.transfer), **given)
 
     def cooling(self, raw: RawUnit, path: str) -> Cooling | None:
         c = raw.cooling
@@ -427,6 +466,11 @@ class _SiteBuilder:
         if not any(s.kind == Kind.TEMPERATURE.label for s in raw.sensors):
             self.problem(path, f"unit {raw.id!r} has no temperature sensor for its cooling")
         return Cooling(c.status, c.start_above, c.running_above, c.delay_s)
+
+
+def _given(raw: RawVapourCheck | None) -> dict[str, Any]:
+    """The settings a block gives (the model's defaults fill the rest)."""
+    return {} if raw is None else raw.model_dump(exclude_none=True)
 
 
 def _overrides(raw: RawKindDefaults | None) -> dict[str, Any]:

@@ -151,6 +151,28 @@ class RawCooling(_Strict):
     delay_s: _NonNeg = 120.0
 
 
+class RawBalance(_Strict):
+    """A tank's flow meters for MASS_BALANCE: see hazardwatch.model.Balance (None: its
+    default)."""
+
+    inflow: list[_Text] = []
+    outflow: list[_Text] = []
+    transfer: list[_Text] = []  # a line that both fills and empties; the meter reads |flow|
+    window_s: _Pos | None = None
+    flow_error_pct: _NonNeg | None = None
+    level_error_m: _NonNeg | None = None
+    delay_s: _NonNeg | None = None
+
+
+class RawVapourCheck(_Strict):
+    """VAPOUR_PRESSURE settings of a pressurised unit: see hazardwatch.model.VapourCheck."""
+
+    enabled: bool | None = None
+    tolerance_kpa: _NonNeg | None = None
+    tolerance_pct: _NonNeg | None = None
+    delay_s: _NonNeg | None = None
+
+
 class RawUnit(_Strict):
     id: _Text
     type: _Text = "tank"
@@ -161,6 +183,8 @@ class RawUnit(_Strict):
     camera_url: str | None = None
     max_fill_rate_m_per_h: _Pos | None = None  # rated fill rate: the level's rate limit
     cooling: RawCooling | None = None
+    balance: RawBalance | None = None
+    vapour_check: RawVapourCheck | None = None
     sensors: list[RawSensor] = []
 
 

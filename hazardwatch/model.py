@@ -317,6 +317,17 @@ class Cooling:
     delay_s: float = 120.0
 
 
+# m³/s per reading of a flow meter, per engineering unit a MASS_BALANCE meter may report in
+# (volume: a meter in mass units would need the liquid's density at its temperature).
+FLOW_M3_S_PER: dict[str, float] = {
+    "m3/h": 1 / 3600,
+    "m3/min": 1 / 60,
+    "m3/s": 1.0,
+    "l/s": 1e-3,
+    "l/min": 1e-3 / 60,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Balance:
     """The flow meters that feed and draw from a tank, and how closely its level must

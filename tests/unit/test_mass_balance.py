@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from detectors import Detector
+from hazardwatch.config import ConfigError, load_site, parse_site
 from hazardwatch.model import Balance, Batch, Condition, Kind, Limits, SensorTable
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
@@ -14,6 +17,7 @@ T0 = 1_781_000_000.0
 DT = 5.0
 AREA_M2 = 100.0  # a vertical tank of 1,000 m³ and 10 m: 100 m² of surface
 MB = Condition.MASS_BALANCE
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 
 
 def _table(balance: Balance | None, substance: str = "diesel") -> SensorTable:
@@ -134,3 +138,41 @@ def test_a_restored_imbalance_holds_until_judged_and_an_orphan_clears_on_its_nex
         batch = Batch.of([0, 1, 2], [ts] * 3, [level[k], flow[k], 0.0])
         seen += [(c.sensor, c.active) for c in det.step(batch) if c.condition is MB]
     assert seen == [(0, False)]  # balanced: cleared by the ordinary rules
+
+
+def test_the_example_park_balances_its_metered_tanks_against_their_transfer_meters() -> None:
+    site = load_site(EXAMPLE)
+    units = {u.id: u for e in site.enterprises for h in e.hazard_sources for u in h.units}
+    assert units["e02-T202"].balance == Balance(transfer=("e02-T202-FT",))
+    assert units["e01-T101"].balance is None  # no flow meter there
+
+
+def test_balance_block_errors_name_the_file_path_and_fix() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "balance: {transfer: [e02-T202-FT]}",
+        "balance: {inflow: [e02-T202-TT, e02-T999-FT], outflow: [], window_s: 600}",
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_site(text, "park.yaml")
+    where = "park.yaml: enterprises[1].hazard_sources[1].units[1].balance.inflow"
+    problems = err.value.problems
+    assert any(
+        p.startswith(f"{where}[0]:") and "'e02-T202-TT' is a temperature sensor" in p
+        for p in problems
+    ), problems
+    assert any(
+        p.startswith(f"{where}[1]:") and "'e02-T999-FT' is not a sensor of unit 'e02-T202'" in p
+        for p in problems
+    ), problems
+
+
+def test_balance_settings_reach_the_model() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "balance: {transfer: [e02-T202-FT]}",
+        "balance: {inflow: [e02-T202-FT], window_s: 600, level_error_m: 0.02}",
+    )
+    units = {u.id: u for e in parse_site(text, "park.yaml").enterprises
+             for h in e.hazard_sources for u in h.units}  # fmt: skip
+    assert units["e02-T202"].balance == Balance(
+        inflow=("e02-T202-FT",), window_s=600.0, level_error_m=0.02
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
 from detectors import Detector
+from hazardwatch.config import parse_site
 from hazardwatch.model import Batch, Condition, Kind, Limits, SensorTable, VapourCheck
 from hazardwatch.substances import ATMOSPHERE_KPA, vapour_pressure_kpa
 from tests.factories import enterprise, hazard_source, sensor, site, unit
@@ -14,6 +16,7 @@ from tests.factories import enterprise, hazard_source, sensor, site, unit
 T0 = 1_781_000_000.0
 DT = 5.0
 VP = Condition.VAPOUR_PRESSURE
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 
 
 def _table(
@@ -115,3 +118,20 @@ def test_a_restored_departure_on_another_sensor_clears_on_its_next_reading() -> 
         (0, False),
         (1, False),
     ]
+
+
+def test_a_vapour_check_block_reaches_the_model_and_the_example_park_checks_its_gases() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "  - id: e03-V201\n",
+        "  - id: e03-V201\n            vapour_check: {enabled: false}\n",
+    )
+    site = parse_site(text, "park.yaml")
+    units = {u.id: u for e in site.enterprises for h in e.hazard_sources for u in h.units}
+    assert units["e03-V201"].vapour == VapourCheck(enabled=False)
+    assert units["e02-V101"].vapour == VapourCheck()
+    (rule,) = [r for r in Detector(SensorTable.from_site(site), T0).rules if VP in r.conditions]
+    table = SensorTable.from_site(site)
+    assert [table.tags[i] for i in rule.pressure] == [
+        "e02-V101-PT", "e02-V102-PT", "e02-V103-PT", "e02-V104-PT",
+        "e03-V101-PT", "e03-V102-PT", "e03-V202-PT",
+    ]  # fmt: skip
