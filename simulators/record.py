@@ -30,7 +30,7 @@ import numpy as np
 import orjson
 
 from hazardwatch.defaults import BUILTIN
-from hazardwatch.model import HazardWatchError, Kind, Quality, Sensor, Site, Trend
+from hazardwatch.model import HazardWatchError, Kind, Quality, Sensor, Site, Trend, VapourCheck
 from hazardwatch.substances import substance
 from simulators.gateway import plan_payload
 from simulators.physics import Climate, TankFarm
@@ -303,6 +303,24 @@ def site_to_yaml(site: Site) -> str:
                         f"            cooling: {{status: {_q(c.status)}, start_above: "
                         f"{_num(c.start_above)}, running_above: {_num(c.running_above)}, "
                         f"delay_s: {_num(c.delay_s)}}}"
+                    )
+                if u.balance is not None:
+                    b = u.balance
+                    meters = ", ".join(
+                        f"{role}: [{', '.join(_q(t) for t in getattr(b, role))}]"
+                        for role in ("inflow", "outflow", "transfer")
+                    )
+                    out.append(
+                        f"            balance: {{{meters}, window_s: {_num(b.window_s)}, "
+                        f"flow_error_pct: {_num(b.flow_error_pct)}, "
+                        f"level_error_m: {_num(b.level_error_m)}, delay_s: {_num(b.delay_s)}}}"
+                    )
+                if u.vapour != VapourCheck():
+                    v = u.vapour
+                    out.append(
+                        f"            vapour_check: {{enabled: {_bool(v.enabled)}, "
+                        f"tolerance_kpa: {_num(v.tolerance_kpa)}, "
+                        f"tolerance_pct: {_num(v.tolerance_pct)}, delay_s: {_num(v.delay_s)}}}"
                     )
                 out.append("            sensors:" if u.sensors else "            sensors: []")
                 out += [f"              - {_sensor_yaml(s)}" for s in u.sensors]

@@ -11,6 +11,7 @@ from detectors import Detector
 from hazardwatch.config import parse_site
 from hazardwatch.model import Batch, Condition, Kind, Limits, SensorTable, VapourCheck
 from hazardwatch.substances import ATMOSPHERE_KPA, vapour_pressure_kpa
+from simulators.record import site_to_yaml
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_781_000_000.0
@@ -135,3 +136,13 @@ def test_a_vapour_check_block_reaches_the_model_and_the_example_park_checks_its_
         "e02-V101-PT", "e02-V102-PT", "e02-V103-PT", "e02-V104-PT",
         "e03-V101-PT", "e03-V102-PT", "e03-V202-PT",
     ]  # fmt: skip
+
+
+def test_balance_and_vapour_check_blocks_survive_the_config_round_trip() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "  - id: e03-V201\n",
+        "  - id: e03-V201\n            vapour_check: {tolerance_kpa: 300}\n",
+    )
+    site = parse_site(text, "park.yaml")
+    back = parse_site(site_to_yaml(site))
+    assert back.enterprises == site.enterprises
