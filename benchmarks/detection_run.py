@@ -59,6 +59,7 @@ PROCESS = frozenset(
         Condition.CO_RISE,
         Condition.OVERRUN,
         Condition.COOLING_LOST,
+        Condition.MASS_BALANCE,
     }
 )
 INSTRUMENT = frozenset(
@@ -70,6 +71,7 @@ INSTRUMENT = frozenset(
         Condition.COMM_LOSS,
         Condition.OUT_OF_RANGE,
         Condition.BAD_QUALITY,
+        Condition.VAPOUR_PRESSURE,
     }
 )
 # The crossing a ramp is measured against, most severe first ("HH, or the peak").
