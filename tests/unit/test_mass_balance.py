@@ -65,13 +65,16 @@ def test_a_fill_that_the_level_follows_raises_nothing_despite_gauge_noise() -> N
     assert seen == []
 
 
-def test_a_gauge_stuck_during_a_fill_raises_on_the_level_sensor() -> None:
+@pytest.mark.parametrize("dense_from", [0.0, 2.0], ids=["dense", "sparse"])
+def test_a_gauge_stuck_during_a_fill_raises_on_the_level_sensor(dense_from: float) -> None:
     n = 1440
     level = _fill(n, 360.0)
     stuck_at = 360  # 30 min in, the gauge freezes while the pump runs on
     level[stuck_at:] = level[stuck_at]
     flow = np.full(n, 360.0)
-    det, seen = _run(_table(Balance(inflow=("T1-FI",))), level, flow, 0 * flow)
+    table = _table(Balance(inflow=("T1-FI",)))
+    det = Detector(table, T0, dense_from=dense_from)
+    det, seen = _run(table, level, flow, 0 * flow, det=det)
     assert seen and seen[0][1] is True
     # 360 m³/h is 6 m³/min: past the ~1 m³ tolerance within a slot, then the on-delay.
     took = seen[0][0] - (T0 + DT * stuck_at)
@@ -176,3 +179,37 @@ def test_balance_settings_reach_the_model() -> None:
     assert units["e02-T202"].balance == Balance(
         inflow=("e02-T202-FT",), window_s=600.0, level_error_m=0.02
     )
+
+
+def test_tanks_judged_together_give_what_each_gives_alone() -> None:
+    """Vectorised over tanks: three tanks (stuck, balanced, leaking) in one detector raise
+    exactly what each raises in a detector of its own."""
+    n = 1440
+    fill, flow = _fill(n, 360.0), np.full(n, 360.0)
+    stuck = np.where(np.arange(n) >= 360, fill[360], fill)
+    leak = np.full(n, 6.0) - np.clip(np.arange(n) - 200, 0, None) * DT * 60.0 / 3600 / AREA_M2
+    cases = [(stuck, flow), (fill, flow), (leak, 0 * flow)]
+    alone = []
+    for level, q in cases:
+        alone.append(
+            _run(_table(Balance(inflow=("T1-FI",), outflow=("T1-FO",))), level, q, 0 * q)[1]
+        )
+    units = []
+    for k in range(3):
+        sensors = (
+            sensor(f"T{k}-LT", Kind.LEVEL, lo=0.0, hi=10.0, limits=Limits()),
+            sensor(f"T{k}-FI", Kind.FLOW, lo=0.0, hi=800.0, limits=Limits()),
+            sensor(f"T{k}-FO", Kind.FLOW, lo=0.0, hi=800.0, limits=Limits()),
+        )
+        u = unit(f"T{k}", *sensors, substance="diesel", capacity_m3=1000.0, type="vertical")
+        units.append(dataclasses.replace(u, balance=Balance((f"T{k}-FI",), (f"T{k}-FO",))))
+    table = SensorTable.from_site(site(enterprise("e1", hazard_source("hs1", *units))))
+    det = Detector(table, T0)
+    together: list[list[tuple[float, bool]]] = [[], [], []]
+    for i in range(n):
+        values = [v for level, q in cases for v in (level[i], q[i], 0.0)]
+        for c in det.step(Batch.of(np.arange(9), np.full(9, T0 + DT * i), values)):
+            if c.condition is MB:
+                together[c.sensor // 3].append((c.ts, c.active))
+    assert together == alone
+    assert alone[0] and alone[2] and not alone[1]

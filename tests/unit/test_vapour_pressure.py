@@ -146,3 +146,11 @@ def test_balance_and_vapour_check_blocks_survive_the_config_round_trip() -> None
     site = parse_site(text, "park.yaml")
     back = parse_site(site_to_yaml(site))
     assert back.enterprises == site.enterprises
+
+
+def test_a_restored_departure_on_its_own_pressure_sensor_clears_back_on_the_curve() -> None:
+    det = Detector(_table(), T0)
+    det.restore([(1, VP)])
+    on_curve = float(_gauge_mpa(np.array([20.0]))[0])
+    changes = det.step(Batch.of([0, 1], [T0, T0], [20.0, on_curve]))
+    assert [(c.sensor, c.active) for c in changes if c.condition is VP] == [(1, False)]
