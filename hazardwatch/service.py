@@ -181,8 +181,10 @@ class Service:
         self.counters = IngestCounters()
         # wire format v1 and the inputs the site config turns on (ThingsBoard, Sparkplug B)
         self.decoder = Router(self.table, self.site.inputs, root_topic=self.site.root_topic)
-        self.deadletter = DeadLetter(s.data_dir / "deadletter.jsonl")
+        # The store first: it refuses a second writer (a service already running on this
+        # data dir), and nothing opened before it would then be left open.
         self.store = self._open_store()
+        self.deadletter = DeadLetter(s.data_dir / "deadletter.jsonl")
         self.writer = SpooledStore(
             self.store,
             Spool(s.data_dir / "spool", max_bytes=s.spool_max_bytes),

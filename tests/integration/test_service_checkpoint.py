@@ -114,9 +114,9 @@ def test_interval_zero_neither_loads_nor_saves(tmp_path: Path) -> None:
     off = _service(tmp_path, clock, checkpoint_interval_s=0)
     assert off.view.health()["checkpoint"]["loaded"]["restored"] == 0
     assert (off.detector.state.base_n == 0).all()
+    off.close()  # one service per data dir at a time (the reading store's lock)
     on = _service(tmp_path, clock)
     assert on.view.health()["checkpoint"]["loaded"]["restored"] == on.table.n
     info = checkpoint.load(on.detector, tmp_path / "detector.npz", on.table.tags)
     assert info.restored == on.table.n  # the file is what the service loaded
-    off.close()
     on.close()

@@ -31,8 +31,11 @@ def test_every_condition_has_a_default_priority() -> None:
     high = {c for c, p in DEFAULT_PRIORITY.items() if p is Priority.HIGH}
     low = {c for c, p in DEFAULT_PRIORITY.items() if p is Priority.LOW}
     assert high == {Condition.HH, Condition.LL, Condition.GAS2, Condition.AREA_GAS}
-    # Instrument faults are low, except communication loss: the process is then unwatched.
-    assert low == {c for c in Condition if c.is_instrument} - {Condition.COMM_LOSS}
+    # Instrument faults are low, except communication loss (the process is then unwatched)
+    # and a pressurised tank's pressure off its vapour-pressure curve (its pressure, the
+    # reading that guards it, may be blind).
+    medium = {Condition.COMM_LOSS, Condition.VAPOUR_PRESSURE}
+    assert low == {c for c in Condition if c.is_instrument} - medium
 
 
 def test_priority_paints_risk_colour() -> None:
