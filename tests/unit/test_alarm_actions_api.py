@@ -5,7 +5,6 @@ bearer tokens."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,28 +13,10 @@ from alerting import Event
 from dashboards import create_app
 from hazardwatch.model import Condition
 from hazardwatch.storage.accounts import Accounts, Role
-from tests.accounts import bearer, make_accounts
+from tests.accounts import bearer
 from tests.unit.test_api import Park, TestClient  # TestClient imported past its warning
 
 H = 3600.0
-
-
-@pytest.fixture
-def park(tmp_path: Path) -> Iterator[Park]:
-    p = Park.build(tmp_path / "journal.sqlite")
-    try:
-        yield p
-    finally:
-        p.journal.close()
-
-
-@pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    a = make_accounts(tmp_path / "accounts.db")
-    try:
-        yield a
-    finally:
-        a.close()
 
 
 @pytest.fixture

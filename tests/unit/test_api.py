@@ -48,7 +48,7 @@ from hazardwatch.model import (
 )
 from hazardwatch.storage import StoreError
 from hazardwatch.storage.accounts import Accounts, Role
-from tests.accounts import bearer, make_accounts
+from tests.accounts import bearer
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_763_800_000.0
@@ -211,24 +211,6 @@ class Park:
             (event,) = self.manager.apply([change])
         self.clock.advance(1.0)
         return event
-
-
-@pytest.fixture
-def park(tmp_path: Path) -> Iterator[Park]:
-    p = Park.build(tmp_path / "journal.sqlite")
-    try:
-        yield p
-    finally:
-        p.journal.close()
-
-
-@pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    a = make_accounts(tmp_path / "accounts.db")
-    try:
-        yield a
-    finally:
-        a.close()
 
 
 @pytest.fixture

@@ -22,15 +22,6 @@ with warnings.catch_warnings():
 
 
 @pytest.fixture
-def park(tmp_path: Path) -> Iterator[Park]:
-    p = Park.build(tmp_path / "journal.sqlite")
-    try:
-        yield p
-    finally:
-        p.journal.close()
-
-
-@pytest.fixture
 def accounts(tmp_path: Path, park: Park) -> Iterator[Accounts]:
     a = make_accounts(tmp_path / "accounts.db", clock=park.clock)
     for name, role in (("viv", Role.VIEWER), ("olga", Role.OPERATOR), ("ed", Role.ENGINEER)):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,26 +15,8 @@ with warnings.catch_warnings():
 from dashboards import create_app
 from hazardwatch.model import Condition
 from hazardwatch.storage.accounts import Accounts, Role
-from tests.accounts import bearer, make_accounts
+from tests.accounts import bearer
 from tests.unit.test_api import T0, Park
-
-
-@pytest.fixture
-def park(tmp_path: Path) -> Iterator[Park]:
-    p = Park.build(tmp_path / "journal.sqlite")
-    try:
-        yield p
-    finally:
-        p.journal.close()
-
-
-@pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    a = make_accounts(tmp_path / "accounts.db")
-    try:
-        yield a
-    finally:
-        a.close()
 
 
 @pytest.fixture
