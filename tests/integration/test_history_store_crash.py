@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hazardwatch.storage import BlockStore
+from tests.processes import kill_9_after
 
 pytestmark = pytest.mark.integration
 
@@ -35,27 +32,8 @@ for i in range(100_000):
 
 
 def test_kill_9_while_writing_and_compacting_loses_no_written_batch(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path / "readings")],
-        stdout=subprocess.PIPE,
-        env=env,
-    )
-    assert child.stdout is not None
-    reported = -1
-    try:
-        for line in child.stdout:  # bounded: the child stops after 100,000 batches
-            reported = int(line)
-            if reported >= 200:
-                break
-        child.send_signal(signal.SIGKILL)  # mid-write, mid-seal or mid-compaction
-        child.wait(10)
-    finally:
-        child.stdout.close()
-        if child.poll() is None:
-            child.kill()
-            child.wait(10)
+    # SIGKILL mid-write, mid-seal or mid-compaction
+    reported = kill_9_after(CHILD, str(tmp_path / "readings"), 200)
     assert reported >= 200, "the child did not get going"
 
     with BlockStore(tmp_path / "readings", background=False) as store:

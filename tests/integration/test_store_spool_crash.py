@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +9,7 @@ import pytest
 
 from hazardwatch.model import Batch
 from hazardwatch.storage import Spool
+from tests.processes import kill_9_after
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +21,7 @@ import numpy as np
 from pathlib import Path
 from hazardwatch.model import Batch
 from hazardwatch.storage import Spool
+from tests.processes import kill_9_after
 
 spool = Spool(Path(sys.argv[1]), segment_bytes=4096)
 for i in range(100_000):
@@ -34,27 +32,8 @@ for i in range(100_000):
 
 
 def test_kill_9_while_appending_loses_no_appended_batch(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path / "spool")],
-        stdout=subprocess.PIPE,
-        env=env,
-    )
-    assert child.stdout is not None
-    reported = -1
-    try:
-        for line in child.stdout:  # bounded: the child stops after 100,000 batches
-            reported = int(line)
-            if reported >= 300:
-                break
-        child.send_signal(signal.SIGKILL)  # mid-loop: appending, fsyncing or rotating
-        child.wait(10)
-    finally:
-        child.stdout.close()
-        if child.poll() is None:
-            child.kill()
-            child.wait(10)
+    # SIGKILL mid-loop: appending, fsyncing or rotating
+    reported = kill_9_after(CHILD, str(tmp_path / "spool"), 300)
     assert reported >= 300, "the child did not get going"
 
     with Spool(tmp_path / "spool") as spool:
