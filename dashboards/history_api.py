@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -85,7 +84,7 @@ def history_router(view: ServiceView) -> APIRouter:
     }
 
     def span(since: float | None, until: float | None) -> tuple[float, float]:
-        hi = time.time() if until is None else until
+        hi = view.alarms.clock.now() if until is None else until  # the service's clock
         lo = hi - DEFAULT_SPAN_S if since is None else since
         if lo > hi:
             raise invalid(f"until ({hi}) is before since ({lo})", "query", "until", value=hi)
