@@ -201,7 +201,9 @@ def _signal_round(
             smooth[i] = value if step or switch else smooth_update(smooth[i], value)
             since, at = anchor_ts[i], anchor_value[i]
             anchor_value[i], anchor_ts[i] = still_since(value, ts, at, since, res)
-            if anchor_ts[i] != since:  # it moved: a stillness ended; its trend now
+            # it moved (a new anchor: compared by value too, as a sensor may report twice
+            # in one instant): a stillness ended; its trend now
+            if anchor_ts[i] != since or anchor_value[i] != at:
                 pace = anchor_pace[i]
                 if since == since:
                     if moves[i] < STUCK_MIN_MOVES:  # counted only while the count matters

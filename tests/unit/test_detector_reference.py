@@ -261,3 +261,36 @@ def test_a_held_prediction_past_its_limit_reports_its_moving_eta() -> None:
         same_changes(got, want)
         updates += [c.ts - T0 for c in got if c.condition is Condition.PREDICT_HH and c.active]
     assert updates[-1] == 220.5, updates  # the moving eta reported again
+
+
+def test_moves_at_one_instant_count_as_moves_as_in_the_reference() -> None:
+    """Found by hypothesis in a fresh clone: readings of one sensor at one timestamp that
+    move its value moved the STUCK anchor without counting as moves (the detector compared
+    the anchor's ts only), so the reference raised STUCK and the detector did not."""
+    trend = Trend(
+        rate_limit_per_min=None, rate_window_s=300.0, horizon_s=None, drift_h_sigma=None,
+        drift_k_sigma=0.5, baseline_warmup_n=1, baseline_alpha=0.001, stuck_window_s=3.3,
+        resolution=0.0, spike_rate_per_s=None, noise_ratio=None,
+    )  # fmt: skip
+    tab = table(
+        sensor(
+            "S0",
+            Kind.TEMPERATURE,
+            Limits(),
+            deadband=0.0,
+            period_s=1.0,
+            stale_periods=2.0,
+            trend=trend,
+        )
+    )
+    dense, sparse = Detector(tab, T0, dense_from=0.0), Detector(tab, T0, dense_from=2.0)
+    slow = ReferenceDetector(tab, T0)
+    zigzag = [0.0, 55.0, 50.0, 45.0, 40.0, 35.0, 30.0, 25.0, 20.0, 15.0, 10.0, 5.0, 60.0]
+    zigzag += [55.0, 50.0, 45.0, 40.0, 35.0, 30.0, 25.0, 20.0, 15.0, 10.0, 5.0]
+    walk = [[(0, T0, v, 0)] for v in zigzag] + [[(0, T0 + 0.5, 0.0, 0)], [(0, T0 + 5.5, 0.0, 0)]]
+    for readings in walk:
+        batch = Batch.of(*zip(*readings, strict=True))
+        outs = [det.step(batch) for det in (dense, sparse, slow)]
+        for got in outs[:2]:
+            same_changes(got, outs[2])
+    assert Condition.STUCK in {c.condition for c in outs[2]}  # the case is the one it was
