@@ -18,7 +18,6 @@ import io
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -26,21 +25,14 @@ from typing import IO, Self
 
 import numpy as np
 
-from hazardwatch.model import HazardWatchError, Quality
-from ingest import Reason, Rejection
+from hazardwatch.model import HazardWatchError
+from ingest import Reason, Rejection, fields
+from ingest.fields import MAX_EPOCH_S, MS_HINT, BadField
 
 CHUNK_ROWS = 50_000
 MAX_CELLS_PER_CHUNK = 1_000_000  # wide files: fewer rows per chunk, so a chunk stays small
-MAX_EPOCH_S = 1e11  # beyond year 5000: almost surely milliseconds
 
 TS_NAMES = frozenset({"ts", "time", "timestamp"})
-# The wire format's words, in any case; an empty cell is a good reading, as a missing "q".
-_QUALITY = {
-    "": Quality.GOOD,
-    "good": Quality.GOOD,
-    "uncertain": Quality.UNCERTAIN,
-    "bad": Quality.BAD,
-}
 
 
 class ReplayInputError(HazardWatchError):
@@ -127,78 +119,31 @@ class Chunk:
         return self.accepted + len(self.rejections)
 
 
-class _Bad(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
+def _epoch_bounds(ts: np.ndarray) -> dict[int, BadField]:
+    """Timestamps no receipt time of a recording can make sense of, with live's reasons.
 
-
-def parse_ts(text: str) -> float:
-    """Epoch seconds from epoch seconds or ISO 8601 with an offset; `_Bad` otherwise.
-
-    >>> parse_ts("1763800000.5"), parse_ts("2025-11-22T08:26:40Z")
-    (1763800000.5, 1763800000.0)
+    Live judges a ``ts`` against the time it arrives (`TsWindow`); a recording has no
+    arrival time, so only what is beyond any of them is refused: milliseconds read as
+    seconds land in the year 5000 and are `TS_FUTURE` with live's hint.
     """
-    s = text.strip()
-    try:
-        ts = float(s)
-    except ValueError:
-        try:
-            parsed = datetime.fromisoformat(s)
-        except ValueError:
-            raise _Bad(
-                Reason.BAD_TIMESTAMP, f"ts {s[:40]!r} is neither epoch seconds nor ISO 8601"
-            ) from None
-        if parsed.utcoffset() is None:
-            raise _Bad(
-                Reason.BAD_TIMESTAMP, f"ISO ts {s[:40]!r} has no UTC offset (add Z or +08:00)"
-            ) from None
-        return parsed.timestamp()
-    return _check_epoch(ts, s)
-
-
-def _check_epoch(ts: float, text: str) -> float:
-    if not ts - ts == 0.0:
-        raise _Bad(Reason.BAD_TIMESTAMP, f"ts is {text[:40]!r}")
-    if abs(ts) >= MAX_EPOCH_S:
-        raise _Bad(Reason.BAD_TIMESTAMP, f"ts {text[:40]} is out of range (milliseconds?)")
-    return ts
-
-
-def _floats(texts: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Parse numbers in C; (values, numeric) where `numeric` is False for non-numbers (NaN).
-
-    Non-finite numbers (``nan``, ``inf``, ``1e400``) parse: callers decide about them.
-    """
-    try:
-        values = np.array(texts, dtype=np.float64)
-        return values, np.ones(values.shape[0], np.bool_)
-    except ValueError:
-        pass
-    values = np.full(len(texts), np.nan)
-    numeric = np.zeros(len(texts), np.bool_)
-    for i, text in enumerate(texts):
-        try:
-            values[i] = float(text)
-            numeric[i] = True
-        except ValueError:
-            continue
-    return values, numeric
-
-
-def _timestamps(texts: tuple[str, ...] | list[str]) -> tuple[np.ndarray, dict[int, _Bad]]:
-    """Parse a ts column; (ts with NaN where bad, the problem of each bad position)."""
-    ts, numeric = _floats(texts)
-    bad: dict[int, _Bad] = {}
-    odd = ~numeric | ~np.isfinite(ts) | (np.abs(ts) >= MAX_EPOCH_S)
-    cache: dict[str, float] = {}  # long files repeat one ISO time for every tag
+    odd = np.abs(ts) >= MAX_EPOCH_S
+    if not odd.any():
+        return {}
+    bad: dict[int, BadField] = {}
     for i in np.flatnonzero(odd).tolist():
-        text = texts[i]
-        try:
-            ts[i] = cache[text] if text in cache else cache.setdefault(text, parse_ts(text))
-        except _Bad as problem:
-            ts[i] = np.nan
-            bad[i] = problem
+        t = float(ts[i])
+        if t > 0:
+            bad[i] = BadField(Reason.TS_FUTURE, f"ts {t:.3f} is past the year 5000{MS_HINT}")
+        else:
+            bad[i] = BadField(Reason.TS_TOO_OLD, f"ts {t:.3f} is before the year -1200")
+        ts[i] = np.nan
+    return bad
+
+
+def _timestamps(cells: Sequence[str]) -> tuple[np.ndarray, dict[int, BadField]]:
+    """A ts column through ingest's own parsing, then the recording's bounds."""
+    ts, bad = fields.timestamps(cells)
+    bad.update(_epoch_bounds(ts))
     return ts, bad
 
 
@@ -330,37 +275,25 @@ class CsvReader:
         ts, bad_ts = _timestamps(columns[0])
         tags = columns[1]
         sensor = _indices(self.tag_index, tags)
-        value, numeric = _floats(columns[2])
-        quality = np.zeros(n, np.uint8)
-        bad_q: dict[int, str] = {}
+        value, bad_v = fields.values(columns[2])
         if self.header.has_quality:
-            for i, q in enumerate(columns[3]):
-                found = _QUALITY.get(q.strip().lower())
-                if found is None:
-                    bad_q[i] = q
-                else:
-                    quality[i] = found
-        ok = (sensor >= 0) & numeric & np.isfinite(value) & np.isfinite(ts)
+            quality, bad_q = fields.qualities(columns[3])
+        else:
+            quality, bad_q = np.zeros(n, np.uint8), {}
+        ok = (sensor >= 0) & np.isfinite(value) & np.isfinite(ts)
         if bad_q:
             ok[list(bad_q)] = False
         for i in np.flatnonzero(~ok).tolist():
             # One reason per row, in the order the MQTT decoder checks: tag, value, ts, quality.
             if sensor[i] < 0:
                 reason, detail = Reason.UNKNOWN_TAG, f"tag {tags[i][:60]!r} is not in the site"
-            elif not numeric[i]:
-                reason = Reason.WRONG_TYPE
-                detail = f"value must be a number, got {columns[2][i][:40]!r}"
-            elif not np.isfinite(value[i]):
-                reason, detail = Reason.NOT_FINITE, f"value is {columns[2][i].strip()[:40]!r}"
-            elif i in bad_ts:
-                reason, detail = bad_ts[i].reason, bad_ts[i].detail
             else:
-                reason = Reason.BAD_QUALITY
-                detail = f"quality must be good|uncertain|bad, got {bad_q[i][:40]!r}"
-            fields = rows[i]
-            if self.header.has_quality and not fields[3]:
-                fields = fields[:3]  # as written: the padding of a row without quality goes
-            rejections.append(self._reject(reason, detail, _line(fields), numbers[i]))
+                problem = bad_v.get(i) or bad_ts.get(i) or bad_q[i]
+                reason, detail = problem.reason, problem.detail
+            cells = rows[i]
+            if self.header.has_quality and not cells[3]:
+                cells = cells[:3]  # as written: the padding of a row without quality goes
+            rejections.append(self._reject(reason, detail, _line(cells), numbers[i]))
         rejections.sort(key=lambda r: r.row or 0)
         return Chunk(
             rows=count,
@@ -397,8 +330,8 @@ class CsvReader:
                 continue
             where = np.flatnonzero(present)
             texts = cells if present.all() else [cells[i] for i in where.tolist()]
-            parsed, numeric = _floats(texts)
-            fine = numeric & np.isfinite(parsed)
+            parsed, bad_v = fields.values(texts)
+            fine = np.isfinite(parsed)
             if sensor[j] >= 0:
                 value[where, j] = parsed
                 ok[where, j] = fine
@@ -412,12 +345,9 @@ class CsvReader:
                         Reason.UNKNOWN_TAG,
                         f"column {tags[j][:60]!r} is not in the site",
                     )
-                elif not numeric[k]:
-                    reason = Reason.WRONG_TYPE
-                    detail = f"column {tags[j][:60]!r}: value must be a number, got {text[:40]!r}"
                 else:
-                    reason = Reason.NOT_FINITE
-                    detail = f"column {tags[j][:60]!r}: value is {text.strip()[:40]!r}"
+                    reason = bad_v[k].reason
+                    detail = f"column {tags[j][:60]!r}: {bad_v[k].detail}"
                 payload = _line([columns[0][i], tags[j], text])
                 rejections.append(self._reject(reason, detail, payload, numbers[i]))
         rejections.sort(key=lambda r: r.row or 0)

@@ -71,7 +71,7 @@ def test_long_form_with_quality_and_iso_timestamps(tmp_path: Path) -> None:
         tmp_path,
         "\ufeffts,tag,value,quality\n"  # a BOM from a spreadsheet export
         f"{T0},LT1,12.5,good\n"
-        "2025-11-22T16:26:41+08:00,TT1,30,UNCERTAIN\n"
+        "2025-11-22T16:26:41+08:00,TT1,30,uncertain\n"
         "2025-11-22T08:26:42Z,PT1,1.2,bad\n"
         "\n"
         f"{T0 + 3},LT1,12.75\n",  # quality left out: good
@@ -114,7 +114,7 @@ def test_long_form_bad_rows_become_rejections_with_the_ingest_reasons(tmp_path: 
         (6, Reason.WRONG_TYPE),
         (7, Reason.BAD_TIMESTAMP),
         (8, Reason.BAD_TIMESTAMP),
-        (9, Reason.BAD_TIMESTAMP),
+        (9, Reason.TS_FUTURE),
         (10, Reason.BAD_QUALITY),
         (11, Reason.WRONG_TYPE),
         (12, Reason.WRONG_TYPE),
