@@ -1,6 +1,7 @@
 """Where readings live: a small store interface, its backends and the spool behind them."""
 
 from hazardwatch.storage.block_store import BlockStore, Retention
+from hazardwatch.storage.columns import Columns, read_columns
 from hazardwatch.storage.influx import INFLUX_ENV, InfluxSettings, InfluxStore
 from hazardwatch.storage.rollup import Buckets
 from hazardwatch.storage.spool import Spool, SpoolFullError, SpoolStats
@@ -12,6 +13,7 @@ __all__ = [
     "INFLUX_ENV",
     "BlockStore",
     "Buckets",
+    "Columns",
     "History",
     "InfluxSettings",
     "InfluxStore",
@@ -25,4 +27,5 @@ __all__ = [
     "SqliteStore",
     "StoreError",
     "WriterStats",
+    "read_columns",
 ]
