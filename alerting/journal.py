@@ -421,6 +421,17 @@ class Journal:
             top = db.execute("SELECT max(seq) FROM alarm_event").fetchone()[0]
         return 0 if top is None else int(top)
 
+    def disposed_alarms(self, cause: Cause, since: float, until: float) -> list[Alarm]:
+        """Alarms raised in [since, until] whose disposal record gives `cause`, oldest first
+        (the incidents a back-test measures its first warnings against)."""
+        with self._guard("read disposed alarms") as db:
+            rows = db.execute(
+                f"SELECT id, {_SNAPSHOT_COLS} FROM alarm WHERE disposal_cause = ?"
+                " AND raised_ts BETWEEN ? AND ? ORDER BY raised_ts, id",
+                (cause.value, since, until),
+            ).fetchall()
+        return [_alarm(r[0], r[1:]) for r in rows]
+
     def unclosed_alarms(self, limit: int = 500) -> list[Alarm]:
         """Alarms not yet closed (open or back to normal), oldest first."""
         with self._guard("read unclosed alarms") as db:

@@ -15,7 +15,9 @@ changes on top. Each run's alarm transitions become per-sensor figures:
 
 `diff` gives, per sensor whose figures differ, candidate minus current; `reports` the
 alarm performance report (alerting.report) of each run's transitions over the chosen
-sensors, so a limit change shows what it does to the console's EEMUA 191 figures.
+sensors, so a limit change shows what it does to the console's EEMUA 191 figures;
+`incidents` how early each run warned of the incidents the journal records
+(hazardwatch.backtest_incidents).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 
 from alerting import AlarmEvent, AlarmPolicy, SensorPlace, report
 from alerting.lifecycle import Event
+from hazardwatch.backtest_incidents import Incident, IncidentLeads, lead_times
 from hazardwatch.model import HazardWatchError, SensorTable, Site
 from hazardwatch.replay import ReplaySummary, drive
 from hazardwatch.replay_csv import Chunk
@@ -114,6 +117,7 @@ class BacktestReport:
     candidate: dict[str, SensorFigures]
     changes: dict[str, Any]
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # "current", "candidate"
+    incidents: IncidentLeads = field(default_factory=IncidentLeads)
 
     def diff(self) -> dict[str, dict[str, Any]]:
         """Per sensor whose figures differ: candidate minus current, per figure."""
@@ -144,6 +148,7 @@ class BacktestReport:
             "candidate": {t: asdict(f) for t, f in self.candidate.items()},
             "diff": self.diff(),
             "reports": self.reports,
+            "incidents": self.incidents.to_dict(),
         }
 
     def lines(self) -> list[str]:
@@ -168,7 +173,7 @@ class BacktestReport:
                 out.append(f"    {c:<20} {a.alarms.get(c, 0):>5} -> {b.alarms.get(c, 0)}")
         if len(out) == 2:
             out.append("  no alarms in either run")
-        return out
+        return out + self.incidents.lines()
 
 
 def select(
@@ -299,8 +304,10 @@ def backtest(
     hazard_source: str | None = None,
     changes: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    incidents: Sequence[Incident] = (),
 ) -> BacktestReport:
-    """Replay the stored history of the chosen sensors under both sites; compare."""
+    """Replay the stored history of the chosen sensors under both sites; compare, and
+    measure each run's first warning of the recorded `incidents`."""
     if not until > since:
         raise BacktestError(f"--to ({until}) must be after --from ({since})")
     table = SensorTable.from_site(current)
@@ -333,6 +340,7 @@ def backtest(
             "current": run_report(current, now_events, sensors, since, until),
             "candidate": run_report(candidate, cand_events, sensors, since, until),
         },
+        incidents=lead_times(incidents, {"current": now_events, "candidate": cand_events}),
     )
 
 
@@ -355,15 +363,18 @@ class BacktestJob:
 
 class Backtests:
     """Back-tests run in the background, one thread each, kept in memory (the newest
-    `keep`). `sites(changes)` gives (current, candidate) and raises on a bad change."""
+    `keep`). `sites(changes)` gives (current, candidate) and raises on a bad change;
+    `incidents(since, until)` the journal's incidents in a range."""
 
     def __init__(
         self,
         sites: Callable[[Mapping[str, Any]], tuple[Site, Site]],
         store: ReadingStore,
         keep: int = 20,
+        incidents: Callable[[float, float], Sequence[Incident]] | None = None,
     ) -> None:
         self._sites = sites
+        self._incidents = incidents
         self._store = store
         self._keep = keep
         self._jobs: dict[str, BacktestJob] = {}
@@ -395,9 +406,11 @@ class Backtests:
 
         def run() -> None:
             try:
+                found = () if self._incidents is None else self._incidents(since, until)
                 job.report = backtest(
                     current, candidate, self._store, since, until, tags=tags, unit=unit,
                     hazard_source=hazard_source, changes=changes, progress=moved,
+                    incidents=found,
                 )  # fmt: skip
                 job.progress, job.status = 1.0, "done"
             except Exception as exc:  # the job says why; the service goes on

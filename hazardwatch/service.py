@@ -280,10 +280,12 @@ class Service:
         if self.limits is not None:
             # imported here: a back-test replays through a Service (hazardwatch.replay)
             from hazardwatch.backtest import Backtests
+            from hazardwatch.backtest_incidents import recorded_incidents
             from hazardwatch.suggestion import suggest
 
             book, store = self.limits, self.store
-            self.backtests = Backtests(self._backtest_sites, store)
+            incidents = partial(recorded_incidents, self.journal)
+            self.backtests = Backtests(self._backtest_sites, store, incidents=incidents)
             routers.append(limits_router(book, self.reload_limits, partial(suggest, book, store)))
             routers.append(backtests_router(self.backtests))
         return routers
