@@ -896,8 +896,10 @@ def backtest(
     import yaml
     from rich.progress import Progress
 
+    from alerting import Journal
     from hazardwatch.backtest import BacktestError
     from hazardwatch.backtest import backtest as run_backtest
+    from hazardwatch.backtest_incidents import recorded_incidents
     from hazardwatch.limits import LimitError
     from hazardwatch.storage import BlockStore
 
@@ -914,11 +916,13 @@ def backtest(
     try:
         current, cand = book.site(), book.candidate(changes)
         picked = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
+        with Journal(data_dir / "alarms.db") as journal:  # the incidents it records
+            incidents = recorded_incidents(journal, since, until)
         with Progress(transient=True) as bar:
             task = bar.add_task("back-test (current, then candidate)", total=1.0)
             report = run_backtest(
                 current, cand, store, since, until, tags=picked, unit=unit,
-                hazard_source=hazard_source, changes=changes,
+                hazard_source=hazard_source, changes=changes, incidents=incidents,
                 progress=lambda done: bar.update(task, completed=done),
             )  # fmt: skip
     except (LimitError, BacktestError) as exc:

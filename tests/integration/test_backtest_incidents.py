@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from alerting import Alarm, AlarmEvent, Cause, Disposal, Event, Journal, Priority
 from hazardwatch.backtest import backtest
 from hazardwatch.backtest_incidents import recorded_incidents
+from hazardwatch.cli import app
 from hazardwatch.clock import FakeClock
 from hazardwatch.limits import LimitBook
 from hazardwatch.model import AlarmState, Condition
@@ -126,3 +129,22 @@ def test_the_api_result_carries_the_incidents(
         assert row["earlier_s"] > 0
     finally:
         service.close()
+
+
+def test_the_cli_prints_the_incidents_under_its_table(
+    park: tuple[LimitBook, BlockStore, Path], tmp_path: Path
+) -> None:
+    _, store, _ = park
+    store.close()  # the CLI opens the store read-only
+    hit = _journal_incidents(tmp_path / "alarms.db")
+    candidate = tmp_path / "changes.yaml"
+    candidate.write_text("T1-LT: {limits: {h: 7.0}}\n", encoding="utf-8")
+    args = [
+        "backtest", "--config", str(tmp_path / "park.yaml"), "--candidate", str(candidate),
+        "--from", str(T0), "--to", str(END), "--tags", "T1-LT", "--data-dir", str(tmp_path),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    when = datetime.fromtimestamp(hit, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"  alarm 1 T1-LT hh at {when}Z: +" in result.output
+    assert "incidents (alarms disposed with cause process): 1;" in result.output
