@@ -40,15 +40,16 @@ from hazardwatch.backtest_incidents import Incident, IncidentLeads, lead_times
 from hazardwatch.model import HazardWatchError, SensorTable, Site
 from hazardwatch.replay import ReplaySummary, drive
 from hazardwatch.replay_csv import Chunk
-from hazardwatch.storage import ReadingStore
+from hazardwatch.storage import Columns, ReadingStore, read_columns
+from hazardwatch.storage.columns import by_sensor
 
 CHATTER_WINDOW_S = 60.0
 CHATTER_COUNT = 3
 STANDING_S = 24 * 3600.0
 WINDOW_S = 3600.0  # data time read from the store at a time
-MAX_WINDOW_ROWS = 10_000_000  # a window's readings of one sensor: beyond any 1 Hz hour
 
 Progress = Callable[[float], None]  # the share done, 0..1
+Read = Callable[[ReadingStore, np.ndarray, float, float], Columns]  # storage.read_columns
 
 
 class BacktestError(HazardWatchError):
@@ -209,32 +210,27 @@ def stored_chunks(
     until: float,
     window_s: float = WINDOW_S,
     progress: Progress | None = None,
+    read: Read = read_columns,
 ) -> Iterator[Chunk]:
     """The stored readings of `sensors` in [since, until], window by window, each window
-    sorted by ts (ties by sensor)."""
+    sorted by ts (ties by sensor), each (sensor, ts) once. `read`: the store's columnar
+    read (`by_sensor`: its `readings`, sensor by sensor, as the back-test read before)."""
     row = 0
     lo = since
     while lo <= until:
         hi = min(lo + window_s, until)
         last = hi >= until
         top = hi if last else float(np.nextafter(hi, -np.inf))  # windows meet, never overlap
-        parts = []
-        for s in sensors.tolist():
-            rows = store.readings(s, lo, top, MAX_WINDOW_ROWS)
-            if rows:
-                a = np.array(rows, np.float64)
-                parts.append((np.full(len(rows), s, np.int64), a[:, 0], a[:, 1], a[:, 2]))
-        if parts:
-            sensor, ts, value, quality = (np.concatenate(c) for c in zip(*parts, strict=True))
-            order = np.lexsort((sensor, ts))
-            n = order.size
+        c = read(store, sensors, lo, top)
+        n = len(c)
+        if n:
             yield Chunk(
                 rows=n,
                 row=np.arange(row + 1, row + n + 1, dtype=np.int64),
-                sensor=sensor[order],
-                ts=ts[order],
-                value=value[order],
-                quality=quality[order].astype(np.uint8),
+                sensor=c.sensor,
+                ts=c.ts,
+                value=c.value,
+                quality=c.quality,
                 rejections=[],
             )
             row += n
@@ -255,21 +251,32 @@ def run_once(
     slice_s: float = 1.0,
     progress: Progress | None = None,
     events: list[AlarmEvent] | None = None,
+    fast: bool = True,
 ) -> tuple[dict[str, SensorFigures], int]:
     """One replay of the stored history under `site`'s settings: (figures, readings);
-    its transitions appended to `events` when given."""
+    its transitions appended to `events` when given.
+
+    `fast` (the same transitions, `tests/integration/test_backtest_fast.py`): the store
+    read in columns, slices cut from the sorted read, the tick only where a timer falls
+    due (`replay.drive`'s `presorted` and `lazy_tick`); without it, the CSV replay's
+    path: the store's `readings` sensor by sensor, the Slicer, a tick at every slice end.
+    """
     figures = Figures()
     summary = ReplaySummary(input="store", output="", deadletter="")
     readings = 0
+    read = read_columns if fast else by_sensor
 
     def counted() -> Iterator[Chunk]:
         nonlocal readings
-        for chunk in stored_chunks(store, sensors, since, until, progress=progress):
+        for chunk in stored_chunks(store, sensors, since, until, progress=progress, read=read):
             readings += chunk.rows
             yield chunk
 
     with tempfile.TemporaryDirectory(prefix="hw-backtest-") as data_dir:
-        drive(site, counted(), figures, summary, data_dir=Path(data_dir), slice_s=slice_s)
+        drive(
+            site, counted(), figures, summary, data_dir=Path(data_dir), slice_s=slice_s,
+            presorted=fast, lazy_tick=fast,
+        )  # fmt: skip
     if events is not None:
         events += figures.events
     return figures.finish(until), readings

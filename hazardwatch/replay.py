@@ -44,7 +44,7 @@ from hazardwatch.model import (
 from hazardwatch.replay_csv import CHUNK_ROWS, Chunk, CsvReader, Form, ReplayInputError
 from hazardwatch.replay_plans import Plans, load_plans, plans_rejected
 from hazardwatch.replay_site import GENERIC_RANGE, generic_site, reporting_periods
-from hazardwatch.replay_slices import Slice, Slicer
+from hazardwatch.replay_slices import Slice, Slicer, sorted_slices
 from hazardwatch.service import Service, Settings
 from ingest import DeadLetter, Reason
 
@@ -204,6 +204,7 @@ class _Run:
         emit: EventSink,
         summary: ReplaySummary,
         plans: Plans | None = None,
+        lazy_tick: bool = False,
     ) -> None:
         self.service = service
         self.plans = plans
@@ -219,8 +220,26 @@ class _Run:
         self.checked = clock.now()  # the last time the tick ran
         self.replaying = False  # past the learning rows
         self._ids: set[int] = set()
+        # The tick only where a timer falls due (Tick.next_due): what it would do anywhere
+        # else is nothing. The earliest due time is asked again only once something that
+        # can move it happened (an alarm pass, a tick, a plan); the stale check moves with
+        # every reading, so with it the tick is asked at each slice end.
+        self.lazy_tick = lazy_tick
+        self._due: float | None = None
+        self._due_known = False
 
     def run(self, s: Slice) -> None:
+        if self.learn_rows == 0 and self.replaying:  # the common case, in short
+            self._catch_up(s.start, write=True)
+            self.clock.set(s.end)
+            if self.plans is not None:
+                for plan in self.plans.due(s.end):
+                    self._write(self.service.handle_plan(plan), True)
+                    self._due_known = False
+            self.summary.slices += 1
+            self._step(s.batch, write=True)
+            self._tick(s.end, write=True)
+            return
         learning = s.row <= self.learn_rows
         n_learning = int(np.count_nonzero(learning))
         self.summary.learn_readings += n_learning
@@ -245,6 +264,7 @@ class _Run:
         if self.plans is not None:
             for plan in self.plans.due(s.end):  # the operator plans before the pump starts
                 self._write(self.service.handle_plan(plan), self.replaying)
+                self._due_known = False
         if n_learning and not self.can_learn:
             self._step(s.part(learning), write=False)
         if replaying:
@@ -252,19 +272,33 @@ class _Run:
         self._tick(s.end, write=self.replaying)
 
     def _step(self, batch: Batch, *, write: bool) -> None:
-        before = self.detector.stats["out_of_order"]
+        stats = self.detector.stats
+        before, changes = stats["out_of_order"], stats["changes"]
         events = self.service.handle_batch(batch)  # the live path, reading by reading
-        self.summary.out_of_order += self.detector.stats["out_of_order"] - before
+        self.summary.out_of_order += stats["out_of_order"] - before
+        if stats["changes"] != changes:  # an alarm pass: timers may have moved
+            self._due_known = False
         self._write(events, write)
 
     def _tick(self, now: float, *, write: bool) -> None:
         self.checked = now
+        if self.lazy_tick:
+            due = self._next_due()
+            if due is None or due > now:
+                return
+            self._due_known = False
         self._write(self.service.tick(now), write)
+
+    def _next_due(self) -> float | None:
+        """Tick.next_due, asked again only when it may have moved (see `lazy_tick`)."""
+        if not (self.lazy_tick and self._due_known) or self.service.settings.judge_silence:
+            self._due, self._due_known = self.service.ticker.next_due(), True
+        return self._due
 
     def _catch_up(self, until: float, *, write: bool) -> None:
         """Ticks at the slice ends of a gap, before `until`, where a timer falls due."""
         step = self.slice_s
-        while (due := self.service.ticker.next_due()) is not None:
+        while (due := self._next_due()) is not None:
             # Slice ends are whole multiples of the slice length, as in the Slicer; each
             # tick is at a later one, so this ends at `until`.
             at = max(math.ceil(due / step), round(self.checked / step) + 1) * step
@@ -405,11 +439,18 @@ def drive(
     comm_loss: bool = False,
     prepare: Callable[[Service], object] | None = None,
     dead: DeadLetter | None = None,
+    presorted: bool = False,
+    lazy_tick: bool = False,
 ) -> None:
     """The one replay loop: chunks of readings in arrival order, cut into slices, through a
     Service on a FakeClock built at the first slice (the CSV replay and the back-test).
     `emit` hears the alarm transitions of the replayed rows; `data_dir` holds the run's
-    journal (it must hold none yet)."""
+    journal (it must hold none yet).
+
+    A back-test's shortcuts, each giving the same transitions: `presorted` chunks are in
+    time order, each (sensor, ts) once (a store's read), so they are cut into the same
+    slices without sorting or duplicate checks (`sorted_slices`); with `lazy_tick` the
+    tick runs only at slice ends where a timer falls due (`Tick.next_due`)."""
     table = SensorTable.from_site(site)
     slicer = Slicer(slice_s, table.tags, summary.input)
     service: Service | None = None
@@ -433,10 +474,14 @@ def drive(
             service = Service(site, settings, clock=clock)
             if prepare is not None:
                 prepare(service)
-            run = _Run(service, clock, slice_s, learn_rows, emit, summary, plans)
+            run = _Run(service, clock, slice_s, learn_rows, emit, summary, plans, lazy_tick)
         return run
 
     try:
+        if presorted:
+            for s in sorted_slices(chunks, slice_s):
+                started(s).run(s)
+            return
         for chunk in chunks:
             for s in slicer.feed(chunk):
                 started(s).run(s)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,3 +137,33 @@ class Slicer:
                 Rejection(Reason.DUPLICATE, self.source, detail, payload, int(row[i]))
             )
         return keep
+
+
+def sorted_slices(chunks: Iterable[Chunk], slice_s: float) -> Iterator[Slice]:
+    """The Slicer's slices for chunks already in time order across chunks, each (sensor,
+    ts) once (a store's read, `hazardwatch.storage.read_columns`): cut where the slice id
+    changes, without the Slicer's sorting and duplicate checks; the last slice of a chunk
+    waits for the next chunk, which may continue it."""
+    if not slice_s > 0:
+        raise ValueError(f"slice_s must be positive, got {slice_s}")
+    held: list[np.ndarray] = []  # row, sensor, ts, value, quality of the last slice
+    for chunk in chunks:
+        columns = [chunk.row, chunk.sensor, chunk.ts, chunk.value, chunk.quality]
+        if held:
+            columns = [np.concatenate([a, b]) for a, b in zip(held, columns, strict=True)]
+        if columns[0].size == 0:
+            continue
+        sid = np.floor(columns[2] / slice_s).astype(np.int64)
+        cut = np.flatnonzero(sid[1:] != sid[:-1]) + 1
+        bounds = [0, *cut.tolist()]
+        for a, b in itertools.pairwise(bounds):
+            yield _cut(columns, a, b, int(sid[a]), slice_s)
+        held = [c[bounds[-1] :] for c in columns]
+    if held and held[0].size:
+        yield _cut(held, 0, held[0].size, int(np.floor(held[2][0] / slice_s)), slice_s)
+
+
+def _cut(columns: list[np.ndarray], a: int, b: int, sid: int, slice_s: float) -> Slice:
+    row, sensor, ts, value, quality = (c[a:b] for c in columns)
+    batch = Batch(sensor, ts, value, quality, np.zeros(b - a, np.uint8))
+    return Slice(sid, sid * slice_s, (sid + 1) * slice_s, row, batch)
