@@ -35,13 +35,29 @@ class _Message:
 
 @dataclass(eq=False)
 class Receipt:
-    """The messages one yielded item came from; `done()` once that item is safe."""
+    """The messages one yielded item came from; `done()` once that item is safe.
+
+    An item made safe by two hands at once (its readings appended by the store's thread
+    while its alarm transitions are journalled) takes one `hold()` per extra hand: the
+    messages are acknowledged at the last `done()`.
+
+    >>> r = Receipt(); r.hold(); r.done(); r.pending
+    1
+    >>> r.done(); r.pending
+    0
+    """
 
     acks: Acks | None = None
     messages: list[_Message] = field(default_factory=list)
+    pending: int = 1  # calls of done() still to come
+
+    def hold(self) -> None:
+        """One more hand must call `done()` before the messages are acknowledged."""
+        self.pending += 1
 
     def done(self) -> None:
-        if self.acks is not None:
+        self.pending -= 1
+        if self.pending == 0 and self.acks is not None:
             self.acks.done(self.messages)
 
 

@@ -66,7 +66,10 @@ class Ingestor:
     until then the broker keeps it, and a crash costs a redelivery, never a reading. At
     most `ack_window` messages wait for that (set it no higher than the broker's in-flight
     limit, mosquitto's max_inflight_messages, 20 by default): pending readings are flushed
-    when the window is full. Without it, paho acknowledges each message on receipt.
+    when the window is full, or once they carry `round_messages` messages (default: the
+    window). A round of half the window lets the broker send the other half while the
+    first is made safe, instead of both waiting on each other. Without `manual_ack`, paho
+    acknowledges each message on receipt.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class Ingestor:
         keepalive_s: int = 15,
         manual_ack: bool = False,
         ack_window: int = 20,
+        round_messages: int | None = None,
         takeover_young_s: float = 120.0,
         takeover_after: int = 3,
         takeover_pause_initial_s: float = 1.0,
@@ -115,6 +119,7 @@ class Ingestor:
         self.keepalive_s = keepalive_s
         self.manual_ack = manual_ack
         self.ack_window = max(1, int(ack_window))
+        self.round_messages = max(1, min(int(round_messages or ack_window), self.ack_window))
         self.acks = Acks()
         self.takeovers = Takeovers(
             client_id,
@@ -349,17 +354,20 @@ class Ingestor:
                 yield item
 
     async def receipted(
-        self, max_rows: int = 10_000, max_wait_s: float = 0.05
+        self, max_rows: int = 10_000, max_wait_s: float = 0.05, max_gap_s: float | None = None
     ) -> AsyncIterator[tuple[Batch | GatewayStatus | Any, Receipt]]:
         """Yield batches of good readings, gateway status changes and transfer plans (a
         TransferPlan or PlanClosed), in arrival order, each with the Receipt of the messages
         it came from: call its `done()` once the item is safe (stored, journaled).
 
         Readings of several messages are merged and flushed when `max_rows` are pending,
-        `max_wait_s` has passed since the first pending one, or `ack_window` messages wait
-        for their acknowledgement; pending readings are flushed before a status is yielded
-        and before reconnecting. A message that carried nothing to keep (every reading
-        rejected and dead-lettered) is done at once.
+        `max_wait_s` has passed since the first pending one (or `max_gap_s` since the last
+        one with none waiting in the inbox, when given: a quiet link does not hold a reading
+        for the whole wait, a busy one still fills its rounds), `round_messages` messages
+        carry them, or `ack_window` messages wait for their acknowledgement; pending
+        readings are flushed before a status is yielded and before reconnecting. A message
+        that carried nothing to keep (every reading rejected and dead-lettered) is done at
+        once.
         """
         if not self._entered:
             raise IngestError("use `async with Ingestor(...)` before stream()")
@@ -377,15 +385,21 @@ class Ingestor:
                 carried = []
                 return out
 
-            deadline = 0.0
+            deadline = gap_deadline = 0.0
             while True:
                 timeout: float | None = None
                 if batcher.rows:
-                    full = batcher.rows >= max_rows or self.acks.outstanding >= self.ack_window
-                    if full or loop.time() >= deadline:
+                    full = (
+                        batcher.rows >= max_rows
+                        or len(carried) >= self.round_messages
+                        or self.acks.outstanding >= self.ack_window
+                    )
+                    now = loop.time()
+                    quiet = now >= gap_deadline and self._inbox.empty()
+                    if full or quiet or now >= deadline:
                         yield flushed()
                         continue
-                    timeout = deadline - loop.time()
+                    timeout = min(deadline, gap_deadline) - now
                 if self._client is None and self._next_task is None and self._inbox.empty():
                     await self._connect()
                 item = await self._next(timeout)
@@ -403,6 +417,7 @@ class Ingestor:
                 if len(decoded.batch):
                     if not batcher.rows:
                         deadline = loop.time() + max_wait_s
+                    gap_deadline = float("inf") if max_gap_s is None else loop.time() + max_gap_s
                     batcher.add(decoded.batch)
                     carried.append(message)
                 control = decoded.status if decoded.status is not None else decoded.plan
