@@ -10,8 +10,9 @@ DELETE /api/users/{name}            disable (admin): the name stays in the audit
 GET    /api/users/{name}/tokens     their bearer tokens, without the secrets (admin)
 POST   /api/users/{name}/tokens     issue one: the token is in this answer only (admin)
 DELETE /api/tokens/{token_id}       revoke (admin)
-GET    /api/audit                   logins, failures, user and token changes and the alarm
-                                    journal's operator actions, newest first (engineer)
+GET    /api/audit                   logins, failures, user and token changes, the alarm
+                                    journal's operator actions and the other sources the
+                                    wiring adds (limit changes), newest first (engineer)
 Who may call which is in dashboards.auth.ROUTES.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -71,6 +73,18 @@ class MeOut(BaseModel):
     name: str
     role: str
     csrf: str | None = Field(None, description=f"Send as {CSRF_HEADER} on mutating requests")
+
+
+# More of the audit, kept where it happens (the limit versions): rows at or before a time,
+# newest first, at most so many, each with source, seq, ts, action, who, where, subject and
+# detail. The wiring lists them in `app.state.audit_sources`; nothing is written twice.
+AuditSource = Callable[[int, float | None], list[dict[str, Any]]]
+AUDIT_SOURCES = "audit_sources"
+
+
+def audit_sources(request: Request) -> Sequence[AuditSource]:
+    """The audit sources the wiring added to the app (none by default)."""
+    return getattr(request.app.state, AUDIT_SOURCES, ())
 
 
 _TOO_MANY = {429: {"model": ErrorOut, "description": "Too many failed logins: see Retry-After"}}
@@ -254,6 +268,8 @@ def accounts_router(view: ServiceView) -> APIRouter:
         rows = [r.to_dict() for r in accounts_of(request).audit(limit=want, before_ts=before_ts)]
         journal = view.alarms.operator_actions(want, before_ts)
         rows += [{"source": "journal", **a} for a in journal]
+        for source in audit_sources(request):
+            rows += source(want, before_ts)
         rows.sort(key=lambda r: (-r["ts"], r["source"], -r["seq"]))
         page = rows[skip if before_ts is not None else 0 :][:limit]
         if len(rows) < want or not page:

@@ -8,7 +8,8 @@ POST /api/limits/{tag}/rollback        back to a version (engineer): {"version":
 GET  /api/limits/{tag}/suggestion      limits suggested from its history (a suggestion only)
 
 A change is validated by the config loader (a 422 carries its messages), journalled with
-who, when, from where and why, and taken by the running detector at once.
+who, when, from where and why, and taken by the running detector at once; each version is a
+row of `GET /api/audit` (`LimitBook.audit`, added by the wiring).
 """
 
 from __future__ import annotations

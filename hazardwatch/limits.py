@@ -43,6 +43,7 @@ __all__ = [
     "LimitError",
     "LimitNotFound",
     "LimitVersion",
+    "changed",
     "merged",
     "parse_assignments",
     "sensor_settings",
@@ -93,6 +94,54 @@ class LimitVersion:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def audit_row(self) -> dict[str, Any]:
+        """The version as a row of the audit (`GET /api/audit`): who, from where, what."""
+        action = "limit_set" if self.rollback_of is None else "limit_rollback"
+        what = changed(self.old, self.new) or "no setting changed"
+        if self.rollback_of is not None:
+            what = f"back to version {self.rollback_of}: {what}"
+        return {
+            "source": "limits",
+            "seq": self.version,
+            "ts": self.ts,
+            "action": action,
+            "who": self.who,
+            "where": self.origin,
+            "subject": self.tag,
+            "detail": f"{what}; why: {self.reason}",
+            "old": self.old,
+            "new": self.new,
+        }
+
+
+def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """What differs between two settings, one `name old -> new` each, by name.
+
+    >>> changed({"limits": {"hh": 9, "h": 8}, "deadband": 0.1}, {"limits": {"hh": 9.5}})
+    'deadband 0.1 -> none, limits.h 8 -> none, limits.hh 9 -> 9.5'
+    """
+    a, b = _flat(old), _flat(new)
+    parts = []
+    for name in sorted(a.keys() | b.keys()):
+        was, now = a.get(name), b.get(name)
+        if was != now:
+            parts.append(f"{name} {_word(was)} -> {_word(now)}")
+    return ", ".join(parts)
+
+
+def _word(x: Any) -> str:
+    return "none" if x is None else str(x)
 
 
 def merged(current: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,6 +298,17 @@ class LimitBook:
         with self._guard() as db:
             rows = db.execute(sql + " ORDER BY version DESC LIMIT ?", (*args, limit)).fetchall()
         return [_version(r) for r in rows]
+
+    def audit(self, limit: int = 100, before_ts: float | None = None) -> list[dict[str, Any]]:
+        """Versions as audit rows (`LimitVersion.audit_row`), newest first, at most `limit`,
+        those at or before `before_ts` when given: the audit reads the versions themselves,
+        so a change is written once."""
+        sql, args = "SELECT * FROM limit_version", [max(0, limit)]
+        if before_ts is not None:
+            sql, args = sql + " WHERE ts <= ?", [before_ts, *args]
+        with self._guard() as db:
+            rows = db.execute(sql + " ORDER BY ts DESC, version DESC LIMIT ?", args).fetchall()
+        return [_version(r).audit_row() for r in rows]
 
     def export(self) -> str:
         """The effective config as YAML: the seed with every sensor's latest settings."""

@@ -42,6 +42,7 @@ from alerting import (
     build_pipeline,
 )
 from dashboards import Hub, HubNotifier, Server, ServiceAdapter, create_app
+from dashboards.accounts_api import AUDIT_SOURCES
 from dashboards.backtest_api import backtests_router
 from dashboards.limits_api import limits_router
 from dashboards.notifications_api import notifications_router
@@ -267,6 +268,8 @@ class Service:
             allowed_hosts=s.http_hosts(),
             routers=self._routers(),
         )
+        if self.limits is not None:  # its versions are the audit of limit changes
+            setattr(self.app.state, AUDIT_SOURCES, [self.limits.audit])
         if s.listen_host.strip("[]") in WILDCARD_HOSTS and not s.allowed_hosts:
             log.warning(
                 "listening on all interfaces (%s) but answering only requests for %s: pass "
