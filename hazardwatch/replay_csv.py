@@ -6,8 +6,10 @@ Two forms, told apart by the header (which is required):
 - wide: ``ts,<tag>,<tag>,...``, one row per time, one column per sensor; a blank cell is
   no reading.
 
-``ts`` is epoch seconds or ISO 8601 with a UTC offset. Bad rows become `ingest.Rejection`s
-with the reasons MQTT ingest uses, so a back-test counts bad input the way the service does.
+``ts`` is epoch seconds or ISO 8601 with a UTC offset. Value, ts and quality cells go
+through ingest's own field functions (`ingest.fields`, a column at a time), so a row is
+accepted or refused as the same reading over MQTT would be: bad rows become
+`ingest.Rejection`s with the reason and the words the live decoder gives.
 Only one chunk of rows is in memory at a time.
 """
 
