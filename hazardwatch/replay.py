@@ -38,6 +38,7 @@ from alerting import AlarmEvent
 from hazardwatch.clock import FakeClock
 from hazardwatch.model import (
     Batch,
+    ConditionChange,
     SensorTable,
     Site,
 )
@@ -51,6 +52,8 @@ from ingest import DeadLetter, Reason
 # ------------------------------------------------------------------ output
 
 EventSink = Callable[[list[AlarmEvent]], None]
+HOLD_SLICES = 60  # slices whose changes one alarm pass takes at most (lazy ticks)
+HOLD_CHANGES = 10_000
 
 
 def iso_utc(ts: float) -> str:
@@ -227,19 +230,32 @@ class _Run:
         self.lazy_tick = lazy_tick
         self._due: float | None = None
         self._due_known = False
+        # With lazy ticks, the detector's changes of consecutive slices go through the alarm
+        # pipeline in one pass, before the next tick or plan (and every HOLD_SLICES): their
+        # transitions carry their own ts, and the mutes that mark them change only in a
+        # tick or a plan. Not with the chatter auto-shelve: its shelve falls due at an
+        # activation, which only a pass can tell.
+        self.hold = lazy_tick and service.site.notifications.chatter.auto_shelve_s is None
+        self._held: list[ConditionChange] = []
+        self._held_slices = 0
 
     def run(self, s: Slice) -> None:
         if self.learn_rows == 0 and self.replaying:  # the common case, in short
             self._catch_up(s.start, write=True)
             self.clock.set(s.end)
-            if self.plans is not None:
-                for plan in self.plans.due(s.end):
+            if self.plans is not None and (due := self.plans.due(s.end)):
+                self.flush()
+                for plan in due:
                     self._write(self.service.handle_plan(plan), True)
-                    self._due_known = False
+                self._due_known = False
             self.summary.slices += 1
-            self._step(s.batch, write=True)
+            if self.hold:
+                self._gather(s.batch)
+            else:
+                self._step(s.batch, write=True)
             self._tick(s.end, write=True)
             return
+        self.flush()
         learning = s.row <= self.learn_rows
         n_learning = int(np.count_nonzero(learning))
         self.summary.learn_readings += n_learning
@@ -280,12 +296,29 @@ class _Run:
             self._due_known = False
         self._write(events, write)
 
+    def _gather(self, batch: Batch) -> None:
+        """`_step` with the changes held for one pass of several slices (see `hold`)."""
+        before = self.detector.stats["out_of_order"]
+        self._held += self.service.detect(batch)  # the live path's detector step
+        self.summary.out_of_order += self.detector.stats["out_of_order"] - before
+        self._held_slices += 1
+        if self._held_slices >= HOLD_SLICES or len(self._held) >= HOLD_CHANGES:
+            self.flush()
+
+    def flush(self) -> None:
+        """The held changes through the alarm pipeline, in one pass."""
+        held, self._held, self._held_slices = self._held, [], 0
+        if held:
+            self._due_known = False
+            self._write(self.service.handle_changes(held), True)
+
     def _tick(self, now: float, *, write: bool) -> None:
         self.checked = now
         if self.lazy_tick:
             due = self._next_due()
             if due is None or due > now:
                 return
+            self.flush()  # what happened before the tick, as in a tick every slice
             self._due_known = False
         self._write(self.service.tick(now), write)
 
@@ -450,7 +483,9 @@ def drive(
     A back-test's shortcuts, each giving the same transitions: `presorted` chunks are in
     time order, each (sensor, ts) once (a store's read), so they are cut into the same
     slices without sorting or duplicate checks (`sorted_slices`); with `lazy_tick` the
-    tick runs only at slice ends where a timer falls due (`Tick.next_due`)."""
+    tick runs only at slice ends where a timer falls due (`Tick.next_due`), and the
+    changes of the slices between go through the alarm pipeline in one pass (`_Run.hold`).
+    """
     table = SensorTable.from_site(site)
     slicer = Slicer(slice_s, table.tags, summary.input)
     service: Service | None = None
@@ -481,14 +516,16 @@ def drive(
         if presorted:
             for s in sorted_slices(chunks, slice_s):
                 started(s).run(s)
-            return
-        for chunk in chunks:
-            for s in slicer.feed(chunk):
+        else:
+            for chunk in chunks:
+                for s in slicer.feed(chunk):
+                    started(s).run(s)
+                _dead_letters(slicer, summary, dead)
+            for s in slicer.finish():
                 started(s).run(s)
             _dead_letters(slicer, summary, dead)
-        for s in slicer.finish():
-            started(s).run(s)
-        _dead_letters(slicer, summary, dead)
+        if run is not None:
+            run.flush()
     finally:
         if service is not None:
             service.close()

@@ -430,6 +430,11 @@ class Service:
 
     def handle_batch(self, batch: Batch) -> list[AlarmEvent]:
         """Detect and alarm on one batch (the store is fed by the ingest loop)."""
+        return self.handle_changes(self.detect(batch))
+
+    def detect(self, batch: Batch) -> list[ConditionChange]:
+        """The detector's step on one batch; its changes are not alarmed yet (a back-test
+        hands several batches' changes to the pipeline in one pass: hazardwatch.replay)."""
         if len(batch):
             newest = float(batch.ts.max())
             self._newest_ts = newest if self._newest_ts is None else max(self._newest_ts, newest)
@@ -437,7 +442,7 @@ class Service:
         started = time.perf_counter()
         changes = self.detector.step(batch)
         self.metrics.step_seconds.observe(time.perf_counter() - started)
-        return self.handle_changes(changes)
+        return changes
 
     def handle_status(self, status: GatewayStatus) -> list[AlarmEvent]:
         sensors = status.sensors
