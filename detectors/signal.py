@@ -34,6 +34,11 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
   seen resolution and the sigma floor); clears below half that. A sensor without a physical
   spike rate also needs SWITCH_HIGH x the peak of the largest NOISY that ended in the last
   week (checks.step_memory): a burst the size of those it has shown is its usual.
+  A gas detector is also NOISY when the same EWMA of its readings lifted to its zero band
+  (checks.zero_lifted: anything within the band counts as the band's edge) passes
+  `noise_ratio` x the sigma floor: clean air reads nothing above the band, while a detector
+  flickering across its suppression threshold learns the flicker as its noise level, high
+  enough to hide a burst of ten times its noise reaching level 1.
 While SPIKE, STUCK or NOISY is active the reading feeds no trend, window or baseline.
 The limits still judge every reading but a spike (a fault never hides a limit): a STUCK
 reading as it is, a NOISY one by its smoothed value (EWMA of ~5 readings), so a burst of
@@ -61,6 +66,7 @@ from detectors.checks import (
     step_memory,
     still_ended,
     still_since,
+    zero_lifted,
 )
 from detectors.checks.faults import (
     LEARN_PLAIN_N,
@@ -100,7 +106,7 @@ def signal_faults(
     switched = np.empty(idx.size, np.int64)  # positions of the usual switches, first `switches`
     steps, switches = _signal_round(
         idx, t, v, old, fault, jump, switched,
-        st.hist, st.prev_value, st.prev_ts, st.noise, st.smooth,
+        st.hist, st.prev_value, st.prev_ts, st.noise, st.noise_above, st.smooth,
         st.anchor_value, st.anchor_ts,
         st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.still_max, st.pace_max,
         st.moves, st.anchor_pace, st.step_max, st.step_ts, st.burst_max, st.burst_ts,
@@ -116,12 +122,12 @@ def signal_faults(
 @kernel(
     reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
     writes(types.uint32), writes(types.float64), writes(types.int64), writes(types.float64, 2),
-    *[writes(types.float64)] * 19, reads(types.float64), reads(types.boolean),
+    *[writes(types.float64)] * 20, reads(types.float64), reads(types.boolean),
     *[reads(types.float64)] * 5,
 )  # fmt: skip
 def _signal_round(
     rows, t, v, old, fault, jump, switched,
-    hist, prev_value, prev_ts, noise, smooth, anchor_value, anchor_ts,
+    hist, prev_value, prev_ts, noise, noise_above, smooth, anchor_value, anchor_ts,
     learn_n, noise_level, usual_rate, seen_res, still_max, pace_max, moves, anchor_pace,
     step_max, step_ts, burst_max, burst_ts, noisy_peak, slope, significant,
     spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
@@ -167,6 +173,12 @@ def _signal_round(
             step_max[i] = remembered if remembered > size else size
             step_ts[i] = ts
         d2 = np.nan if spike or step or switch else second_difference(value, ts, v1, t1, v2, t2)
+        band = stuck_below[i]
+        if band > -np.inf and d2 == d2:  # a gas detector: its noise above its zero band too
+            d2_above = second_difference(
+                zero_lifted(value, band), ts, zero_lifted(v1, band), t1, zero_lifted(v2, band), t2
+            )
+            noise_above[i] = noise_update(noise_above[i], d2_above)
         # NOISY's threshold, from what was learned before this reading (NaN: not yet).
         scale = noise_scale(level_learned, res)
         scale = scale if scale > sigma_floor[i] else sigma_floor[i]
@@ -235,6 +247,11 @@ def _signal_round(
             if usual > threshold:  # a burst the size of those it has shown (NaN stays)
                 threshold = usual
         noisy = hold_noisy(level, threshold, was_noisy)
+        if not noisy and band > -np.inf and n_learned >= LEARN_WARMUP_N:
+            # Above its zero band a gas detector in clean air reads nothing: its noise there
+            # is judged against the sigma floor alone (a flicker across the suppression
+            # threshold, which the readings as sent learn as noise, cannot hide a burst).
+            noisy = hold_noisy(noise_above[i], noise_ratio[i] * sigma_floor[i], was_noisy)
         if noisy:
             if not was_noisy or level > noisy_peak[i]:
                 noisy_peak[i] = level

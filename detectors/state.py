@@ -312,6 +312,9 @@ class State:
     # float64 (4, n): the last two non-spike measurements, newer first: v1, t1, v2, t2.
     hist: np.ndarray
     noise: np.ndarray  # EWMA of half the second difference (about sigma of white noise)
+    # The same of a gas detector's readings lifted to its zero band (checks.zero_lifted):
+    # its noise above the band, where clean air reads nothing (NaN for other kinds).
+    noise_above: np.ndarray
     smooth: np.ndarray  # EWMA of the measurements: what the limits judge while NOISY
     anchor_value: np.ndarray  # STUCK: value when the sensor last moved beyond resolution
     anchor_ts: np.ndarray
@@ -387,6 +390,7 @@ class State:
             prev_ts=nan(),
             hist=nan(4, n),
             noise=nan(),
+            noise_above=nan(),
             smooth=nan(),
             anchor_value=nan(),
             anchor_ts=nan(),

@@ -133,6 +133,7 @@ class SensorMemory:
     prev: tuple[float, float] = (NAN, NAN)  # previous measurement (value, ts)
     hist: tuple[float, float, float, float] = (NAN, NAN, NAN, NAN)  # v1, t1, v2, t2
     noise: float = NAN
+    noise_above: float = NAN  # a gas detector's, of its readings lifted to its zero band
     smooth: float = NAN
     anchor: tuple[float, float] = (NAN, NAN)  # value, ts
     # What the sensor has shown (healthy readings only).
@@ -375,7 +376,8 @@ class ReferenceDetector:
             mem.step_max, mem.step_ts = max(remembered, abs(pv - v1)), t
         healthy = not mem.active & set(FAULTS)
         threshold = NAN
-        if self._learned(i):
+        learned = self._learned(i)  # before this reading teaches anything
+        if learned:
             scale = max(self._noise_scale(i), self._sigma_floor(i))
             threshold = self._setting("noise_ratio", i) * scale
         mem.prev = (v, t)
@@ -399,10 +401,16 @@ class ReferenceDetector:
             mem.smooth = (
                 v if math.isnan(mem.smooth) else mem.smooth + SMOOTH_ALPHA * (v - mem.smooth)
             )
-            d2 = NAN
+            d2 = d2_above = NAN
             if t1 != t2:  # the line of the two before, extrapolated 2 x their spacing at most
                 d = 0.5 * abs(v - (v1 + (v1 - v2) * min((t - t1) / (t1 - t2), 2.0)))
                 d2 = d if math.isfinite(d) else NAN
+                # A gas detector reads 0 anywhere in its zero band: lifted to the band's
+                # edge, its readings show the noise above the band.
+                band = GAS_ZERO_BAND_OF_LEVEL1 * self._level1(i)
+                a, b, c = (band if x < band else x for x in (v, v1, v2))
+                d = 0.5 * abs(a - (b + (b - c) * min((t - t1) / (t1 - t2), 2.0)))
+                d2_above = d if math.isfinite(d) else NAN
             step_size = abs(v - v1)
             if FLOAT_STEP * max(abs(v), abs(v1)) < step_size < mem.seen_res:
                 mem.seen_res = step_size
@@ -415,6 +423,14 @@ class ReferenceDetector:
                         mem.usual_rate, abs(v - v1) * per_s, mem.learn_n, floor * per_s
                     )
                 mem.learn_n += 1.0
+            if self._is_gas(i) and not math.isnan(d2):
+                mem.noise_above = (
+                    d2_above
+                    if math.isnan(mem.noise_above)
+                    else mem.noise_above
+                    + (NOISE_ALPHA if d2_above > mem.noise_above else NOISE_DECAY_ALPHA)
+                    * (d2_above - mem.noise_above)
+                )
             if not math.isnan(d2):
                 mem.noise = (
                     d2
@@ -446,7 +462,11 @@ class ReferenceDetector:
             if usual > threshold:
                 threshold = usual
         threshold *= NOISY_HOLD_RATIO if was_noisy else 1.0
-        if mem.noise > threshold:
+        # A gas detector's noise above its zero band, against its sigma floor alone.
+        above = self._setting("noise_ratio", i) * self._sigma_floor(i)
+        above *= NOISY_HOLD_RATIO if was_noisy else 1.0
+        gas_burst = self._is_gas(i) and learned and mem.noise_above > above
+        if mem.noise > threshold or gas_burst:
             faults.add(Condition.NOISY)
             if not was_noisy or mem.noise > mem.noisy_peak:
                 mem.noisy_peak = mem.noise

@@ -32,6 +32,7 @@ from detectors.checks.faults import (
     still_ended,
     still_since,
     still_update,
+    zero_lifted,
 )
 from detectors.checks.groups import area_count, co_rising, cooling_missing
 from detectors.checks.instrument import RANGE_TOLERANCE, bad_quality, out_of_range
@@ -75,6 +76,7 @@ SENSOR_CHECKS = (
     is_stuck,
     step_memory,
     is_switch,
+    zero_lifted,
 )
 
 __all__ = [
@@ -113,4 +115,5 @@ __all__ = [
     "still_update",
     "time_to_high",
     "time_to_low",
+    "zero_lifted",
 ]

@@ -219,6 +219,23 @@ def second_difference(value: float, ts: float, v1: float, t1: float, v2: float, 
 
 
 @inlined
+def zero_lifted(value: float, zero_band: float) -> float:
+    """A reading as the noise estimate sees it: a gas detector reads 0 for anything within
+    its zero-suppression band (`zero_band`; -inf for other kinds), so a reading there counts
+    as the band's edge. The jump between a suppressed 0 and the first reading above the
+    threshold is the suppression's, not noise: taken as it is, a clean-air detector that
+    flickers across its threshold learns a noise level of the threshold's size, and a real
+    burst of noise stays under 5 x that. NaN stays NaN.
+
+    >>> zero_lifted(0.0, 2.5), zero_lifted(2.0, 2.5), zero_lifted(7.0, 2.5)
+    (2.5, 2.5, 7.0)
+    >>> zero_lifted(-3.0, -np.inf), zero_lifted(np.nan, 2.5)
+    (-3.0, nan)
+    """
+    return zero_band if value < zero_band else value
+
+
+@inlined
 def noise_update(noise: float, second_diff: float) -> float:
     """EWMA of the second difference, weight NOISE_ALPHA up and NOISE_DECAY_ALPHA down;
     the first one starts it, a NaN one changes nothing.

@@ -211,6 +211,7 @@ SAMPLES = {
     "healthy": np.array([True, False, False, True, False, True, False, True]),
     "was_stuck": np.array([False, True, True, False, True, False, True, True]),
     "stuck_below": np.array([-np.inf, 5.0, 0.0, -np.inf, 1.0, np.nan, -np.inf, 120.0]),
+    "zero_band": np.array([-np.inf, 5.0, 0.0, -np.inf, 1.0, np.nan, 2.5, 120.0]),
     "drift_floor": np.array([0.0, 2.5, 0.0, np.nan, 1.0, 0.0, np.inf, 0.5]),
     "area": np.array([0, 0, -1, 1, 2, -1, 1, 0]),
     "alarmed": np.array([True, False, True, True, True, False, True, True]),
