@@ -46,7 +46,8 @@ from hazardwatch.storage.columns import by_sensor
 CHATTER_WINDOW_S = 60.0
 CHATTER_COUNT = 3
 STANDING_S = 24 * 3600.0
-WINDOW_S = 3600.0  # data time read from the store at a time
+WINDOW_S = 3600.0  # data time read from the store at a time, at most
+WINDOW_READINGS = 4_000_000  # ... and about this many readings at 1 Hz (100 MB of columns)
 
 Progress = Callable[[float], None]  # the share done, 0..1
 Read = Callable[[ReadingStore, np.ndarray, float, float], Columns]  # storage.read_columns
@@ -203,6 +204,16 @@ def select(
     return np.arange(table.n, dtype=np.int64)
 
 
+def window_for(sensors: int) -> float:
+    """The data time a back-test reads from the store at a time: an hour, shorter for many
+    sensors, so that a window of 1 Hz readings stays near `WINDOW_READINGS`.
+
+    >>> window_for(1_000), window_for(20_000)
+    (3600.0, 200.0)
+    """
+    return max(60.0, min(WINDOW_S, WINDOW_READINGS / max(sensors, 1)))
+
+
 def stored_chunks(
     store: ReadingStore,
     sensors: np.ndarray,
@@ -268,7 +279,8 @@ def run_once(
 
     def counted() -> Iterator[Chunk]:
         nonlocal readings
-        for chunk in stored_chunks(store, sensors, since, until, progress=progress, read=read):
+        window = window_for(sensors.size)
+        for chunk in stored_chunks(store, sensors, since, until, window, progress, read):
             readings += chunk.rows
             yield chunk
 
