@@ -111,6 +111,9 @@ class Settings:
     retention_days: float = 90.0  # raw readings (standards.md: at least 30 days)
     max_batch_rows: int = 10_000
     max_batch_wait_s: float = 0.02
+    # No message for this long and none waiting: flush now (a quiet link's alarm is not held
+    # for the whole wait; a busy one still fills its rounds while the last one is judged).
+    max_batch_gap_s: float = 0.002
     # QoS 1 messages held unacknowledged until stored: the broker's in-flight limit
     # (mosquitto's max_inflight_messages: 20 by default; the brokers we start take 1000).
     ack_window: int = 20
@@ -465,21 +468,28 @@ class Service:
 
     async def _ingest_loop(self, ingestor: Ingestor, queue: asyncio.Queue[Stored | None]) -> None:
         """Detect and alarm on each item; its messages are acknowledged to the broker once
-        it is safe: a status or a plan when handled (journaled), readings when stored."""
+        it is safe: a status or a plan when handled (journaled), readings when stored and
+        their alarm transitions journalled."""
         s = self.settings
-        items = ingestor.receipted(max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s)
+        items = ingestor.receipted(
+            max_rows=s.max_batch_rows, max_wait_s=s.max_batch_wait_s, max_gap_s=s.max_batch_gap_s
+        )
         async for item, receipt in items:
             if isinstance(item, GatewayStatus):
                 self.handle_status(item)
             elif not isinstance(item, Batch):
                 self.handle_plan(item)
             else:
-                self.handle_batch(item)
-                # Bounded: a slow disk slows ingest (the broker holds the rest) instead of
-                # growing memory without limit.
+                # Two hands make a round safe at once: the store loop's thread appends it
+                # (one fsynced append for every round waiting: a group commit) while this
+                # loop judges it and journals its alarms; the messages are acknowledged when
+                # both are done. Bounded: a slow disk slows ingest (the broker holds the
+                # rest) instead of growing memory without limit.
+                receipt.hold()
                 await queue.put((item, receipt))
                 self.store_stats.queued_batches = queue.qsize()
-                continue
+                await asyncio.sleep(0)  # the store loop hands the append to its thread now
+                self.handle_batch(item)
             receipt.done()
 
     def stale_now(self, now: float | None = None) -> float:
@@ -561,6 +571,8 @@ class Service:
             clock=self.clock,
             manual_ack=True,
             ack_window=s.ack_window,
+            # Half the window a round: the broker sends the other half meanwhile.
+            round_messages=max(1, s.ack_window // 2),
         )
         server: Server | None = None
         if serve_http:

@@ -112,8 +112,9 @@ async def test_the_messages_of_a_round_are_on_disk_and_its_alarms_journalled_bef
         client_id=f"hw-commit-{mosquitto.port}",
         checkpoint_interval_s=0,
         judge_silence=False,
-        ack_window=20,
-        max_batch_wait_s=1.0,
+        ack_window=20,  # rounds of 10 messages
+        max_batch_wait_s=5.0,
+        max_batch_gap_s=5.0,  # a round waits for its ten, however they trickle in
     )
     svc = Service(parse_site(E2E_SITE, "e2e.yaml"), settings)
     readings = settings.data_dir / "readings"
