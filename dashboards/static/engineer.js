@@ -2,7 +2,7 @@
 // refuses their changes anyway): a sensor's history with its limits and the proposed
 // ones, a suggestion from its history offered as a starting point, a back-test of the
 // proposal over the chosen range (POST /api/backtests, progress, current and candidate
-// side by side), apply with a reason (POST /api/limits/{tag}) and its versions with
+// side by side, with each recorded incident's first warning in both runs), apply with a reason (POST /api/limits/{tag}) and its versions with
 // roll back. Refusals (403, the config loader's 422) are shown as the server words them.
 (() => {
   "use strict";
@@ -14,7 +14,7 @@
   const COLOURS = { hh: "#ff453a", h: "#ff9f0a", l: "#ff9f0a", ll: "#ff453a", level2: "#ff453a", level1: "#ff9f0a" };
   const HW = () => window.HazardWatch;
   const api = (...args) => window.HazardWatchSession.api(...args);
-  const view = { tag: null, shown: null, suggestion: null, chart: null, drawn: null, job: null, asked: 0 };
+  const view = { tag: null, shown: null, suggestion: null, chart: null, drawn: null, job: null, asked: 0, result: null };
 
   const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
   const t = (...args) => window.HazardWatchI18n.t(...args);
@@ -191,15 +191,7 @@
 
   // ------------------------------------------------------------------ a sensor
 
-  async function select(tag) {
-    view.tag = tag;
-    view.drawn = null;
-    clearError();
-    $("eng-result").hidden = true;
-    const r = await api(`/api/limits/${encodeURIComponent(tag)}`);
-    if (!r.ok) return refused(t("eng_limits"), r);
-    view.shown = await r.json();
-    if (view.tag !== tag) return;
+  function showCurrent() {
     const shown = view.shown;
     $("eng-version").textContent = t("eng_version", { version: shown.version });
     $("eng-version").dataset.version = String(shown.version);
@@ -208,8 +200,31 @@
       .map(([k, v]) => `${k.toUpperCase()} ${HW().valueText(v)}`)
       .join("  ");
     $("eng-current").textContent = `${now}  ${t("eng_deadband")} ${shown.effective.deadband} ${shown.effective.unit}`;
-    fillForm(shown.effective.limits, shown.effective.deadband);
+  }
+
+  async function select(tag) {
+    view.tag = tag;
+    view.drawn = null;
+    view.result = null;
+    clearError();
+    $("eng-result").hidden = true;
+    const r = await api(`/api/limits/${encodeURIComponent(tag)}`);
+    if (!r.ok) return refused(t("eng_limits"), r);
+    view.shown = await r.json();
+    if (view.tag !== tag) return;
+    showCurrent();
+    fillForm(view.shown.effective.limits, view.shown.effective.deadband);
     await Promise.all([loadChart(), loadSuggestion(), loadVersions()]);
+  }
+
+  // The other language: every text again, the proposal in the form and the result kept.
+  function relabel() {
+    if (!view.shown || $("engineer").hidden) return;
+    showCurrent();
+    if (view.drawn) draw(...view.drawn);
+    if (view.result) renderResult(view.result);
+    showSuggestion(view.suggestion);
+    loadVersions();
   }
 
   // ------------------------------------------------------------------ back-test
@@ -244,7 +259,65 @@
       n: result.readings,
       s: result.seconds.toFixed(1),
     });
+    renderIncidents(result);
+    view.result = result;
     $("eng-result").hidden = false;
+  }
+
+  // A duration for a lead time: seconds below two minutes, whole minutes above.
+  function durationText(s) {
+    const a = Math.abs(s);
+    return a < 120 ? t("eng_seconds", { n: Math.round(a) }) : t("eng_minutes", { n: Math.round(a / 60) });
+  }
+
+  function leadText(w) {
+    if (!w) return t("eng_lead_none");
+    return t(w.lead_s >= 0 ? "eng_lead_before" : "eng_lead_after", { d: durationText(w.lead_s) });
+  }
+
+  // How the candidate's first warning compares with the current settings'.
+  function verdictOf(now, cand) {
+    if (!now && !cand) return ["none", {}];
+    if (!now) return ["gained", {}];
+    if (!cand) return ["lost", {}];
+    const d = cand.lead_s - now.lead_s;
+    if (d === 0) return ["same", {}];
+    return [d > 0 ? "earlier" : "later", { d: durationText(d) }];
+  }
+
+  // Per recorded incident (an alarm disposed with cause process): where and when, and each
+  // run's first warning of it at its tag, or at its unit when its tag was not replayed.
+  function renderIncidents(result) {
+    const { el, timeText, conditionText } = HW();
+    const incidents = result.incidents || [];
+    const body = $("eng-incidents");
+    body.replaceChildren();
+    for (const i of incidents) {
+      const scope = (result.tags || []).includes(i.tag) ? "tag" : "unit";
+      const now = i.current[scope];
+      const cand = i.candidate[scope];
+      const [verdict, vars] = verdictOf(now, cand);
+      const where = `${i.tag} ${conditionText(i.condition)}${scope === "unit" ? t("eng_scope_unit") : ""}`;
+      body.append(
+        el(
+          "tr",
+          {
+            class: verdict === "earlier" ? "changed" : "",
+            "data-testid": "eng-incident",
+            "data-alarm-id": String(i.alarm_id),
+            "data-scope": scope,
+            "data-verdict": verdict,
+            title: i.action || "",
+          },
+          el("td", { text: where }),
+          el("td", { text: timeText(i.activated_ts) }),
+          el("td", { "data-testid": "eng-incident-current", "data-lead-s": now ? String(now.lead_s) : "", text: leadText(now) }),
+          el("td", { "data-testid": "eng-incident-candidate", "data-lead-s": cand ? String(cand.lead_s) : "", text: leadText(cand) }),
+          el("td", { "data-testid": "eng-incident-verdict", text: t(`eng_verdict_${verdict}`, vars) }),
+        ),
+      );
+    }
+    $("eng-no-incidents").hidden = incidents.length > 0;
   }
 
   async function poll(id) {
@@ -362,9 +435,7 @@
       fillForm({ ...view.shown.effective.limits, ...s.change.limits });
       if (view.drawn) draw(...view.drawn);
     });
-    window.HazardWatchI18n.onChange(() => {
-      if (view.tag && !$("engineer").hidden) select(view.tag);
-    });
+    window.HazardWatchI18n.onChange(relabel);
     window.HazardWatchSession.start().then(start);
   });
 })();

@@ -1,8 +1,9 @@
 """The engineer's view in a real headless Chromium (issue 15 section 3): a sensor's stored
 history with its limits, a suggestion offered, a lower H proposed and back-tested (more H
-alarms in the candidate column), a refused change shown as the loader words it, the change
-applied with a reason and seen in the versions, then rolled back; an operator gets no form
-and the server refuses the change. Screenshots go to tmp_path."""
+alarms in the candidate column, a recorded incident warned of earlier), a refused change
+shown as the loader words it, the change applied with a reason and seen in the versions,
+then rolled back; an operator gets no form and the server refuses the change. Screenshots
+go to tmp_path."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import math
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from alerting import Alarm, AlarmEvent, Cause, Disposal, Event, Journal, Priority
 from hazardwatch.clock import FakeClock
 from hazardwatch.limits import LimitBook, LimitError
-from hazardwatch.model import Batch
+from hazardwatch.model import AlarmState, Batch, Condition
 from hazardwatch.service import Service, Settings
 from hazardwatch.storage.accounts import Role
 from tests.accounts import CHEAP, PASSWORD
@@ -40,6 +43,29 @@ def _levels(now: float) -> tuple[np.ndarray, np.ndarray]:
     return now - t.size + t, level
 
 
+def _incident_ts(now: float) -> float:
+    """When the level first passes H (8 m) in the fourth cycle (one peaking at 8.5 m)."""
+    ts, level = _levels(now)
+    return float(ts[np.flatnonzero((level > 8.0) & (ts > ts[0] + 3 * PERIOD_S))[0]])
+
+
+def _record_incident(path: Path, ts: float) -> None:
+    """An H on T1-LT raised at `ts` and disposed of as a process incident, as the live
+    service journals it: what the back-test measures its runs' first warnings against."""
+    active = AlarmState.ACTIVE_UNACK
+    raised = Alarm(
+        1, 0, "T1-LT", Condition.H, Priority.MEDIUM, active, "e1", "hs1", "T1", 8.0, ts, ts
+    )
+    disposed = replace(
+        raised,
+        changed_ts=ts + 300,
+        disposal=Disposal(Cause.PROCESS, "stopped the fill", "op", ts + 300),
+    )
+    with Journal(path) as journal:
+        journal.append(AlarmEvent(0, raised, Event.ACTIVATE, AlarmState.NORMAL, active, ts))
+        journal.append(AlarmEvent(0, disposed, Event.DISPOSE, active, active, ts + 300, "op"))
+
+
 @pytest.fixture
 def served_limits(tmp_path: Path) -> Iterator[tuple[Served, Service]]:
     """A whole Service with limits as audited data, a stored history of T1-LT, an engineer
@@ -49,6 +75,7 @@ def served_limits(tmp_path: Path) -> Iterator[tuple[Served, Service]]:
     data = tmp_path / "data"
     data.mkdir()
     now = time.time()
+    _record_incident(data / "alarms.db", _incident_ts(now))
     with LimitBook(config, data / "alarms.db") as book:
         svc = Service(
             book.site(), Settings(data_dir=data, checkpoint_interval_s=0), FakeClock(now),
@@ -120,6 +147,32 @@ def test_an_engineer_backtests_applies_and_rolls_back_a_lower_h(
             expect(page.get_by_test_id("eng-result-summary")).to_contain_text(
                 f"{HOURS * 3600} stored readings"
             )
+            # The recorded incident (an H disposed as process): the candidate's H at 7 m
+            # warns of it earlier than the current 8 m, in both languages.
+            incident = page.get_by_test_id("eng-incident")
+            expect(incident).to_have_count(1)
+            expect(incident).to_have_attribute("data-alarm-id", "1")
+            expect(incident).to_have_attribute("data-scope", "tag")
+            expect(incident).to_have_attribute("data-verdict", "earlier")
+            expect(incident).to_contain_text("T1-LT")
+            now_s = float(
+                incident.get_by_test_id("eng-incident-current").get_attribute("data-lead-s")
+                or "nan"
+            )
+            cand_s = float(
+                incident.get_by_test_id("eng-incident-candidate").get_attribute("data-lead-s")
+                or "nan"
+            )
+            assert now_s < cand_s < now_s + 600, (now_s, cand_s)
+            expect(incident.get_by_test_id("eng-incident-candidate")).to_contain_text("before")
+            expect(incident.get_by_test_id("eng-incident-verdict")).to_contain_text("earlier")
+            expect(page.get_by_test_id("eng-no-incidents")).to_be_hidden()
+            page.get_by_test_id("lang-switch").click()
+            expect(incident.get_by_test_id("eng-incident-candidate")).to_contain_text("提前")
+            expect(incident.get_by_test_id("eng-incident-verdict")).to_contain_text("早")
+            expect(page.get_by_test_id("eng-h")).to_have_value("7")  # the proposal is kept
+            page.get_by_test_id("lang-switch").click()
+            expect(incident.get_by_test_id("eng-incident-verdict")).to_contain_text("earlier")
             page.screenshot(path=str(tmp_path / "engineer-backtest.png"), full_page=True)
             assert svc.limits.latest_version() == 0  # a back-test applies nothing
 
