@@ -2,8 +2,9 @@
 // refuses their changes anyway): a sensor's history with its limits and the proposed
 // ones, a suggestion from its history offered as a starting point, a back-test of the
 // proposal over the chosen range (POST /api/backtests, progress, current and candidate
-// side by side, with each recorded incident's first warning in both runs), apply with a reason (POST /api/limits/{tag}) and its versions with
-// roll back. Refusals (403, the config loader's 422) are shown as the server words them.
+// side by side, with each recorded incident's first warning in both runs), apply with a
+// reason (POST /api/limits/{tag}) and its versions with roll back. The chart is trend.js's
+// drawing (HazardWatchTrend.draw). Refusals (403, the config loader's 422) are shown as the server words them.
 (() => {
   "use strict";
 
@@ -57,32 +58,19 @@
       box.textContent = t("no_chart");
       return;
     }
-    const xs = [...series.ts];
     const now = view.shown.effective.limits;
     const proposed = proposal().limits || {};
     const lines = [];
     for (const k of slots()) {
-      if (Number.isFinite(now[k])) lines.push([k.toUpperCase(), now[k], COLOURS[k], [8, 4]]);
+      const key = k.toUpperCase();
+      if (Number.isFinite(now[k])) lines.push({ key, label: key, value: now[k], stroke: COLOURS[k] });
       if (k in proposed && Number.isFinite(proposed[k])) {
-        lines.push([`${k.toUpperCase()} ${t("eng_proposed")}`, proposed[k], "#bf5af2", [2, 3]]);
+        const label = `${key} ${t("eng_proposed")}`;
+        lines.push({ key: label, label, value: proposed[k], stroke: "#bf5af2", dash: [2, 3] });
       }
     }
-    const data = [xs, [...series.mean], [...series.min], [...series.max], ...lines.map((l) => xs.map(() => l[1]))];
-    const opts = {
-      width: Math.max(600, box.clientWidth || 900),
-      height: 300,
-      scales: { x: { time: true, range: () => [since, until] } },
-      series: [
-        {},
-        { label: `${t("col_value")} (${series.unit})`, stroke: "#0a84ff", width: 2 },
-        { label: "min", stroke: "#64d2ff", width: 1 },
-        { label: "max", stroke: "#64d2ff", width: 1 },
-        ...lines.map(([label, , stroke, dash]) => ({ label, stroke, dash, width: 1 })),
-      ],
-    };
-    view.chart = new window.uPlot(opts, data, box);
-    box.dataset.points = String(series.ts.length);
-    box.dataset.limits = lines.map((l) => l[0]).join(",");
+    // the trend dialog's drawing (trend.js), asked at each call
+    view.chart = window.HazardWatchTrend.draw(box, { series, lines, since, until, height: 300 });
   }
 
   async function loadChart() {

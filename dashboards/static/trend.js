@@ -2,6 +2,7 @@
 // bucket from GET /api/sensors/{tag}/history), its limits drawn as lines and, when the
 // alarm it was opened from predicts a crossing, that time marked. Drawn with uPlot, which
 // npm installs and this server serves (/vendor/uplot): nothing comes from elsewhere.
+// `HazardWatchTrend.draw` is the one chart drawing, the engineer's view's too.
 (() => {
   "use strict";
 
@@ -32,11 +33,14 @@
     };
   }
 
-  function draw(series, sensor, etaTs, since, until) {
-    const { $, t } = HW();
-    const box = $("trend-chart");
-    if (view.chart) view.chart.destroy();
-    view.chart = null;
+  // One chart of a sensor's history, the one both the trend dialog and the engineer's view
+  // draw: mean, min and max per bucket, each of `lines` ({key, label, value, stroke, dash})
+  // a horizontal line (a limit), and a predicted crossing `etaTs` (or null) a dashed
+  // vertical line the x axis reaches out to. Replaces what `box` held; returns the uPlot
+  // (the caller destroys it) and marks `box` with data-points, data-limits (the lines'
+  // keys) and data-eta-ts for whoever checks what was drawn.
+  function draw(box, { series, unit, lines = [], since, until, etaTs = null, height = 320 }) {
+    const { t } = HW();
     box.replaceChildren();
     const xs = [...series.ts];
     const cols = [[...series.mean], [...series.min], [...series.max]];
@@ -44,27 +48,44 @@
       xs.push(etaTs); // the x axis reaches the predicted crossing
       for (const c of cols) c.push(null);
     }
-    const limits = LIMITS.filter(([k]) => sensor && Number.isFinite(sensor.limits[k]));
-    const data = [xs, ...cols, ...limits.map(([k]) => xs.map(() => sensor.limits[k]))];
-    const unit = sensor ? sensor.unit : series.unit;
+    const data = [xs, ...cols, ...lines.map((l) => xs.map(() => l.value))];
     const opts = {
       width: Math.max(600, box.clientWidth || 900),
-      height: 320,
+      height,
       // the whole range asked for, out to the predicted crossing
       scales: { x: { time: true, range: () => [since, etaTs === null ? until : Math.max(until, etaTs)] } },
       series: [
         {},
-        { label: `${t("col_value")} (${unit})`, stroke: "#0a84ff", width: 2 },
+        { label: `${t("col_value")} (${unit || series.unit})`, stroke: "#0a84ff", width: 2 },
         { label: "min", stroke: "#64d2ff", width: 1 },
         { label: "max", stroke: "#64d2ff", width: 1 },
-        ...limits.map(([k, colour]) => ({ label: k.toUpperCase(), stroke: colour, dash: [8, 4], width: 1 })),
+        ...lines.map((l) => ({ label: l.label, stroke: l.stroke, dash: l.dash || [8, 4], width: 1 })),
       ],
       hooks: etaTs === null ? {} : { draw: [etaLine(etaTs)] },
     };
-    view.chart = new window.uPlot(opts, data, box);
+    const chart = new window.uPlot(opts, data, box);
     box.dataset.points = String(series.ts.length);
-    box.dataset.limits = limits.map(([k]) => k).join(",");
+    box.dataset.limits = lines.map((l) => l.key).join(",");
     box.dataset.etaTs = etaTs === null ? "" : String(etaTs);
+    return chart;
+  }
+
+  // A sensor's limits as lines for `draw`, keyed by their slot (hh, h, l, ll).
+  function limitLines(sensor) {
+    return LIMITS.filter(([k]) => sensor && Number.isFinite(sensor.limits[k])).map(([k, stroke]) => ({
+      key: k,
+      label: k.toUpperCase(),
+      value: sensor.limits[k],
+      stroke,
+    }));
+  }
+
+  function show(series, sensor, etaTs, since, until) {
+    const { $ } = HW();
+    if (view.chart) view.chart.destroy();
+    view.chart = null;
+    const unit = sensor ? sensor.unit : series.unit;
+    view.chart = draw($("trend-chart"), { series, unit, lines: limitLines(sensor), since, until, etaTs });
   }
 
   async function load() {
@@ -91,7 +112,7 @@
       if (asked !== view.asked) return; // a newer range was asked for meanwhile
       $("trend-empty").textContent = t("no_data");
       $("trend-empty").hidden = series[0].ts.length > 0;
-      draw(series[0], model.sensors.get(view.tag), etaTs, since, until);
+      show(series[0], model.sensors.get(view.tag), etaTs, since, until);
     } catch (err) {
       toast(t("load_failed", { detail: err.message }));
     }
@@ -114,7 +135,7 @@
     $("trend-dialog").close();
   }
 
-  window.HazardWatchTrend = { open, close };
+  window.HazardWatchTrend = { open, close, draw };
 
   window.HazardWatchI18n.onChange(() => {
     if (view.tag && HW().$("trend-dialog").open) open(view.tag, view.alarm);

@@ -240,3 +240,51 @@ def test_an_engineer_backtests_applies_and_rolls_back_a_lower_h(
         finally:
             browser.close()
     assert outside == [], f"the page tried to reach outside loopback: {outside}"
+
+
+def test_the_engineer_chart_and_the_trend_dialog_draw_with_one_function(
+    served_limits: tuple[Served, Service],
+) -> None:
+    served, _ = served_limits
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            context = _loopback_context(browser, outside)
+            page = context.new_page()
+            page.goto(served.url + "/")
+            _log_in(page, "Wang Gong")
+            chart = page.get_by_test_id("eng-chart")
+            expect(chart).to_have_attribute("data-limits", "HH,H")
+            # Record the boxes trend.js's exported drawing is called for.
+            page.evaluate(
+                """() => {
+                  const draw = HazardWatchTrend.draw;
+                  window.drawnInto = [];
+                  HazardWatchTrend.draw = (box, what) => {
+                    window.drawnInto.push(box.dataset.testid);
+                    return draw(box, what);
+                  };
+                }"""
+            )
+            page.get_by_test_id("eng-h").fill("7")  # the proposal redraws the engineer's chart
+            expect(chart).to_have_attribute("data-limits", "HH,H,H proposed")
+            expect(chart.locator("canvas")).to_have_count(1)
+            page.evaluate("() => HazardWatchTrend.open('T1-LT')")
+            trend = page.get_by_test_id("trend-chart")
+            expect(trend).to_have_attribute("data-limits", "hh,h")
+            expect(trend).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+            expect(trend.locator("canvas")).to_have_count(1)
+            # the engineer's view draws through trend.js's function (the dialog calls it inside)
+            assert "eng-chart" in page.evaluate("() => window.drawnInto")
+            # one drawing: the same series, in the same words, in both
+            legend = "ths => ths.map(x => x.textContent.trim())"
+            heads = [
+                box.locator(".u-legend .u-series th").evaluate_all(legend)[:4]
+                for box in (chart, trend)
+            ]
+            assert heads[0] == heads[1] and heads[0][1] == "Value (m)", heads
+            context.close()
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
