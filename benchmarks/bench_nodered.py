@@ -145,7 +145,7 @@ def hazardwatch(*args: str) -> str:
 
 def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
-    args = [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250"]
+    args = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250"]
     args += ["--format", "raw", "--threads", "--nonblocking", "-o", str(out)]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
