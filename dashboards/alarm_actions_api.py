@@ -2,7 +2,8 @@
 
 POST /api/alarms/{id}/shelve | unshelve | reset | dispose | close   (operator)
 GET  /api/alarms/unclosed                     alarms not yet closed, age and overdue
-GET  /api/mutes                               shelves, maintenance modes, out of service
+GET  /api/mutes                               shelves, maintenance modes, out of service,
+                                              and the longest shelve allowed
 POST /api/units/{unit}/maintenance            maintenance mode on/off      (engineer)
 POST /api/sensors/{tag}/out-of-service        instrument out of service on/off (engineer)
 
@@ -173,7 +174,10 @@ def alarm_actions_router(view: ServiceView) -> APIRouter:
 
     @router.get("/mutes", tags=["alarms"], summary="Shelves, maintenance modes, out of service")
     async def mutes(kind: MuteKind | None = None) -> dict[str, Any]:
-        return {"mutes": [m.to_dict() for m in view.alarms.mutes.markers(kind)]}
+        return {
+            "mutes": [m.to_dict() for m in view.alarms.mutes.markers(kind)],
+            "shelve_max_s": view.alarms.policy.shelve_max_s,  # the longest shelve allowed
+        }
 
     @router.post(
         "/units/{unit}/maintenance",

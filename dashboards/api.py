@@ -19,6 +19,7 @@ from alerting import (
     InvalidAcknowledgement,
     InvalidTransition,
     Priority,
+    gas_rank,
 )
 from alerting.lifecycle import UNACKED_STATES
 from dashboards.auth import ActingUser
@@ -46,7 +47,7 @@ from dashboards.schemas import (
     invalid,
 )
 from dashboards.view import ServiceView
-from hazardwatch.model import AlarmState, Condition, Quality, RiskColour
+from hazardwatch.model import AlarmState, Condition, Kind, Quality, RiskColour
 from hazardwatch.storage import StoreError
 
 MAX_ALARMS = 5000
@@ -145,6 +146,7 @@ def api_router(view: ServiceView, *, version: str, heartbeat_s: float = 15.0) ->
                     priority=view.alarms.priority(c).label,
                     zh=c.info.zh,
                     en=c.info.en,
+                    gas_rank={k.label: r for k in Kind if (r := gas_rank(c, k))},
                 )
                 for c in Condition
             ]

@@ -180,6 +180,11 @@ class ConditionOut(BaseModel):
     priority: PriorityName
     zh: str
     en: str
+    gas_rank: dict[str, int] = Field(
+        default_factory=dict,
+        description="The gas rule's rank on a sensor of each kind (larger first, after "
+        "priority; alerting.precedence); kinds not listed rank 0",
+    )
 
 
 class ConditionsOut(BaseModel):

@@ -1,6 +1,7 @@
 // The operator's actions on one alarm: acknowledge, shelve (reason, duration), unshelve,
-// reset (a latched alarm), dispose (cause, action taken, attachment link) and close. The
-// server names the logged-in user; a refusal (403, 409, 422) is shown with its reason.
+// reset (a latched alarm), dispose (cause, action taken, attachment link) and close, for
+// an operator, engineer or admin (a viewer sees no buttons). The server names the
+// logged-in user; a refusal (403, 409, 422) is shown with its reason.
 (() => {
   "use strict";
 
@@ -8,8 +9,20 @@
   const UNACKED = new Set(["active_unack", "cleared_unack", "latched_unack"]);
   const LATCHED = new Set(["latched_unack", "latched_ack"]);
   const CAUSES = ["process", "equipment", "instrument_fault", "false_alarm", "maintenance", "other"];
-  // Shelve durations offered, in minutes; the server refuses one past the park's maximum.
+  // Shelve durations offered, in minutes, up to the park's maximum (alarms.shelve_max_h).
   const SHELVE_MIN = [1, 15, 30, 60, 120, 240, 480];
+  // The least role of every action here (dashboards/auth.py ROUTES); a viewer sees none.
+  const ROLE_RANK = { viewer: 0, operator: 1, engineer: 2, admin: 3 };
+
+  function mayAct() {
+    const user = window.HazardWatchSession.user();
+    return Boolean(user) && (ROLE_RANK[user.role] || 0) >= ROLE_RANK.operator;
+  }
+
+  const durationText = (m) => {
+    const { t } = HW();
+    return m < 60 ? t("minutes", { n: m }) : t("hours", { n: +(m / 60).toFixed(2) });
+  };
 
   // POST an action; true when done. The events it made come back over the live channel too.
   async function post(path, body, what, button) {
@@ -78,19 +91,41 @@
     });
   }
 
+  // The duration in minutes, typed or picked from the presets; one past the park's maximum
+  // is refused here, with the maximum named, before anything is sent.
+  function limitDuration(input, error, maxMin) {
+    const { t } = HW();
+    const check = () => {
+      const m = Number(input.value);
+      const message = maxMin !== null && m > maxMin ? t("shelve_too_long", { max: durationText(maxMin) }) : "";
+      input.setCustomValidity(message);
+      error.textContent = message;
+      error.hidden = !message;
+    };
+    input.oninput = check;
+    check();
+  }
+
   async function shelve(a, b) {
     const { $, el, t } = HW();
+    let maxS = null;
+    try {
+      maxS = await window.HazardWatchAlarms.shelveMaxS();
+    } catch {
+      maxS = null; // unknown: the server still refuses one too long
+    }
+    const maxMin = maxS === null ? null : maxS / 60;
     const values = await ask("shelve-dialog", (form) => {
       $("shelve-title").textContent = t("shelve_title", { tag: `${a.tag} ${a.condition.toUpperCase()}` });
-      form.duration.replaceChildren(
-        ...SHELVE_MIN.map((m) =>
-          el("option", { value: String(m * 60), text: m < 60 ? t("minutes", { n: m }) : t("hours", { n: m / 60 }) }),
-        ),
-      );
-      form.duration.value = String(15 * 60);
+      const presets = SHELVE_MIN.filter((m) => maxMin === null || m <= maxMin);
+      if (maxMin !== null && !presets.includes(maxMin)) presets.push(maxMin);
+      $("shelve-presets").replaceChildren(...presets.map((m) => el("option", { value: String(m), label: durationText(m) })));
+      $("shelve-max").textContent = maxMin === null ? "" : t("shelve_max", { max: durationText(maxMin) });
+      form.duration.value = String(Math.min(15, maxMin ?? 15));
+      limitDuration(form.duration, $("shelve-error"), maxMin);
     });
     if (!values) return;
-    const body = { duration_s: Number(values.duration), reason: values.reason };
+    const body = { duration_s: Math.round(Number(values.duration) * 60), reason: values.reason };
     await post(`/api/alarms/${a.id}/shelve`, body, "do_shelve", b);
   }
 
@@ -110,6 +145,7 @@
   function cell(a, tab) {
     const { el } = HW();
     const td = el("td", { class: "action" });
+    if (!mayAct()) return td; // a viewer: nothing it could do
     if (tab === "unclosed") {
       td.append(button("do_dispose", "dispose-button", (b) => dispose(a, b)));
       td.append(button("do_close", "close-button", (b) => post(`/api/alarms/${a.id}/close`, {}, "do_close", b)));

@@ -1,25 +1,22 @@
 // The alarm list and its tabs: live (not muted), shelved, suppressed, out of service, and
 // unclosed (the closed loop's to-do list, with age and overdue marked). Sorted as the API
-// sorts (alerting/precedence.py): priority, the gas rule, newest first; the first-out
-// alarm of each hazard source marked.
+// sorts (alerting/precedence.py): priority, the gas rule (its ranks from the server's
+// condition table), newest first; the first-out alarm of each hazard source marked.
 (() => {
   "use strict";
 
   const HW = () => window.HazardWatch;
   const PRIORITY_RANK = { high: 3, medium: 2, low: 1 };
-  // The gas rule of alerting/precedence.py, which the page must apply to live events too:
-  // second level before first, then toxic before combustible; 0 for every other alarm.
-  const GAS_LEVEL = { gas2: 2, gas1: 1 };
-  const GAS_SUBSTANCE = { gas_toxic: 2, gas_combustible: 1 };
   const MUTED_TABS = ["shelved", "suppressed", "out_of_service"];
   const TABS = ["active", ...MUTED_TABS, "unclosed"];
-  const view = { tab: "active", unclosed: [], mutes: new Map() };
+  const view = { tab: "active", unclosed: [], mutes: new Map(), shelveMaxS: null };
 
+  // The gas rule of alerting/precedence.py, as the server's condition table ranks each
+  // condition on each kind of sensor (GET /api/conditions: gas_rank); 0 where it is silent.
   function gasRank(a, kindOf) {
-    const level = GAS_LEVEL[a.condition] || 0;
+    const row = HW().model.conditions.get(a.condition);
     const kind = kindOf(a.tag);
-    if (!level || !kind) return 0;
-    return 2 * level + (GAS_SUBSTANCE[kind] || 0);
+    return (row && row.gas_rank && kind && row.gas_rank[kind]) || 0;
   }
 
   // Most urgent first. `kindOf(tag)` gives a sensor's kind.
@@ -223,6 +220,7 @@
         view.mutes = new Map(
           mutes.mutes.map((m) => [`${m.kind}|${m.target}|${m.condition || ""}`, m]),
         );
+        view.shelveMaxS = mutes.shelve_max_s;
         render();
       } catch (err) {
         toast(t("load_failed", { detail: err.message }));
@@ -237,8 +235,15 @@
     if (tab === "unclosed" || MUTED_TABS.includes(tab)) refreshSideSoon(0);
   }
 
+  // The longest shelve the park allows, in seconds (GET /api/mutes), asked once if unknown.
+  async function shelveMaxS() {
+    if (view.shelveMaxS === null) view.shelveMaxS = (await HW().getJSON("/api/mutes")).shelve_max_s;
+    return view.shelveMaxS;
+  }
+
   window.HazardWatchAlarms = {
     byPrecedence,
+    shelveMaxS,
     firstOuts,
     render,
     show,

@@ -8,18 +8,20 @@ by uvicorn as the service serves it. Screenshots go to tmp_path and to tests/e2e
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from alerting import Tick
 from hazardwatch.model import AlarmState, Batch, Condition
 from hazardwatch.service import Service
 from hazardwatch.timers import MuteExpiry
+from tests.accounts import PASSWORD
 from tests.e2e.test_browser import (
     Served,
     ServedPark,
@@ -121,7 +123,7 @@ def test_an_operator_shelves_an_alarm_and_it_returns_when_the_shelve_ends(
     row.get_by_test_id("shelve-button").click()
     dialog = page.get_by_test_id("shelve-dialog")
     expect(dialog).to_be_visible()
-    dialog.get_by_test_id("shelve-duration").select_option(str(60))
+    dialog.get_by_test_id("shelve-duration").fill("1")  # minutes
     dialog.get_by_test_id("shelve-reason").fill("pump test")
     dialog.get_by_test_id("shelve-submit").click()
     expect(dialog).to_be_hidden()
@@ -292,6 +294,115 @@ def test_the_trend_chart_draws_stored_readings_with_the_limits(
             expect(chart.locator("canvas")).to_have_count(1)
             _keep(page, tmp_path, "trend")
             context.close()
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
+
+
+def test_the_shelve_form_refuses_more_than_the_parks_maximum_before_sending(
+    served: ServedPark, page_of: Page
+) -> None:
+    page = page_of
+    shelves: list[str] = []
+    page.on("request", lambda r: shelves.append(r.url) if r.url.endswith("/shelve") else None)
+    alarm = served.raise_alarm("T101.LT", Condition.HH, 18.7).alarm
+    most_s = served.on_loop(lambda: served.park.manager.policy.shelve_max_s)
+    most_h = int(most_s // 3600)
+    row = _row(page, alarm.id)
+    row.get_by_test_id("shelve-button").click()
+    dialog = page.get_by_test_id("shelve-dialog")
+    expect(dialog.get_by_test_id("shelve-max")).to_contain_text(f"{most_h} 小时")
+    presets = dialog.get_by_test_id("shelve-presets").locator("option")
+    offered = [float(v) for v in presets.evaluate_all("os => os.map(o => o.value)")]
+    assert offered and max(offered) == most_s / 60, offered  # none past the maximum
+
+    dialog.get_by_test_id("shelve-duration").fill(str(most_s / 60 + 60))  # an hour too long
+    dialog.get_by_test_id("shelve-reason").fill("long pump test")
+    error = dialog.get_by_test_id("shelve-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(f"不能超过 {most_h} 小时")
+    dialog.get_by_test_id("shelve-submit").click()
+    expect(dialog).to_be_visible()  # refused here: nothing sent
+    assert shelves == []
+
+    dialog.get_by_test_id("shelve-duration").fill(str(most_s / 60))  # the maximum itself
+    expect(error).to_be_hidden()
+    dialog.get_by_test_id("shelve-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("tab-count-shelved")).to_have_text("1")
+    (marker,) = served.on_loop(lambda: served.park.manager.mutes.markers(None))
+    assert marker.until_ts == pytest.approx(served.park.clock.now() + most_s, abs=5)
+    assert len(shelves) == 1
+
+
+def test_a_viewer_sees_no_action_buttons_an_operator_does(served: ServedPark) -> None:
+    live = served.raise_alarm("T101.LT", Condition.HH, 18.7).alarm
+    gone = served.raise_alarm("T201.GT", Condition.GAS2, 60.0).alarm
+    served.on_loop(lambda: served.park.change("T201.GT", Condition.GAS2, False, 3.0, publish=True))
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            for name, role, shown in (("Viv", "viewer", 0), ("Zhang Wei", "operator", 1)):
+                context = _loopback_context(browser, outside)
+                page = context.new_page()
+                page.goto(served.url + "/")
+                _log_in(page, name, PASSWORD)
+                expect(page.get_by_test_id("operator")).to_contain_text(f"({role})")
+                row = _row(page, live.id)
+                expect(row).to_have_attribute("data-state", "active_unack")
+                for button in ("ack-button", "shelve-button", "dispose-button"):
+                    expect(row.get_by_test_id(button)).to_have_count(shown)
+                expect(_row(page, gone.id).get_by_test_id("reset-button")).to_have_count(shown)
+                context.close()
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
+
+
+def test_the_page_takes_the_gas_rule_from_the_servers_condition_table(
+    served: ServedPark,
+) -> None:
+    """The page sorts live events itself; the gas rule it sorts by is the server's: a table
+    ranking combustible over toxic (as no park does) turns the page's order round."""
+
+    def swapped(route: Route) -> None:
+        table = route.fetch().json()
+        for row in table["conditions"]:
+            ranks = row.get("gas_rank", {})
+            if "gas_toxic" in ranks:
+                ranks["gas_toxic"], ranks["gas_combustible"] = (
+                    ranks["gas_combustible"],
+                    ranks["gas_toxic"],
+                )
+        route.fulfill(json=table)
+
+    order_of = """() => {
+      const kinds = {A: "gas_combustible", B: "gas_toxic", C: "gas_combustible", D: "level"};
+      const a = (id, tag, condition) =>
+        ({id, tag, condition, priority: "high", raised_ts: 100 + id});
+      const alarms = [a(1, "A", "gas1"), a(2, "B", "gas1"), a(3, "C", "gas2"), a(4, "D", "hh")];
+      return HazardWatchAlarms.byPrecedence(alarms, (tag) => kinds[tag]).map((x) => x.id);
+    }"""
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        try:
+            for swap, expected in ((False, [3, 2, 1, 4]), (True, [3, 1, 2, 4])):
+                context = _loopback_context(browser, outside)
+                page = context.new_page()
+                if swap:
+                    page.route("**/api/conditions", swapped)
+                page.goto(served.url + "/")
+                _log_in(page, "Zhang Wei", PASSWORD)
+                expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "open")
+                expect(page.get_by_test_id("tab-count-active")).to_have_text("0")
+                table = page.evaluate("async () => (await HazardWatch.getJSON('/api/conditions'))")
+                ranks = {r["condition"]: r["gas_rank"] for r in table["conditions"]}
+                assert (ranks["gas2"]["gas_toxic"] > ranks["gas2"]["gas_combustible"]) != swap
+                assert ranks["hh"] == {}, json.dumps(ranks)
+                assert page.evaluate(order_of) == expected, swap
+                context.close()
         finally:
             browser.close()
     assert outside == [], f"the page tried to reach outside loopback: {outside}"

@@ -91,7 +91,14 @@ def test_api_lists_every_condition_as_this_park_ranks_it(client: TestClient) -> 
         "priority": "high",
         "zh": "二级报警",
         "en": "Gas level 2",
-    }
+        # the gas rule (alerting.precedence) per sensor kind, for the page's live sorting:
+        # second level over first, toxic over combustible
+        "gas_rank": {
+            "temperature": 4, "level": 4, "pressure": 4, "flow": 4, "generic": 4,
+            "gas_combustible": 5, "gas_toxic": 6,
+        },
+    }  # fmt: skip
+    assert rows["gas1"]["gas_rank"]["gas_toxic"] == 4 and rows["hh"]["gas_rank"] == {}
     assert rows["stuck"]["priority"] == "medium"  # the site's override, not the default
 
 
