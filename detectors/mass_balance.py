@@ -16,8 +16,14 @@ of the meters' error (`flow_error_pct` of the metered volume), the gauge's
 (`level_error_m` through the tank's cross-section) and the scatter of the first and last
 slot means (SIGMAS standard errors); beyond it for `delay_s` raises
 MASS_BALANCE on the level sensor, with the imbalance as value; it clears below
-HOLD_RATIO of the tolerance. A gauge stuck during a fill (Buncefield, 2005) or a leak
-from an idle tank shows as a growing imbalance.
+HOLD_RATIO of the tolerance. A leak from an idle tank shows as a growing imbalance. A
+gauge stuck during a fill (Buncefield, 2005) shows as one too, but with the gauge still:
+the meters moved, since its last change of a count, more than the tolerance by
+themselves (and PACE_COUNTS of its resolution). That imbalance is the instrument's, so it
+is reported as STUCK on the level sensor (`State.balance_still`, judged by
+detectors.signal on the gauge's next reading: a report-by-exception gateway's heartbeat
+re-sends the frozen value), never as MASS_BALANCE. A gauge frozen with its tank at rest
+says nothing on its readings alone; once a transfer starts, its meters say it.
 
 The windows are the rule's own memory, not the checkpoint's: after a restart they fill
 again, and a restored MASS_BALANCE holds until they have (then the ordinary rules judge).
@@ -28,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.changes import Changes
+from detectors.checks.faults import PACE_COUNTS
 from detectors.rule import Orphans, Round
 from detectors.state import State
 from hazardwatch.geometry import Geometry, height_from_capacity, shape_of
@@ -128,6 +135,10 @@ class MassBalance:
         self.ring = np.full((7, b, SLOTS + 1), np.nan)
         self.since = np.full(b, np.nan)  # imbalance beyond tolerance since (data time)
         self.way = np.ones(b)  # the way the transfer meters' flow runs (+1 in): `unexplained`
+        # The volume (m³, signed) the meters moved since the gauge last moved, and the
+        # anchor ts of that stillness (detectors.signal): `_still_against_meters`.
+        self.still_m3 = np.zeros(b)
+        self.still_anchor = np.full(b, np.nan)
         self.orphans = Orphans(Condition.MASS_BALANCE)
 
     @property
@@ -204,11 +215,21 @@ class MassBalance:
         last = ring[:, :, -1]  # the slot before (NaN: none)
         d = row - last
         left, self.way[b] = unexplained(d[1], d[2], d[3], self.way[b])
+        metered = np.nan_to_num(d[2] + self.way[b] * d[3])  # m³ the meters moved this slot
         row[6] = np.nan_to_num(last[6]) + np.nan_to_num(left)
         ring[:, :, :-1] = ring[:, :, 1:]
         ring[:, :, -1] = row
         # Slots more than one window back are forgotten: the oldest kept is the reference.
         ring[:, ring[0] < (ts - self.slot_s[b] * SLOTS - 0.5 * self.slot_s[b])[:, None]] = np.nan
+        # A gauge found frozen (STUCK) that moved again: the imbalance its window holds was
+        # the instrument's, and its catching up is no flow. The window starts again here.
+        s = self.level[b]
+        condemned = st.balance_still[s]
+        moved = ~np.isnan(condemned) & (condemned != st.anchor_ts[s])
+        if moved.any():
+            ring[:, moved, :-1] = np.nan
+            self.since[b[moved]] = np.nan
+            st.balance_still[s[moved]] = np.nan
         self.ring[:, b] = ring
         self.slot_start[b] = ts
         self.sums[:, b] = 0.0
@@ -225,17 +246,48 @@ class MassBalance:
             + self.level_error_m[b] * area
             + SIGMAS * np.hypot(row[5], ref[5])
         )
-        s = self.level[b]
         was = (st.active[s] & BIT) != 0
         beyond = gap > np.where(was, HOLD_RATIO, 1.0) * tolerance
         since = np.where(beyond, np.fmin(self.since[b], ts), np.nan)
         self.since[b] = np.where(judged, since, self.since[b])
-        now = np.where(judged, beyond & (was | (ts - since >= self.delay_s[b])), was)
+        due = beyond & (ts - since >= self.delay_s[b])
+        # A gauge still while the meters moved it many counts is frozen: the imbalance is
+        # the instrument's (`_still_against_meters`).
+        # Its stillness is handed to STUCK (detectors.signal), raised on its next reading
+        # (a report-by-exception gateway's heartbeat re-sends the frozen value) and held
+        # until it moves; MASS_BALANCE is not raised for it (a held one clears).
+        still = self._still_against_meters(st, s, b, metered, area, tolerance)
+        frozen = judged & beyond & still
+        condemn = frozen & (was | due)
+        st.balance_still[s] = np.where(condemn, st.anchor_ts[s], st.balance_still[s])
+        now = np.where(judged, beyond & (was | due) & ~frozen, was)
         flip = np.flatnonzero(now != was)
         if flip.size:
             f = s[flip]
             st.active[f] ^= BIT
             out.add(f, Condition.MASS_BALANCE, now[flip], gap[flip], ts[flip], round_no=round_no)
+
+    def _still_against_meters(
+        self,
+        st: State,
+        s: np.ndarray,
+        b: np.ndarray,
+        metered: np.ndarray,
+        area: np.ndarray,
+        tolerance: np.ndarray,
+    ) -> np.ndarray:
+        """Per tank `b` (level sensors `s`; `metered` m³ this slot), whether its gauge stood
+        still while its meters moved it: the volume metered since the gauge last moved
+        (STUCK's anchor) is beyond the balance's `tolerance` (m³) by itself, and as level
+        at least PACE_COUNTS of the resolution the gauge has shown (a gauge that never
+        moved has shown none: its stillness says nothing)."""
+        anchor = st.anchor_ts[s]
+        same = anchor == self.still_anchor[b]
+        self.still_m3[b] = np.where(same, self.still_m3[b], 0.0) + metered
+        self.still_anchor[b] = anchor
+        moved = np.abs(self.still_m3[b])
+        counts = moved / area / self.m_per[b] / st.seen_res[s]
+        return (moved > tolerance) & (counts >= PACE_COUNTS)
 
     def _level_m(self, b: np.ndarray, volume: np.ndarray) -> np.ndarray:
         return self.geometry.take(b).level(volume)

@@ -28,7 +28,9 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
   window's significant slope) would take to carry it PACE_COUNTS resolutions (and
   STILL_FACTOR x the most it did in a healthy stillness); only once
   it has moved STUCK_MIN_MOVES times, and never a gas detector still within its
-  zero-suppression band. Clears when the value moves.
+  zero-suppression band. Also STUCK while a level gauge stays in a stillness its tank's
+  flow meters condemned (detectors.mass_balance: the meters moved more than the balance's
+  tolerance and the gauge not one count; `balance_still`). Clears when the value moves.
 - NOISY: the EWMA (~10 readings) of half the second difference, about the sigma of white
   noise and 0 on a ramp, above `noise_ratio` x the learned noise level (at least half the
   seen resolution and the sigma floor); clears below half that. A sensor without a physical
@@ -109,8 +111,8 @@ def signal_faults(
         st.hist, st.prev_value, st.prev_ts, st.noise, st.noise_above, st.smooth,
         st.anchor_value, st.anchor_ts,
         st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.still_max, st.pace_max,
-        st.moves, st.anchor_pace, st.step_max, st.step_ts, st.burst_max, st.burst_ts,
-        st.noisy_peak, st.slope, st.significant,
+        st.moves, st.anchor_pace, st.balance_still, st.step_max, st.step_ts, st.burst_max,
+        st.burst_ts, st.noisy_peak, st.slope, st.significant,
         p.spike_rate_per_s, p.stuck_window_s, p.noise_ratio, p.sigma_floor, p.stuck_below,
     )  # fmt: skip
     if switches:  # a usual switch restarts the trend memory as a STEP does, silently
@@ -122,14 +124,14 @@ def signal_faults(
 @kernel(
     reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
     writes(types.uint32), writes(types.float64), writes(types.int64), writes(types.float64, 2),
-    *[writes(types.float64)] * 20, reads(types.float64), reads(types.boolean),
+    *[writes(types.float64)] * 21, reads(types.float64), reads(types.boolean),
     *[reads(types.float64)] * 5,
 )  # fmt: skip
 def _signal_round(
     rows, t, v, old, fault, jump, switched,
     hist, prev_value, prev_ts, noise, noise_above, smooth, anchor_value, anchor_ts,
     learn_n, noise_level, usual_rate, seen_res, still_max, pace_max, moves, anchor_pace,
-    step_max, step_ts, burst_max, burst_ts, noisy_peak, slope, significant,
+    balance_still, step_max, step_ts, burst_max, burst_ts, noisy_peak, slope, significant,
     spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
 ):  # fmt: skip
     """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
@@ -241,6 +243,8 @@ def _signal_round(
                 still, anchor_value[i], anchor_pace[i], stuck_window_s[i], still_max[i],
                 pace_max[i], moves[i], noise_level[i], res, stuck_below[i],
             )  # fmt: skip
+        if not stuck and balance_still[i] == anchor_ts[i]:  # its meters say it should move
+            stuck = True
         was_noisy = (was & _NOISY) != 0
         if burst_max[i] > 0.0 and not spike_rate_per_s[i] > 0.0:  # no physics known
             usual = SWITCH_HIGH * step_memory(burst_max[i], burst_ts[i], ts)

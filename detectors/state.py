@@ -329,6 +329,9 @@ class State:
     pace_max: np.ndarray
     moves: np.ndarray  # float64: times the value moved beyond half seen_res (counted to 20)
     anchor_pace: np.ndarray  # the window's significant slope when it last moved (0: none)
+    # STUCK by the mass balance (detectors.mass_balance): the anchor_ts of a level gauge's
+    # stillness its tank's meters condemned (NaN: none); STUCK while that stillness lasts.
+    balance_still: np.ndarray
     # The largest STEP (or usual switch) it has shown (units) and when: a memory that fades
     # (checks.step_memory); a jump of about that size is a switch, not a spike.
     step_max: np.ndarray
@@ -402,6 +405,7 @@ class State:
             pace_max=np.zeros(n),
             moves=np.zeros(n),
             anchor_pace=np.zeros(n),
+            balance_still=nan(),
             step_max=np.zeros(n),
             step_ts=np.full(n, -np.inf),
             burst_max=np.zeros(n),

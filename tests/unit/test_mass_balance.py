@@ -17,6 +17,7 @@ T0 = 1_781_000_000.0
 DT = 5.0
 AREA_M2 = 100.0  # a vertical tank of 1,000 m³ and 10 m: 100 m² of surface
 MB = Condition.MASS_BALANCE
+ST = Condition.STUCK
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 
 
@@ -37,15 +38,16 @@ def _run(
     inflow_m3h: np.ndarray,
     outflow_m3h: np.ndarray,
     det: Detector | None = None,
+    watch: Condition = MB,
 ) -> tuple[Detector, list[tuple[float, bool]]]:
-    """Feed one reading of each sensor every DT; the level's MASS_BALANCE changes as (ts,
+    """Feed one reading of each sensor every DT; the level's `watch` changes as (ts,
     active); any on another sensor fails."""
     det = Detector(table, T0) if det is None else det
     seen = []
     for k in range(level_m.size):
         ts = T0 + DT * k
         batch = Batch.of([0, 1, 2], [ts] * 3, [level_m[k], inflow_m3h[k], outflow_m3h[k]])
-        changes = [c for c in det.step(batch) if c.condition is MB]
+        changes = [c for c in det.step(batch) if c.condition is watch]
         assert all(c.sensor == 0 for c in changes), changes
         seen += [(c.ts, c.active) for c in changes]
     return det, seen
@@ -66,20 +68,57 @@ def test_a_fill_that_the_level_follows_raises_nothing_despite_gauge_noise() -> N
 
 
 @pytest.mark.parametrize("dense_from", [0.0, 2.0], ids=["dense", "sparse"])
-def test_a_gauge_stuck_during_a_fill_raises_on_the_level_sensor(dense_from: float) -> None:
+def test_a_gauge_stuck_during_a_fill_is_stuck_and_no_imbalance(dense_from: float) -> None:
+    """The meters moved the level hundreds of counts, the gauge not one: the imbalance is the
+    gauge's. STUCK on the level sensor, sooner than its own trend alone says (900 s); no
+    MASS_BALANCE (a frozen gauge is an instrument fault, not a process upset)."""
     n = 1440
     level = _fill(n, 360.0)
     stuck_at = 360  # 30 min in, the gauge freezes while the pump runs on
     level[stuck_at:] = level[stuck_at]
     flow = np.full(n, 360.0)
     table = _table(Balance(inflow=("T1-FI",)))
-    det = Detector(table, T0, dense_from=dense_from)
-    det, seen = _run(table, level, flow, 0 * flow, det=det)
-    assert seen and seen[0][1] is True
+    _, seen = _run(table, level, flow, 0 * flow, Detector(table, T0, dense_from=dense_from))
+    assert seen == []
+    _, stuck = _run(table, level, flow, 0 * flow, Detector(table, T0, dense_from=dense_from), ST)
+    assert stuck and stuck[0][1] is True
     # 360 m³/h is 6 m³/min: past the ~1 m³ tolerance within a slot, then the on-delay.
-    took = seen[0][0] - (T0 + DT * stuck_at)
-    assert 200.0 <= took <= 900.0
-    assert det.state.active[0] & MB.bit
+    took = stuck[0][0] - (T0 + DT * stuck_at)
+    assert 200.0 <= took <= 800.0
+
+
+def test_a_gauge_frozen_at_rest_behind_report_by_exception_is_stuck_once_a_fill_starts() -> None:
+    """A gauge moves through a fill, then rests, its report-by-exception gateway sending a
+    heartbeat every 300 s (now and then a count higher: the gauge is alive). It freezes at
+    rest, where nothing on its readings says so; half an hour later a fill starts: the
+    meters say the tank fills, the heartbeats say it does not. Before: MASS_BALANCE (a
+    process alarm) and never STUCK."""
+    table = _table(Balance(inflow=("T1-FI",)))
+    det = Detector(table, T0)
+    beat, fill_m3h = int(300.0 / DT), 360.0
+    filling = _fill(1440, fill_m3h)  # two hours of fill, the gauge following (5 mm steps)
+    rest = filling[-1]
+    rest_until, frozen_until = 1440 + 720, 1440 + 720 + 360  # an hour alive, 30 min frozen
+    stuck, imbalance = [], []
+    for k in range(frozen_until + 1440):  # then two hours of fill, the gauge frozen
+        ts = T0 + DT * k
+        q = fill_m3h if k < 1440 or k >= frozen_until else 0.0
+        batch = [(1, q), (2, 0.0)]
+        if k < 1440:
+            batch.append((0, filling[k]))
+        elif k % beat == 0:  # a heartbeat: alive, a count up every other one; then frozen
+            alive = k < rest_until and (k // beat) % 2 == 1
+            batch.append((0, rest + 0.005 * alive))
+        idx, values = zip(*batch, strict=True)
+        for c in det.step(Batch.of(list(idx), [ts] * len(idx), list(values))):
+            if c.sensor == 0 and c.condition is ST:
+                stuck.append((c.ts - (T0 + DT * frozen_until), c.active))
+            if c.condition is MB:
+                imbalance.append(c)
+    assert imbalance == []
+    assert stuck and stuck[0][1] is True
+    # After the fill starts: the balance's slots and on-delay, then the next heartbeat.
+    assert 0.0 < stuck[0][0] <= 900.0 + 300.0
 
 
 def test_a_leak_from_an_idle_tank_raises_and_the_meters_reading_nothing_do_not_hide_it() -> None:
@@ -109,14 +148,16 @@ def test_a_transfer_meter_reads_the_flow_size_either_way() -> None:
     assert seen and seen[0][1] is True
 
 
-def test_the_imbalance_clears_once_the_gauge_follows_again() -> None:
+def test_a_stuck_gauge_clears_once_it_follows_again() -> None:
     n = 2880
     level = _fill(n, 360.0)
     level[360:720] = level[360]  # stuck for half an hour, then it jumps back to the truth
     flow = np.full(n, 360.0)
-    _, seen = _run(_table(Balance(inflow=("T1-FI",))), level, flow, 0 * flow)
-    assert [a for _, a in seen] == [True, False]
-    assert seen[1][0] > T0 + DT * 720
+    table = _table(Balance(inflow=("T1-FI",)))
+    _, stuck = _run(table, level, flow, 0 * flow, watch=ST)
+    assert [a for _, a in stuck] == [True, False]
+    assert stuck[1][0] == T0 + DT * 720  # the gauge moved: its stillness is over
+    assert _run(table, level, flow, 0 * flow)[1] == []
 
 
 def test_a_tank_without_balance_or_with_an_unknown_meter_is_not_judged() -> None:
@@ -183,7 +224,7 @@ def test_balance_settings_reach_the_model() -> None:
 
 def test_tanks_judged_together_give_what_each_gives_alone() -> None:
     """Vectorised over tanks: three tanks (stuck, balanced, leaking) in one detector raise
-    exactly what each raises in a detector of its own."""
+    exactly what each raises in a detector of its own (STUCK, nothing, MASS_BALANCE)."""
     n = 1440
     fill, flow = _fill(n, 360.0), np.full(n, 360.0)
     stuck = np.where(np.arange(n) >= 360, fill[360], fill)
@@ -191,9 +232,9 @@ def test_tanks_judged_together_give_what_each_gives_alone() -> None:
     cases = [(stuck, flow), (fill, flow), (leak, 0 * flow)]
     alone = []
     for level, q in cases:
-        alone.append(
-            _run(_table(Balance(inflow=("T1-FI",), outflow=("T1-FO",))), level, q, 0 * q)[1]
-        )
+        table = _table(Balance(inflow=("T1-FI",), outflow=("T1-FO",)))
+        got = [(c, t, a) for c in (MB, ST) for t, a in _run(table, level, q, 0 * q, watch=c)[1]]
+        alone.append(sorted(got, key=lambda x: (x[1], x[0])))
     units = []
     for k in range(3):
         sensors = (
@@ -209,7 +250,7 @@ def test_tanks_judged_together_give_what_each_gives_alone() -> None:
     for i in range(n):
         values = [v for level, q in cases for v in (level[i], q[i], 0.0)]
         for c in det.step(Batch.of(np.arange(9), np.full(9, T0 + DT * i), values)):
-            if c.condition is MB:
-                together[c.sensor // 3].append((c.ts, c.active))
+            if c.condition in (MB, ST) and c.sensor % 3 == 0:
+                together[c.sensor // 3].append((c.condition, c.ts, c.active))
     assert together == alone
-    assert alone[0] and alone[2] and not alone[1]
+    assert alone[0][0][0] is ST and alone[2][0][0] is MB and not alone[1]
