@@ -122,11 +122,11 @@ def take_samples(
 
 @kernel(
     reads(_I), reads(_F), reads(_F), reads(_F), writes(_U), reads(_B),
-    BASELINE, writes(_F, 2), writes(_F),
+    BASELINE, writes(_F, 2), writes(_F), reads(_F),
     reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F), reads(_F),
 )  # fmt: skip
 def learn_samples(
-    rows, t, v, sigma, bits, due, base, cusum, drift_off_since,
+    rows, t, v, sigma, bits, due, base, cusum, drift_off_since, drift_seen,
     drift_h_sigma, drift_k_sigma, warmup_n, alpha, sigma_floor, drift_off_delay_s, drift_floor,
 ):  # fmt: skip
     """The CUSUM, DRIFT and the baseline of each row that took a sample (`due`).
@@ -149,12 +149,12 @@ def learn_samples(
         run = (b & _NOT_DRIFT) == 0 and base.warm[i] and h_sigma == h_sigma  # DRIFT set
         drift = was
         if run:
-            floor = drift_floor[i]
+            floor, seen = drift_floor[i], drift_seen[i]
             hi, lo = cusum_step(
                 value, base.base_mean[i], s, drift_k_sigma[i], h_sigma, cusum[0, i], cusum[1, i],
-                floor,
+                floor, seen,
             )  # fmt: skip
-            drift = hold_drift(hi, lo, drift_threshold(s, h_sigma, floor), was)
+            drift = hold_drift(hi, lo, drift_threshold(s, h_sigma, floor, seen), was)
         if was:  # the off-delay runs from the first reading that wanted DRIFT cleared
             since = drift_off_since[i]
             since = np.nan if drift else (t[k] if np.isnan(since) else since)
@@ -193,3 +193,27 @@ def learn_baselines(rows, v, base, warmup_n, alpha, sigma_floor):  # fmt: skip
         base.base_mean[i], base.base_var[i], base.base_n[i] = mean, var, n + 1.0
         base.warm[i] = n + 1.0 >= warmup_n[i]
         base.base_sigma[i] = baseline_sigma(var, sigma_floor[i])
+
+
+@kernel(reads(_I), reads(_F), BASELINE, writes(_F), reads(_F), reads(_F), reads(_F))
+def learn_excursions(rows, v, base, drift_seen, drift_h_sigma, drift_k_sigma, drift_floor):
+    """Each sensor's largest CUSUM sum over learning readings, against the baseline they
+    taught, in its sigmas: into `drift_seen` (kept if larger). `rows` sorted by sensor, each
+    sensor's readings in ts order; sensors not warm or without DRIFT are skipped. The sums
+    are not capped (drift_seen inf): the whole excursion is measured."""
+    hi = lo = top = 0.0
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        if k == 0 or rows[k - 1] != i:
+            hi = lo = top = 0.0
+        h_sigma = drift_h_sigma[i]
+        if not base.warm[i] or h_sigma != h_sigma:
+            continue
+        hi, lo = cusum_step(
+            v[k], base.base_mean[i], base.base_sigma[i], drift_k_sigma[i], h_sigma, hi, lo,
+            drift_floor[i], np.inf,
+        )  # fmt: skip
+        top = max(top, hi, lo)
+        seen = top / base.base_sigma[i]
+        if seen > drift_seen[i]:
+            drift_seen[i] = seen

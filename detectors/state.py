@@ -304,6 +304,9 @@ class State:
     base_sigma: np.ndarray  # checks.baseline_sigma of base_var: kept, as var moves only on samples
     cusum: np.ndarray  # float64 (2, n): upper, lower
     drift_off_since: np.ndarray  # float64: first reading that wanted DRIFT cleared; NaN: none
+    # The largest CUSUM sum the learning rows showed (Detector.learn), in sigmas of the
+    # baseline they taught (0: none): that much wander is usual (checks.drift_threshold).
+    drift_seen: np.ndarray
     # Signal faults.
     # The previous measurement while it was a spike (SPIKE active; otherwise it is the newer
     # pair of hist) and its ts.
@@ -389,6 +392,7 @@ class State:
             base_sigma=np.zeros(n) if sigma_floor is None else np.array(sigma_floor, np.float64),
             cusum=np.zeros((2, n)),
             drift_off_since=nan(),
+            drift_seen=np.zeros(n),
             prev_value=nan(),
             prev_ts=nan(),
             hist=nan(4, n),

@@ -147,7 +147,10 @@ class Detector:
 
         Only measurements (good or uncertain quality, in range, finite ts) are learned, in
         ts order per sensor, by the baselines and by the rules that learn (the groups of
-        RELATION); nothing else changes and no condition is raised or cleared.
+        RELATION); then the largest CUSUM sum they show against the baseline they taught
+        becomes the sensor's usual wander (State.drift_seen: DRIFT needs more). Nothing else
+        changes and no condition is raised or cleared. Give all learning rows in one call:
+        each call measures its own rows' wander.
         """
         sensor, ts, value, quality = batch.sensor, batch.ts, batch.value, batch.quality
         if len(batch) and (sensor.min() < 0 or sensor.max() >= self.params.n):
@@ -164,6 +167,9 @@ class Detector:
             trends.learn(self.state, p, idx, v)
             for rule in learners:
                 rule.learn(idx, v)
+        # Then how far they wandered from the baseline they taught: that much is usual.
+        order = np.lexsort((ts, sensor))
+        trends.learn_wander(self.state, p, sensor[order], value[order])
 
     def _rounds(self, sensor: np.ndarray, ts: np.ndarray) -> list[np.ndarray | None]:
         found, self._in_order = rounds(sensor, ts, self.params.n)

@@ -39,7 +39,13 @@ from detectors.decide import (
     sure_slope,
     window_filled,
 )
-from detectors.sampling import Baseline, learn_baselines, learn_samples, take_samples
+from detectors.sampling import (
+    Baseline,
+    learn_baselines,
+    learn_excursions,
+    learn_samples,
+    take_samples,
+)
 from detectors.state import (
     SLOTS,
     Params,
@@ -159,8 +165,8 @@ def advance_trends(
     if taken:
         learn_samples(
             idx, t, v, sigma, bits, due, Baseline.of(st), st.cusum,
-            st.drift_off_since, p.drift_h_sigma, p.drift_k_sigma, p.warmup_n, p.alpha,
-            p.sigma_floor, p.drift_off_delay_s, p.drift_floor,
+            st.drift_off_since, st.drift_seen, p.drift_h_sigma, p.drift_k_sigma, p.warmup_n,
+            p.alpha, p.sigma_floor, p.drift_off_delay_s, p.drift_floor,
         )  # fmt: skip
     return bits
 
@@ -283,4 +289,13 @@ def learn(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
     learn_baselines(
         np.asarray(rows, np.int64), np.asarray(v, np.float64), Baseline.of(st),
         p.warmup_n, p.alpha, p.sigma_floor,
+    )  # fmt: skip
+
+
+def learn_wander(st: State, p: Params, rows: np.ndarray, v: np.ndarray) -> None:
+    """Note in State.drift_seen how far learning readings drifted from the baseline they
+    taught (`rows` sorted by sensor, each sensor's readings in ts order)."""
+    learn_excursions(
+        np.asarray(rows, np.int64), np.asarray(v, np.float64), Baseline.of(st), st.drift_seen,
+        p.drift_h_sigma, p.drift_k_sigma, p.drift_floor,
     )  # fmt: skip

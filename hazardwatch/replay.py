@@ -222,6 +222,7 @@ class _Run:
             summary.learn_mode = "learn" if self.can_learn else "step"
         self.checked = clock.now()  # the last time the tick ran
         self.replaying = False  # past the learning rows
+        self._learning: list[Batch] = []  # the learning rows' readings, until the last
         self._ids: set[int] = set()
         # The tick only where a timer falls due (Tick.next_due): what it would do anywhere
         # else is nothing. The earliest due time is asked again only once something that
@@ -262,11 +263,14 @@ class _Run:
         self.summary.slices += 1
         rest = s.batch if n_learning == 0 else s.part(~learning)
         if self.can_learn:
-            if n_learning:
-                self.detector.learn(s.part(learning))
+            if n_learning:  # learned in one call, once all are in: see Detector.learn
+                self._learning.append(s.part(learning))
             if n_learning == len(learning):
                 self.clock.set(s.end)
                 return
+            if self._learning:
+                self.detector.learn(Batch.concat(self._learning))
+                self._learning = []
             if not self.replaying:
                 # Learning is not hearing from a sensor: staleness counts from the first
                 # slice replayed, as if the service had started then.

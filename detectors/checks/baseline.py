@@ -29,6 +29,11 @@ CUSUM_CLIP_SIGMA = 2.5
 # clipped at two floors, adds at most one: DRIFT needs eight samples far beyond the floor
 # (a blip of a minute does not raise it) or more just beyond it (a sustained rise does).
 DRIFT_FLOOR_H = 8.0
+# A sensor whose learning rows (Detector.learn: replay's --learn-rows, normal operation by
+# definition) already drifted by some CUSUM sum shows that much wander as its usual: DRIFT
+# needs this many times the largest sum it showed (State.drift_seen). Without learning rows
+# drift_seen is 0 and the threshold is h_sigma sigmas, as before.
+DRIFT_SEEN_MARGIN = 1.5
 
 
 @inlined
@@ -98,6 +103,7 @@ def cusum_step(
     cusum_hi: float,
     cusum_lo: float,
     drift_floor: float,
+    drift_seen: float,
 ) -> tuple[float, float]:
     """Two-sided winsorised CUSUM of the deviation from the baseline (engineering units).
 
@@ -106,33 +112,37 @@ def cusum_step(
     smaller than the floor never adds up), each floored at 0 and capped at 2h
     (h = `drift_threshold`) so a long incident does not take ages to unwind.
 
-    >>> cusum_step(13.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 0.0)
+    >>> cusum_step(13.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 0.0, 0.0)
     (3.0, 0.0)
-    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 0.0)
+    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 0.0, 0.0)
     (2.5, 0.0)
-    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 2.5)  # under the floor: no drift
+    >>> cusum_step(12.0, 10.0, 1.0, 0.5, 8.0, 1.0, 2.0, 2.5, 0.0)  # under the floor: no drift
     (0.5, 0.0)
     """
     clip = CUSUM_CLIP_SIGMA * sigma
     clip = np.fmax(clip, 2.0 * drift_floor)
     d = np.maximum(np.minimum(value - mean, clip), -clip)
     k = np.fmax(k_sigma * sigma, drift_floor)
-    cap = 2.0 * drift_threshold(sigma, h_sigma, drift_floor)
+    cap = 2.0 * drift_threshold(sigma, h_sigma, drift_floor, drift_seen)
     hi = np.minimum(np.maximum(cusum_hi + d - k, 0.0), cap)
     lo = np.minimum(np.maximum(cusum_lo - d - k, 0.0), cap)
     return hi, lo
 
 
 @inlined
-def drift_threshold(sigma: float, h_sigma: float, drift_floor: float) -> float:
-    """The CUSUM's decision threshold h (units): h_sigma sigmas, at least DRIFT_FLOOR_H times
-    `drift_floor`.
+def drift_threshold(sigma: float, h_sigma: float, drift_floor: float, drift_seen: float) -> float:
+    """The CUSUM's decision threshold h (units): h_sigma sigmas, or DRIFT_SEEN_MARGIN times the
+    largest sum the learning rows showed (`drift_seen`, in sigmas) if more, at least
+    DRIFT_FLOOR_H times `drift_floor`.
 
-    >>> drift_threshold(1.0, 8.0, 0.0), drift_threshold(1.0, 8.0, 2.5)
+    >>> drift_threshold(1.0, 8.0, 0.0, 0.0), drift_threshold(1.0, 8.0, 2.5, 0.0)
     (8.0, 20.0)
-    >>> drift_threshold(1.0, np.nan, 2.5)  # DRIFT off
+    >>> drift_threshold(2.0, 8.0, 0.0, 10.0)  # learned: it wandered by a sum of 10 sigmas
+    30.0
+    >>> drift_threshold(1.0, np.nan, 2.5, 10.0)  # DRIFT off
     nan
     """
-    h = h_sigma * sigma
+    seen = DRIFT_SEEN_MARGIN * drift_seen
+    h = (seen if seen > h_sigma else h_sigma) * sigma  # NaN h_sigma (DRIFT off) stays NaN
     floor = DRIFT_FLOOR_H * drift_floor
     return floor if h < floor else h

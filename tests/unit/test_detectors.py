@@ -213,6 +213,7 @@ SAMPLES = {
     "stuck_below": np.array([-np.inf, 5.0, 0.0, -np.inf, 1.0, np.nan, -np.inf, 120.0]),
     "zero_band": np.array([-np.inf, 5.0, 0.0, -np.inf, 1.0, np.nan, 2.5, 120.0]),
     "drift_floor": np.array([0.0, 2.5, 0.0, np.nan, 1.0, 0.0, np.inf, 0.5]),
+    "drift_seen": np.array([0.0, 10.0, 0.0, np.nan, np.inf, 4.0, 1.0, 20.0]),
     "area": np.array([0, 0, -1, 1, 2, -1, 1, 0]),
     "alarmed": np.array([True, False, True, True, True, False, True, True]),
     "slope_t": np.array([1.0, np.nan, 0.0, 2.0, np.inf, -1.0, 1.0, 3.0]),
