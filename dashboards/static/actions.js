@@ -166,5 +166,5 @@
     return td;
   }
 
-  window.HazardWatchActions = { cell };
+  window.HazardWatchActions = { cell, mayAct };
 })();

@@ -1,5 +1,6 @@
 // Transfer plans: what the operator means to move, so HazardWatch can say when a tank
-// passes its plan (OVERRUN). Lists the open plans, plans a new one, closes one.
+// passes its plan (OVERRUN). Lists the open plans, plans a new one, closes one (the form
+// and the close buttons for an operator, engineer or admin only).
 (() => {
   "use strict";
 
@@ -27,6 +28,7 @@
     const close = el("button", { type: "button", class: "ack", "data-testid": "plan-close" });
     close.textContent = t("plan_close");
     close.addEventListener("click", () => finish(plan.id, close));
+    close.hidden = !window.HazardWatchActions.mayAct(); // a viewer cannot close a plan
     return el(
       "tr",
       { "data-testid": "transfer-row", "data-transfer-id": String(plan.id), "data-tag": plan.tag },
@@ -95,6 +97,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("plan-form").addEventListener("submit", plan);
     window.HazardWatchSession.start().then(() => {
+      $("plan-form").hidden = !window.HazardWatchActions.mayAct(); // operators plan, viewers watch
       tanks();
       load();
       window.HazardWatchI18n.onChange(load);

@@ -354,6 +354,8 @@ def test_a_viewer_sees_no_action_buttons_an_operator_does(served: ServedPark) ->
                 for button in ("ack-button", "shelve-button", "dispose-button"):
                     expect(row.get_by_test_id(button)).to_have_count(shown)
                 expect(_row(page, gone.id).get_by_test_id("reset-button")).to_have_count(shown)
+                # nor the transfer plan form
+                expect(page.get_by_test_id("plan-form")).to_be_visible(visible=bool(shown))
                 context.close()
         finally:
             browser.close()
