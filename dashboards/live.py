@@ -100,6 +100,20 @@ class Subscription:
                 return None
         return self._queue.popleft() if self._queue else None
 
+    async def receive_many(
+        self, timeout_s: float | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """The next event and every one queued behind it (up to `limit`), so a stream
+        writes a burst in one go instead of one socket write per event; empty after
+        `timeout_s` with nothing to send, or once `closed`."""
+        first = await self.receive(timeout_s)
+        if first is None:
+            return []
+        events = [first]
+        while self._queue and len(events) < limit:
+            events.append(self._queue.popleft())
+        return events
+
     def __aiter__(self) -> Subscription:
         return self
 
