@@ -24,6 +24,11 @@ readings newer than the checkpoint still apply. Readings stored and acknowledged
 the last checkpoint and a crash are not redelivered: the memory misses them (a gap in the
 window, up to one checkpoint interval).
 
+The rules that keep their own memory (detectors.rule.Remembers: the mass balance's windows)
+are saved beside it, each under its name, and handed back after `load`; each restores only
+what is still its own (a tank whose gauge, meters and settings are unchanged). A file
+without them (an older one) leaves them fresh.
+
 A row is restored only where its tag is still configured and its fingerprint (the settings
 that give the memory its meaning, `FINGERPRINT`) is unchanged; a different format version
 or ring size restores nothing. No pickles: tags are a unicode array.
@@ -36,12 +41,13 @@ import os
 import time
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from detectors.rule import Remembers
 from detectors.state import Params, State
 from detectors.step import Detector
 from hazardwatch.durable import fsync_dir
@@ -88,6 +94,7 @@ FINGERPRINT = (
     "noise_ratio",
 )
 _PREFIX = "state."
+_RULE = "rule."  # then the rule's memory_name, a dot, the array's name
 _RING = ("ring_ts", "ring_value")  # (ring_size, n): the ring size is checked on them
 
 
@@ -119,12 +126,15 @@ class CheckpointInfo:
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
-    """A copy of the memory, taken between steps; written by `write` (in any thread)."""
+    """A copy of the memory, taken between steps; written by `write` (in any thread).
+    `rules`: the memory of the rules that keep their own (detectors.rule.Remembers), by
+    rule name, then array name."""
 
     tags: np.ndarray
     ring_size: int
     saved_at: float
     arrays: dict[str, np.ndarray]
+    rules: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def memory_fields() -> tuple[str, ...]:
@@ -150,11 +160,13 @@ def snapshot(detector: Detector, tags: Sequence[str], now: float | None = None) 
     if len(tags) != detector.params.n:
         raise HazardWatchError(f"{len(tags)} tags for a detector of {detector.params.n} sensors")
     arrays = {name: np.array(getattr(st, name)) for name in memory_fields()}
+    rules = {r.memory_name: r.memory() for r in detector.rules if isinstance(r, Remembers)}
     return Snapshot(
         tags=np.asarray(tags, dtype=str),
         ring_size=int(st.ring_ts.shape[0]),
         saved_at=time.time() if now is None else float(now),
         arrays={**arrays, "fingerprint": fingerprint(detector.params)},
+        rules=rules,
     )
 
 
@@ -175,9 +187,10 @@ def write(snap: Snapshot, path: Path) -> CheckpointInfo:
         "fingerprint": snap.arrays["fingerprint"],
     }
     state = {_PREFIX + k: v for k, v in snap.arrays.items() if k != "fingerprint"}
+    rules = {f"{_RULE}{r}.{k}": v for r, arrays in snap.rules.items() for k, v in arrays.items()}
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **meta, **state)
+            np.savez(f, **meta, **state, **rules)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -221,6 +234,7 @@ def load(detector: Detector, path: Path, tags: Sequence[str]) -> CheckpointInfo:
                 raise CheckpointError(path, "not a detector checkpoint (a bare array)")
             with npz:
                 meta, arrays = _read(npz, path)
+                rules = _read_rules(npz) if meta[3] == VERSION else {}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
@@ -244,6 +258,9 @@ def load(detector: Detector, path: Path, tags: Sequence[str]) -> CheckpointInfo:
         else:
             getattr(st, name)[..., dst] = a[..., src]
     st.sample_from[0] = -np.inf  # the windows moved: no bound known
+    for rule in detector.rules:
+        if isinstance(rule, Remembers) and rule.memory_name in rules:
+            rule.remember(rules[rule.memory_name])
     return replace(
         info,
         seconds=time.perf_counter() - started,
@@ -278,6 +295,16 @@ def _read(
     if version == VERSION:
         arrays |= {k[len(_PREFIX) :]: npz[k] for k in npz.files if k.startswith(_PREFIX)}
     return (float(npz["saved_at"]), tags, ring_size, version), arrays
+
+
+def _read_rules(npz: np.lib.npyio.NpzFile) -> dict[str, dict[str, np.ndarray]]:
+    """The rules' own memory in an open file: rule name -> array name -> array."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key in npz.files:
+        if key.startswith(_RULE) and "." in key[len(_RULE) :]:
+            rule, name = key[len(_RULE) :].split(".", 1)
+            out.setdefault(rule, {})[name] = npz[key]
+    return out
 
 
 def _match(

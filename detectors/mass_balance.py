@@ -25,8 +25,10 @@ detectors.signal on the gauge's next reading: a report-by-exception gateway's he
 re-sends the frozen value), never as MASS_BALANCE. A gauge frozen with its tank at rest
 says nothing on its readings alone; once a transfer starts, its meters say it.
 
-The windows are the rule's own memory, not the checkpoint's: after a restart they fill
-again, and a restored MASS_BALANCE holds until they have (then the ordinary rules judge).
+The windows are the rule's own memory, saved with the detector's (detectors.checkpoint,
+`memory`/`remember`): a tank whose gauge, meters, balance settings and geometry are
+unchanged takes its windows back after a restart and is judged as if never stopped; any
+other fills them again, and a restored MASS_BALANCE there holds until they have.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class MassBalance:
 
     def __init__(self, table: SensorTable) -> None:
         level, meter, meter_of, sign, per = [], [], [], [], []
-        shapes, heights, caps, zero, m_per, settings = [], [], [], [], [], []
+        shapes, heights, caps, zero, m_per, settings, keys = [], [], [], [], [], [], []
         for unit in table.units:
             b = unit.balance
             levels = [table.tag_index[s.tag] for s in unit.sensors if s.kind is Kind.LEVEL]
@@ -102,7 +104,12 @@ class MassBalance:
                 meter_of.append(k)
                 per.append(f)
                 sign.append(1 if tag in b.inflow else -1 if tag in b.outflow else 0)
+            # What the memory of this balance means: its gauge, meters, settings, geometry.
+            ways = [f"{sign[-len(meters) + j]:+d}{t}" for j, (t, _) in enumerate(meters)]
+            sizes = (height, unit.capacity_m3, zero[-1], m_per[-1], *settings[-1])
+            keys.append("|".join([table.tags[li], *ways, str(shape), *map(repr, sizes)]))
         self.level = np.asarray(level, np.int64)
+        self.keys = np.asarray(keys, dtype=str)
         self.geometry = Geometry.build(shapes, heights, caps)
         self.zero, self.m_per = np.asarray(zero), np.asarray(m_per)
         window, self.flow_error, self.level_error_m, self.delay_s = (
@@ -140,6 +147,55 @@ class MassBalance:
         self.still_m3 = np.zeros(b)
         self.still_anchor = np.full(b, np.nan)
         self.orphans = Orphans(Condition.MASS_BALANCE)
+
+    # ------------------------------------------------------------------ memory
+
+    memory_name = "mass_balance"
+    _TANK_MEMORY = ("cum", "slot_start", "sums", "count", "ring", "since", "way", "still_m3",
+                    "still_anchor")  # fmt: skip
+    _METER_MEMORY = ("meter_ts", "meter_q")
+
+    def memory(self) -> dict[str, np.ndarray]:
+        """The windows as arrays for the checkpoint (detectors.rule.Remembers): per tank
+        (last axis) its key and window state, per meter its held reading and its tank."""
+        out = {name: np.array(getattr(self, name)) for name in self._TANK_MEMORY}
+        out["ring"] = np.moveaxis(out["ring"], 1, -1)  # tanks last, as every other
+        out |= {name: np.array(getattr(self, name)) for name in self._METER_MEMORY}
+        return out | {"tanks": self.keys.copy(), "meter_of": self.meter_of.copy()}
+
+    def remember(self, arrays: dict[str, np.ndarray]) -> int:
+        """Restore the windows of the tanks whose key (gauge, meters, settings, geometry)
+        is unchanged; the others start fresh. A file of another layout restores nothing."""
+        try:
+            keys, meter_of = arrays["tanks"], arrays["meter_of"]
+            tank = {name: arrays[name] for name in self._TANK_MEMORY}
+            meter = {name: arrays[name] for name in self._METER_MEMORY}
+        except KeyError:
+            return 0
+        own = self.memory()
+        if not (
+            all(a.shape == (*own[n].shape[:-1], keys.size) for n, a in tank.items())
+            and all(a.shape == meter_of.shape for a in meter.values())
+        ):
+            return 0
+        tank["ring"] = np.moveaxis(tank["ring"], -1, 1)
+        at = {k: j for j, k in enumerate(keys.tolist())}
+        restored = 0
+        for k, key in enumerate(self.keys.tolist()):
+            j = at.get(key)
+            if j is None:
+                continue
+            for name, a in tank.items():
+                if name == "ring":  # (7, tanks, slots)
+                    self.ring[:, k] = a[:, j]
+                else:
+                    getattr(self, name)[..., k] = a[..., j]
+            mine, theirs = np.flatnonzero(self.meter_of == k), np.flatnonzero(meter_of == j)
+            if mine.size == theirs.size:  # the key names the meters: always so
+                for name, a in meter.items():
+                    getattr(self, name)[mine] = a[theirs]
+            restored += 1
+        return restored
 
     @property
     def empty(self) -> bool:

@@ -121,3 +121,20 @@ class Learns(Protocol):
     def learn(self, sensors: np.ndarray, values: np.ndarray) -> None:
         """Learn from one measurement per sensor of `sensors` (a round of Detector.learn)."""
         ...
+
+
+@runtime_checkable
+class Remembers(Protocol):
+    """A rule whose own memory outlives a restart: detectors.checkpoint saves `memory()`
+    beside the State and hands it back to `remember` after a restart, maybe into a park
+    whose config changed since (the rule restores only what is still its own)."""
+
+    memory_name: str  # the name its arrays are saved under
+
+    def memory(self) -> dict[str, np.ndarray]:
+        """The rule's memory as named arrays (copies: they are written in another thread)."""
+        ...
+
+    def remember(self, arrays: dict[str, np.ndarray]) -> int:
+        """Take back what of `arrays` (a `memory()`) is still its own; how many entities."""
+        ...

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors import Detector
+from detectors import Detector, checkpoint
+from detectors.mass_balance import MassBalance
 from hazardwatch.config import ConfigError, load_site, parse_site
 from hazardwatch.model import Balance, Batch, Condition, Kind, Limits, SensorTable
 from tests.factories import enterprise, hazard_source, sensor, site, unit
@@ -254,3 +255,50 @@ def test_tanks_judged_together_give_what_each_gives_alone() -> None:
                 together[c.sensor // 3].append((c.condition, c.ts, c.active))
     assert together == alone
     assert alone[0][0][0] is ST and alone[2][0][0] is MB and not alone[1]
+
+
+@pytest.mark.parametrize("case", ["stuck", "leak"])
+def test_a_restart_mid_window_keeps_the_windows_and_judges_as_if_never_stopped(
+    case: str, tmp_path: Path
+) -> None:
+    """Checkpoint mid-window (after the gauge froze, or the leak opened, before the
+    balance could say so), restore into a fresh detector, go on: the same changes at the
+    same readings as the detector that never stopped. Before: the windows were lost, so
+    the restored one judged a window later."""
+    n, at = 1440, 420
+    if case == "stuck":
+        level, flow = _fill(n, 360.0), np.full(n, 360.0)
+        level[360:] = level[360]
+    else:
+        level, flow = np.full(n, 6.0), np.zeros(n)
+        level[300:] -= np.arange(n - 300) * DT * 12.0 / 3600.0 / AREA_M2
+    table = _table(Balance(inflow=("T1-FI",), outflow=("T1-FO",)))
+    zero = 0 * flow
+    whole, _ = _run(table, level[:at], flow[:at], zero[:at])
+    checkpoint.save(whole, tmp_path / "detector.npz", table.tags)
+    active = [(0, c) for c in Condition if whole.state.active[0] & c.bit]
+    restored = Detector(table, T0)
+    checkpoint.load(restored, tmp_path / "detector.npz", table.tags)
+    restored.restore(active)
+    got, want = [], []
+    for k in range(at, n):
+        batch = Batch.of([0, 1, 2], [T0 + DT * k] * 3, [level[k], flow[k], 0.0])
+        want += whole.step(batch)
+        got += restored.step(batch)
+    assert {c.condition for c in want} >= {ST if case == "stuck" else MB}
+    assert got == want
+
+
+def test_a_tank_whose_balance_changed_starts_its_windows_fresh(tmp_path: Path) -> None:
+    n = 400
+    level, flow = _fill(n, 360.0), np.full(n, 360.0)
+    table = _table(Balance(inflow=("T1-FI",)))
+    det, _ = _run(table, level, flow, 0 * flow)
+    checkpoint.save(det, tmp_path / "detector.npz", table.tags)
+    for balance, kept in ((Balance(inflow=("T1-FI",)), True),
+                          (Balance(inflow=("T1-FI",), window_s=600.0), False),
+                          (Balance(inflow=("T1-FI",), outflow=("T1-FO",)), False)):  # fmt: skip
+        fresh = Detector(_table(balance), T0)
+        checkpoint.load(fresh, tmp_path / "detector.npz", table.tags)
+        (rule,) = [r for r in fresh.rules if isinstance(r, MassBalance)]
+        assert bool((~np.isnan(rule.ring)).any()) is kept, balance
