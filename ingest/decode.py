@@ -34,6 +34,7 @@ from ingest.fields import (
 )
 from ingest.plans import decode_plan
 from ingest.salvage import Unparsed, salvage_batch
+from ingest.tag_orders import TagOrders
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Decoder:
         for i, (tag, ent) in enumerate(zip(table.tags, table.enterprise, strict=True)):
             self._tags_of.setdefault(ent, {})[tag] = i
         self._routes: dict[str, tuple[str, str, str, int]] = {}
+        self.orders = TagOrders(table.tags)
 
     def decode(self, topic: str, payload: bytes, received_ts: float) -> Decoded:
         """Decode one message; never raises."""
@@ -266,7 +268,7 @@ class Decoder:
         lookup = self._tags_of.get(enterprise, {})
         rejections: list[Rejection] = []
         if default_bad is None and rows and not salvaged:
-            batch = _all_good(rows, lookup, window, default_ts, default_flags)
+            batch = _all_good(rows, lookup, self.orders, window, default_ts, default_flags)
             if batch is not None:
                 return Decoded(batch, rejections, seq=seq)
         batch = self._row_by_row(
@@ -347,6 +349,7 @@ _SALVAGEABLE = frozenset({Reason.MALFORMED_JSON, Reason.TOO_DEEP})
 def _all_good(
     rows: list[Any],
     lookup: dict[str, int],
+    orders: TagOrders,
     window: TsWindow,
     default_ts: float,
     default_flags: int,
@@ -374,27 +377,30 @@ def _all_good(
     if stamps is not None and not set(map(type, stamps)) <= _NUMBER:
         return None
     try:
-        sensors = list(map(lookup.__getitem__, tags))
+        resolved = orders.resolve(lookup, tags)
+        if resolved is None:
+            return None
         value = np.array(values, np.float64)
         ts = np.array(stamps, np.float64) if stamps is not None else None
-    except (KeyError, TypeError, OverflowError):
+    except (TypeError, OverflowError):
         return None
     if not np.isfinite(value).all():
         return None
+    sensors, unique = resolved
     n = len(sensors)
     if ts is None:
-        if len(set(sensors)) != n:
+        if not unique:
             return None
         ts = np.full(n, default_ts, np.float64)
         flags = np.full(n, default_flags, np.uint8)
     else:
         if not ((ts >= window.lo) & (ts <= window.hi)).all():
             return None
-        if len(set(zip(sensors, ts.tolist(), strict=True))) != n:
+        if not unique and len(set(zip(sensors.tolist(), ts.tolist(), strict=True))) != n:
             return None
         flags = np.zeros(n, np.uint8)
     return Batch(
-        sensor=np.array(sensors, np.int64),
+        sensor=sensors,
         ts=ts,
         value=value,
         quality=np.zeros(n, np.uint8),
