@@ -9,8 +9,9 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
   (`spike_rate_per_s`; at least SPIKE_USUAL_RATES x its usual rate; a generic sensor has
   only the latter) times the time step, plus 8 x its learned noise (at least 6 x the
   short-term noise), and the previous reading did not already jump there. A spike is
-  flagged and the reading is not used at all (limits, window, baseline); SPIKE clears on
-  the next measurement that is no spike. Nothing is a spike before the noise is learned.
+  flagged and the reading feeds no window, baseline or trend; the limits judge it (their
+  on-delay is the filter against a single reading). SPIKE clears on the next measurement
+  that is no spike. Nothing is a spike before the noise is learned.
 - STEP: the reading after a spike stays where the spike jumped to. No process moves that
   fast, so the instrument shifted (bias, recalibration, reconnection): STEP is raised, the
   second difference starts again, and the caller restarts the trend memory (the window
@@ -42,7 +43,7 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
   flickering across its suppression threshold learns the flicker as its noise level, high
   enough to hide a burst of ten times its noise reaching level 1.
 While SPIKE, STUCK or NOISY is active the reading feeds no trend, window or baseline.
-The limits still judge every reading but a spike (a fault never hides a limit): a STUCK
+The limits still judge every reading (a fault never hides a limit): a STUCK or SPIKE
 reading as it is, a NOISY one by its smoothed value (EWMA of ~5 readings), so a burst of
 noise does not chatter a limit and a real rise under the noise still reaches it.
 """

@@ -9,9 +9,10 @@ Per reading, in ts order per sensor (limit rules: see detectors.decide):
   tolerance, non-finite values out of range); an out-of-range reading keeps the process
   conditions as they were;
 - an in-range reading is a measurement: the signal faults SPIKE, STUCK, NOISY and STEP
-  follow it (detectors.signal). A spike is no measurement: it keeps the process conditions
-  as they were. Every other measurement is checked against the limits (while NOISY by its
-  smoothed value): a fault never hides a limit;
+  follow it (detectors.signal). Every measurement is checked against the limits (while
+  NOISY by its smoothed value), a spike too: a fault never hides a limit. A single reading
+  past HH is filtered by the limit's on-delay, the filter the site configures; with none
+  (a gas detector's level 2 alarms at once, GB/T 50493) it raises HH, and SPIKE beside it;
 - a measurement without SPIKE, STUCK or NOISY is usable: the early warnings RATE,
   PREDICT_*, DRIFT and the baseline follow it (detectors.trends);
 - after each round the round rules (detectors.rules, one protocol: detectors.rule): the
@@ -49,9 +50,7 @@ _COMM = np.uint32(Condition.COMM_LOSS.bit)
 _BAD = np.uint32(Condition.BAD_QUALITY.bit)
 _OOR = np.uint32(Condition.OUT_OF_RANGE.bit)
 _INSTRUMENT_BITS = _COMM | _BAD | _OOR
-_SPIKE, _NOISY, _STEP = (
-    np.uint32(c.bit) for c in (Condition.SPIKE, Condition.NOISY, Condition.STEP)
-)
+_NOISY, _STEP = (np.uint32(c.bit) for c in (Condition.NOISY, Condition.STEP))
 _NONE = np.zeros(0, np.int64)
 _AHEAD = np.uint8(FLAG_TS_AHEAD)
 # Params that say which sensors a park has and how they group: a retune keeps them.
@@ -275,9 +274,6 @@ class Detector:
                 if not masked:
                     sigma = sigma[ok]
                 judged_value = self._rare_faults(rows, pos, fault, jump, v)
-                if (fault & _SPIKE).any():  # a spike is no measurement: not even for limits
-                    judged = measured.copy()
-                    judged[pos] = (fault & _SPIKE) == 0
             elif not isinstance(pos, slice):  # faults held before are cleared
                 new[pos] &= ~FAULT_BITS
             else:

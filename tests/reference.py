@@ -218,8 +218,8 @@ class ReferenceDetector:
                     (mem.active.add if c in faults else mem.active.discard)(c)
                 if Condition.STEP in faults:
                     mem.active.add(Condition.STEP)
-                if Condition.SPIKE not in faults:
-                    self._limit_checks(i, t, mem.smooth if Condition.NOISY in faults else v)
+                # The limits judge a spike too: their on-delay is the filter.
+                self._limit_checks(i, t, mem.smooth if Condition.NOISY in faults else v)
                 if not faults & set(FAULTS):
                     self._trends(i, t, v)
                     # No transfer plans, no cooling, no flow meters and no pressurised

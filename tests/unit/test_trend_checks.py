@@ -375,8 +375,10 @@ def test_a_sensor_that_never_moves_is_never_stuck() -> None:
 
 
 def test_a_spike_is_an_instrument_fault_not_a_process_alarm() -> None:
+    # With an on-delay (every process kind has one by default), the filter against single
+    # readings: the limits judge the spike, the delay keeps it from alarming.
     trend = with_(spike_rate_per_s=1.0, baseline_warmup_n=5, rate_window_s=60.0)
-    det = Detector(table(sensor(trend=trend)), T0)
+    det = Detector(table(sensor(trend=trend, on_delay_s=10.0)), T0)
     run(det, [(k, 50.0) for k in range(40)])  # its noise is learned from 34 readings
     got = run(det, [(40, 99.0), (41, 50.0)])
     assert rows(got) == [(0, C.SPIKE, True, 99.0, T0 + 40), (0, C.SPIKE, False, 50.0, T0 + 41)]
@@ -387,11 +389,12 @@ def test_a_jump_the_next_reading_confirms_is_an_instrument_step() -> None:
     det = Detector(table(sensor(trend=with_(spike_rate_per_s=1.0))), T0)
     run(det, [(k, 50.0) for k in range(40)])
     got = run(det, [(40, 95.0), (41, 95.5)])
-    # The limits still judge the shifted reading: a fault never hides a limit.
+    # The limits judge the jump and the shifted reading: a fault never hides a limit (and
+    # without an on-delay nothing filters the first reading).
     assert [(c.condition, c.active, c.ts) for c in got] == [
+        (C.HH, True, T0 + 40),
+        (C.H, True, T0 + 40),
         (C.SPIKE, True, T0 + 40),
-        (C.HH, True, T0 + 41),
-        (C.H, True, T0 + 41),
         (C.SPIKE, False, T0 + 41),
         (C.STEP, True, T0 + 41),
     ]
