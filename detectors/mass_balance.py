@@ -22,7 +22,8 @@ the meters moved, since its last change of a count, more than the tolerance by
 themselves (and PACE_COUNTS of its resolution). That imbalance is the instrument's, so it
 is reported as STUCK on the level sensor (`State.balance_still`, judged by
 detectors.signal on the gauge's next reading: a report-by-exception gateway's heartbeat
-re-sends the frozen value), never as MASS_BALANCE. A gauge frozen with its tank at rest
+re-sends the frozen value), never as MASS_BALANCE; but a gauge still at the top of the
+tank (TOP) while the meters pump in shows an overflow. A gauge frozen with its tank at rest
 says nothing on its readings alone; once a transfer starts, its meters say it.
 
 The windows are the rule's own memory, saved with the detector's (detectors.checkpoint,
@@ -46,6 +47,7 @@ BIT = np.uint32(Condition.MASS_BALANCE.bit)
 SLOTS = 8  # slots per window: the oldest kept slot is at most one window back
 SIGMAS = 4.0  # standard errors of the slot means the imbalance may be by chance
 HOLD_RATIO = 0.8  # an active imbalance holds down to this share of its tolerance
+TOP = 0.98  # a gauge still at this share of the tank's height or above shows an overflow
 _LENGTH_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
 
@@ -313,7 +315,9 @@ class MassBalance:
         # (a report-by-exception gateway's heartbeat re-sends the frozen value) and held
         # until it moves; MASS_BALANCE is not raised for it (a held one clears).
         still = self._still_against_meters(st, s, b, metered, area, tolerance)
-        frozen = judged & beyond & still
+        # Still at the top while the meters pump in is an overflow, not a frozen gauge.
+        top = (st.anchor_value[s] - self.zero[b]) * self.m_per[b] >= TOP * self.geometry.height_m[b]
+        frozen = judged & beyond & still & ~top
         condemn = frozen & (was | due)
         st.balance_still[s] = np.where(condemn, st.anchor_ts[s], st.balance_still[s])
         now = np.where(judged, beyond & (was | due) & ~frozen, was)

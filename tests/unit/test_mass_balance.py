@@ -302,3 +302,12 @@ def test_a_tank_whose_balance_changed_starts_its_windows_fresh(tmp_path: Path) -
         checkpoint.load(fresh, tmp_path / "detector.npz", table.tags)
         (rule,) = [r for r in fresh.rules if isinstance(r, MassBalance)]
         assert bool((~np.isnan(rule.ring)).any()) is kept, balance
+
+
+def test_a_level_still_at_the_top_while_the_pump_runs_on_is_an_overflow_not_a_stuck_gauge() -> None:
+    n = 2160
+    level = np.minimum(_fill(n, 360.0, start_m=7.0), 10.0)  # the 10 m tank full after 50 min
+    flow = np.full(n, 360.0)
+    table = _table(Balance(inflow=("T1-FI",)))
+    _, seen = _run(table, level, flow, 0 * flow)
+    assert seen and seen[0][1] is True  # MASS_BALANCE: the product goes over the top
