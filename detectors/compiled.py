@@ -1,10 +1,10 @@
 """How the detector compiles its per-sensor loops (numba).
 
 `compiled` is numba's njit with the options every kernel shares: numpy's float semantics
-(x / 0 gives inf or NaN as in the array code, never an exception) and machine code cached
-on disk, so only the first run on a machine compiles (a few seconds). `inlined` is for the
-small per-sensor functions the loops call: inlined into the loop, as a call passing a
-dozen arrays costs more than the arithmetic.
+(x / 0 gives inf or NaN as in the array code, never an exception), the GIL released while
+it runs, and machine code cached on disk, so only the first run on a machine compiles (a
+few seconds). `inlined` is for the small per-sensor functions the loops call: inlined into
+the loop, as a call passing a dozen arrays costs more than the arithmetic.
 
 A `kernel` (a loop over sensors called from Python) is compiled for one set of argument
 types only (`reads`, `writes`), when the first Detector is built (`compile_kernels`):
@@ -56,8 +56,12 @@ def _cache_dir() -> Path:
 
 
 numba.config.CACHE_DIR = str(_cache_dir())
-compiled = partial(njit, cache=True, error_model="numpy", boundscheck=False)
-inlined = partial(njit, cache=True, error_model="numpy", boundscheck=False, inline="always")
+# nogil: a loop touches only the arrays it is given, so while it runs the threads beside the
+# event loop (the network client's, the store's append and compaction) can run Python.
+compiled = partial(njit, cache=True, error_model="numpy", boundscheck=False, nogil=True)
+inlined = partial(
+    njit, cache=True, error_model="numpy", boundscheck=False, nogil=True, inline="always"
+)
 _PENDING: list[tuple[Any, tuple[types.Type, ...]]] = []
 
 
