@@ -14,12 +14,16 @@ harness), a viewer token for the adapter (the API asks for one since the adapter
 written: a loopback proxy here adds the header), the harness's adapter, then
 `publish.py bench` at the given rates, and prints the harness's table for the run. With
 --profile SECONDS, py-spy records the service for that long during the first fixed rate
-and once more with the publisher flat out (collapsed stacks beside the results).
-Everything it starts is stopped by pid. Asserts nothing.
+and once more with the publisher flat out (collapsed stacks beside the results). The
+service's memory is sampled every 2 s from /proc (memory.tsv beside the results: RSS split
+into anonymous pages, the heap, and file pages, the reading store's memory maps). With
+--checkout DIR the service runs from that checkout (`python -m hazardwatch` in it, this
+venv): a before/after in one session. Everything it starts is stopped by pid. Asserts
+nothing.
 
     python benchmarks/bench_nodered.py --harness ../shared/peers/nodered \
         [--broker defaults|recommended] [--variant defaults|limits] [--rates 20000,50000,100000]
-        [--duration 10] [--profile 12] [--work /tmp/nrpeer]
+        [--duration 10] [--profile 12] [--work /tmp/nrpeer] [--checkout DIR]
 """
 
 from __future__ import annotations
@@ -143,6 +147,24 @@ def hazardwatch(*args: str) -> str:
     ).stdout
 
 
+def sample_memory(pid: int, out: Path, every_s: float = 2.0) -> None:
+    """RSS, its anonymous and file-backed parts (kB) every `every_s` until the process ends."""
+    fields = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+    with out.open("w") as f:
+        f.write("t\t" + "\t".join(fields) + "\n")
+        t0 = time.monotonic()
+        while True:
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                return
+            kb = dict(line.split(":", 1) for line in lines if line.split(":", 1)[0] in fields)
+            row = [f"{time.monotonic() - t0:.0f}", *((kb.get(k) or "0").split()[0] for k in fields)]
+            f.write("\t".join(row) + "\n")
+            f.flush()
+            time.sleep(every_s)
+
+
 def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
     args = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250"]
@@ -162,6 +184,7 @@ def main() -> None:
     ap.add_argument("--lat-duration", type=float, default=10.0)
     ap.add_argument("--flat-duration", type=float, default=10.0)
     ap.add_argument("--profile", type=float, default=0.0, help="py-spy seconds (0: none)")
+    ap.add_argument("--checkout", type=Path, default=None, help="run the service from here")
     a = ap.parse_args()
     py = a.work / "venv" / "bin" / "python"
     site = a.work / "hw" / f"site-{a.variant}.yaml"
@@ -170,6 +193,7 @@ def main() -> None:
     mosquitto = mosquitto_path()
     if mosquitto is None:
         raise SystemExit("mosquitto is not installed")
+    code = (a.checkout or ROOT).resolve()
     window = a.ack_window or (MAX_INFLIGHT if a.broker == "recommended" else 20)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = Path(tempfile.mkdtemp(prefix=f"bench-nodered-{stamp}-"))
@@ -178,9 +202,12 @@ def main() -> None:
     hazardwatch("user", "add", "bench", "--role", "viewer", "--data-dir", str(data))
     token = hazardwatch("user", "token", "bench", "--data-dir", str(data)).strip().splitlines()[-1]
     (folder / "mosquitto.conf").write_text(broker_conf(a.broker, folder))
-    print(f"broker {a.broker}, ack window {window}, variant {a.variant}; files in {folder}")
+    print(f"broker {a.broker}, ack window {window}, variant {a.variant}, code {code}")
+    print(f"files in {folder}")
     print((folder / "mosquitto.conf").read_text(), end="")
-    run = [str(ROOT / ".venv" / "bin" / "hazardwatch"), "run", "--config", str(site)]
+    # `-m` from the checkout's folder: its modules come before the venv's editable install
+    run = [str(ROOT / ".venv" / "bin" / "python"), "-m", "hazardwatch", "run"]
+    run += ["--config", str(site)]
     run += ["--broker", f"mqtt://127.0.0.1:{MQTT_PORT}", "--data-dir", str(data)]
     run += ["--listen", f"127.0.0.1:{HTTP_PORT}", "--client-id", f"bench-nodered-{stamp}"]
     run += ["--ack-window", str(window)]
@@ -190,8 +217,10 @@ def main() -> None:
             process([mosquitto, "-c", str(folder / "mosquitto.conf")], folder / "mosquitto.log")
         )
         wait_for("mosquitto", lambda: listening(MQTT_PORT), 15)
-        service = stack.enter_context(process(run, folder / "hazardwatch.log", cwd=ROOT))
+        service = stack.enter_context(process(run, folder / "hazardwatch.log", cwd=code))
         wait_for("HazardWatch", connected, 300)
+        memory = (service.pid, folder / "memory.tsv")
+        threading.Thread(target=sample_memory, args=memory, daemon=True).start()
         proxy = AuthProxy(token)
         stack.callback(proxy.close)
         adapter = [str(py), str(harness / "hw_adapter.py"), "--http", f"127.0.0.1:{PROXY_PORT}"]
