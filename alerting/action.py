@@ -1,6 +1,6 @@
 """What can be done to alarms: the inputs of the alarm pipeline.
 
-A detector's `ConditionChange` (hazardwatch.model) raises, updates or clears an alarm; an
+A detector's `ConditionChange` (hazardwatch.vocabulary.model) raises, updates or clears an alarm; an
 operator's action names the alarm by id (or, for an engineer's, the unit or instrument);
 a timer of the tick ends the mutes whose time is up. Every one of them enters through the
 same door, `Pipeline.run`. An action is a row here, its rows in the lifecycle table and a
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerting.disposal import Cause
-from hazardwatch.model import ConditionChange
+from hazardwatch.vocabulary.model import ConditionChange
 
 
 @dataclass(frozen=True, slots=True)

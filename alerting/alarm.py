@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from alerting.disposal import Disposal
 from alerting.lifecycle import OPEN_STATES, Event
 from alerting.priority import Priority
-from hazardwatch.model import AlarmState, Condition
+from hazardwatch.vocabulary.model import AlarmState, Condition
 
 
 def _json_float(x: float | None) -> float | None:
@@ -56,7 +56,7 @@ class Alarm:
 
     @property
     def category(self) -> str:
-        """How the control room shows it (hazardwatch.model.Category): `process` (报警),
+        """How the control room shows it (hazardwatch.vocabulary.model.Category): `process` (报警),
         `early_warning` (预警, before a limit), `instrument` or `communication`."""
         return self.condition.category.value
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from alerting.lifecycle import AlertingError
-from hazardwatch.notify_rules import Channel
+from hazardwatch.vocabulary.notify_rules import Channel
 
 log = logging.getLogger("hazardwatch.notify")
 

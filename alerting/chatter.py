@@ -19,8 +19,8 @@ from alerting.action import Shelve
 from alerting.alarm import Alarm, AlarmEvent
 from alerting.lifecycle import Event
 from alerting.priority import ColourChange
-from hazardwatch.notify_rules import Chatter
 from hazardwatch.storage.nflog import NotificationLog
+from hazardwatch.vocabulary.notify_rules import Chatter
 
 WHO = "hazardwatch"  # the shelves it makes name the service, not a person
 

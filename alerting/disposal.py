@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from alerting.lifecycle import AlertingError
 from alerting.priority import Priority
-from hazardwatch.model import AlarmRules
+from hazardwatch.vocabulary.model import AlarmRules
 
 HOUR_S = 3600.0
 

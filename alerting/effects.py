@@ -4,7 +4,7 @@ The table (alerting.lifecycle) says where an event takes an alarm and which effe
 has; this is the one place that says what each effect changes on the record.
 
 >>> from alerting.priority import Priority
->>> from hazardwatch.model import AlarmState, Condition
+>>> from hazardwatch.vocabulary.model import AlarmState, Condition
 >>> a = Alarm(1, 0, "GT-1", Condition.GAS2, Priority.HIGH, AlarmState.NORMAL, "e", "h", "u",
 ...           40.0, 100.0, 100.0)
 >>> e = move(a, Event.ACTIVATE, 100.0, value=41.0)

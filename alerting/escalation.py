@@ -22,9 +22,9 @@ from typing import Any
 from alerting.alarm import Alarm, AlarmEvent
 from alerting.priority import ColourChange
 from alerting.routes import Routes
-from hazardwatch.model import AlarmState
-from hazardwatch.notify_rules import SUPERVISION_LEVEL
 from hazardwatch.storage.nflog import NotificationLog
+from hazardwatch.vocabulary.model import AlarmState
+from hazardwatch.vocabulary.notify_rules import SUPERVISION_LEVEL
 
 Timers = list[tuple[int, int | None, float]]
 

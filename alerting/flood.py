@@ -26,8 +26,8 @@ from alerting.alarm import Alarm, AlarmEvent
 from alerting.lifecycle import Event
 from alerting.priority import ColourChange
 from alerting.routes import Routes
-from hazardwatch.notify_rules import Flood
 from hazardwatch.storage.nflog import NotificationLog, Outgoing
+from hazardwatch.vocabulary.notify_rules import Flood
 
 
 @dataclass

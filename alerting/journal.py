@@ -27,7 +27,7 @@ from alerting.disposal import Cause, Disposal
 from alerting.lifecycle import AlertingError, Event
 from alerting.mute import Marker, MarkerChange, MuteKind
 from alerting.priority import ColourChange, Priority
-from hazardwatch.model import AlarmState, Condition, RiskColour
+from hazardwatch.vocabulary.model import AlarmState, Condition, RiskColour
 
 SCHEMA_VERSION = 3
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-from hazardwatch.model import AlarmState, HazardWatchError
+from hazardwatch.vocabulary.model import AlarmState, HazardWatchError
 
 
 class AlertingError(HazardWatchError):

@@ -30,8 +30,15 @@ from alerting.mute import MarkerChange, MuteBook, mark
 from alerting.plan import LATCHING_CONDITIONS, AlarmNotFound, Pass, Planned
 from alerting.precedence import by_precedence, mark_first_out
 from alerting.priority import DEFAULT_PRIORITY, ColourChange, Priority, risk_colour
-from hazardwatch.clock import Clock
-from hazardwatch.model import AlarmState, Condition, ConditionChange, Kind, RiskColour, SensorTable
+from hazardwatch.vocabulary.clock import Clock
+from hazardwatch.vocabulary.model import (
+    AlarmState,
+    Condition,
+    ConditionChange,
+    Kind,
+    RiskColour,
+    SensorTable,
+)
 
 _Key = tuple[int, Condition]
 

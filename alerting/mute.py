@@ -15,7 +15,7 @@ and notifiers that page people hold it back. The markers themselves are journall
 their changes (who, when, from where, why) and come back on restart (`MuteBook.restore`).
 A marker with an end falls due in the tick (`due`), which ends it through the pipeline.
 
->>> from hazardwatch.model import Kind
+>>> from hazardwatch.vocabulary.model import Kind
 >>> book = MuteBook([Kind.LEVEL, Kind.GAS_TOXIC])
 >>> book.apply([MarkerChange(Marker(MuteKind.SUPPRESSED, "TK1", "", "wang", 0.0), True, 0.0)])
 >>> book.suppressed("TK1", 0), book.suppressed("TK1", 1)
@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from alerting.action import MuteExpired
 from alerting.alarm import Alarm, AlarmEvent
-from hazardwatch.model import Condition, Kind
+from hazardwatch.vocabulary.model import Condition, Kind
 
 MarkerKey = tuple[str, str, str]
 """(kind, target, condition label): target is a tag (shelved, out of service) or a unit id

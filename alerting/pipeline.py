@@ -33,7 +33,7 @@ from alerting.alarm import AlarmEvent
 from alerting.manager import AlarmManager, Planned
 from alerting.mute import MarkerChange
 from alerting.priority import ColourChange
-from hazardwatch.clock import Clock
+from hazardwatch.vocabulary.clock import Clock
 
 
 @dataclass
@@ -119,7 +119,7 @@ class Pipeline:
     Synchronous, one pass at a time (a lock): the live service and a replay drive it
     alike, and events reach the notifiers in journal order.
 
-    >>> from hazardwatch.clock import FakeClock
+    >>> from hazardwatch.vocabulary.clock import FakeClock
     >>> class Double:
     ...     def run(self, ctx, items):
     ...         return [x * 2 for x in items]

@@ -37,7 +37,7 @@ from alerting.mute import (
     out_of_service_key,
     shelve_key,
 )
-from hazardwatch.model import Condition, ConditionChange
+from hazardwatch.vocabulary.model import Condition, ConditionChange
 
 if TYPE_CHECKING:
     from alerting.manager import AlarmManager

@@ -5,7 +5,7 @@ level before first; gas before other alarms of the same priority), then newest f
 The first-out alarm of a hazard source is its earliest raised alarm still open: the one
 that tells what started an incident.
 
->>> from hazardwatch.model import Condition, Kind
+>>> from hazardwatch.vocabulary.model import Condition, Kind
 >>> gas_rank(Condition.GAS2, Kind.GAS_COMBUSTIBLE) > gas_rank(Condition.GAS1, Kind.GAS_TOXIC)
 True
 >>> gas_rank(Condition.GAS1, Kind.GAS_TOXIC) > gas_rank(Condition.GAS1, Kind.GAS_COMBUSTIBLE)
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from alerting.alarm import Alarm
-from hazardwatch.model import Condition, Kind
+from hazardwatch.vocabulary.model import Condition, Kind
 
 _LEVEL = {Condition.GAS2: 2, Condition.GAS1: 1}
 _SUBSTANCE = {Kind.GAS_TOXIC: 2, Kind.GAS_COMBUSTIBLE: 1}

@@ -12,7 +12,7 @@ import math
 from enum import IntEnum
 from typing import NamedTuple
 
-from hazardwatch.model import Condition, RiskColour
+from hazardwatch.vocabulary.model import Condition, RiskColour
 
 
 class Priority(IntEnum):

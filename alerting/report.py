@@ -36,8 +36,8 @@ from alerting.alarm import AlarmEvent
 from alerting.disposal import AlarmPolicy
 from alerting.lifecycle import Event
 from alerting.priority import Priority
-from hazardwatch.model import Condition
-from hazardwatch.notify_rules import Chatter, Flood
+from hazardwatch.vocabulary.model import Condition
+from hazardwatch.vocabulary.notify_rules import Chatter, Flood
 
 TEN_MIN_S = 600.0
 HOUR_S = 3600.0

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerting.alarm import Alarm, AlarmEvent
-from hazardwatch.model import Responsible
-from hazardwatch.notify_rules import ROLES, SUPERVISION_LEVEL, NotifyRules
 from hazardwatch.storage.nflog import Outgoing
+from hazardwatch.vocabulary.model import Responsible
+from hazardwatch.vocabulary.notify_rules import ROLES, SUPERVISION_LEVEL, NotifyRules
 
 LEVEL_NAMES = ("alarm", *ROLES, "supervision")
 
@@ -27,7 +27,7 @@ LEVEL_NAMES = ("alarm", *ROLES, "supervision")
 def describe(alarm: Alarm, what: str) -> str:
     """One line for people: priority, tag, condition, what happened, value, where.
 
-    >>> from hazardwatch.model import AlarmState, Condition
+    >>> from hazardwatch.vocabulary.model import AlarmState, Condition
     >>> from alerting.priority import Priority
     >>> a = Alarm(1, 0, "T1-LT", Condition.HH, Priority.HIGH, AlarmState.ACTIVE_UNACK,
     ...           "e1", "hs1", "T1", 9.5, 0.0, 0.0)

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Mapping
 
 from alerting.channels import SendError, Sink
-from hazardwatch.clock import Clock
-from hazardwatch.notify_rules import Retry
 from hazardwatch.storage.nflog import NotificationLog
+from hazardwatch.vocabulary.clock import Clock
+from hazardwatch.vocabulary.notify_rules import Retry
 
 log = logging.getLogger("hazardwatch.notify")
 

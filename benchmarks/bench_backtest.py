@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fleet_site import build_site
 from detectors import Detector
-from hazardwatch.backtest import run_once, stored_chunks
-from hazardwatch.model import Batch, SensorTable
+from hazardwatch.shell.backtest import run_once, stored_chunks
 from hazardwatch.storage import BlockStore, read_columns
 from hazardwatch.storage.columns import by_sensor
+from hazardwatch.vocabulary.model import Batch, SensorTable
 
 T0 = 1_767_225_600.0
 TARGET_READINGS = 1_000 * 30 * 86_400  # a month of 1 Hz for 1,000 sensors

@@ -17,7 +17,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.factories
 
-from hazardwatch.model import Limits, Sensor, SensorTable, Site
+from hazardwatch.vocabulary.model import Limits, Sensor, SensorTable, Site
 from ingest import Decoder
 from tests import factories
 

@@ -23,8 +23,13 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.factories
 
 from benchmarks.bench_decode import site
-from hazardwatch.inputs import SparkplugInput, SparkplugNode, ThingsBoardGateway, ThingsBoardInput
-from hazardwatch.model import SensorTable
+from hazardwatch.vocabulary.inputs import (
+    SparkplugInput,
+    SparkplugNode,
+    ThingsBoardGateway,
+    ThingsBoardInput,
+)
+from hazardwatch.vocabulary.model import SensorTable
 from ingest import Decoder, SparkplugDecoder, ThingsBoardDecoder
 from ingest.sparkplug_b_pb2 import Payload
 

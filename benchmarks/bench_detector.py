@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.reference
 
 from detectors import Detector, keep_large_blocks
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Batch,
     Enterprise,
     HazardSource,

@@ -50,9 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.f
 
 from alerting import AlarmEvent, Event
 from benchmarks.fleet_site import HH_VALUE, ROWS, PublisherProcess, build_site, connect
-from hazardwatch.broker import MAX_INFLIGHT, EmbeddedBroker, mosquitto_path
-from hazardwatch.model import Condition, Site
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.broker import MAX_INFLIGHT, EmbeddedBroker, mosquitto_path
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.model import Condition, Site
 
 MB = 1024 * 1024
 

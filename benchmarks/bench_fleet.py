@@ -27,8 +27,8 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hazardwatch.broker import EmbeddedBroker
-from hazardwatch.model import Site
+from hazardwatch.shell.broker import EmbeddedBroker
+from hazardwatch.vocabulary.model import Site
 from simulators import FleetPublisher, generate_site, parse_broker_url
 
 ENTERPRISES = 100

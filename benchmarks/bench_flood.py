@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.*
 from alerting import AlarmEvent, Event
 from benchmarks.bench_end_to_end import CpuMeter, ServiceThread
 from benchmarks.fleet_site import PublisherProcess, build_site
-from hazardwatch.broker import EmbeddedBroker
-from hazardwatch.model import Condition, ConditionChange, Site
-from hazardwatch.notify_rules import RawNotifications, compile_rules
+from hazardwatch.shell.broker import EmbeddedBroker
+from hazardwatch.vocabulary.model import Condition, ConditionChange, Site
+from hazardwatch.vocabulary.notify_rules import RawNotifications, compile_rules
 from tests.receivers import http_receiver
 
 # A condition the detector never raises on this park (no transfer plans): the flood's

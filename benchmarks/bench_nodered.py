@@ -7,7 +7,7 @@ This script runs the HazardWatch half of its side-by-side mode, with one more kn
 broker's settings:
   --broker defaults     mosquitto's defaults plus set_tcp_nodelay (what the harness runs)
   --broker recommended  the settings README "What the broker needs" gives a park (the demo's
-                        embedded broker: hazardwatch.broker.mosquitto_settings), with
+                        embedded broker: hazardwatch.shell.broker.mosquitto_settings), with
                         --ack-window 1000 for the service
 It starts a fresh mosquitto and `hazardwatch run` (its own ports, so it can run beside the
 harness), a viewer token for the adapter (the API asks for one since the adapter was
@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hazardwatch.broker import MAX_INFLIGHT, mosquitto_path, mosquitto_settings
+from hazardwatch.shell.broker import MAX_INFLIGHT, mosquitto_path, mosquitto_settings
 
 MQTT_PORT, HTTP_PORT, PROXY_PORT = 18880, 18882, 18883
 ROOT = Path(__file__).resolve().parents[1]

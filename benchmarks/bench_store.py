@@ -31,10 +31,10 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.victoria
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import BlockStore, InfluxSettings, InfluxStore, Spool, SqliteStore
 from hazardwatch.storage.influx import line_prefixes, to_lines
 from hazardwatch.storage.rollup import bucket_width
+from hazardwatch.vocabulary.model import Batch
 from tests.victoria import start_victoria
 
 T0 = 1_763_800_000.0

@@ -20,8 +20,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.detection_run import run_scenario
-from hazardwatch.config import load_site
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import Condition
 from simulators.library import library, load_scenario
 
 SITE = Path(__file__).resolve().parents[1] / "examples" / "park.yaml"

@@ -42,7 +42,7 @@ if __package__ in (None, ""):
 
 from benchmarks.detection_run import Score, run_scenario, score
 from benchmarks.tables import render
-from hazardwatch.config import load_site
+from hazardwatch.vocabulary.config import load_site
 from simulators.library import ScenarioSpec, library, load_scenario
 from simulators.realism import Realism
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import Batch, Condition, Kind, Site
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import Batch, Condition, Kind, Site
 from simulators.library import ScenarioSpec
 from simulators.realism import Realism, configured
 from simulators.scenario import Incident

@@ -32,7 +32,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Enterprise,
     HazardSource,
     Kind,

@@ -1,7 +1,7 @@
 """How does HazardWatch score on the Numenta Anomaly Benchmark, against the published detectors?
 
 Each NAB series (timestamp,value) becomes a wide CSV (`ts,<tag>`) in a temporary folder and
-goes through the real replay path (`hazardwatch.replay.replay`, no site config: one generic
+goes through the real replay path (`hazardwatch.shell.replay.replay`, no site config: one generic
 sensor), with `learn_rows` = NAB's probationary length and no COMM_LOSS for the series'
 holes (replay's default). A row where HazardWatch raised an alarm of any condition but
 COMM_LOSS is a detection; detections are scored by NAB's rules (benchmarks.nab_score):
@@ -38,7 +38,7 @@ if __package__ in (None, ""):
 from benchmarks.nab_corpus import PHYSICAL, Corpus, CorpusError, write_wide_csv
 from benchmarks.nab_score import PROFILES, FileScore, probation_rows, score_file, total
 from benchmarks.tables import render
-from hazardwatch.replay import replay
+from hazardwatch.shell.replay import replay
 
 NOT_A_DETECTION = frozenset({"comm_loss"})
 

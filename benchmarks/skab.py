@@ -10,7 +10,7 @@ MAR (missing alarm rate: false negatives over all anomalous rows, %) over the te
 all files together.
 
 Each file becomes a wide CSV (`ts,<column>...`) and goes through the real replay path
-(`hazardwatch.replay.replay`, no site config: one unit of generic sensors), with
+(`hazardwatch.shell.replay.replay`, no site config: one unit of generic sensors), with
 `learn_rows` = the 400 training rows. A test row counts as flagged while any alarm but
 COMM_LOSS is active at its time. Beside HazardWatch, in the same run, a baseline written
 here: per sensor, the 5-row rolling median's distance from the training median in units
@@ -43,7 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.tables import render
-from hazardwatch.replay import replay
+from hazardwatch.shell.replay import replay
 
 TRAIN_ROWS = 400  # SKAB's split: the first 400 rows of each file
 NOT_A_DETECTION = frozenset({"comm_loss"})

@@ -47,8 +47,8 @@ from dashboards.schemas import (
     invalid,
 )
 from dashboards.view import ServiceView
-from hazardwatch.model import AlarmState, Condition, Kind, Quality, RiskColour
 from hazardwatch.storage import StoreError
+from hazardwatch.vocabulary.model import AlarmState, Condition, Kind, Quality, RiskColour
 
 MAX_ALARMS = 5000
 MAX_READINGS = 100_000

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
-from hazardwatch.clock import Clock, SystemClock
 from hazardwatch.storage.accounts import Accounts, Role, User
+from hazardwatch.vocabulary.clock import Clock, SystemClock
 
 SESSION_COOKIE = "hw_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -114,7 +114,7 @@ class LoginLimiter:
     Every attempt counts as a failure until it succeeds (`forgive`), so attempts that run
     at the same time cannot all slip under the limit.
 
-    >>> from hazardwatch.clock import FakeClock
+    >>> from hazardwatch.vocabulary.clock import FakeClock
     >>> lim = LoginLimiter(limit=2, window_s=60, clock=FakeClock(0))
     >>> [lim.attempt(["u:a"]) for _ in range(3)]
     [(None, 0.0), (None, 0.0), (60.0, None)]

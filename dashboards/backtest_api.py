@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dashboards.schemas import ErrorOut, InvalidOut
-from hazardwatch.model import HazardWatchError
+from hazardwatch.vocabulary.model import HazardWatchError
 
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -27,7 +27,7 @@ class Job(Protocol):
 
 
 class Runner(Protocol):
-    """What runs the back-tests (hazardwatch.backtest.Backtests)."""
+    """What runs the back-tests (hazardwatch.shell.backtest.Backtests)."""
 
     def start(
         self,

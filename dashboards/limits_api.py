@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dashboards.auth import ActingUser
 from dashboards.schemas import ErrorOut, InvalidOut
-from hazardwatch.limits import LimitBook, LimitError, LimitNotFound
+from hazardwatch.storage.limits import LimitBook, LimitError, LimitNotFound
 
 _Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 

@@ -172,7 +172,9 @@ class InvalidOut(BaseModel):
 
 
 class ConditionOut(BaseModel):
-    """One row of the condition table (hazardwatch.model.CONDITIONS) as this park ranks it."""
+    """One row of the condition table (hazardwatch.vocabulary.model.CONDITIONS) as this park ranks
+    it.
+    """
 
     condition: str
     bit: int

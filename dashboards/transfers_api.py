@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from dashboards.auth import ActingUser
 from dashboards.schemas import ErrorOut, InvalidOut, TransferId
 from dashboards.view import ServiceView
-from hazardwatch.transfers import DEFAULT_EXPIRY_S, TransferError, TransferNotFound
+from hazardwatch.vocabulary.transfers import DEFAULT_EXPIRY_S, TransferError, TransferNotFound
 
 _Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]

@@ -15,9 +15,9 @@ import numpy as np
 
 from alerting import Acknowledge, Action, AlarmEvent, AlarmManager, Pipeline, build_pipeline
 from dashboards.live import Hub, HubNotifier
-from hazardwatch.model import SensorTable, Site
 from hazardwatch.storage import Buckets, History
-from hazardwatch.transfers import TransferDesk
+from hazardwatch.vocabulary.model import SensorTable, Site
+from hazardwatch.vocabulary.transfers import TransferDesk
 
 Latest = tuple[np.ndarray, np.ndarray, np.ndarray]
 """last value (float64, NaN if never), last ts (float64, NaN if never), active condition

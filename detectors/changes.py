@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hazardwatch.model import Condition, ConditionChange
+from hazardwatch.vocabulary.model import Condition, ConditionChange
 
 _CONDITIONS = tuple(Condition)
 _SEVERITY = tuple(c.severity for c in _CONDITIONS)

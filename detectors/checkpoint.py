@@ -50,8 +50,8 @@ import numpy as np
 from detectors.rule import Remembers
 from detectors.state import Params, State
 from detectors.step import Detector
-from hazardwatch.durable import fsync_dir
-from hazardwatch.model import HazardWatchError
+from hazardwatch.storage.durable import fsync_dir
+from hazardwatch.vocabulary.model import HazardWatchError
 
 FORMAT = "hazardwatch-detector-checkpoint"
 VERSION = 1

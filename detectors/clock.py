@@ -15,7 +15,7 @@ import numpy as np
 from detectors.changes import Changes
 from detectors.rule import Round
 from detectors.state import State
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 AHEAD = np.uint32(Condition.CLOCK_AHEAD.bit)
 

@@ -33,7 +33,7 @@ from numba import njit, types
 
 def _sources() -> list[Path]:
     here = Path(__file__).resolve().parent
-    return [*sorted(here.rglob("*.py")), here.parent / "hazardwatch" / "model.py"]
+    return [*sorted(here.rglob("*.py")), here.parent / "hazardwatch" / "vocabulary" / "model.py"]
 
 
 def _cache_dir() -> Path:

@@ -18,7 +18,7 @@ from detectors.changes import Changes
 from detectors.checks.groups import cooling_missing
 from detectors.rule import Orphans, Round
 from detectors.state import State
-from hazardwatch.model import Condition, SensorTable
+from hazardwatch.vocabulary.model import Condition, SensorTable
 
 LOST = np.uint32(Condition.COOLING_LOST.bit)
 

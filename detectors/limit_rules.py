@@ -7,7 +7,7 @@ import numpy as np
 
 from detectors import decide
 from detectors.state import LIMIT_BITS, SLOTS, Params, State
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 _LIMIT_BITS = np.uint32(LIMIT_BITS)
 

@@ -1,9 +1,10 @@
 """MASS_BALANCE: a tank's level change no longer matches what its flow meters moved.
 
-Per tank with a `balance:` (SensorTable.units, hazardwatch.model.Balance): the flow meters'
+Per tank with a `balance:` (SensorTable.units, hazardwatch.vocabulary.model.Balance): the flow
+meters'
 readings are integrated into volumes (each reading held until the next, never across a
 silence longer than a slot), the level readings turned into volume through the tank's
-geometry (hazardwatch.geometry, its height from the level sensor's range as the
+geometry (hazardwatch.vocabulary.geometry, its height from the level sensor's range as the
 simulators take it). Both are averaged over slots of window_s / SLOTS, which beats the
 gauge's noise down. Each slot's level change leaves some volume unexplained:
 
@@ -40,8 +41,8 @@ from detectors.changes import Changes
 from detectors.checks.faults import PACE_COUNTS
 from detectors.rule import Orphans, Round
 from detectors.state import State
-from hazardwatch.geometry import Geometry, height_from_capacity, shape_of
-from hazardwatch.model import FLOW_M3_S_PER, Condition, Kind, SensorTable
+from hazardwatch.vocabulary.geometry import Geometry, height_from_capacity, shape_of
+from hazardwatch.vocabulary.model import FLOW_M3_S_PER, Condition, Kind, SensorTable
 
 BIT = np.uint32(Condition.MASS_BALANCE.bit)
 SLOTS = 8  # slots per window: the oldest kept slot is at most one window back

@@ -34,7 +34,7 @@ from scipy.stats import chi2
 from detectors.changes import Changes
 from detectors.rule import Orphans, Round
 from detectors.state import State
-from hazardwatch.model import Condition, Kind, SensorTable
+from hazardwatch.vocabulary.model import Condition, Kind, SensorTable
 
 RELATION = np.uint32(Condition.RELATION.bit)
 MAX_GROUP = 64  # members per group; a larger unit is split into chunks

@@ -19,7 +19,7 @@ from detectors.changes import Changes
 from detectors.checks.plans import past_target
 from detectors.rule import Round
 from detectors.state import Params, State
-from hazardwatch.model import Condition, HazardWatchError
+from hazardwatch.vocabulary.model import Condition, HazardWatchError
 
 OVERRUN = np.uint32(Condition.OVERRUN.bit)
 DEFAULT_TOLERANCE_SPAN = 0.01  # of the instrument span, when the plan gives no tolerance

@@ -22,7 +22,7 @@ import numpy as np
 
 from detectors.changes import Changes
 from detectors.state import State
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ from detectors.rule import Rule
 from detectors.state import Params
 from detectors.vapour_pressure import VapourPressure
 from detectors.vote import AreaVote, CoRise
-from hazardwatch.model import SensorTable
+from hazardwatch.vocabulary.model import SensorTable
 
 
 def build(params: Params, table: SensorTable) -> tuple[Rule, ...]:

@@ -31,7 +31,7 @@ from detectors.checks.trend import least_squares
 from detectors.compiled import inlined, kernel, reads, writes
 from detectors.decide import hold_drift, significant
 from detectors.state import PROCESS_BITS, State
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 _DRIFT = np.int64(Condition.DRIFT.bit)
 _PROCESS = np.int64(PROCESS_BITS)

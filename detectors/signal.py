@@ -83,7 +83,7 @@ from detectors.compiled import kernel, reads, writes
 from detectors.decide import hold_noisy
 from detectors.state import Params, State, indices
 from detectors.trends import restart
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 SPIKE, STUCK, NOISY, STEP = (
     np.uint32(c.bit) for c in (Condition.SPIKE, Condition.STUCK, Condition.NOISY, Condition.STEP)

@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hazardwatch.defaults import GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1
-from hazardwatch.model import Condition, Kind, SensorTable, Trend
+from hazardwatch.vocabulary.defaults import GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1
+from hazardwatch.vocabulary.model import Condition, Kind, SensorTable, Trend
 
 
 class Slot(NamedTuple):
@@ -89,7 +89,8 @@ class Params:
     range_hi: np.ndarray  # float64
     stale_after_s: np.ndarray  # float64, NaN: never stale
     valid_bits: np.ndarray  # uint32: the limit conditions this sensor can raise
-    # Early warning and signal faults (see hazardwatch.model.Trend for meaning and units).
+    # Early warning and signal faults (see hazardwatch.vocabulary.model.Trend for meaning and
+    # units).
     rate_limit_per_min: np.ndarray
     rate_window_s: np.ndarray
     sample_every_s: np.ndarray  # the window takes at most one sample per this many s

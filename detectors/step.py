@@ -37,7 +37,7 @@ from detectors.rounds import InOrder, lift, rounds
 from detectors.rule import Learns, Round, Rule
 from detectors.signal import FAULT_BITS, signal_faults
 from detectors.state import RING_SIZE, Params, State, rows_at, subset
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     FLAG_TS_AHEAD,
     Batch,
     Condition,

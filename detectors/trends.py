@@ -54,7 +54,7 @@ from detectors.state import (
     rows_at,
 )
 from detectors.window import REBASE_SHARE
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 RATE, P_HH, P_LL, DRIFT, STEP = (
     np.uint32(c.bit)

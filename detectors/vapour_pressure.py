@@ -1,7 +1,8 @@
 """VAPOUR_PRESSURE: a liquefied-gas tank's pressure away from its gas's vapour pressure.
 
 A pressurised tank of a liquefied gas holds its liquid at the saturation pressure of the
-liquid's temperature (hazardwatch.substances: Antoine, the curves the simulators use). Per
+liquid's temperature (hazardwatch.vocabulary.substances: Antoine, the curves the simulators use).
+Per
 pressurised unit of a gas with a curve, a pressure and a temperature sensor (SensorTable.
 units; the unit's VapourCheck): the pressure (smoothed, as the signal stage keeps it) minus
 the vapour pressure at the temperature, in kPa; beyond `tolerance_kpa` plus `tolerance_pct`
@@ -18,8 +19,8 @@ import numpy as np
 from detectors.changes import Changes
 from detectors.rule import Orphans, Round
 from detectors.state import State
-from hazardwatch.model import Condition, Kind, SensorTable
-from hazardwatch.substances import (
+from hazardwatch.vocabulary.model import Condition, Kind, SensorTable
+from hazardwatch.vocabulary.substances import (
     ATMOSPHERE_KPA,
     curve_name,
     pressure_unit,

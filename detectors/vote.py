@@ -21,7 +21,7 @@ from detectors.checks import area_count, co_rising
 from detectors.decide import HOLD_RATIO, MIN_SAMPLES, SIGNIFICANCE, window_filled
 from detectors.rule import Round
 from detectors.state import Params, State
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 GAS_BITS = np.uint32(Condition.GAS1.bit | Condition.GAS2.bit)
 AREA = np.uint32(Condition.AREA_GAS.bit)

@@ -1,11 +1,11 @@
 """HazardWatch: the site model, config, storage, and (on top) the service wiring and CLI.
 
-Only the vocabulary is imported here; `hazardwatch.service` and `hazardwatch.cli` sit on
+Only the vocabulary is imported here; `hazardwatch.shell.service` and `hazardwatch.shell.cli` sit on
 top of every other package and are imported by name.
 """
 
-from hazardwatch.clock import Clock, FakeClock, SystemClock
-from hazardwatch.model import (
+from hazardwatch.vocabulary.clock import Clock, FakeClock, SystemClock
+from hazardwatch.vocabulary.model import (
     CONDITIONS,
     FLAG_TS_FROM_RECEIPT,
     AlarmState,

@@ -1,3 +1,3 @@
-from hazardwatch.cli import main
+from hazardwatch.shell.cli import main
 
 main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hazardwatch.model import Batch
+from hazardwatch.vocabulary.model import Batch
 
 
 class Batcher:

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from hazardwatch.model import FLAG_TS_AHEAD, FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
+from hazardwatch.vocabulary.model import (
+    FLAG_TS_AHEAD,
+    FLAG_TS_FROM_RECEIPT,
+    Batch,
+    Quality,
+    SensorTable,
+)
 from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection
 from ingest.fields import (
     BadField,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hazardwatch.model import Batch
+from hazardwatch.vocabulary.model import Batch
 
 
 class Reason(StrEnum):

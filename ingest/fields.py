@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from hazardwatch.model import Quality
+from hazardwatch.vocabulary.model import Quality
 from ingest.decoded import Reason
 
 _QUALITY = {"good": Quality.GOOD, "uncertain": Quality.UNCERTAIN, "bad": Quality.BAD}

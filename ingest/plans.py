@@ -4,7 +4,7 @@ Payload: ``{"tag": "e02-T201-LT", "target": 13.5, "direction": "fill", "ts": ...
 "tolerance": 0.1, "expires_in_s": 86400, "by": "DCS", "note": "..."}`` (``unit`` instead of
 ``tag`` names the tank; ``direction`` is required on the wire: the sender knows it), or
 ``{"tag": ..., "close": true, "by": "DCS"}`` when the transfer ends. Checked as the API
-checks a plan (hazardwatch.transfers.plan_for); a bad one is a rejection, never a crash.
+checks a plan (hazardwatch.vocabulary.transfers.plan_for); a bad one is a rejection, never a crash.
 """
 
 from __future__ import annotations
@@ -12,8 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hazardwatch.model import SensorTable, TransferPlan
-from hazardwatch.transfers import DEFAULT_EXPIRY_S, TransferError, level_sensor_of, plan_for
+from hazardwatch.vocabulary.model import SensorTable, TransferPlan
+from hazardwatch.vocabulary.transfers import (
+    DEFAULT_EXPIRY_S,
+    TransferError,
+    level_sensor_of,
+    plan_for,
+)
 from ingest.decoded import Reason
 from ingest.fields import BadField, TsWindow, kind_of, reading_value, short
 

@@ -1,14 +1,14 @@
 """Router: each message to the decoder of its input (wire format v1, ThingsBoard, Sparkplug B).
 
-The site config says which inputs are on (hazardwatch.inputs.Inputs); each input owns its
+The site config says which inputs are on (hazardwatch.vocabulary.inputs.Inputs); each input owns its
 topics: Sparkplug ``spBv1.0/...``, ThingsBoard ``v1/...`` (or its mount root), wire format
 v1 the rest under its root. A topic no input owns is rejected as ``bad_topic``.
 """
 
 from __future__ import annotations
 
-from hazardwatch.inputs import Inputs
-from hazardwatch.model import Batch, SensorTable
+from hazardwatch.vocabulary.inputs import Inputs
+from hazardwatch.vocabulary.model import Batch, SensorTable
 from ingest.decode import Decoder
 from ingest.decoded import Decoded, Reason, Rejection
 from ingest.sparkplug import SparkplugDecoder

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from hazardwatch.model import FLAG_TS_AHEAD, Batch
+from hazardwatch.vocabulary.model import FLAG_TS_AHEAD, Batch
 from ingest.decoded import Reason, Rejection
 
 

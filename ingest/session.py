@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from hazardwatch.clock import Clock, SystemClock
-from hazardwatch.model import Batch, HazardWatchError
+from hazardwatch.vocabulary.clock import Clock, SystemClock
+from hazardwatch.vocabulary.model import Batch, HazardWatchError
 from ingest.acks import Acks, Receipt
 from ingest.batcher import Batcher
 from ingest.counters import IngestCounters

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from hazardwatch.inputs import SparkplugInput, SparkplugNode
-from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
+from hazardwatch.vocabulary.inputs import SparkplugInput, SparkplugNode
+from hazardwatch.vocabulary.model import FLAG_TS_FROM_RECEIPT, Batch, Quality, SensorTable
 from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection, Reply
 from ingest.fields import short
 from ingest.rows import Rows

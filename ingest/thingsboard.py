@@ -1,7 +1,7 @@
 """ThingsBoard's gateway MQTT API -> the same Batch as wire format v1.
 
 What a ThingsBoard IoT Gateway publishes (``<mount_root>/<token>/`` before each topic when
-the broker mounts gateways under their user name, hazardwatch.inputs.ThingsBoardInput):
+the broker mounts gateways under their user name, hazardwatch.vocabulary.inputs.ThingsBoardInput):
 
 - ``v1/gateway/telemetry``: ``{"T-102": [{"ts": <epoch ms>, "values": {"level": 9.8}}]}``,
   several devices per message; after an outage one long array per device of what it kept
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from hazardwatch.inputs import ThingsBoardInput
-from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Batch, SensorTable
+from hazardwatch.vocabulary.inputs import ThingsBoardInput
+from hazardwatch.vocabulary.model import FLAG_TS_FROM_RECEIPT, Batch, SensorTable
 from ingest.decoded import Decoded, GatewayStatus, Reason, Rejection, Reply
 from ingest.fields import BadField, kind_of, loads, short
 from ingest.rows import Rows

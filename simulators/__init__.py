@@ -1,6 +1,7 @@
 """Simulators: tank-farm physics, scripted incidents with ground truth, the fleet publisher.
 
-Imports only the model (`hazardwatch.model`), never ingest, detectors, alerting or dashboards.
+Imports only the model (`hazardwatch.vocabulary.model`), never ingest, detectors, alerting or
+dashboards.
 """
 
 from simulators.fleet import FleetPublisher, PublisherError, parse_broker_url

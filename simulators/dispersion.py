@@ -17,7 +17,7 @@ release has a size: an initial spread σ0 = 1.5 m (σz0 = σ0 / 1.5) is added in
 growing as √(Q / 0.1 kg/s) above 0.1 kg/s (a large flashing release slumps into a wide
 cloud), and the cloud reaches about σ0 upwind of the source. Concentrations convert to the
 detector's unit with ppm = mg/m³ × 24.45/M and %LEL = vol % / LEL × 100
-(hazardwatch.substances).
+(hazardwatch.vocabulary.substances).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hazardwatch.model import Kind, Sensor, Site
-from hazardwatch.substances import MOLAR_VOLUME_L, UnknownSubstanceError, substance
+from hazardwatch.vocabulary.model import Kind, Sensor, Site
+from hazardwatch.vocabulary.substances import MOLAR_VOLUME_L, UnknownSubstanceError, substance
 
 SOURCE_SIGMA_M = 1.5  # initial crosswind spread of a small release
 SOURCE_REF_KG_S = 0.1  # above this a release's initial size grows as its square root

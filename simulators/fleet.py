@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 from paho.mqtt.enums import MQTTErrorCode
 
-from hazardwatch.model import HazardWatchError, Site
+from hazardwatch.vocabulary.model import HazardWatchError, Site
 from simulators.gateway import (
     MAX_BATCH_ROWS,
     RECONNECT_MAX_S,

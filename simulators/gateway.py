@@ -24,7 +24,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from hazardwatch.model import TransferPlan
+from hazardwatch.vocabulary.model import TransferPlan
 
 log = logging.getLogger(__name__)
 

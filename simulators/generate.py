@@ -3,7 +3,8 @@
 Names are built from seeded word lists (a Chinese name with its English gloss, as the
 example park writes them); every tank gets level and temperature, pressure if it is
 pressurised, and gas detectors for what it stores. Defaults come from the same tables
-the config applies (`hazardwatch.defaults`, `hazardwatch.substances`), each sensor built by
+the config applies (`hazardwatch.vocabulary.defaults`, `hazardwatch.vocabulary.substances`), each
+sensor built by
 the config's own SensorBuilder, so a generated park equals the one its saved config file
 (`simulators.record.site_to_yaml`) loads back to.
 
@@ -22,15 +23,15 @@ import random
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from hazardwatch.config_schema import RawSensor
-from hazardwatch.defaults import (
+from hazardwatch.vocabulary.config_schema import RawSensor
+from hazardwatch.vocabulary.defaults import (
     BUILTIN,
     COMBUSTIBLE_LEVEL1_MAX_LEL_PCT,
     COMBUSTIBLE_LEVEL2_MAX_LEL_PCT,
     TOXIC_LEVEL1_MAX_OEL_FRACTION,
     TOXIC_LEVEL2_MAX_OEL_FRACTION,
 )
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Enterprise,
     HazardSource,
     HazardWatchError,
@@ -40,8 +41,8 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
-from hazardwatch.sensor_rules import SensorBuilder
-from hazardwatch.substances import substance
+from hazardwatch.vocabulary.sensor_rules import SensorBuilder
+from hazardwatch.vocabulary.substances import substance
 
 __all__ = ["GEOMETRIES", "GenerateError", "generate_site", "parse_generate_spec"]
 
@@ -366,7 +367,8 @@ class _SensorMaker:
     """Builds the instruments of one tank through the config's own sensor rules.
 
     Each sensor is written as the config would hold it and then built by
-    `hazardwatch.sensor_rules.SensorBuilder`, so defaults, trend settings and the gas ceilings
+    `hazardwatch.vocabulary.sensor_rules.SensorBuilder`, so defaults, trend settings and the gas
+    ceilings
     are exactly those a loaded file gets; a problem there is a bug of the generator.
     """
 

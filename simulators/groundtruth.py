@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 
 if TYPE_CHECKING:
     from simulators.physics import TankFarm

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hazardwatch.model import Kind
+from hazardwatch.vocabulary.model import Kind
 from simulators.dispersion import FIRST_DETECTOR_DEG, gas_of
 from simulators.instruments import Fault, FaultKind
 from simulators.physics import Release, TankFarm

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from hazardwatch.model import Kind, Sensor
+from hazardwatch.vocabulary.model import Kind, Sensor
 from simulators.realism import Readout
 
 NOISE_SPAN = 0.002  # instrument noise, standard deviation as a fraction of span

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hazardwatch.model import Site
+from hazardwatch.vocabulary.model import Site
 from simulators.incidents import (
     CoolingFailure,
     FireExposure,

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from hazardwatch.model import Site
+from hazardwatch.vocabulary.model import Site
 from simulators.fleet import FleetPublisher, Mode, PublisherError
 from simulators.physics import Climate
 from simulators.scenario import Overfill, Scenario

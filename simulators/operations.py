@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hazardwatch.model import Sensor
+from hazardwatch.vocabulary.model import Sensor
 from simulators.realism import Pace
 
 _IDLE, _MOVING = 0, 1

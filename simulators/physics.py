@@ -5,7 +5,7 @@ numpy operations: a tick costs the same Python work for ten sensors as for a mil
 
 - Level: a mass balance in m³ (the operators' pump transfers, simulators.operations;
   scenario flows; leaks), turned into level through each tank's geometry
-  (hazardwatch.geometry); a tank overflows at the top of its level range, and an
+  (hazardwatch.vocabulary.geometry); a tank overflows at the top of its level range, and an
   atmospheric tank's overflow evaporates 2 % of the spilled mass round its shell. Level
   sensors in m, cm or mm measure from the bottom; others (e.g. %) span the tank's height.
 - Temperature: simulators.thermal (air, sun, coils, spray, fire, liquid inertia).
@@ -26,8 +26,8 @@ from collections import deque
 
 import numpy as np
 
-from hazardwatch.geometry import Geometry, height_from_capacity, shape_of
-from hazardwatch.model import Kind, Sensor, Site, TransferPlan, Unit
+from hazardwatch.vocabulary.geometry import Geometry, height_from_capacity, shape_of
+from hazardwatch.vocabulary.model import Kind, Sensor, Site, TransferPlan, Unit
 from simulators.dispersion import GasField, Layout, Release, gas_of
 from simulators.instruments import NOISE_SPAN, Instruments, gas_level1
 from simulators.operations import Operations, Operators, operating_band

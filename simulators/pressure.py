@@ -1,6 +1,7 @@
 """What the pressure transmitters of the farm read, from the state of their tanks.
 
-- A pressurised tank of a liquefied gas with a known curve (hazardwatch.substances) sits at the
+- A pressurised tank of a liquefied gas with a known curve (hazardwatch.vocabulary.substances) sits
+at the
   vapour pressure of its liquid temperature, plus any padding gas a scenario adds.
 - A pressurised tank of something without a curve swings around its L..H mid-band with
   the liquid temperature (Clausius-Clapeyron with a light hydrocarbon's 2,300 K slope).
@@ -15,8 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hazardwatch.model import Sensor, Unit
-from hazardwatch.substances import ATMOSPHERE_KPA, curve_name, pressure_unit, vapour_pressure_kpa
+from hazardwatch.vocabulary.model import Sensor, Unit
+from hazardwatch.vocabulary.substances import (
+    ATMOSPHERE_KPA,
+    curve_name,
+    pressure_unit,
+    vapour_pressure_kpa,
+)
 
 BREATHER_KPA = (-0.5, 2.0)  # vacuum and pressure settings of an atmospheric tank's valve
 CLAUSIUS_B_K = 2300.0

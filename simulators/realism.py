@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hazardwatch.model import Kind, Sensor, Site
+from hazardwatch.vocabulary.model import Kind, Sensor, Site
 
 __all__ = ["EXPANSION_PER_K", "Pace", "Readout", "Realism", "configured", "expansion_per_k"]
 

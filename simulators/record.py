@@ -29,9 +29,17 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
-from hazardwatch.defaults import BUILTIN
-from hazardwatch.model import HazardWatchError, Kind, Quality, Sensor, Site, Trend, VapourCheck
-from hazardwatch.substances import substance
+from hazardwatch.vocabulary.defaults import BUILTIN
+from hazardwatch.vocabulary.model import (
+    HazardWatchError,
+    Kind,
+    Quality,
+    Sensor,
+    Site,
+    Trend,
+    VapourCheck,
+)
+from hazardwatch.vocabulary.substances import substance
 from simulators.gateway import plan_payload
 from simulators.physics import Climate, TankFarm
 from simulators.scenario import Scenario, Script
@@ -257,7 +265,8 @@ def record_run(
 
 
 def site_to_yaml(site: Site) -> str:
-    """The site as a config file that `hazardwatch.config.parse_site` loads to an equal tree.
+    """The site as a config file that `hazardwatch.vocabulary.config.parse_site` loads to an equal
+    tree.
 
     A sensor setting is written where it differs from the built-in default of its kind, so
     the file stays short and reads like a hand-written one; trend settings that differ are

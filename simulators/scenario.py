@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hazardwatch.model import Condition, HazardWatchError
+from hazardwatch.vocabulary.model import Condition, HazardWatchError
 from simulators.groundtruth import AreaWatch, LimitWatch
 from simulators.physics import TankFarm
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hazardwatch.geometry import Geometry
+from hazardwatch.vocabulary.geometry import Geometry
 from simulators.weather import Climate
 
 U_EFF_W_M2K = 30.0

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from hazardwatch.clock import Clock
 from hazardwatch.storage.accounts import Accounts, Role
+from hazardwatch.vocabulary.clock import Clock
 
 # argon2's smallest sane cost: the tests check behaviour, not the hash's strength
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

@@ -17,8 +17,8 @@ def compiled_detector() -> None:
     """The detector's compiled loops, built (or loaded from numba's cache) once before any
     test starts a service process, so no service spends its start-up timeout compiling."""
     from detectors import Detector
-    from hazardwatch.config import parse_site
-    from hazardwatch.model import SensorTable
+    from hazardwatch.vocabulary.config import parse_site
+    from hazardwatch.vocabulary.model import SensorTable
 
     Detector(SensorTable.from_site(parse_site(E2E_SITE, "e2e.yaml")), 0.0)
 

@@ -1,4 +1,4 @@
-"""Small builders for the site tree of hazardwatch/model.py, with test-friendly defaults.
+"""Small builders for the site tree of hazardwatch/vocabulary/model.py, with test-friendly defaults.
 
 Every argument a test cares about is a keyword, so a test shows only what it changes.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Enterprise,
     HazardSource,
     Kind,

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Batch,
     Condition,
     ConditionChange,

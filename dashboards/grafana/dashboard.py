@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hazardwatch.config import load_site
-from hazardwatch.model import HazardSource, Kind, Sensor, Site
 from hazardwatch.storage.influx import MEASUREMENT
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import HazardSource, Kind, Sensor, Site
 
 DATASOURCE_UID = "victoriametrics"  # as provisioning/datasources.yaml names it
 DASHBOARD_UID = "hazardwatch"
@@ -34,7 +34,7 @@ def thresholds(sensor: Sensor) -> dict[str, Any]:
 
     A gas detector's first level is its `h`, its second its `hh`.
 
-    >>> from hazardwatch.model import Limits
+    >>> from hazardwatch.vocabulary.model import Limits
     >>> s = Sensor("T", Kind.LEVEL, "m", 0, 18, Limits(hh=16.2, h=15.5, l=1.5), 0.1, 0, 0,
     ...            1, 3, False)
     >>> [(x["color"], x["value"]) for x in thresholds(s)["steps"]]

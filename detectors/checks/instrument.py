@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hazardwatch.model import Quality
+from hazardwatch.vocabulary.model import Quality
 
 # Transmitters over- and under-range a little (4-20 mA loops read 3.8-20.5 mA), so a value
 # just past the range end is still a measurement. [mem] a default, configurable per Detector.

@@ -23,8 +23,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from hazardwatch.clock import Clock, SystemClock
-from hazardwatch.model import HazardWatchError
+from hazardwatch.vocabulary.clock import Clock, SystemClock
+from hazardwatch.vocabulary.model import HazardWatchError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS user (

@@ -39,9 +39,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from hazardwatch.durable import fsync_dir
-from hazardwatch.model import Batch
 from hazardwatch.storage.blocks import Block, write_block
+from hazardwatch.storage.durable import fsync_dir
 from hazardwatch.storage.rollup import (
     Aggregates,
     Buckets,
@@ -53,6 +52,7 @@ from hazardwatch.storage.rollup import (
 )
 from hazardwatch.storage.spool import encode_record, read_records
 from hazardwatch.storage.store import History, ReadingRow, StoreError
+from hazardwatch.vocabulary.model import Batch
 
 log = logging.getLogger("hazardwatch.storage.blocks")
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hazardwatch.durable import fsync_dir
+from hazardwatch.storage.durable import fsync_dir
 
 _HEADER = struct.Struct("<4sQQQdd16x")  # magic, rows, sensors, columns, t_first, t_last
 _MAGIC = b"HWB1"

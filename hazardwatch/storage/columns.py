@@ -8,7 +8,7 @@ directly: no Python object per reading. Any other store is read sensor by sensor
 
 >>> import tempfile
 >>> from pathlib import Path
->>> from hazardwatch.model import Batch
+>>> from hazardwatch.vocabulary.model import Batch
 >>> store = BlockStore(Path(tempfile.mkdtemp()), background=False)
 >>> _ = store.write(Batch.of(np.array([1, 0, 1]), np.array([5.0, 6.0, 7.0]), np.ones(3)))
 >>> store.seal(); _ = store.compact()

@@ -33,9 +33,9 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from hazardwatch.model import Batch
 from hazardwatch.storage.rollup import Buckets, bucket_width
 from hazardwatch.storage.store import History, ReadingRow, StoreError
+from hazardwatch.vocabulary.model import Batch
 
 MEASUREMENT = "reading"
 _LINE = "%s%r,quality=%di %d"  # prefix, value, quality, ms

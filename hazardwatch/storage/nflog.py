@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hazardwatch.model import HazardWatchError
+from hazardwatch.vocabulary.model import HazardWatchError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notification (

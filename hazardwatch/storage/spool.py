@@ -26,8 +26,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from hazardwatch.durable import fsync_dir
-from hazardwatch.model import Batch, HazardWatchError
+from hazardwatch.storage.durable import fsync_dir
+from hazardwatch.vocabulary.model import Batch, HazardWatchError
 
 log = logging.getLogger("hazardwatch.storage.spool")
 

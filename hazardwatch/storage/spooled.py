@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hazardwatch.model import Batch
 from hazardwatch.storage.spool import Spool, SpoolFullError
 from hazardwatch.storage.store import ReadingRow, ReadingStore
+from hazardwatch.vocabulary.model import Batch
 
 log = logging.getLogger("hazardwatch.storage")
 

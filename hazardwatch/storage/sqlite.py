@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hazardwatch.model import Batch
 from hazardwatch.storage.rollup import Buckets, bucket_width
 from hazardwatch.storage.store import History, ReadingRow
+from hazardwatch.vocabulary.model import Batch
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-from hazardwatch.model import Batch, HazardWatchError
 from hazardwatch.storage.rollup import Buckets
+from hazardwatch.vocabulary.model import Batch, HazardWatchError
 
 
 class StoreError(HazardWatchError):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage.accounts import Role
+from hazardwatch.vocabulary.clock import FakeClock
 from tests.accounts import CHEAP, PASSWORD
 from tests.e2e.test_browser import Served, ServedPark
 from tests.unit.test_api import make_site

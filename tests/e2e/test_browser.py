@@ -34,9 +34,9 @@ from playwright.sync_api import (
 
 from alerting import AlarmEvent, Event
 from dashboards import Server, create_app
-from hazardwatch.model import AlarmState, Batch, Condition
-from hazardwatch.service import Service
+from hazardwatch.shell.service import Service
 from hazardwatch.storage.accounts import Role
+from hazardwatch.vocabulary.model import AlarmState, Batch, Condition
 from tests.accounts import PASSWORD, bearer, make_accounts
 from tests.unit.test_api import Park
 

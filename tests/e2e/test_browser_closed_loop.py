@@ -18,9 +18,9 @@ import pytest
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from alerting import Tick
-from hazardwatch.model import AlarmState, Batch, Condition
-from hazardwatch.service import Service
-from hazardwatch.timers import MuteExpiry
+from hazardwatch.shell.service import Service
+from hazardwatch.shell.timers import MuteExpiry
+from hazardwatch.vocabulary.model import AlarmState, Batch, Condition
 from tests.accounts import PASSWORD
 from tests.e2e.test_browser import (
     Served,

@@ -19,11 +19,11 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from alerting import Alarm, AlarmEvent, Cause, Disposal, Event, Journal, Priority
-from hazardwatch.clock import FakeClock
-from hazardwatch.limits import LimitBook, LimitError
-from hazardwatch.model import AlarmState, Batch, Condition
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage.accounts import Role
+from hazardwatch.storage.limits import LimitBook, LimitError
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import AlarmState, Batch, Condition
 from tests.accounts import CHEAP, PASSWORD
 from tests.e2e.test_browser import Served, _chromium, _log_in, _loopback_context
 from tests.unit.test_limits import CONFIG

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from hazardwatch.service import Service
+from hazardwatch.shell.service import Service
 from hazardwatch.storage.nflog import Outgoing
 from tests.e2e.test_browser import Served, _chromium, _log_in, _loopback_context
 

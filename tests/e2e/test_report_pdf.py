@@ -11,7 +11,7 @@ import unicodedata
 from playwright.sync_api import expect, sync_playwright
 from pypdf import PdfReader
 
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 from tests.e2e.test_browser import ServedPark, _chromium, _log_in, _loopback_context
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from hazardwatch.config import load_site
-from hazardwatch.model import Site
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import Site
 from simulators import FleetPublisher, Overfill
 from tests.brokers import Mosquitto, free_port, publisher
 from tests.e2e.harness import (

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from hazardwatch.clock import FakeClock
 from hazardwatch.storage.accounts import AccountError, AccountNotFound, Accounts, Role, User
+from hazardwatch.vocabulary.clock import FakeClock
 from tests.accounts import CHEAP, PASSWORD, make_accounts
 
 

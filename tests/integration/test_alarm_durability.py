@@ -2,7 +2,7 @@
 states, mute markers, expiries, latches and disposal records, and applies at start a shelve
 that expired while it was down.
 
-The child is a real Python process building the real `Service` (hazardwatch.service) on a
+The child is a real Python process building the real `Service` (hazardwatch.shell.service) on a
 data dir; it acts through the service's one door, the alarm pipeline, as the API does.
 """
 
@@ -32,10 +32,10 @@ from alerting import (
     Reset,
     Shelve,
 )
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import AlarmState, Condition, ConditionChange
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import AlarmState, Condition, ConditionChange
 from tests.e2e.harness import E2E_SITE
 
 pytestmark = pytest.mark.integration

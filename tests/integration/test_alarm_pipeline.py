@@ -16,12 +16,12 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from alerting import AlarmEvent, Journal
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Condition, ConditionChange
-from hazardwatch.replay import replay
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.replay import replay
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage.accounts import Role
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Condition, ConditionChange
 from tests.accounts import CHEAP, bearer
 from tests.brokers import Mosquitto
 from tests.e2e.harness import E2E_SITE

@@ -15,17 +15,17 @@ import numpy as np
 import orjson
 import pytest
 
-from hazardwatch.backtest import (
+from hazardwatch.shell.backtest import (
     CHATTER_COUNT,
     CHATTER_WINDOW_S,
     BacktestError,
     backtest,
     stored_chunks,
 )
-from hazardwatch.limits import LimitBook
-from hazardwatch.model import Batch, SensorTable, Site
-from hazardwatch.replay import replay
+from hazardwatch.shell.replay import replay
 from hazardwatch.storage import BlockStore
+from hazardwatch.storage.limits import LimitBook
+from hazardwatch.vocabulary.model import Batch, SensorTable, Site
 from tests.unit.test_limits import CONFIG
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z

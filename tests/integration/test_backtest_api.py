@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.backtest import backtest
-from hazardwatch.clock import FakeClock
-from hazardwatch.limits import LimitBook
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.backtest import backtest
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage import BlockStore
 from hazardwatch.storage.accounts import Role
+from hazardwatch.storage.limits import LimitBook
+from hazardwatch.vocabulary.clock import FakeClock
 from tests.accounts import bearer
 from tests.integration.test_backtest import CHANGES, T0, stored_park
 from tests.unit.test_api import TestClient  # imported past its warning

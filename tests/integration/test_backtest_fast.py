@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.backtest import run_once, stored_chunks
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch, SensorTable, Site
-from hazardwatch.replay import ReplaySummary, alarm_line, drive
-from hazardwatch.replay_plans import load_plans
+from hazardwatch.shell.backtest import run_once, stored_chunks
+from hazardwatch.shell.replay import ReplaySummary, alarm_line, drive
+from hazardwatch.shell.replay_plans import load_plans
 from hazardwatch.storage import BlockStore
 from hazardwatch.storage.columns import by_sensor
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch, SensorTable, Site
 from tests.e2e.harness import E2E_SITE
 
 T0 = 1_763_800_000.0

@@ -16,15 +16,15 @@ import pytest
 from typer.testing import CliRunner
 
 from alerting import Alarm, AlarmEvent, Cause, Disposal, Event, Journal, Priority
-from hazardwatch.backtest import backtest
-from hazardwatch.backtest_incidents import recorded_incidents
-from hazardwatch.cli import app
-from hazardwatch.clock import FakeClock
-from hazardwatch.limits import LimitBook
-from hazardwatch.model import AlarmState, Condition
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.backtest import backtest
+from hazardwatch.shell.backtest_incidents import recorded_incidents
+from hazardwatch.shell.cli import app
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage import BlockStore
 from hazardwatch.storage.accounts import Role
+from hazardwatch.storage.limits import LimitBook
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import AlarmState, Condition
 from tests.accounts import bearer
 from tests.integration.test_backtest import HOURS, T0, _readings, stored_park
 from tests.unit.test_api import TestClient  # imported past its warning

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.backtest import backtest
-from hazardwatch.limits import LimitBook
+from hazardwatch.shell.backtest import backtest
 from hazardwatch.storage import BlockStore
+from hazardwatch.storage.limits import LimitBook
 from tests.integration.test_backtest import CHANGES, HOURS, T0, stored_park
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.detection_run import Run, run_scenario
-from hazardwatch.config import load_site
-from hazardwatch.model import Condition, Site
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import Condition, Site
 from simulators.library import load_scenario
 
 PARK = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"

@@ -14,7 +14,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hazardwatch.broker import AUTOSAVE_S, EmbeddedBroker, mosquitto_path
+from hazardwatch.shell.broker import AUTOSAVE_S, EmbeddedBroker, mosquitto_path
 from tests.brokers import publisher
 
 pytestmark = pytest.mark.integration

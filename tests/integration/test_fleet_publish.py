@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Kind,
     Limits,
     Responsible,

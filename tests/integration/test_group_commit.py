@@ -16,11 +16,11 @@ import orjson
 import paho.mqtt.client as paho
 import pytest
 
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage import InfluxSettings
 from hazardwatch.storage.spool import read_records
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch
 from tests.brokers import Mosquitto, free_port, publisher
 from tests.e2e.harness import E2E_SITE
 from tests.integration.test_ingest_mqtt import NOW, js, publish_all, rig

@@ -14,9 +14,9 @@ import httpx
 import orjson
 import pytest
 
-from hazardwatch.config import parse_site
-from hazardwatch.health import HealthLimits, judge
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.health import HealthLimits, judge
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.config import parse_site
 from tests.brokers import Mosquitto, publisher
 from tests.e2e.harness import E2E_SITE
 from tests.waiting import until

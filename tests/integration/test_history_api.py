@@ -16,10 +16,10 @@ with warnings.catch_warnings():
 
 from alerting import AlarmManager, Journal
 from dashboards import Hub, ServiceAdapter, create_app
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import Batch, Kind, SensorTable
 from hazardwatch.storage import BlockStore, StoreError
 from hazardwatch.storage.accounts import Accounts, Role
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import Batch, Kind, SensorTable
 from tests.accounts import bearer, make_accounts
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 

@@ -14,11 +14,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch
-from hazardwatch.service import Service, Settings, Stored
+from hazardwatch.shell.service import Service, Settings, Stored
 from hazardwatch.storage import BlockStore
 from hazardwatch.storage.accounts import Role
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch
 from ingest import Receipt
 from tests.accounts import bearer
 from tests.e2e.harness import E2E_SITE

@@ -20,7 +20,7 @@ CHILD = f"""
 import sys
 import numpy as np
 from pathlib import Path
-from hazardwatch.model import Batch
+from hazardwatch.vocabulary.model import Batch
 from hazardwatch.storage import BlockStore
 
 store = BlockStore(Path(sys.argv[1]), log_rows=3000, merge_fanin=4)

@@ -8,8 +8,8 @@ import httpx
 import numpy as np
 import pytest
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import BlockStore, InfluxSettings, InfluxStore
+from hazardwatch.vocabulary.model import Batch
 from tests.victoria import VictoriaMetrics
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import orjson
 import paho.mqtt.client as paho
 import pytest
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import Batch
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import Batch
 from ingest import (
     DeadLetter,
     Decoder,

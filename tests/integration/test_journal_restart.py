@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from alerting import AlarmManager, Event, InvalidTransition, Journal
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import (
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import (
     AlarmState,
     Condition,
     ConditionChange,
@@ -110,8 +110,8 @@ CHILD_SCRIPTED = """
 import json, sys, time
 from pathlib import Path
 from alerting import AlarmManager, Journal
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import SensorTable
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import SensorTable
 from tests.integration.test_journal_restart import T0, make_site, write_scripted_alarms
 
 clock = FakeClock(T0)
@@ -126,8 +126,8 @@ CHILD_STREAM = """
 import sys
 from pathlib import Path
 from alerting import AlarmManager, Journal
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import Condition, SensorTable
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import Condition, SensorTable
 from tests.integration.test_journal_restart import T0, change, make_site
 
 clock = FakeClock(T0)

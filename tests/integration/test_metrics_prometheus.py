@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hazardwatch.config import parse_site
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.config import parse_site
 from tests.brokers import Mosquitto, free_port, publisher
 from tests.e2e.harness import E2E_SITE
 from tests.processes import stop_process

@@ -15,9 +15,9 @@ import pytest
 
 from alerting.channels import AppriseSink, Sink, Webhook
 from alerting.sender import Sender
-from hazardwatch.clock import SystemClock
-from hazardwatch.notify_rules import Retry
 from hazardwatch.storage.nflog import NotificationLog, Outgoing
+from hazardwatch.vocabulary.clock import SystemClock
+from hazardwatch.vocabulary.notify_rules import Retry
 from tests.receivers import http_receiver, smtp_server
 from tests.waiting import until
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from alerting import Acknowledge, Notifications, Routes
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Condition, ConditionChange
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage.accounts import Role
 from hazardwatch.storage.nflog import NotificationLog
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Condition, ConditionChange
 from tests.accounts import bearer
 from tests.e2e.harness import E2E_SITE
 from tests.integration.test_alarm_durability import _read_line

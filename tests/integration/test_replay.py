@@ -21,12 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 from detectors import Detector
-from hazardwatch.cli import app
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch, Site
-from hazardwatch.replay import deadletter_path, iso_utc, replay
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.cli import app
+from hazardwatch.shell.replay import deadletter_path, iso_utc, replay
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch, Site
 from tests.e2e.harness import E2E_SITE
 
 T0 = 1_763_800_000.0
@@ -369,10 +369,10 @@ def test_without_detector_learn_the_learning_rows_run_with_alarms_unwritten(
 _MEASURE = """
 import re, sys
 from pathlib import Path
-import hazardwatch.service  # everything the replay imports, loaded before measuring
+import hazardwatch.shell.service  # everything the replay imports, loaded before measuring
 from detectors import Detector
-from hazardwatch.model import SensorTable
-from hazardwatch.replay import generic_site, replay
+from hazardwatch.vocabulary.model import SensorTable
+from hazardwatch.shell.replay import generic_site, replay
 
 def rss_kb(field):
     return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))

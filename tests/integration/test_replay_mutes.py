@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 from alerting import Acknowledge, Shelve
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch, Condition, ConditionChange, Site
-from hazardwatch.replay import replay
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.replay import replay
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch, Condition, ConditionChange, Site
 from tests.e2e.harness import E2E_SITE
 
 T0 = 1_763_800_000.0

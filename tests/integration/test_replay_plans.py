@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch, Site
-from hazardwatch.replay import deadletter_path, replay
-from hazardwatch.replay_plans import load_plans
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.replay import deadletter_path, replay
+from hazardwatch.shell.replay_plans import load_plans
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch, Site
 from simulators.record import plans_path, record_run
 from simulators.scenario import Overfill
 from tests.e2e.harness import E2E_SITE

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from detectors import checkpoint
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch
 from tests.brokers import Mosquitto
 from tests.e2e.harness import E2E_SITE
 from tests.waiting import until

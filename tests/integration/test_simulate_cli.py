@@ -16,8 +16,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
-from hazardwatch.cli import app
-from hazardwatch.config import load_site
+from hazardwatch.shell.cli import app
+from hazardwatch.vocabulary.config import load_site
 from simulators import CSV_START_TS, CsvRecorder, generate_site, parse_broker_url, truth_path
 from tests.brokers import Mosquitto, free_port
 

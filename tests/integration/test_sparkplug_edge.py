@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hazardwatch.config import parse_site
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.config import parse_site
 from tests.brokers import Mosquitto
 from tests.waiting import until
 

@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import InfluxSettings, InfluxStore, Spool, SpooledStore, StoreError
+from hazardwatch.vocabulary.model import Batch
 from tests.victoria import VictoriaMetrics
 
 pytestmark = pytest.mark.integration

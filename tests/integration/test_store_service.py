@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch
-from hazardwatch.service import Service, Settings, Stored
+from hazardwatch.shell.service import Service, Settings, Stored
 from hazardwatch.storage import InfluxSettings, Spool, SpooledStore, SqliteStore
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch
 from ingest import Receipt
 from tests.e2e.harness import E2E_SITE
 from tests.victoria import VictoriaMetrics

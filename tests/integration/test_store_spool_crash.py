@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import Spool
+from hazardwatch.vocabulary.model import Batch
 from tests.processes import kill_9_after
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ CHILD = f"""
 import sys
 import numpy as np
 from pathlib import Path
-from hazardwatch.model import Batch
+from hazardwatch.vocabulary.model import Batch
 from hazardwatch.storage import Spool
 from tests.processes import kill_9_after
 

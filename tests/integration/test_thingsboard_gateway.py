@@ -24,8 +24,8 @@ import httpx
 import orjson
 import pytest
 
-from hazardwatch.config import parse_site
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.config import parse_site
 from simulators.modbus_plc import ModbusPlc
 from tests.brokers import Mosquitto, free_port, publisher
 from tests.integration import tb_gateway

@@ -12,12 +12,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import Batch, Kind, Limits, Site
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.shell.timers import PlanExpiry
 from hazardwatch.storage.accounts import Role
-from hazardwatch.timers import PlanExpiry
-from hazardwatch.transfers import TransferBook, TransferError, plan_for
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import Batch, Kind, Limits, Site
+from hazardwatch.vocabulary.transfers import TransferBook, TransferError, plan_for
 from tests.accounts import CHEAP, bearer
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit
 

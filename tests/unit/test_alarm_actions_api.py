@@ -11,8 +11,8 @@ import pytest
 
 from alerting import Event
 from dashboards import create_app
-from hazardwatch.model import Condition
 from hazardwatch.storage.accounts import Accounts, Role
+from hazardwatch.vocabulary.model import Condition
 from tests.accounts import bearer
 from tests.unit.test_api import Park, TestClient  # TestClient imported past its warning
 

@@ -23,8 +23,8 @@ from alerting import (
     Reset,
     Shelve,
 )
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import (
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import (
     AlarmState,
     Condition,
     ConditionChange,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from alerting import AlarmPolicy, InvalidAction, Priority, Shelve
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import ConfigError, parse_site
-from hazardwatch.model import AlarmRules, Condition, ConditionChange
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import ConfigError, parse_site
+from hazardwatch.vocabulary.model import AlarmRules, Condition, ConditionChange
 from tests.e2e.harness import E2E_SITE
 
 H = 3600.0

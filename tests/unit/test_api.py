@@ -32,8 +32,10 @@ from dashboards import (
     risk_message,
 )
 from dashboards.app import STATIC_DIR
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import (
+from hazardwatch.storage import StoreError
+from hazardwatch.storage.accounts import Accounts, Role
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import (
     AlarmState,
     Condition,
     ConditionChange,
@@ -46,8 +48,6 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
-from hazardwatch.storage import StoreError
-from hazardwatch.storage.accounts import Accounts, Role
 from tests.accounts import bearer
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 

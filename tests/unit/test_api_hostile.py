@@ -24,9 +24,9 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from dashboards import create_app
-from hazardwatch.model import Condition
 from hazardwatch.storage.accounts import Role
-from hazardwatch.transfers import TransferBook, TransferDesk
+from hazardwatch.vocabulary.model import Condition
+from hazardwatch.vocabulary.transfers import TransferBook, TransferDesk
 from tests.accounts import bearer, make_accounts
 from tests.unit.test_api import Park
 

@@ -11,8 +11,8 @@ import pytest
 from alerting import AlarmEvent
 from dashboards import create_app
 from dashboards.auth import CSRF_HEADER, SESSION_COOKIE, LoginLimiter
-from hazardwatch.model import AlarmState, Condition
 from hazardwatch.storage.accounts import Accounts, Role
+from hazardwatch.vocabulary.model import AlarmState, Condition
 from tests.accounts import PASSWORD, bearer, make_accounts
 from tests.unit.test_api import T0, Park
 

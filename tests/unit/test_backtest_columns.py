@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import BlockStore
 from hazardwatch.storage.columns import by_sensor, read_columns
+from hazardwatch.vocabulary.model import Batch
 
 
 def _same(a, b) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ the tag, its unit and its hazard source."""
 from __future__ import annotations
 
 from alerting import Alarm, AlarmEvent, Event, Priority
-from hazardwatch.backtest_incidents import Incident, lead_times
-from hazardwatch.model import AlarmState, Condition
+from hazardwatch.shell.backtest_incidents import Incident, lead_times
+from hazardwatch.vocabulary.model import AlarmState, Condition
 
 T = 1_767_225_600.0
 INCIDENT = Incident(9, "T1-LT", "hh", "T1", "hs1", T)

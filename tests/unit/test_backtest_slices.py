@@ -9,8 +9,8 @@ import itertools
 import numpy as np
 import pytest
 
-from hazardwatch.replay_csv import Chunk
-from hazardwatch.replay_slices import Slice, Slicer, sorted_slices
+from hazardwatch.shell.replay_csv import Chunk
+from hazardwatch.shell.replay_slices import Slice, Slicer, sorted_slices
 
 
 def _chunks(seed: int) -> list[Chunk]:

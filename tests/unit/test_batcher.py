@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Batch, Quality
+from hazardwatch.vocabulary.model import FLAG_TS_FROM_RECEIPT, Batch, Quality
 from ingest import Batcher
 
 

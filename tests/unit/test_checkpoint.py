@@ -11,7 +11,7 @@ import pytest
 from benchmarks.bench_detector import T0 as BENCH_T0
 from benchmarks.bench_detector import batches, park
 from detectors import CheckpointError, Detector, State, checkpoint
-from hazardwatch.model import Batch, Condition, Limits, SensorTable
+from hazardwatch.vocabulary.model import Batch, Condition, Limits, SensorTable
 from tests.unit.test_detectors import T0, sensor, table
 from tests.unit.test_trend_checks import of, run, with_
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from hazardwatch.cli import app
+from hazardwatch.shell.cli import app
 from hazardwatch.storage.accounts import Accounts, Role, User
 
 

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from detectors import Detector
-from hazardwatch.model import FLAG_TS_AHEAD, Condition, Kind, SensorTable
+from hazardwatch.vocabulary.model import FLAG_TS_AHEAD, Condition, Kind, SensorTable
 from ingest import AHEAD_TOLERANCE_S, Decoded, Decoder, IngestCounters, Reason
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 

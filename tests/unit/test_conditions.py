@@ -16,9 +16,16 @@ with warnings.catch_warnings():
 from alerting import DEFAULT_PRIORITY, AlarmManager, Journal, Priority
 from dashboards import Hub, ServiceAdapter, create_app
 from dashboards.app import STATIC_DIR
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import CONDITIONS, Category, Condition, Kind, SensorTable, Severity
 from hazardwatch.storage.accounts import Role
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import (
+    CONDITIONS,
+    Category,
+    Condition,
+    Kind,
+    SensorTable,
+    Severity,
+)
 from tests.accounts import bearer, make_accounts
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 

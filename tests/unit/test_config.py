@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from hazardwatch import config, config_schema, defaults, substances
-from hazardwatch.config import KINDS, ConfigError, load_site, parse_site
-from hazardwatch.model import Kind, SensorTable, Site
-from hazardwatch.substances import UnknownSubstanceError, substance
+from hazardwatch.vocabulary import config, config_schema, defaults, substances
+from hazardwatch.vocabulary.config import KINDS, ConfigError, load_site, parse_site
+from hazardwatch.vocabulary.model import Kind, SensorTable, Site
+from hazardwatch.vocabulary.substances import UnknownSubstanceError, substance
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 
@@ -657,7 +657,7 @@ def test_load_site_uses_the_path_as_given(tmp_path: Path) -> None:
 
 
 def test_config_error_is_a_hazardwatch_error() -> None:
-    from hazardwatch.model import HazardWatchError
+    from hazardwatch.vocabulary.model import HazardWatchError
 
     assert issubclass(ConfigError, HazardWatchError)
 
@@ -1014,7 +1014,7 @@ def test_substances_table_entries_are_unique() -> None:
 
 
 def test_broken_substances_table_is_refused() -> None:
-    from hazardwatch.model import HazardWatchError
+    from hazardwatch.vocabulary.model import HazardWatchError
 
     text = "substances:\n  - {name: x, molar_mass_g_mol: 1, combustible: false, toxic: true}\n"
     with pytest.raises(HazardWatchError, match="toxic but has neither MAC nor PC-TWA"):

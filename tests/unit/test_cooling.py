@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from detectors import Detector
-from hazardwatch.config import ConfigError, load_site, parse_site
-from hazardwatch.model import Batch, Condition, Cooling, Kind, Limits, SensorTable
+from hazardwatch.vocabulary.config import ConfigError, load_site, parse_site
+from hazardwatch.vocabulary.model import Batch, Condition, Cooling, Kind, Limits, SensorTable
 from simulators.library import load_scenario
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     FLAG_TS_FROM_RECEIPT,
     Enterprise,
     Limits,

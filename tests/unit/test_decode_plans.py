@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.model import Kind, Limits, TransferPlan
+from hazardwatch.vocabulary.model import Kind, Limits, TransferPlan
 from ingest import Decoder, PlanClosed, Reason
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit
 

@@ -18,7 +18,7 @@ from detectors.changes import Changes
 from detectors.sampling import learn_baselines, learn_samples, take_samples
 from detectors.signal import _signal_round
 from detectors.window import samples
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Batch,
     Condition,
     ConditionChange,

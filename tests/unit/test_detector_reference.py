@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detectors import Detector
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Batch,
     Condition,
     ConditionChange,

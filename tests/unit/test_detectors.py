@@ -14,7 +14,7 @@ import detectors
 from detectors import CHECKS, DECISIONS, Detector
 from detectors.checks import SENSOR_CHECKS
 from detectors.decide import SENSOR_DECISIONS
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Batch,
     Condition,
     ConditionChange,

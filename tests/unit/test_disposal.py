@@ -23,8 +23,8 @@ from alerting import (
     Journal,
     Priority,
 )
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import AlarmState, Condition, ConditionChange, Kind, SensorTable
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import AlarmState, Condition, ConditionChange, Kind, SensorTable
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_763_800_000.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from detectors import Detector
-from hazardwatch.model import Batch, Condition, SensorTable
-from hazardwatch.replay_site import generic_site
+from hazardwatch.shell.replay_site import generic_site
+from hazardwatch.vocabulary.model import Batch, Condition, SensorTable
 
 C = Condition
 T0 = 1_763_800_000.0

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Condition, ConditionChange
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Condition, ConditionChange
 from tests.e2e.harness import E2E_SITE
 
 T0 = 1_763_800_000.0

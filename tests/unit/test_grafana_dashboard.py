@@ -14,9 +14,9 @@ import yaml
 
 import dashboards.grafana.dashboard as dashboard_module
 from dashboards.grafana import DATASOURCE_UID, build
-from hazardwatch.config import load_site
-from hazardwatch.model import Batch, Site
 from hazardwatch.storage.influx import line_prefixes, to_lines
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import Batch, Site
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "dashboards" / "grafana"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hazardwatch.config import ConfigError, parse_site
+from hazardwatch.vocabulary.config import ConfigError, parse_site
 
 SITE = """
 park: {name: Demo}

@@ -14,7 +14,7 @@ import pytest
 from alerting import Event, Journal
 from alerting.alarm import Alarm, AlarmEvent
 from alerting.priority import Priority
-from hazardwatch.model import AlarmState, Condition
+from hazardwatch.vocabulary.model import AlarmState, Condition
 
 AU, N = AlarmState.ACTIVE_UNACK, AlarmState.NORMAL
 

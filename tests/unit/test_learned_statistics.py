@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from detectors import Detector
-from hazardwatch.defaults import builtin
-from hazardwatch.model import Batch, Condition, Kind, Limits, SensorTable
-from hazardwatch.replay_site import generic_site
+from hazardwatch.shell.replay_site import generic_site
+from hazardwatch.vocabulary.defaults import builtin
+from hazardwatch.vocabulary.model import Batch, Condition, Kind, Limits, SensorTable
 from tests import factories as f
 
 C = Condition

@@ -14,7 +14,7 @@ from alerting import (
     Priority,
     risk_colour,
 )
-from hazardwatch.model import AlarmState, Condition, RiskColour
+from hazardwatch.vocabulary.model import AlarmState, Condition, RiskColour
 
 N, AU, AA, CU = (
     AlarmState.NORMAL,

@@ -24,7 +24,7 @@ from alerting import (
     transition,
 )
 from alerting.effects import move
-from hazardwatch.model import AlarmState, Condition, HazardWatchError
+from hazardwatch.vocabulary.model import AlarmState, Condition, HazardWatchError
 
 N, AU, AA, CU, LU, LA = (
     AlarmState.NORMAL,

@@ -11,13 +11,21 @@ import pytest
 import yaml
 
 from detectors import Detector
-from hazardwatch import limits as limits_module
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import ConfigError, parse_site
-from hazardwatch.limits import LimitBook, LimitError, LimitNotFound
-from hazardwatch.model import Batch, Condition, HazardWatchError, Kind, Limits, Quality, SensorTable
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.storage import limits as limits_module
 from hazardwatch.storage.accounts import Role
+from hazardwatch.storage.limits import LimitBook, LimitError, LimitNotFound
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import ConfigError, parse_site
+from hazardwatch.vocabulary.model import (
+    Batch,
+    Condition,
+    HazardWatchError,
+    Kind,
+    Limits,
+    Quality,
+    SensorTable,
+)
 from tests import factories
 from tests.accounts import bearer
 from tests.unit.test_api import TestClient  # imported past its warning

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.clock import FakeClock
-from hazardwatch.limits import LimitBook
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
 from hazardwatch.storage.accounts import Role
+from hazardwatch.storage.limits import LimitBook
+from hazardwatch.vocabulary.clock import FakeClock
 from tests.accounts import bearer
 from tests.unit.test_api import TestClient  # imported past its warning
 from tests.unit.test_limits import CONFIG

@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch import suggestion as suggestion_module
-from hazardwatch.defaults import COMBUSTIBLE_LEVEL1_MAX_LEL_PCT, COMBUSTIBLE_LEVEL2_MAX_LEL_PCT
-from hazardwatch.limits import LimitBook, LimitNotFound
-from hazardwatch.model import Batch, Quality
+from hazardwatch.shell import suggestion as suggestion_module
+from hazardwatch.shell.suggestion import HIGH_PCT, LOW_PCT, MARGIN_OF_SPAN, suggest
 from hazardwatch.storage import BlockStore
-from hazardwatch.suggestion import HIGH_PCT, LOW_PCT, MARGIN_OF_SPAN, suggest
+from hazardwatch.storage.limits import LimitBook, LimitNotFound
+from hazardwatch.vocabulary.defaults import (
+    COMBUSTIBLE_LEVEL1_MAX_LEL_PCT,
+    COMBUSTIBLE_LEVEL2_MAX_LEL_PCT,
+)
+from hazardwatch.vocabulary.model import Batch, Quality
 from tests.unit.test_limits import CONFIG
 
 T0 = 1_767_225_600.0

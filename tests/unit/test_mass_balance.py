@@ -10,8 +10,8 @@ import pytest
 
 from detectors import Detector, checkpoint
 from detectors.mass_balance import MassBalance
-from hazardwatch.config import ConfigError, load_site, parse_site
-from hazardwatch.model import Balance, Batch, Condition, Kind, Limits, SensorTable
+from hazardwatch.vocabulary.config import ConfigError, load_site, parse_site
+from hazardwatch.vocabulary.model import Balance, Batch, Condition, Kind, Limits, SensorTable
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_781_000_000.0

@@ -1,4 +1,4 @@
-"""GET /metrics (hazardwatch.metrics): the Prometheus text format, parsed back with
+"""GET /metrics (hazardwatch.shell.metrics): the Prometheus text format, parsed back with
 prometheus-client's own parser; every figure the issue names, with known values."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from alerting import Acknowledge
-from hazardwatch.clock import FakeClock
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch, Condition, ConditionChange
-from hazardwatch.service import Service, Settings
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch, Condition, ConditionChange
 from ingest import Reason
 from tests.e2e.harness import E2E_SITE
 from tests.unit.test_api import TestClient

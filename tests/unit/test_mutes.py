@@ -30,9 +30,9 @@ from alerting import (
     build_pipeline,
 )
 from alerting.action import Acknowledge
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import AlarmState, Condition, ConditionChange, Kind, SensorTable
-from hazardwatch.timers import MuteExpiry
+from hazardwatch.shell.timers import MuteExpiry
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import AlarmState, Condition, ConditionChange, Kind, SensorTable
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_763_800_000.0

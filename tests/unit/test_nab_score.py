@@ -24,7 +24,7 @@ from benchmarks.nab_score import (
     total,
     window_rows,
 )
-from hazardwatch.replay_csv import CsvReader, Form
+from hazardwatch.shell.replay_csv import CsvReader, Form
 
 N = 100
 WINDOW = [(40, 49)]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from alerting.channels import SendError
 from alerting.sender import Sender, backoff
-from hazardwatch.clock import FakeClock
-from hazardwatch.notify_rules import Retry
 from hazardwatch.storage.nflog import NotificationLog, Outgoing
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.notify_rules import Retry
 
 T0 = 1_763_800_000.0
 

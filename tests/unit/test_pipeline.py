@@ -26,8 +26,15 @@ from alerting import (
     Pipeline,
     build_pipeline,
 )
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import AlarmState, Condition, ConditionChange, Kind, RiskColour, SensorTable
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import (
+    AlarmState,
+    Condition,
+    ConditionChange,
+    Kind,
+    RiskColour,
+    SensorTable,
+)
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 
 T0 = 1_763_800_000.0

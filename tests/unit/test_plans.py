@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detectors import Detector
-from hazardwatch.model import Batch, Condition, HazardWatchError, Limits
+from hazardwatch.vocabulary.model import Batch, Condition, HazardWatchError, Limits
 from tests.unit.test_detectors import T0, sensor, table
 from tests.unit.test_trend_checks import OFF, of
 

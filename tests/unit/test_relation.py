@@ -11,7 +11,7 @@ from detectors.multivariate import (
     hotelling_t2,
     shrunk_inverse,
 )
-from hazardwatch.model import Batch, Condition, Kind, Limits, SensorTable, Unit
+from hazardwatch.vocabulary.model import Batch, Condition, Kind, Limits, SensorTable, Unit
 from tests.factories import enterprise, hazard_source, sensor, site
 
 T0 = 1_763_800_000.0

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.model import Quality
-from hazardwatch.replay_csv import Chunk, CsvReader, Form, ReplayInputError, parse_header
+from hazardwatch.shell.replay_csv import Chunk, CsvReader, Form, ReplayInputError, parse_header
+from hazardwatch.vocabulary.model import Quality
 from ingest import Reason
 
 T0 = 1_763_800_000.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.model import Limits
-from hazardwatch.replay_csv import CsvReader
+from hazardwatch.shell.replay_csv import CsvReader
+from hazardwatch.vocabulary.model import Limits
 from ingest import Decoder, Reason
 from ingest.fields import MS_HINT
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit

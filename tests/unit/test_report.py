@@ -28,8 +28,8 @@ from alerting import (
     flood_time,
     report,
 )
-from hazardwatch.model import AlarmState, Condition
-from hazardwatch.notify_rules import Chatter, Flood
+from hazardwatch.vocabulary.model import AlarmState, Condition
+from hazardwatch.vocabulary.notify_rules import Chatter, Flood
 
 T0 = 1_763_800_000.0
 UNTIL = T0 + 7200.0

@@ -13,8 +13,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from dashboards import create_app
-from hazardwatch.model import Condition
 from hazardwatch.storage.accounts import Accounts, Role
+from hazardwatch.vocabulary.model import Condition
 from tests.accounts import bearer
 from tests.unit.test_api import T0, Park
 

@@ -21,9 +21,9 @@ from fastapi import FastAPI
 
 from dashboards import create_app
 from dashboards.auth import ROUTES, required_role
-from hazardwatch.model import Condition
 from hazardwatch.storage.accounts import Accounts, Role
-from hazardwatch.transfers import TransferBook, TransferDesk
+from hazardwatch.vocabulary.model import Condition
+from hazardwatch.vocabulary.transfers import TransferBook, TransferDesk
 from tests.accounts import bearer, make_accounts
 from tests.unit.test_api import Park
 

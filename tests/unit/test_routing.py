@@ -1,5 +1,5 @@
 """Routing: which channels hear of an alarm event or an escalation step (alerting.routes),
-and the `notifications:` section's checks (hazardwatch.notify_rules)."""
+and the `notifications:` section's checks (hazardwatch.vocabulary.notify_rules)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 
 from alerting import Alarm, AlarmEvent, Event, Priority
 from alerting.routes import Routes
-from hazardwatch.config import ConfigError, parse_site
-from hazardwatch.model import AlarmState, Condition, Site
+from hazardwatch.vocabulary.config import ConfigError, parse_site
+from hazardwatch.vocabulary.model import AlarmState, Condition, Site
 from tests.e2e.harness import E2E_SITE
 
 NOTIFY = """

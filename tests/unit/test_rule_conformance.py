@@ -13,7 +13,7 @@ import pytest
 from detectors import Detector
 from detectors.changes import Changes
 from detectors.rule import Round
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Balance,
     Batch,
     Condition,

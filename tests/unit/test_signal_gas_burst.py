@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors import Detector
-from hazardwatch.model import Condition
+from hazardwatch.vocabulary.model import Condition
 from tests.unit.test_learned_statistics import T0, conditions, feed, gas_detector, park
 
 C = Condition

@@ -17,8 +17,8 @@ from benchmarks.detection_run import (
     _unit_tags,
     score,
 )
-from hazardwatch.config import load_site
-from hazardwatch.model import Condition, Site
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import Condition, Site
 
 PARK = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 T0 = 1_780_000_000.0

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Kind,
     Limits,
     Sensor,

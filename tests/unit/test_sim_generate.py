@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from hazardwatch.config import load_site, parse_site
-from hazardwatch.defaults import COMBUSTIBLE_LEVEL1_MAX_LEL_PCT, COMBUSTIBLE_LEVEL2_MAX_LEL_PCT
-from hazardwatch.model import Kind, SensorTable, Site
-from hazardwatch.substances import substance
+from hazardwatch.vocabulary.config import load_site, parse_site
+from hazardwatch.vocabulary.defaults import (
+    COMBUSTIBLE_LEVEL1_MAX_LEL_PCT,
+    COMBUSTIBLE_LEVEL2_MAX_LEL_PCT,
+)
+from hazardwatch.vocabulary.model import Kind, SensorTable, Site
+from hazardwatch.vocabulary.substances import substance
 from simulators import GenerateError, generate_site, parse_generate_spec, site_to_yaml
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hazardwatch.geometry import HORIZONTAL, SPHERE, VERTICAL, Geometry, shape_of
+from hazardwatch.vocabulary.geometry import HORIZONTAL, SPHERE, VERTICAL, Geometry, shape_of
 
 
 def test_sphere_volume_is_empty_half_and_full_at_bottom_middle_and_top() -> None:

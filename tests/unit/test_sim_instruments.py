@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hazardwatch.model import Limits, Sensor
+from hazardwatch.vocabulary.model import Limits, Sensor
 from simulators.instruments import FaultKind, Instruments
 from tests.factories import sensor
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.config import load_site
-from hazardwatch.model import Kind, Limits, Site
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import Kind, Limits, Site
 from simulators.instruments import Instruments
 from simulators.library import load_scenario
 from simulators.physics import TankFarm

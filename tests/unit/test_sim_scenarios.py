@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.config import load_site
-from hazardwatch.model import SensorTable, Site
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import SensorTable, Site
 from simulators.library import ScenarioSpec, library, load_scenario, parse_scenario
 from simulators.scenario import ScenarioError
 

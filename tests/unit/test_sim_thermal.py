@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Kind,
     Limits,
     Site,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Kind,
     Limits,
     Site,
 )
-from hazardwatch.substances import ATMOSPHERE_KPA, pressure_unit, vapour_pressure_kpa
+from hazardwatch.vocabulary.substances import ATMOSPHERE_KPA, pressure_unit, vapour_pressure_kpa
 from simulators.incidents import FireExposure
 from simulators.physics import TankFarm
 from simulators.scenario import Script

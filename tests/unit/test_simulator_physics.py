@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hazardwatch.config import load_site
-from hazardwatch.model import (
+from hazardwatch.vocabulary.config import load_site
+from hazardwatch.vocabulary.model import (
     Kind,
     Limits,
     Responsible,

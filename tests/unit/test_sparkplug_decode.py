@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.inputs import SparkplugInput, SparkplugNode
-from hazardwatch.model import FLAG_TS_FROM_RECEIPT, Kind, Quality, SensorTable
+from hazardwatch.vocabulary.inputs import SparkplugInput, SparkplugNode
+from hazardwatch.vocabulary.model import FLAG_TS_FROM_RECEIPT, Kind, Quality, SensorTable
 from ingest import Reason
 from ingest.sparkplug import REBIRTH, SparkplugDecoder
 from ingest.sparkplug_b_pb2 import Payload

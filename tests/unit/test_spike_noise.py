@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors import Detector
-from hazardwatch.model import Batch, Condition, Kind, Limits, Trend
+from hazardwatch.vocabulary.model import Batch, Condition, Kind, Limits, Trend
 from tests import factories as f
 
 T0 = 1_763_800_000.0

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import Spool, SpoolFullError
+from hazardwatch.vocabulary.model import Batch
 
 T0 = 1_763_800_000.0
 

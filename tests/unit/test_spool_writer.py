@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import ReadingRow, Spool, SpooledStore
+from hazardwatch.vocabulary.model import Batch
 
 T0 = 1_763_800_000.0
 

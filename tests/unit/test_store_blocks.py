@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hazardwatch.model import Batch
 from hazardwatch.storage import BlockStore, SqliteStore, StoreError, block_store
+from hazardwatch.vocabulary.model import Batch
 
 T0 = 1_763_800_020.0  # on a minute
 DAY = 86400.0

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.model import Limits, SensorTable
+from hazardwatch.vocabulary.model import Limits, SensorTable
 from ingest import Decoded, Decoder
 from ingest.tag_orders import TagOrders
 from tests.factories import enterprise, hazard_source, sensor, site, table, unit

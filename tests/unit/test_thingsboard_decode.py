@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hazardwatch.inputs import ThingsBoardGateway, ThingsBoardInput
-from hazardwatch.model import FLAG_TS_AHEAD, FLAG_TS_FROM_RECEIPT, Kind, SensorTable
+from hazardwatch.vocabulary.inputs import ThingsBoardGateway, ThingsBoardInput
+from hazardwatch.vocabulary.model import FLAG_TS_AHEAD, FLAG_TS_FROM_RECEIPT, Kind, SensorTable
 from ingest import IngestCounters, Reason
 from ingest.thingsboard import ThingsBoardDecoder
 from tests.factories import enterprise, hazard_source, sensor, site, unit

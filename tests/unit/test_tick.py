@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alerting import Action, Tick
-from hazardwatch.model import Condition, ConditionChange
+from hazardwatch.vocabulary.model import Condition, ConditionChange
 
 T0 = 1_763_800_000.0
 

@@ -11,7 +11,7 @@ import pytest
 from detectors import Detector
 from detectors.state import RING_SIZE
 from detectors.window import REBASE_S, samples
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     Batch,
     Condition,
     Enterprise,

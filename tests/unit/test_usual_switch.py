@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from detectors import Detector
-from hazardwatch.model import Batch, Condition, Kind, Limits, SensorTable, Trend
-from hazardwatch.replay_site import generic_site
+from hazardwatch.shell.replay_site import generic_site
+from hazardwatch.vocabulary.model import Batch, Condition, Kind, Limits, SensorTable, Trend
 from tests import factories as f
 
 C = Condition

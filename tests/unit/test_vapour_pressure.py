@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from detectors import Detector
-from hazardwatch.config import parse_site
-from hazardwatch.model import Batch, Condition, Kind, Limits, SensorTable, VapourCheck
-from hazardwatch.substances import ATMOSPHERE_KPA, vapour_pressure_kpa
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch, Condition, Kind, Limits, SensorTable, VapourCheck
+from hazardwatch.vocabulary.substances import ATMOSPHERE_KPA, vapour_pressure_kpa
 from simulators.record import site_to_yaml
 from tests.factories import enterprise, hazard_source, sensor, site, unit
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from hazardwatch.model import HazardWatchError
+from hazardwatch.vocabulary.model import HazardWatchError
 
 BrokerKind = Literal["auto", "mosquitto", "amqtt"]
 # Unacknowledged QoS 1 messages the embedded mosquitto sends one client (its default is 20):

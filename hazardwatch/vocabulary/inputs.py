@@ -2,7 +2,8 @@
 
 Wire format v1 names tags itself; a ThingsBoard IoT Gateway names devices and telemetry
 keys, a Sparkplug B edge node names groups, nodes, devices and metrics. The site config's
-`inputs:` section (hazardwatch.config) maps those names to the site's tags; ingest resolves
+`inputs:` section (hazardwatch.vocabulary.config) maps those names to the site's tags; ingest
+resolves
 them (ingest.thingsboard, ingest.sparkplug).
 """
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hazardwatch.model import Kind, Trend
+from hazardwatch.vocabulary.model import Kind, Trend
 
 # A quantity given in absolute units or as a share of the instrument span: setting one form
 # replaces the other, so a more specific level of the config always wins.

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hazardwatch.model import (
+from hazardwatch.shell.replay_csv import Chunk
+from hazardwatch.vocabulary.model import (
     Batch,
 )
-from hazardwatch.replay_csv import Chunk
 from ingest import Reason, Rejection
 
 # A wide CSV without a config says nothing of each instrument's range: a range this wide

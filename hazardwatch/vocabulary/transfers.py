@@ -3,7 +3,7 @@
 An operator or the DCS says "fill e02-T201 to 13.5 m" before starting a pump; the detector
 then raises OVERRUN if the level passes the target (detectors.plans). A plan stays open
 until it is closed, replaced by the next plan of the same tank, or expires (default 24 h:
-the service's tick closes it, hazardwatch.timers.PlanExpiry).
+the service's tick closes it, hazardwatch.shell.timers.PlanExpiry).
 The book is a SQLite file beside the alarm journal, so a restarted service keeps its plans.
 """
 
@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from hazardwatch.clock import Clock
-from hazardwatch.model import ConditionChange, HazardWatchError, Kind, SensorTable, TransferPlan
+from hazardwatch.vocabulary.clock import Clock
+from hazardwatch.vocabulary.model import (
+    ConditionChange,
+    HazardWatchError,
+    Kind,
+    SensorTable,
+    TransferPlan,
+)
 
 DEFAULT_EXPIRY_S = 24 * 3600.0
 MAX_TOLERANCE_SPAN = 0.25  # a tolerance wider than this share of the span watches nothing
@@ -306,7 +312,7 @@ class TransferDesk:
 
     def expire(self, now: float) -> list[ConditionChange]:
         """Close every plan past its expiry; returns the detector's changes for the caller
-        to emit (the tick's PlanExpiry timer, hazardwatch.timers, hands them on)."""
+        to emit (the tick's PlanExpiry timer, hazardwatch.shell.timers, hands them on)."""
         changes: list[ConditionChange] = []
         for t in self.book.expired(now):
             self.book.finish(t.id, now, "hazardwatch", "expired")

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from hazardwatch.defaults import SPAN_PAIRS
-from hazardwatch.model import Kind
-from hazardwatch.notify_rules import RawNotifications
+from hazardwatch.vocabulary.defaults import SPAN_PAIRS
+from hazardwatch.vocabulary.model import Kind
+from hazardwatch.vocabulary.notify_rules import RawNotifications
 
 KINDS: tuple[str, ...] = tuple(k.label for k in Kind)
 
@@ -143,7 +143,7 @@ class RawSensor(_Strict):
 
 
 class RawCooling(_Strict):
-    """A unit's cooling (water spray, refrigeration): see hazardwatch.model.Cooling."""
+    """A unit's cooling (water spray, refrigeration): see hazardwatch.vocabulary.model.Cooling."""
 
     status: _Text  # tag of the unit's sensor that shows the cooling runs
     start_above: Annotated[float, Field(allow_inf_nan=False)]
@@ -152,7 +152,7 @@ class RawCooling(_Strict):
 
 
 class RawBalance(_Strict):
-    """A tank's flow meters for MASS_BALANCE: see hazardwatch.model.Balance (None: its
+    """A tank's flow meters for MASS_BALANCE: see hazardwatch.vocabulary.model.Balance (None: its
     default)."""
 
     inflow: list[_Text] = []
@@ -165,7 +165,9 @@ class RawBalance(_Strict):
 
 
 class RawVapourCheck(_Strict):
-    """VAPOUR_PRESSURE settings of a pressurised unit: see hazardwatch.model.VapourCheck."""
+    """VAPOUR_PRESSURE settings of a pressurised unit: see
+    hazardwatch.vocabulary.model.VapourCheck.
+    """
 
     enabled: bool | None = None
     tolerance_kpa: _NonNeg | None = None
@@ -238,7 +240,7 @@ class RawSparkplug(_Strict):
 
 
 class RawInputs(_Strict):
-    """Which inputs are on (hazardwatch.inputs); wire format v1 alone by default."""
+    """Which inputs are on (hazardwatch.vocabulary.inputs); wire format v1 alone by default."""
 
     wire_v1: bool = True
     thingsboard: RawThingsBoard | None = None

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hazardwatch.config_schema import KINDS, SWITCHABLE, RawSite
+from hazardwatch.vocabulary.config_schema import KINDS, SWITCHABLE, RawSite
 
 # ------------------------------------------------------------ pydantic errors, translated
 

@@ -8,14 +8,19 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hazardwatch.model import Kind, Limits, Sensor, Trend
-from hazardwatch.substances import Substance, UnknownSubstanceError, substance, substances
+from hazardwatch.vocabulary.model import Kind, Limits, Sensor, Trend
+from hazardwatch.vocabulary.substances import (
+    Substance,
+    UnknownSubstanceError,
+    substance,
+    substances,
+)
 
 if TYPE_CHECKING:
-    from hazardwatch.config_schema import RawSensor
+    from hazardwatch.vocabulary.config_schema import RawSensor
 
 
-from hazardwatch.defaults import (
+from hazardwatch.vocabulary.defaults import (
     COMBUSTIBLE_LEVEL1_MAX_LEL_PCT,
     COMBUSTIBLE_LEVEL2_MAX_LEL_PCT,
     FILL_RATE_MARGIN,
@@ -291,7 +296,7 @@ class SensorBuilder:
         elif s is None:
             what = (
                 f"unknown substance {name!r}; known {group} substances: {known} (add it to "
-                "hazardwatch/data/substances.yaml if it is missing)"
+                "hazardwatch/vocabulary/data/substances.yaml if it is missing)"
             )
         else:
             what = f"{s.name} is not {group} in the substances table; known {group}: {known}"

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from hazardwatch.limits import LimitBook, LimitError, sensor_settings
-from hazardwatch.model import Quality, SensorTable
 from hazardwatch.storage import ReadingStore
+from hazardwatch.storage.limits import LimitBook, LimitError, sensor_settings
+from hazardwatch.vocabulary.model import Quality, SensorTable
 
 HIGH_PCT = 99.5
 LOW_PCT = 0.5

@@ -35,18 +35,18 @@ import numpy as np
 import orjson
 
 from alerting import AlarmEvent
-from hazardwatch.clock import FakeClock
-from hazardwatch.model import (
+from hazardwatch.shell.replay_csv import CHUNK_ROWS, Chunk, CsvReader, Form, ReplayInputError
+from hazardwatch.shell.replay_plans import Plans, load_plans, plans_rejected
+from hazardwatch.shell.replay_site import GENERIC_RANGE, generic_site, reporting_periods
+from hazardwatch.shell.replay_slices import Slice, Slicer, sorted_slices
+from hazardwatch.shell.service import Service, Settings
+from hazardwatch.vocabulary.clock import FakeClock
+from hazardwatch.vocabulary.model import (
     Batch,
     ConditionChange,
     SensorTable,
     Site,
 )
-from hazardwatch.replay_csv import CHUNK_ROWS, Chunk, CsvReader, Form, ReplayInputError
-from hazardwatch.replay_plans import Plans, load_plans, plans_rejected
-from hazardwatch.replay_site import GENERIC_RANGE, generic_site, reporting_periods
-from hazardwatch.replay_slices import Slice, Slicer, sorted_slices
-from hazardwatch.service import Service, Settings
 from ingest import DeadLetter, Reason
 
 # ------------------------------------------------------------------ output
@@ -374,7 +374,7 @@ def replay(
 
     Without `site` the CSV must be wide: its columns become generic sensors. `data_dir`
     (default: a temporary folder) must not already hold an alarm journal. `plans`: transfer
-    plans as JSON lines (hazardwatch.replay_plans), handed to the service as they fall due.
+    plans as JSON lines (hazardwatch.shell.replay_plans), handed to the service as they fall due.
     `comm_loss`: judge silence as live does (COMM_LOSS after a sensor's stale time, gaps
     included); by default a gap in the data raises nothing. `prepare` is called with the
     service once it is built, before the first slice (operator actions a back-test starts

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hazardwatch.model import SensorTable, TransferPlan
+from hazardwatch.vocabulary.model import SensorTable, TransferPlan
 from ingest import PlanClosed, Rejection
 from ingest.fields import BadField, TsWindow, loads
 from ingest.plans import decode_plan

@@ -2,7 +2,7 @@
 
 The readings of the chosen sensors over [since, until] come out of the reading store (its
 `readings` call, one window of `window_s` at a time, in time order) and go through the
-replay loop (`hazardwatch.replay.drive`: a Service on a FakeClock, slices, one `tick`
+replay loop (`hazardwatch.shell.replay.drive`: a Service on a FakeClock, slices, one `tick`
 per slice end), once with the site's effective settings and once with the candidate
 changes on top. Each run's alarm transitions become per-sensor figures:
 
@@ -17,7 +17,7 @@ changes on top. Each run's alarm transitions become per-sensor figures:
 alarm performance report (alerting.report) of each run's transitions over the chosen
 sensors, so a limit change shows what it does to the console's EEMUA 191 figures;
 `incidents` how early each run warned of the incidents the journal records
-(hazardwatch.backtest_incidents).
+(hazardwatch.shell.backtest_incidents).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ import numpy as np
 
 from alerting import AlarmEvent, AlarmPolicy, SensorPlace, report
 from alerting.lifecycle import Event
-from hazardwatch.backtest_incidents import Incident, IncidentLeads, lead_times
-from hazardwatch.model import HazardWatchError, SensorTable, Site
-from hazardwatch.replay import ReplaySummary, drive
-from hazardwatch.replay_csv import Chunk
+from hazardwatch.shell.backtest_incidents import Incident, IncidentLeads, lead_times
+from hazardwatch.shell.replay import ReplaySummary, drive
+from hazardwatch.shell.replay_csv import Chunk
 from hazardwatch.storage import Columns, ReadingStore, read_columns
 from hazardwatch.storage.columns import by_sensor
+from hazardwatch.vocabulary.model import HazardWatchError, SensorTable, Site
 
 CHATTER_WINDOW_S = 60.0
 CHATTER_COUNT = 3

@@ -10,8 +10,8 @@ from enum import IntEnum, StrEnum
 
 import numpy as np
 
-from hazardwatch.inputs import Inputs
-from hazardwatch.notify_rules import NotifyRules
+from hazardwatch.vocabulary.inputs import Inputs
+from hazardwatch.vocabulary.notify_rules import NotifyRules
 
 
 class HazardWatchError(Exception):
@@ -218,7 +218,9 @@ CONDITIONS: dict[Condition, ConditionInfo] = {
 }
 _missing = set(Condition) - set(CONDITIONS)
 if _missing:  # a condition without its row would reach the page unlabelled and unranked
-    raise HazardWatchError(f"hazardwatch.model.CONDITIONS has no row for {sorted(_missing)}")
+    raise HazardWatchError(
+        f"hazardwatch.vocabulary.model.CONDITIONS has no row for {sorted(_missing)}"
+    )
 
 
 class AlarmState(StrEnum):
@@ -434,7 +436,7 @@ class Site:
     areas: dict[str, int] = field(default_factory=dict)  # gas area id -> k (votes to alarm)
     inputs: Inputs = field(default_factory=Inputs)  # which MQTT dialects, their name maps
     alarms: AlarmRules = field(default_factory=AlarmRules)  # shelve maximum, disposal deadlines
-    # channels, routes, quiet rules, escalation delays (hazardwatch.notify_rules)
+    # channels, routes, quiet rules, escalation delays (hazardwatch.vocabulary.notify_rules)
     notifications: NotifyRules = field(default_factory=NotifyRules)
 
     def iter_sensors(self) -> list[tuple[Enterprise, HazardSource, Unit, Sensor]]:

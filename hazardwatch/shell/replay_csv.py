@@ -27,7 +27,7 @@ from typing import IO, Self
 
 import numpy as np
 
-from hazardwatch.model import HazardWatchError
+from hazardwatch.vocabulary.model import HazardWatchError
 from ingest import Reason, Rejection, fields
 from ingest.fields import MAX_EPOCH_S, MS_HINT, BadField
 

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hazardwatch.defaults import builtin
-from hazardwatch.model import (
+from hazardwatch.shell.replay_csv import Chunk
+from hazardwatch.vocabulary.defaults import builtin
+from hazardwatch.vocabulary.model import (
     Enterprise,
     HazardSource,
     Kind,
@@ -17,7 +18,6 @@ from hazardwatch.model import (
     Site,
     Unit,
 )
-from hazardwatch.replay_csv import Chunk
 
 # A wide CSV without a config says nothing of each instrument's range: a range this wide
 # means no out-of-range alarms, so only trend, drift and signal-fault checks speak.

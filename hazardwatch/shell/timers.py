@@ -2,7 +2,7 @@
 end of mutes (a shelve's expiry, an out-of-service's end).
 
 Each says what is due at a time and when it is next due; the tick sends what is due
-through the alarm pipeline. Live and replay build the same ones (hazardwatch.service).
+through the alarm pipeline. Live and replay build the same ones (hazardwatch.shell.service).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 
 from alerting import MuteBook, MuteExpired
 from detectors import Detector
-from hazardwatch.model import Condition, ConditionChange
-from hazardwatch.transfers import TransferDesk
+from hazardwatch.vocabulary.model import Condition, ConditionChange
+from hazardwatch.vocabulary.transfers import TransferDesk
 
 _COMM = np.uint32(Condition.COMM_LOSS.bit)
 

@@ -32,10 +32,10 @@ from typing import Any
 
 import yaml
 
-from hazardwatch.clock import Clock, SystemClock
-from hazardwatch.config import ConfigError, parse_site
-from hazardwatch.defaults import SPAN_PAIRS
-from hazardwatch.model import HazardWatchError, Sensor, Site
+from hazardwatch.vocabulary.clock import Clock, SystemClock
+from hazardwatch.vocabulary.config import ConfigError, parse_site
+from hazardwatch.vocabulary.defaults import SPAN_PAIRS
+from hazardwatch.vocabulary.model import HazardWatchError, Sensor, Site
 
 __all__ = [
     "SETTABLE",

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hazardwatch.config import ConfigError, load_site
-from hazardwatch.model import HazardWatchError, Site
+from hazardwatch.vocabulary.config import ConfigError, load_site
+from hazardwatch.vocabulary.model import HazardWatchError, Site
 
 if TYPE_CHECKING:
-    from hazardwatch.limits import LimitBook
     from hazardwatch.storage.accounts import Accounts
+    from hazardwatch.storage.limits import LimitBook
 
 app = typer.Typer(
     add_completion=False,
@@ -28,7 +28,7 @@ app = typer.Typer(
     help="HazardWatch: monitoring and early warning for major hazard sources.",
 )
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "park.yaml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "park.yaml"
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -85,7 +85,7 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 def check_config(config: Annotated[Path, typer.Argument(help="Site config (YAML)")]) -> None:
     """Validate a site config and summarise it."""
     site = _load(config)
-    from hazardwatch.model import SensorTable
+    from hazardwatch.vocabulary.model import SensorTable
 
     table = SensorTable.from_site(site)
     n_hs = sum(len(e.hazard_sources) for e in site.enterprises)
@@ -157,7 +157,7 @@ def run(
 
     The InfluxDB token is read from HAZARDWATCH_INFLUX_TOKEN only, never from a flag.
     """
-    from hazardwatch.service import Service, Settings
+    from hazardwatch.shell.service import Service, Settings
     from hazardwatch.storage import InfluxSettings
 
     site = _load(config)
@@ -216,8 +216,8 @@ def demo(
     allowed_host: Annotated[list[str] | None, _ALLOWED_HOST] = None,
 ) -> None:
     """A simulated park with an overfill, an embedded broker, the service and the page."""
-    from hazardwatch.broker import MAX_INFLIGHT, EmbeddedBroker
-    from hazardwatch.service import Service, Settings
+    from hazardwatch.shell.broker import MAX_INFLIGHT, EmbeddedBroker
+    from hazardwatch.shell.service import Service, Settings
     from simulators import FleetPublisher, Overfill
 
     site = _load(config)
@@ -284,7 +284,7 @@ def _demo_operator(accounts: Accounts) -> str:
 
 
 def _first_tank_with_level(site: Site) -> str:
-    from hazardwatch.model import Kind
+    from hazardwatch.vocabulary.model import Kind
 
     for _, _, unit, sensor in site.iter_sensors():
         if sensor.kind is Kind.LEVEL and sensor.limits.hh is not None:
@@ -474,7 +474,7 @@ def broker_cmd(
     data_dir: Annotated[Path | None, typer.Option(help="Default: a temporary folder")] = None,
 ) -> None:
     """Run the embedded MQTT broker on loopback until Ctrl-C."""
-    from hazardwatch.broker import EmbeddedBroker
+    from hazardwatch.shell.broker import EmbeddedBroker
 
     with tempfile.TemporaryDirectory(prefix="hazardwatch-broker-") as tmp:
         with EmbeddedBroker(data_dir or Path(tmp), port=port, kind=kind) as b:  # type: ignore[arg-type]
@@ -515,8 +515,8 @@ def replay(
     ] = False,
 ) -> None:
     """Run the live detector and alarm code over recorded readings; write the alarms."""
-    from hazardwatch.replay import ReplayInputError
-    from hazardwatch.replay import replay as run_replay
+    from hazardwatch.shell.replay import ReplayInputError
+    from hazardwatch.shell.replay import replay as run_replay
 
     _setup_process()
 
@@ -724,7 +724,7 @@ _LIMITS_DIR = typer.Option(help="The service's --data-dir (its alarms.db keeps t
 
 
 def _limit_book(config: Path, data_dir: Path) -> LimitBook:
-    from hazardwatch.limits import LimitBook, LimitError
+    from hazardwatch.storage.limits import LimitBook, LimitError
 
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -734,7 +734,7 @@ def _limit_book(config: Path, data_dir: Path) -> LimitBook:
 
 
 def _limits_call(config: Path, data_dir: Path, fn: Callable[[LimitBook], object]) -> object:
-    from hazardwatch.limits import LimitError
+    from hazardwatch.storage.limits import LimitError
 
     book = _limit_book(config, data_dir)
     try:
@@ -772,7 +772,7 @@ def limits_set(
     data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
 ) -> None:
     """Change a sensor's settings, validated as the config loader validates the file."""
-    from hazardwatch.limits import parse_assignments
+    from hazardwatch.storage.limits import parse_assignments
 
     def change(book: LimitBook) -> object:
         return book.set(tag, parse_assignments(assignments), who=_by(), reason=reason, origin="cli")
@@ -788,7 +788,7 @@ def limits_history(
     data_dir: Annotated[Path, _LIMITS_DIR] = Path("data"),
 ) -> None:
     """Versions, newest first: who, when, why, old and new settings."""
-    from hazardwatch.replay import iso_utc
+    from hazardwatch.shell.replay import iso_utc
 
     versions = _limits_call(config, data_dir, lambda b: b.history(tag))
     for v in versions:  # type: ignore[attr-defined]
@@ -839,8 +839,8 @@ def limits_suggest(
     """Suggest limits from the sensor's stored history (changes nothing)."""
     import time
 
+    from hazardwatch.shell.suggestion import suggest
     from hazardwatch.storage import BlockStore
-    from hazardwatch.suggestion import suggest
 
     if not (data_dir / "readings").is_dir():
         raise _fail(f"--data-dir {data_dir}: no readings/ (the embedded store) to learn from")
@@ -897,11 +897,11 @@ def backtest(
     from rich.progress import Progress
 
     from alerting import Journal
-    from hazardwatch.backtest import BacktestError
-    from hazardwatch.backtest import backtest as run_backtest
-    from hazardwatch.backtest_incidents import recorded_incidents
-    from hazardwatch.limits import LimitError
+    from hazardwatch.shell.backtest import BacktestError
+    from hazardwatch.shell.backtest import backtest as run_backtest
+    from hazardwatch.shell.backtest_incidents import recorded_incidents
     from hazardwatch.storage import BlockStore
+    from hazardwatch.storage.limits import LimitError
 
     since, until = _epoch(from_, "--from"), _epoch(to, "--to")
     if not (data_dir / "readings").is_dir():

@@ -5,7 +5,7 @@ right), then the semantic checks (limit order, ranges, uniqueness, GB/T 50493 ce
 over the whole tree. Each pass reports every problem it finds, as `<file>: <path>: <message>`.
 
 Early-warning settings come from a `trend:` mapping per sensor over `defaults.<kind>.trend`
-(and `defaults.all.trend`) over the built-in product defaults of `hazardwatch.defaults`;
+(and `defaults.all.trend`) over the built-in product defaults of `hazardwatch.vocabulary.defaults`;
 `null` or `off` switches a check off. Gas detectors name a voting `area:`, defined with its
 k under the top-level `areas:`. A unit's `max_fill_rate_m_per_h` sets its level's rate limit.
 
@@ -45,9 +45,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from hazardwatch.config_errors import describe_error, error_path, show_value
-from hazardwatch.config_repair import repair
-from hazardwatch.config_schema import (
+from hazardwatch.vocabulary.config_errors import describe_error, error_path, show_value
+from hazardwatch.vocabulary.config_repair import repair
+from hazardwatch.vocabulary.config_schema import (
     KINDS,
     RawArea,
     RawDefaults,
@@ -59,15 +59,15 @@ from hazardwatch.config_schema import (
     RawUnit,
     RawVapourCheck,
 )
-from hazardwatch.defaults import BUILTIN, KindDefaults
-from hazardwatch.inputs import (
+from hazardwatch.vocabulary.defaults import BUILTIN, KindDefaults
+from hazardwatch.vocabulary.inputs import (
     Inputs,
     SparkplugInput,
     SparkplugNode,
     ThingsBoardGateway,
     ThingsBoardInput,
 )
-from hazardwatch.model import (
+from hazardwatch.vocabulary.model import (
     FLOW_M3_S_PER,
     AlarmRules,
     Balance,
@@ -82,9 +82,9 @@ from hazardwatch.model import (
     Unit,
     VapourCheck,
 )
-from hazardwatch.notify_rules import compile_rules
-from hazardwatch.notify_rules import problems as notify_problems
-from hazardwatch.sensor_rules import SensorBuilder, trend_problems
+from hazardwatch.vocabulary.notify_rules import compile_rules
+from hazardwatch.vocabulary.notify_rules import problems as notify_problems
+from hazardwatch.vocabulary.sensor_rules import SensorBuilder, trend_problems
 
 __all__ = ["KINDS", "ConfigError", "load_site", "parse_site"]
 

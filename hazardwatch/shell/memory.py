@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from detectors import CheckpointInfo, Detector, checkpoint
-from hazardwatch.clock import Clock
-from hazardwatch.model import SensorTable
+from hazardwatch.vocabulary.clock import Clock
+from hazardwatch.vocabulary.model import SensorTable
 
-log = logging.getLogger("hazardwatch.memory")
+log = logging.getLogger("hazardwatch.shell.memory")
 
 
 @dataclass

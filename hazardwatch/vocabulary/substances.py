@@ -1,6 +1,6 @@
 """The substances table: exposure limits and LEL of the gases detectors watch for.
 
-The numbers live in `hazardwatch/data/substances.yaml` (data, with provenance per entry);
+The numbers live in `hazardwatch/vocabulary/data/substances.yaml` (data, with provenance per entry);
 this module only loads and looks them up.
 
 >>> h2s = substance("H2S")
@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hazardwatch.model import HazardWatchError
+from hazardwatch.vocabulary.model import HazardWatchError
 
 # Litres per mole of an ideal gas at 25 °C and 1 atm: ppm = mg/m³ × MOLAR_VOLUME_L / M.
 MOLAR_VOLUME_L = 24.45
@@ -162,7 +162,11 @@ def parse_table(text: str) -> dict[str, Substance]:
 
 @functools.cache
 def _table() -> dict[str, Substance]:
-    text = resources.files("hazardwatch").joinpath("data", "substances.yaml").read_text("utf-8")
+    text = (
+        resources.files("hazardwatch.vocabulary")
+        .joinpath("data", "substances.yaml")
+        .read_text("utf-8")
+    )
     return parse_table(text)
 
 

@@ -47,19 +47,10 @@ from dashboards.backtest_api import backtests_router
 from dashboards.limits_api import limits_router
 from dashboards.notifications_api import notifications_router
 from detectors import CheckpointInfo
-from hazardwatch.clock import Clock, SystemClock
-from hazardwatch.health import HealthLimits, judge
-from hazardwatch.limits import LimitBook
-from hazardwatch.memory import DetectorMemory
-from hazardwatch.metrics import Metrics, Sources
-from hazardwatch.model import (
-    Batch,
-    ConditionChange,
-    HazardWatchError,
-    SensorTable,
-    Site,
-    TransferPlan,
-)
+from hazardwatch.shell.health import HealthLimits, judge
+from hazardwatch.shell.memory import DetectorMemory
+from hazardwatch.shell.metrics import Metrics, Sources
+from hazardwatch.shell.timers import MuteExpiry, PlanExpiry, StaleCheck
 from hazardwatch.storage import (
     BlockStore,
     InfluxSettings,
@@ -70,9 +61,18 @@ from hazardwatch.storage import (
     SqliteStore,
 )
 from hazardwatch.storage.accounts import Accounts
+from hazardwatch.storage.limits import LimitBook
 from hazardwatch.storage.nflog import NotificationLog
-from hazardwatch.timers import MuteExpiry, PlanExpiry, StaleCheck
-from hazardwatch.transfers import TransferBook, TransferDesk
+from hazardwatch.vocabulary.clock import Clock, SystemClock
+from hazardwatch.vocabulary.model import (
+    Batch,
+    ConditionChange,
+    HazardWatchError,
+    SensorTable,
+    Site,
+    TransferPlan,
+)
+from hazardwatch.vocabulary.transfers import TransferBook, TransferDesk
 from ingest import (
     DeadLetter,
     GatewayStatus,
@@ -83,7 +83,7 @@ from ingest import (
     Router,
 )
 
-log = logging.getLogger("hazardwatch.service")
+log = logging.getLogger("hazardwatch.shell.service")
 
 EventSink = Callable[[list[AlarmEvent]], None]
 
@@ -169,7 +169,7 @@ class Service:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     sinks: list[EventSink] = field(default_factory=list)
-    # The versions of the sensors' settings over the YAML (hazardwatch.limits); given, the
+    # The versions of the sensors' settings over the YAML (hazardwatch.storage.limits); given, the
     # site runs with its journalled limits, and takes a new change without a restart.
     limits: LimitBook | None = None
 
@@ -284,10 +284,10 @@ class Service:
     def _routers(self) -> list[APIRouter]:
         routers = [notifications_router(self.nflog, self.flood.state), self.metrics.router()]
         if self.limits is not None:
-            # imported here: a back-test replays through a Service (hazardwatch.replay)
-            from hazardwatch.backtest import Backtests
-            from hazardwatch.backtest_incidents import recorded_incidents
-            from hazardwatch.suggestion import suggest
+            # imported here: a back-test replays through a Service (hazardwatch.shell.replay)
+            from hazardwatch.shell.backtest import Backtests
+            from hazardwatch.shell.backtest_incidents import recorded_incidents
+            from hazardwatch.shell.suggestion import suggest
 
             book, store = self.limits, self.store
             incidents = partial(recorded_incidents, self.journal)
@@ -321,7 +321,7 @@ class Service:
         self.notifier.catch_up(self.journal.events_after)
         self.escalation = Escalation(routes, self.nflog, self.sender.poke)
         self.escalation.reconcile(self.alarms.alarms(limit=1_000_000), self.started_at)
-        # GET /metrics (hazardwatch.metrics): read from these parts at each scrape
+        # GET /metrics (hazardwatch.shell.metrics): read from these parts at each scrape
         self.metrics = Metrics(
             Sources(
                 ingest=lambda: self.counters,
@@ -382,7 +382,7 @@ class Service:
         return [tuple(r) for r in self.store.readings(sensor, since, until, limit)]
 
     def _health(self) -> dict[str, Any]:
-        """GET /api/health: "ok", or "degraded" with the reasons (hazardwatch.health)."""
+        """GET /api/health: "ok", or "degraded" with the reasons (hazardwatch.shell.health)."""
         ingestor = self._ingestor
         report: dict[str, Any] = {
             "uptime_s": round(self.clock.now() - self.started_at, 3),
@@ -437,7 +437,7 @@ class Service:
 
     def detect(self, batch: Batch) -> list[ConditionChange]:
         """The detector's step on one batch; its changes are not alarmed yet (a back-test
-        hands several batches' changes to the pipeline in one pass: hazardwatch.replay)."""
+        hands several batches' changes to the pipeline in one pass: hazardwatch.shell.replay)."""
         if len(batch):
             newest = float(batch.ts.max())
             self._newest_ts = newest if self._newest_ts is None else max(self._newest_ts, newest)

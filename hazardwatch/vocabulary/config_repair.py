@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hazardwatch.config_errors import close_kind
+from hazardwatch.vocabulary.config_errors import close_kind
 
 _LISTS = ("enterprises", "hazard_sources", "units", "sensors")
 _PATH = re.compile(
