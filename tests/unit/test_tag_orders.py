@@ -95,6 +95,22 @@ def test_the_remembered_orders_are_bounded_by_their_rows() -> None:
     assert orders.resolve(lookup, ("A", "B")) is not None and orders.reused == 0
 
 
+def test_a_tag_holding_the_separator_is_never_taken_for_two() -> None:
+    tags = ("A", "B\x1fC", "D", "B", "C\x1fD", "C")
+    orders = TagOrders(tags)
+    lookup = {tag: i for i, tag in enumerate(tags)}
+
+    def names(order: tuple[str, ...]) -> list[str]:
+        resolved = orders.resolve(lookup, order)
+        assert resolved is not None
+        return [tags[i] for i in resolved[0].tolist()]
+
+    # the three join alike: A, B, C and D with the separator between each
+    for order in [("A", "B\x1fC", "D"), ("A", "B", "C\x1fD"), ("A", "B", "C", "D")]:
+        assert names(order) == list(order)
+    assert orders.reused == 0
+
+
 ROW = st.one_of(
     st.tuples(
         st.sampled_from([*TAGS, "PT-9", "XX"]), st.sampled_from([1.0, 2, float("nan"), "3", True])
