@@ -13,7 +13,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -164,6 +165,27 @@ def _loopback_context(
     context = browser.new_context(viewport={"width": 1600, "height": 900})
     context.route("**/*", loopback_only)
     return context
+
+
+@contextmanager
+def loopback_browser() -> Iterator[Callable[[str, str], Page]]:
+    """Chromium that may reach loopback only; yields `open_page(url, name)`, a new context's
+    page at `url` logged in as `name`. At the end: closed, and nothing outside was asked for."""
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _chromium(p)
+
+        def open_page(url: str, name: str) -> Page:
+            page = _loopback_context(browser, outside).new_page()
+            page.goto(url)
+            _log_in(page, name)
+            return page
+
+        try:
+            yield open_page
+        finally:
+            browser.close()
+    assert outside == [], f"the page tried to reach outside loopback: {outside}"
 
 
 def _row(page: Page, alarm_id: int) -> Locator:
