@@ -399,6 +399,9 @@ def test_the_page_takes_the_gas_rule_from_the_servers_condition_table(
                 _log_in(page, "Zhang Wei", PASSWORD)
                 expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "open")
                 expect(page.get_by_test_id("tab-count-active")).to_have_text("0")
+                # The page sorts by the table its snapshot loaded: wait for that, not the tabs
+                # (the routed fetch of the swapped table can land after them).
+                page.wait_for_function("() => HazardWatch.model.conditions.size > 0")
                 table = page.evaluate("async () => (await HazardWatch.getJSON('/api/conditions'))")
                 ranks = {r["condition"]: r["gas_rank"] for r in table["conditions"]}
                 assert (ranks["gas2"]["gas_toxic"] > ranks["gas2"]["gas_combustible"]) != swap
