@@ -23,7 +23,7 @@ from hazardwatch.vocabulary.config import parse_site
 from hazardwatch.vocabulary.model import Batch
 from tests.brokers import Mosquitto, free_port, publisher
 from tests.e2e.harness import E2E_SITE
-from tests.integration.test_ingest_mqtt import NOW, js, publish_all, rig
+from tests.integration.test_ingest_mqtt import NOW, js, publish_all, rig, take
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -38,23 +38,13 @@ async def test_a_round_is_half_the_window_so_the_broker_refills_while_it_commits
     """With a window of 20 and rounds of 10, 40 messages come out as four rounds of 10
     (before: two of 20, the broker idle while each was made safe)."""
     messages = [("hw/ent1/TT-101", js({"v": float(i), "ts": NOW - 100 + i})) for i in range(40)]
-    sizes: list[int] = []
     with publisher(mosquitto.url) as pub:
         async with rig(
             mosquitto.url, tmp_path, manual_ack=True, ack_window=20, round_messages=10
         ) as r:
             await asyncio.to_thread(publish_all, pub, messages)
-            async with (
-                asyncio.timeout(20),
-                contextlib.aclosing(r.ingestor.receipted(10_000, max_wait_s=5.0)) as items,
-            ):
-                async for item, receipt in items:
-                    assert isinstance(item, Batch)
-                    sizes.append(len(item))
-                    receipt.done()
-                    if sum(sizes) >= 40:
-                        break
-    assert sizes == [10] * 4
+            got = await take(r.ingestor, 40, max_rows=10_000, max_wait_s=5.0, timeout_s=20)
+    assert [len(b) for b in got] == [10] * 4
 
 
 async def test_a_quiet_link_flushes_a_reading_after_the_gap_not_the_whole_wait(

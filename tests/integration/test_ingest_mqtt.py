@@ -242,14 +242,21 @@ async def test_persistent_session_delivers_what_was_published_while_down(
     assert rows_of(batch) == {(PT101, NOW - 20 + i, float(i)) for i in range(10)}
 
 
-async def receive(
-    ingestor: Ingestor, readings: int, *, done: bool, timeout_s: float = 10.0
-) -> Batch:
-    """Take `readings` readings from receipted(); mark their receipts done or leave them."""
+async def take(
+    ingestor: Ingestor,
+    readings: int,
+    *,
+    done: bool = True,
+    max_rows: int = 7,
+    max_wait_s: float = 0.02,
+    timeout_s: float = 10.0,
+) -> list[Batch]:
+    """The batches receipted() gives until `readings` readings came; their receipts marked
+    done or left."""
     got: list[Batch] = []
     async with (
         asyncio.timeout(timeout_s),
-        contextlib.aclosing(ingestor.receipted(max_rows=7, max_wait_s=0.02)) as items,
+        contextlib.aclosing(ingestor.receipted(max_rows, max_wait_s=max_wait_s)) as items,
     ):
         async for item, receipt in items:
             assert isinstance(item, Batch)
@@ -258,7 +265,14 @@ async def receive(
                 receipt.done()
             if sum(len(b) for b in got) >= readings:
                 break
-    return Batch.concat(got)
+    return got
+
+
+async def receive(
+    ingestor: Ingestor, readings: int, *, done: bool, timeout_s: float = 10.0
+) -> Batch:
+    """Take `readings` readings from receipted(); mark their receipts done or leave them."""
+    return Batch.concat(await take(ingestor, readings, done=done, timeout_s=timeout_s))
 
 
 async def test_a_message_is_acknowledged_only_when_its_readings_are_done(
@@ -292,18 +306,8 @@ async def test_the_ack_window_flushes_readings_before_the_broker_stops_sending(
     with publisher(mosquitto.url) as pub:
         async with rig(mosquitto.url, tmp_path, manual_ack=True, ack_window=10) as r:
             await asyncio.to_thread(publish_all, pub, messages)
-            sizes: list[int] = []
-            async with (
-                asyncio.timeout(10),
-                contextlib.aclosing(r.ingestor.receipted(10_000, max_wait_s=1.0)) as items,
-            ):
-                async for item, receipt in items:
-                    assert isinstance(item, Batch)
-                    sizes.append(len(item))
-                    receipt.done()
-                    if sum(sizes) >= 90:
-                        break
-    assert sizes == [10] * 9
+            got = await take(r.ingestor, 90, max_rows=10_000, max_wait_s=1.0)
+    assert [len(b) for b in got] == [10] * 9
 
 
 async def test_fail_fast_raises_when_no_broker_answers(tmp_path: Path) -> None:
