@@ -201,11 +201,11 @@ def learn_excursions(rows, v, base, drift_seen, drift_h_sigma, drift_k_sigma, dr
     taught, in its sigmas: into `drift_seen` (kept if larger). `rows` sorted by sensor, each
     sensor's readings in ts order; sensors not warm or without DRIFT are skipped. The sums
     are not capped (drift_seen inf): the whole excursion is measured."""
-    hi = lo = top = 0.0
+    hi = lo = 0.0
     for k in range(rows.shape[0]):
         i = rows[k]
         if k == 0 or rows[k - 1] != i:
-            hi = lo = top = 0.0
+            hi = lo = 0.0
         h_sigma = drift_h_sigma[i]
         if not base.warm[i] or h_sigma != h_sigma:
             continue
@@ -213,7 +213,6 @@ def learn_excursions(rows, v, base, drift_seen, drift_h_sigma, drift_k_sigma, dr
             v[k], base.base_mean[i], base.base_sigma[i], drift_k_sigma[i], h_sigma, hi, lo,
             drift_floor[i], np.inf,
         )  # fmt: skip
-        top = max(top, hi, lo)
-        seen = top / base.base_sigma[i]
+        seen = max(hi, lo) / base.base_sigma[i]
         if seen > drift_seen[i]:
             drift_seen[i] = seen
