@@ -18,18 +18,22 @@ and once more with the publisher flat out (collapsed stacks beside the results).
 service's memory is sampled every 2 s from /proc (memory.tsv beside the results: RSS split
 into anonymous pages, the heap, and file pages, the reading store's memory maps). With
 --checkout DIR the service runs from that checkout (`python -m hazardwatch` in it, this
-venv): a before/after in one session. Everything it starts is stopped by pid. Asserts
-nothing.
+venv): a before/after in one session. With --with-nodered the harness's Node-RED flow runs
+first on the same broker (same settings, same publisher, same rates), then HazardWatch,
+and a table puts the two side by side rate by rate; --repeats runs both again. Everything
+it starts is stopped by pid. Asserts nothing.
 
     python benchmarks/bench_nodered.py --harness ../shared/peers/nodered \
         [--broker defaults|recommended] [--variant defaults|limits] [--rates 20000,50000,100000]
         [--duration 10] [--profile 12] [--work /tmp/nrpeer] [--checkout DIR]
+        [--with-nodered] [--repeats 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -41,6 +45,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -106,7 +111,7 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 @contextlib.contextmanager
 def process(args: list[str], log: Path, **kw: object) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=out, **kw)  # type: ignore[call-overload]
+        proc = subprocess.Popen(args, stdout=out, stderr=out, **kw)
     try:
         yield proc
     finally:
@@ -172,6 +177,192 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def node_binary(work: Path) -> str:
+    """Node-RED 5 needs Node.js 22 or later: the system's if new enough, else the harness's."""
+    node = shutil.which("node")
+    if node:
+        major = subprocess.run(
+            [node, "-p", "process.versions.node.split('.')[0]"],
+            text=True,
+            capture_output=True,
+            check=False,
+        ).stdout.strip()
+        if major.isdigit() and int(major) >= 22:
+            return node
+    bundled = work / "node22" / "node_modules" / ".bin" / "node"
+    if not bundled.exists():
+        raise SystemExit(
+            f"no Node.js 22: set the harness up first (SETUP_ONLY=1 run.sh): {bundled}"
+        )
+    return str(bundled)
+
+
+def nodered_userdir(harness: Path, folder: Path) -> Path:
+    """The harness's flow and settings, with the flow's broker node pointed at our port."""
+    ud = folder / "nodered"
+    ud.mkdir(parents=True, exist_ok=True)
+    flow = json.loads((harness / "flow.json").read_text())
+    for node in flow:
+        if node.get("type") == "mqtt-broker":
+            node["broker"], node["port"] = "127.0.0.1", str(MQTT_PORT)
+    (ud / "flow.json").write_text(json.dumps(flow))
+    shutil.copy(harness / "settings.js", ud / "settings.js")
+    return ud
+
+
+def bench_args(
+    a: argparse.Namespace, py: Path, harness: Path, pid: int, broker: int, out: Path, rep: int
+) -> list[str]:
+    args = [str(py), str(harness / "publish.py"), "bench", "--port", str(MQTT_PORT), "--qos", "1"]
+    args += ["--nr-pid", str(pid), "--broker-pid", str(broker), "--repeat", str(rep)]
+    args += ["--rates", a.rates, "--duration", str(a.duration), "--out", str(out)]
+    return [*args, "--lat-duration", str(a.lat_duration), "--flat-duration", str(a.flat_duration)]
+
+
+def run_nodered(a: argparse.Namespace, py: Path, folder: Path, broker: int, rep: int) -> None:
+    harness = a.harness.resolve()
+    ud = nodered_userdir(harness, folder)
+    red = a.work / "node_modules" / "node-red" / "red.js"
+    if not red.exists():
+        raise SystemExit(
+            f"Node-RED not installed: set the harness up first (SETUP_ONLY=1 run.sh): {red}"
+        )
+    env = {**os.environ, "NRPEER_QOS": "1", "NRPEER_LIMITS": str(a.work / "limits.json")}
+    args = [
+        node_binary(a.work),
+        str(red),
+        "--settings",
+        str(ud / "settings.js"),
+        "--userDir",
+        str(ud),
+    ]
+    with process(args, folder / "node-red.log", env=env) as nodered:
+        out = folder / "nodered.jsonl"
+        bench = bench_args(a, py, harness, nodered.pid, broker, out, rep)
+        subprocess.run(bench, check=False, timeout=3600)
+
+
+def run_hazardwatch(a: argparse.Namespace, py: Path, folder: Path, broker: int, rep: int) -> None:
+    code = (a.checkout or ROOT).resolve()
+    window = a.ack_window or (MAX_INFLIGHT if a.broker == "recommended" else 20)
+    site = a.work / "hw" / f"site-{a.variant}.yaml"
+    data = folder / f"data-r{rep}"
+    hazardwatch("user", "add", "bench", "--role", "viewer", "--data-dir", str(data))
+    token = hazardwatch("user", "token", "bench", "--data-dir", str(data)).strip().splitlines()[-1]
+    print(f"HazardWatch: ack window {window}, variant {a.variant}, code {code}", flush=True)
+    # `-m` from the checkout's folder: its modules come before the venv's editable install
+    run = [str(ROOT / ".venv" / "bin" / "python"), "-m", "hazardwatch", "run"]
+    run += ["--config", str(site)]
+    run += ["--broker", f"mqtt://127.0.0.1:{MQTT_PORT}", "--data-dir", str(data)]
+    run += [
+        "--listen",
+        f"127.0.0.1:{HTTP_PORT}",
+        "--client-id",
+        f"bench-nodered-{folder.name}-{rep}",
+    ]
+    run += ["--ack-window", str(window)]
+    harness = a.harness.resolve()
+    with contextlib.ExitStack() as stack:
+        service = stack.enter_context(process(run, folder / "hazardwatch.log", cwd=code))
+        wait_for("HazardWatch", connected, 300)
+        memory = (service.pid, folder / f"memory-r{rep}.tsv")
+        threading.Thread(target=sample_memory, args=memory, daemon=True).start()
+        proxy = AuthProxy(token)
+        stack.callback(proxy.close)
+        adapter = [str(py), str(harness / "hw_adapter.py"), "--http", f"127.0.0.1:{PROXY_PORT}"]
+        stack.enter_context(process([*adapter, "--port", str(MQTT_PORT)], folder / "adapter.log"))
+        spies: list[subprocess.Popen[bytes]] = []
+        if a.profile and rep == 1:
+            # warm-up 5 s, latency run, then the first rate: start inside the first rate
+            first = 5 + a.lat_duration + 8 + min(4.0, a.duration / 4)
+            rates = a.rates.split(",")
+            flat = first + (len(rates) - 1) * (a.duration + 6) + a.duration + 10
+
+            def spy_later(delay: float, name: str) -> None:
+                time.sleep(delay)
+                spies.append(profile(service.pid, a.profile, folder / name))
+
+            for delay, name in ((first, f"profile-{rates[0]}.txt"), (flat, "profile-flat.txt")):
+                threading.Thread(target=spy_later, args=(delay, name), daemon=True).start()
+        bench = bench_args(a, py, harness, service.pid, broker, folder / "hazardwatch.jsonl", rep)
+        subprocess.run(bench, check=False, timeout=3600)
+        for spy in spies:
+            spy.wait(60)
+    shutil.rmtree(data / "readings", ignore_errors=True)  # GBs of readings; the rest stays
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _cell(rows: list[dict[str, Any]], key: str, fmt: str = "{:,.0f}") -> str:
+    vals = sorted(float(r[key]) for r in rows if isinstance(r.get(key), int | float))
+    if not vals:
+        return "-"
+    return " / ".join(fmt.format(v) for v in (vals[0], vals[len(vals) // 2]))
+
+
+def side_by_side(nodered: list[dict[str, Any]], ours: list[dict[str, Any]]) -> str:
+    """One markdown table: each fixed rate, flat out and latency, Node-RED beside HazardWatch
+    (cells min / median over repeats; "kept up" counts the repeats that kept up)."""
+
+    def rows(
+        recs: list[dict[str, Any]], kind: str, rate: int | None = None
+    ) -> list[dict[str, Any]]:
+        return [r for r in recs if r["kind"] == kind and (rate is None or r["target_rate"] == rate)]
+
+    def kept(recs: list[dict[str, Any]], rate: int) -> str:
+        rr = rows(recs, "rate", rate)
+        return f"{sum(bool(r['kept_up']) for r in rr)}/{len(rr)}" if rr else "-"
+
+    def sustained(recs: list[dict[str, Any]]) -> str:
+        best = 0
+        for rate in sorted({int(r["target_rate"]) for r in rows(recs, "rate")}):
+            rr = rows(recs, "rate", rate)
+            if not all(r["kept_up"] for r in rr):
+                break
+            best = rate
+        return f"{best:,}"
+
+    head = "| QoS 1 (min / median) | Node-RED flow | HazardWatch |\n|---|---|---|\n"
+    lines = [
+        f"| sustained readings/s (kept up at it and every rate below, every repeat) "
+        f"| {sustained(nodered)} | {sustained(ours)} |"
+    ]
+    rates = sorted({int(r["target_rate"]) for r in rows(nodered + ours, "rate")})
+    for rate in rates:
+        cells = [
+            f"{kept(recs, rate)}, {_cell(rr, 'nr_rate_while_sending')}, "
+            f"{_cell(rr, 'nr_cpu_pct_sending')}"
+            for recs in (nodered, ours)
+            for rr in [rows(recs, "rate", rate)]
+        ]
+        lines.append(f"| {rate:,}/s: kept up, processed/s, CPU % | {cells[0]} | {cells[1]} |")
+    nr, hw = rows(nodered, "flatout"), rows(ours, "flatout")
+    lines.append(
+        f"| publisher flat out: processed/s | {_cell(nr, 'nr_rate_while_sending')} "
+        f"| {_cell(hw, 'nr_rate_while_sending')} |"
+    )
+    nr, hw = rows(nodered, "latency"), rows(ours, "latency")
+    for key, label in (("lat_p50_ms", "p50"), ("lat_p99_ms", "p99")):
+        lines.append(
+            f"| HH publish -> alarm out, {label} ms at the latency rate "
+            f"| {_cell(nr, key, '{:.1f}')} | {_cell(hw, key, '{:.1f}')} |"
+        )
+    lines.append(
+        f"| HH raised / expected at the latency rate "
+        f"| {sum(int(r['alarms_raised']) for r in nr)}/{sum(int(r['spikes']) for r in nr)} "
+        f"| {sum(int(r['alarms_raised']) for r in hw)}/{sum(int(r['spikes']) for r in hw)} |"
+    )
+    lines.append(
+        f"| RSS MB, largest over the fixed rates | {_cell(rows(nodered, 'rate'), 'rss_max_mb')} "
+        f"| {_cell(rows(ours, 'rate'), 'rss_max_mb')} |"
+    )
+    return head + "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--harness", type=Path, required=True, help="the Node-RED peer's folder")
@@ -185,6 +376,10 @@ def main() -> None:
     ap.add_argument("--flat-duration", type=float, default=10.0)
     ap.add_argument("--profile", type=float, default=0.0, help="py-spy seconds (0: none)")
     ap.add_argument("--checkout", type=Path, default=None, help="run the service from here")
+    ap.add_argument(
+        "--with-nodered", action="store_true", help="the Node-RED flow first, same broker"
+    )
+    ap.add_argument("--repeats", type=int, default=1)
     a = ap.parse_args()
     py = a.work / "venv" / "bin" / "python"
     site = a.work / "hw" / f"site-{a.variant}.yaml"
@@ -193,61 +388,33 @@ def main() -> None:
     mosquitto = mosquitto_path()
     if mosquitto is None:
         raise SystemExit("mosquitto is not installed")
-    code = (a.checkout or ROOT).resolve()
-    window = a.ack_window or (MAX_INFLIGHT if a.broker == "recommended" else 20)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = Path(tempfile.mkdtemp(prefix=f"bench-nodered-{stamp}-"))
-    out = folder / "results.jsonl"
-    data = folder / "data"
-    hazardwatch("user", "add", "bench", "--role", "viewer", "--data-dir", str(data))
-    token = hazardwatch("user", "token", "bench", "--data-dir", str(data)).strip().splitlines()[-1]
     (folder / "mosquitto.conf").write_text(broker_conf(a.broker, folder))
-    print(f"broker {a.broker}, ack window {window}, variant {a.variant}, code {code}")
-    print(f"files in {folder}")
+    print(f"broker {a.broker}; files in {folder}")
     print((folder / "mosquitto.conf").read_text(), end="")
-    # `-m` from the checkout's folder: its modules come before the venv's editable install
-    run = [str(ROOT / ".venv" / "bin" / "python"), "-m", "hazardwatch", "run"]
-    run += ["--config", str(site)]
-    run += ["--broker", f"mqtt://127.0.0.1:{MQTT_PORT}", "--data-dir", str(data)]
-    run += ["--listen", f"127.0.0.1:{HTTP_PORT}", "--client-id", f"bench-nodered-{stamp}"]
-    run += ["--ack-window", str(window)]
     harness = a.harness.resolve()
-    with contextlib.ExitStack() as stack:
-        broker = stack.enter_context(
-            process([mosquitto, "-c", str(folder / "mosquitto.conf")], folder / "mosquitto.log")
-        )
+    with process(
+        [mosquitto, "-c", str(folder / "mosquitto.conf")], folder / "mosquitto.log"
+    ) as broker:
         wait_for("mosquitto", lambda: listening(MQTT_PORT), 15)
-        service = stack.enter_context(process(run, folder / "hazardwatch.log", cwd=code))
-        wait_for("HazardWatch", connected, 300)
-        memory = (service.pid, folder / "memory.tsv")
-        threading.Thread(target=sample_memory, args=memory, daemon=True).start()
-        proxy = AuthProxy(token)
-        stack.callback(proxy.close)
-        adapter = [str(py), str(harness / "hw_adapter.py"), "--http", f"127.0.0.1:{PROXY_PORT}"]
-        stack.enter_context(process([*adapter, "--port", str(MQTT_PORT)], folder / "adapter.log"))
-        spies: list[subprocess.Popen[bytes]] = []
-        if a.profile:
-            # warm-up 5 s, latency run, then the first rate: start inside the first rate
-            first = 5 + a.lat_duration + 8 + min(4.0, a.duration / 4)
-            rates = a.rates.split(",")
-            flat = first + (len(rates) - 1) * (a.duration + 6) + a.duration + 10
-
-            def spy_later(delay: float, name: str) -> None:
-                time.sleep(delay)
-                spies.append(profile(service.pid, a.profile, folder / name))
-
-            for delay, name in ((first, f"profile-{rates[0]}.txt"), (flat, "profile-flat.txt")):
-                threading.Thread(target=spy_later, args=(delay, name), daemon=True).start()
-        bench = [str(py), str(harness / "publish.py"), "bench", "--port", str(MQTT_PORT)]
-        bench += ["--qos", "1", "--nr-pid", str(service.pid), "--broker-pid", str(broker.pid)]
-        bench += ["--rates", a.rates, "--duration", str(a.duration), "--out", str(out)]
-        bench += ["--lat-duration", str(a.lat_duration), "--flat-duration", str(a.flat_duration)]
-        subprocess.run(bench, check=False, timeout=3600)
-        for spy in spies:
-            spy.wait(60)
-    subprocess.run([str(py), str(harness / "publish.py"), "table", str(out)], check=False)
-    shutil.rmtree(data / "readings", ignore_errors=True)  # GBs of readings; the rest stays
-    print(f"results: {out}")
+        for rep in range(1, a.repeats + 1):
+            if a.with_nodered:
+                run_nodered(a, py, folder, broker.pid, rep)
+            run_hazardwatch(a, py, folder, broker.pid, rep)
+    for name in ("nodered", "hazardwatch"):
+        if (folder / f"{name}.jsonl").exists():
+            print(f"\n{name}:")
+            subprocess.run(
+                [str(py), str(harness / "publish.py"), "table", str(folder / f"{name}.jsonl")],
+                check=False,
+            )
+    if a.with_nodered:
+        print(f"\nside by side, broker {a.broker}, {a.repeats} repeat(s):\n")
+        print(
+            side_by_side(_records(folder / "nodered.jsonl"), _records(folder / "hazardwatch.jsonl"))
+        )
+    print(f"results: {folder}")
 
 
 if __name__ == "__main__":
