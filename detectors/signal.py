@@ -11,7 +11,12 @@ resolution as seen) and how long it is normally still (detectors.checks.faults).
   short-term noise), and the previous reading did not already jump there. A spike is
   flagged and the reading feeds no window, baseline or trend; the limits judge it (their
   on-delay is the filter against a single reading). SPIKE clears on the next measurement
-  that is no spike. Nothing is a spike before the noise is learned.
+  that is no spike. Nothing is a spike before the noise is learned; a sensor with a
+  physical rate is judged once half-learned (SPIKE_PROVISIONAL_N readings), its allowance
+  then at least 8 x its sigma floor. The time step of a sensor with a physical rate is at
+  most SPIKE_SCANS x its scan interval as seen (the shortest gap between two readings)
+  after a silence shorter than its stale limit and no COMM_LOSS: a report-by-exception
+  gateway held the value meanwhile (checks.held_gap); after a loss, the whole gap.
 - STEP: the reading after a spike stays where the spike jumped to. No process moves that
   fast, so the instrument shifted (bias, recalibration, reconnection): STEP is raised, the
   second difference starts again, and the caller restarts the trend memory (the window
@@ -54,6 +59,7 @@ import numpy as np
 from numba import types
 
 from detectors.checks import (
+    held_gap,
     is_spike,
     is_step,
     is_stuck,
@@ -62,6 +68,7 @@ from detectors.checks import (
     noise_scale,
     noise_update,
     second_difference,
+    seen_gap,
     seen_step,
     smooth_update,
     spike_allowance,
@@ -88,6 +95,7 @@ from hazardwatch.vocabulary.model import Condition
 SPIKE, STUCK, NOISY, STEP = (
     np.uint32(c.bit) for c in (Condition.SPIKE, Condition.STUCK, Condition.NOISY, Condition.STEP)
 )
+_COMM = np.int64(Condition.COMM_LOSS.bit)
 # The faults that keep a reading out of the trends; STEP does not (it restarts them).
 FAULT_BITS = SPIKE | STUCK | NOISY
 _SPIKE, _STUCK, _NOISY, _STEP = (np.int64(b) for b in (SPIKE, STUCK, NOISY, STEP))
@@ -111,10 +119,12 @@ def signal_faults(
         idx, t, v, old, fault, jump, switched,
         st.hist, st.prev_value, st.prev_ts, st.noise, st.noise_above, st.smooth,
         st.anchor_value, st.anchor_ts,
-        st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.still_max, st.pace_max,
+        st.learn_n, st.noise_level, st.usual_rate, st.seen_res, st.scan_s, st.still_max,
+        st.pace_max,
         st.moves, st.anchor_pace, st.balance_still, st.step_max, st.step_ts, st.burst_max,
         st.burst_ts, st.noisy_peak, st.slope, st.significant,
         p.spike_rate_per_s, p.stuck_window_s, p.noise_ratio, p.sigma_floor, p.stuck_below,
+        p.stale_after_s,
     )  # fmt: skip
     if switches:  # a usual switch restarts the trend memory as a STEP does, silently
         at = switched[:switches]
@@ -125,15 +135,16 @@ def signal_faults(
 @kernel(
     reads(types.int64), reads(types.float64), reads(types.float64), reads(types.uint32),
     writes(types.uint32), writes(types.float64), writes(types.int64), writes(types.float64, 2),
-    *[writes(types.float64)] * 21, reads(types.float64), reads(types.boolean),
-    *[reads(types.float64)] * 5,
+    *[writes(types.float64)] * 22, reads(types.float64), reads(types.boolean),
+    *[reads(types.float64)] * 6,
 )  # fmt: skip
 def _signal_round(
     rows, t, v, old, fault, jump, switched,
     hist, prev_value, prev_ts, noise, noise_above, smooth, anchor_value, anchor_ts,
-    learn_n, noise_level, usual_rate, seen_res, still_max, pace_max, moves, anchor_pace,
-    balance_still, step_max, step_ts, burst_max, burst_ts, noisy_peak, slope, significant,
-    spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
+    learn_n, noise_level, usual_rate, seen_res, scan_s, still_max, pace_max, moves,
+    anchor_pace, balance_still, step_max, step_ts, burst_max, burst_ts, noisy_peak, slope,
+    significant, spike_rate_per_s, stuck_window_s, noise_ratio, sigma_floor, stuck_below,
+    stale_after_s,
 ):  # fmt: skip
     """One measurement per row: its fault bits into `fault`, the jump of a new STEP into
     `jump` (other rows: undefined); returns how many STEPs and how many usual switches were
@@ -153,11 +164,19 @@ def _signal_round(
         noise_before, n_learned, res = noise[i], learn_n[i], seen_res[i]
         level_learned = noise_level[i]
         rate = spike_rate(spike_rate_per_s[i], usual_rate[i])
-        allowance = spike_allowance(noise_before, level_learned, n_learned, res)
+        physics = spike_rate_per_s[i] > 0.0
+        allowance = spike_allowance(
+            noise_before, level_learned, n_learned, res, sigma_floor[i] if physics else np.nan
+        )
         after_spike = (was & _SPIKE) != 0
         healthy = (was & _FAULTS) == 0
         pv, pt = (prev_value[i], prev_ts[i]) if after_spike else (v1, t1)
-        spike = is_spike(value, ts, v1, t1, pv, pt, rate, allowance)
+        gap, prev_gap = ts - t1, ts - pt
+        if physics:  # a silence behind a report-by-exception gateway held the value
+            scan, stale, lost = scan_s[i], stale_after_s[i], (was & _COMM) != 0
+            gap = held_gap(gap, scan, stale, lost)
+            prev_gap = held_gap(prev_gap, scan, stale, lost)
+        spike = is_spike(value, v1, gap, pv, prev_gap, rate, allowance)
         switch = False
         # Rarely: a jump the size of those it has shown is a usual switch, where no physical
         # rate is known (a configured one says no process jumps so: a spike stays a spike).
@@ -168,7 +187,7 @@ def _signal_round(
                 step_max[i] = remembered if remembered > abs(value - v1) else abs(value - v1)
                 step_ts[i] = ts
         # Only the reading after a spike can confirm it as a STEP.
-        step = after_spike and is_step(value, ts, v1, pv, pt, rate, allowance, True)
+        step = after_spike and is_step(value, v1, pv, prev_gap, rate, allowance, True)
         if after_spike and not (spike or switch):  # a step, or a spike that came back:
             # remembered, the next jump of its size is a switch
             size = abs((value if step else pv) - v1)
@@ -191,6 +210,9 @@ def _signal_round(
             if seen != res:  # rarely: the smallest step so far
                 res = seen
                 seen_res[i] = res
+            scan = seen_gap(scan_s[i], ts - t1)
+            if scan != scan_s[i]:  # rarely: the shortest gap so far
+                scan_s[i] = scan
             if healthy and d2 == d2:
                 floor = 0.5 * res if res < np.inf else 0.0
                 noise_level[i] = learn_level(level_learned, d2, n_learned, floor)
@@ -234,7 +256,8 @@ def _signal_round(
                             still_s, pace, abs(value - at), res, most, most_pace, healthy,
                             (was & _STUCK) != 0,
                         )  # fmt: skip
-                now = slope[i] if significant[i] else 0.0
+                # (a step or switch restarts the trend: the slope before it says nothing)
+                now = slope[i] if significant[i] and not (step or switch) else 0.0
                 if now != pace:
                     anchor_pace[i] = now
         stuck = False

@@ -327,6 +327,7 @@ class State:
     noise_level: np.ndarray  # robust level of half the second difference (~ white-noise sigma)
     usual_rate: np.ndarray  # robust level of |change| / dt between readings, units/s
     seen_res: np.ndarray  # smallest non-zero step between two readings; inf: none yet
+    scan_s: np.ndarray  # shortest positive gap between two readings (s): its scan; inf
     # The longest healthy stillness (s), and the most resolutions its trend would have moved
     # in one: maxima that slowly forget, kept once they can matter (beyond STUCK's floors).
     still_max: np.ndarray
@@ -406,6 +407,7 @@ class State:
             noise_level=nan(),
             usual_rate=nan(),
             seen_res=np.full(n, np.inf),
+            scan_s=np.full(n, np.inf),
             still_max=np.zeros(n),
             pace_max=np.zeros(n),
             moves=np.zeros(n),

@@ -38,6 +38,7 @@ NOISY_HOLD_RATIO, CUSUM_CLIP_SIGMA, SMOOTH_ALPHA = 0.5, 2.5, 0.2
 MIN_SPAN_SHARE, FILLED_SAMPLES = 0.5, 32
 NOISE_ALPHA, NOISE_DECAY_ALPHA, CLIP_SIGMA = 0.2, 0.05, 4.0
 SPIKE_NOISE_SIGMAS, SPIKE_LEARNED_SIGMAS, SPIKE_USUAL_RATES = 6.0, 8.0, 3.0
+SPIKE_SCANS, SPIKE_PROVISIONAL_N = 4.0, 16.0  # a held silence; spikes before the warm-up
 LEARN_WARMUP_N, LEARN_ALPHA, LEARN_CLIP, FLOAT_STEP = 32.0, 0.002, 3.0, 1e-9
 STILL_FACTOR, STILL_MEMORY_S, STUCK_MIN_MOVES, PACE_COUNTS = 3.0, 7 * 86400.0, 20.0, 10.0
 RECOVERY_COUNTS = 2.0
@@ -141,6 +142,7 @@ class SensorMemory:
     noise_level: float = NAN
     usual_rate: float = NAN
     seen_res: float = math.inf
+    scan_s: float = math.inf  # the shortest positive gap between two readings
     still_max: float = 0.0
     pace_max: float = 0.0
     moves: float = 0.0
@@ -203,6 +205,7 @@ class ReferenceDetector:
         before = set(mem.active)
         mem.last_ts = t
         mem.last_seen = max(mem.last_seen, t)
+        lost = Condition.COMM_LOSS in mem.active
         mem.active.discard(Condition.COMM_LOSS)
         mem.active.discard(Condition.CLOCK_AHEAD)  # none of these is flagged FLAG_TS_AHEAD
         if q == Quality.BAD:
@@ -213,7 +216,7 @@ class ReferenceDetector:
                 mem.active.add(Condition.OUT_OF_RANGE)
             else:
                 mem.active.discard(Condition.OUT_OF_RANGE)
-                faults = self._signal(i, t, v)
+                faults = self._signal(i, t, v, lost)
                 for c in FAULTS:
                     (mem.active.add if c in faults else mem.active.discard)(c)
                 if Condition.STEP in faults:
@@ -350,19 +353,27 @@ class ReferenceDetector:
             mem.still_max = max(still, mem.still_max * keep)
             mem.pace_max = max(abs(pace) * still / mem.seen_res, mem.pace_max * keep)
 
-    def _signal(self, i: int, t: float, v: float) -> set[Condition]:
+    def _signal(self, i: int, t: float, v: float, lost: bool) -> set[Condition]:
         mem = self.sensors[i]
         rate = self._spike_rate(i)
         v1, t1, v2, t2 = mem.hist
         pv, pt = mem.prev
+        physics = self._setting("spike_rate_per_s", i) > 0.0
         allowance = NAN  # nothing is a spike before the noise is learned
-        if self._learned(i):  # 6 x the short-term noise, at least 8 x the learned noise
+        early = physics and mem.learn_n >= SPIKE_PROVISIONAL_N  # ... or half-learned
+        if self._learned(i) or early:  # 6 x the short-term noise, at least 8 x the learned
             allowance = fmax(SPIKE_NOISE_SIGMAS * mem.noise, -math.inf)
             allowance = max(allowance, SPIKE_LEARNED_SIGMAS * self._noise_scale(i))
-        spike = (
-            abs(v - v1) > rate * (t - t1) + allowance and abs(v - pv) > rate * (t - pt) + allowance
-        )
-        near_prev = abs(v - pv) <= rate * (t - pt) + allowance
+            if not self._learned(i):  # and 8 x the sigma floor
+                allowance = max(allowance, SPIKE_LEARNED_SIGMAS * self._sigma_floor(i))
+        gap, prev_gap = t - t1, t - pt
+        if physics and not lost:  # a silence shorter than the stale limit held the value
+            held = SPIKE_SCANS * mem.scan_s
+            stale = self._setting("stale_after_s", i)
+            gap = held if gap <= stale and held < gap else gap
+            prev_gap = held if prev_gap <= stale and held < prev_gap else prev_gap
+        spike = abs(v - v1) > rate * gap + allowance and abs(v - pv) > rate * prev_gap + allowance
+        near_prev = abs(v - pv) <= rate * prev_gap + allowance
         step = Condition.SPIKE in mem.active and near_prev and abs(v - pv) < abs(v - v1)
         # The steps it has shown, remembered fading linearly over STILL_MEMORY_S: a jump no
         # larger than SWITCH_HIGH x that is a switch between its usual levels, not a spike.
@@ -414,6 +425,8 @@ class ReferenceDetector:
             step_size = abs(v - v1)
             if FLOAT_STEP * max(abs(v), abs(v1)) < step_size < mem.seen_res:
                 mem.seen_res = step_size
+            if 0.0 < t - t1 < mem.scan_s:
+                mem.scan_s = t - t1
             if healthy and not math.isnan(d2):
                 floor = 0.5 * mem.seen_res if math.isfinite(mem.seen_res) else 0.0
                 mem.noise_level = _learn_level(mem.noise_level, d2, mem.learn_n, floor)

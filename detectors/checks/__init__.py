@@ -16,6 +16,7 @@ import numpy as np
 
 from detectors.checks.baseline import baseline_sigma, baseline_step, cusum_step, drift_threshold
 from detectors.checks.faults import (
+    held_gap,
     is_spike,
     is_step,
     is_stuck,
@@ -24,6 +25,7 @@ from detectors.checks.faults import (
     noise_scale,
     noise_update,
     second_difference,
+    seen_gap,
     seen_step,
     smooth_update,
     spike_allowance,
@@ -62,6 +64,8 @@ SENSOR_CHECKS = (
     drift_threshold,
     is_spike,
     is_step,
+    held_gap,
+    seen_gap,
     spike_allowance,
     spike_rate,
     second_difference,
@@ -93,6 +97,7 @@ __all__ = [
     "cooling_missing",
     "cusum_step",
     "drift_threshold",
+    "held_gap",
     "is_spike",
     "is_stale",
     "is_step",
@@ -105,6 +110,7 @@ __all__ = [
     "out_of_range",
     "past_target",
     "second_difference",
+    "seen_gap",
     "seen_step",
     "smooth_update",
     "spike_allowance",

@@ -30,6 +30,17 @@ SPIKE_LEARNED_SIGMAS = 8.0
 # A jump must also clear this many times the sensor's usual rate of change (units/s) over
 # its time step: a sensor without a physical rate (generic) is judged by its own pace.
 SPIKE_USUAL_RATES = 3.0
+# Behind a report-by-exception gateway a silent sensor held its value: the gateway scanned
+# it every scan interval and sent nothing while it stayed within the deadband. So a jump
+# after a silence shorter than the stale limit (and no communication loss) is judged
+# against the physical rate over this many scan intervals as seen (the shortest gap between
+# two readings), not over the whole silence.
+SPIKE_SCANS = 4.0
+# Before the noise is learned (LEARN_WARMUP_N readings) a sensor with a physical rate is
+# judged a spike once it has taught this many: the allowance then is at least
+# SPIKE_LEARNED_SIGMAS x its sigma floor (a sensor behind such a gateway may take an hour
+# to send 32 readings, and a loose connection's jumps must not teach it their size).
+SPIKE_PROVISIONAL_N = 16.0
 # The learned statistics: readings (second differences) before they are trusted; then an
 # EWMA of this weight (about the last 500 healthy readings), each reading winsorised at
 # LEARN_CLIP times the estimate so an outlier moves it by little (robust).
@@ -69,62 +80,95 @@ SWITCH_HIGH = 1.5
 @inlined
 def is_spike(
     value: float,
-    ts: float,
     ref_value: float,
-    ref_ts: float,
+    ref_gap_s: float,
     prev_value: float,
-    prev_ts: float,
+    prev_gap_s: float,
     spike_rate_per_s: float,
     allowance: float,
 ) -> bool:
     """A jump faster than the physics allows (`spike_rate_per_s`, units/s) plus the noise.
 
-    Jumping from the last good reading (`ref_*`) is a spike unless the previous reading
-    (`prev_*`) already jumped there too: two readings in a row confirm a real step. The
-    jump must also clear `allowance` (units, from `spike_allowance`: the sensor's noise).
-    Before the sensor has learned its noise (NaN allowance) nothing is judged a spike.
+    Jumping from the last good reading (`ref_value`, `ref_gap_s` before: see `held_gap`) is
+    a spike unless the previous reading (`prev_*`) already jumped there too: two readings
+    in a row confirm a real step. The jump must also clear `allowance` (units, from
+    `spike_allowance`: the sensor's noise). Before the sensor has learned its noise (NaN
+    allowance) nothing is judged a spike.
 
-    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 0.6)
+    >>> is_spike(90.0, 50.0, 1.0, 50.0, 1.0, 5.0, 0.6)
     True
-    >>> is_spike(90.0, 10.0, 50.0, 9.0, 89.0, 9.0, 5.0, 0.6)  # the previous one jumped too
+    >>> is_spike(90.0, 50.0, 1.0, 89.0, 1.0, 5.0, 0.6)  # the previous one jumped too
     False
-    >>> is_spike(90.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, np.nan)  # no noise learned yet
+    >>> is_spike(90.0, 50.0, 1.0, 50.0, 1.0, 5.0, np.nan)  # no noise learned yet
     False
-    >>> is_spike(57.0, 10.0, 50.0, 9.0, 50.0, 9.0, 5.0, 6.0)  # within 5/s + 6
+    >>> is_spike(57.0, 50.0, 1.0, 50.0, 1.0, 5.0, 6.0)  # within 5/s + 6
     False
     """
-    if not abs(value - ref_value) > (ts - ref_ts) * spike_rate_per_s + allowance:
+    if not abs(value - ref_value) > ref_gap_s * spike_rate_per_s + allowance:
         return False  # NaN allowance compares False: not judged yet
-    return abs(value - prev_value) > spike_rate_per_s * (ts - prev_ts) + allowance
+    return abs(value - prev_value) > spike_rate_per_s * prev_gap_s + allowance
 
 
 @inlined
 def is_step(
     value: float,
-    ts: float,
     ref_value: float,
     prev_value: float,
-    prev_ts: float,
+    prev_gap_s: float,
     spike_rate_per_s: float,
     allowance: float,
     prev_spiked: bool,
 ) -> bool:
     """A jump faster than the physics that the next reading confirms: the instrument shifted.
 
-    The previous reading (`prev_*`) was judged a spike (`prev_spiked`: it jumped from the
-    last good reading `ref_*` faster than `spike_rate_per_s` allows) and this one stays
-    where it jumped to: within the physical rate plus the noise `allowance` of the spike,
-    and nearer to it than to the last good value. A process cannot move that fast, so it
-    is a bias, a recalibration or a reconnection, not a process change.
+    The previous reading (`prev_value`, `prev_gap_s` before) was judged a spike
+    (`prev_spiked`: it jumped from the last good reading `ref_value` faster than
+    `spike_rate_per_s` allows) and this one stays where it jumped to: within the physical
+    rate plus the noise `allowance` of the spike, and nearer to it than to the last good
+    value. A process cannot move that fast, so it is a bias, a recalibration or a
+    reconnection, not a process change.
 
-    >>> is_step(90.0, 11.0, 50.0, 89.0, 10.0, 5.0, 0.6, True)
+    >>> is_step(90.0, 50.0, 89.0, 1.0, 5.0, 0.6, True)
     True
-    >>> is_step(50.2, 11.0, 50.0, 89.0, 10.0, 5.0, 0.6, True)  # back: it was a spike
+    >>> is_step(50.2, 50.0, 89.0, 1.0, 5.0, 0.6, True)  # back: it was a spike
     False
     """
     to_prev = abs(value - prev_value)
-    near_prev = to_prev <= spike_rate_per_s * (ts - prev_ts) + allowance
+    near_prev = to_prev <= spike_rate_per_s * prev_gap_s + allowance
     return prev_spiked and near_prev and to_prev < abs(value - ref_value)
+
+
+@inlined
+def held_gap(gap_s: float, scan_s: float, stale_after_s: float, comm_lost: bool) -> float:
+    """The time (s) over which the process can have moved a jump that ends a silence of
+    `gap_s`: at most SPIKE_SCANS scan intervals (`scan_s`, as seen; inf: none yet) if the
+    silence was shorter than the stale limit (`stale_after_s`; NaN: never stale) and no
+    communication loss (`comm_lost`): a gateway that reports by exception held the value
+    while it stayed within the deadband. After a loss, or a gap longer than the stale limit
+    (a replay's gap in history), the whole gap: the value may have moved all along.
+
+    >>> held_gap(79.0, 2.0, 1500.0, False), held_gap(5.0, 2.0, 1500.0, False)
+    (8.0, 5.0)
+    >>> held_gap(79.0, 2.0, 1500.0, True), held_gap(79.0, 2.0, 60.0, False)
+    (79.0, 79.0)
+    >>> held_gap(79.0, np.inf, 1500.0, False), held_gap(79.0, 2.0, np.nan, False)
+    (79.0, 79.0)
+    """
+    if comm_lost or not gap_s <= stale_after_s:
+        return gap_s
+    held = SPIKE_SCANS * scan_s
+    return held if held < gap_s else gap_s
+
+
+@inlined
+def seen_gap(scan_s: float, gap_s: float) -> float:
+    """The shortest positive gap between two readings seen so far (s; inf: none yet): the
+    sensor's scan interval as its gateway polls it.
+
+    >>> seen_gap(np.inf, 3.0), seen_gap(3.0, 2.5), seen_gap(3.0, 0.0), seen_gap(3.0, np.nan)
+    (3.0, 2.5, 3.0, 3.0)
+    """
+    return gap_s if gap_s > 0.0 and gap_s < scan_s else scan_s
 
 
 @inlined
@@ -140,21 +184,32 @@ def noise_scale(noise_level: float, seen_res: float) -> float:
 
 
 @inlined
-def spike_allowance(noise: float, noise_level: float, learn_n: float, seen_res: float) -> float:
+def spike_allowance(
+    noise: float, noise_level: float, learn_n: float, seen_res: float, provisional: float
+) -> float:
     """How far beyond the physical rate a jump must go to be a spike (units): the larger of
     SPIKE_NOISE_SIGMAS short-term noise (`noise`) and SPIKE_LEARNED_SIGMAS learned noise;
-    NaN (nothing is a spike) until LEARN_WARMUP_N readings have taught the noise.
+    NaN (nothing is a spike) until LEARN_WARMUP_N readings have taught the noise, or, with
+    a `provisional` floor (units: the sigma floor of a sensor with a physical rate; NaN:
+    none), SPIKE_PROVISIONAL_N readings, and then at least SPIKE_LEARNED_SIGMAS x the floor.
 
-    >>> spike_allowance(0.1, 0.2, 100.0, 0.0), spike_allowance(0.5, 0.2, 100.0, 0.0)
+    >>> spike_allowance(0.1, 0.2, 100.0, 0.0, np.nan), spike_allowance(0.5, 0.2, 100.0, 0.0, 1.0)
     (1.6, 3.0)
-    >>> spike_allowance(0.1, 0.2, 3.0, 0.0)
-    nan
+    >>> spike_allowance(0.1, 0.2, 3.0, 0.0, np.nan), spike_allowance(0.1, 0.2, 20.0, 0.0, np.nan)
+    (nan, nan)
+    >>> spike_allowance(0.1, 0.2, 20.0, 0.0, 0.5), spike_allowance(0.1, 0.2, 3.0, 0.0, 0.5)
+    (4.0, nan)
     """
     if not learn_n >= LEARN_WARMUP_N:
-        return np.nan
+        if not (learn_n >= SPIKE_PROVISIONAL_N and provisional == provisional):
+            return np.nan
+        floor = SPIKE_LEARNED_SIGMAS * provisional
+    else:
+        floor = 0.0
     learned = SPIKE_LEARNED_SIGMAS * noise_scale(noise_level, seen_res)
     short = SPIKE_NOISE_SIGMAS * noise
-    return short if short > learned else learned
+    most = short if short > learned else learned
+    return most if most > floor else floor
 
 
 @inlined
