@@ -8,6 +8,8 @@ written as whole columns instead of gathered per reading.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 # Where each reading of a batch of every sensor once sits: (its sensors, position per sensor).
@@ -45,7 +47,11 @@ def rounds(
     pos = np.arange(s.size)
     first = np.maximum.accumulate(np.where(np.r_[True, s[1:] != s[:-1]], pos, 0))
     rank = pos - first
-    return [order[rank == r] for r in range(int(rank.max()) + 1)], None
+    # Grouped by rank in one stable sort (each round keeps sensor order): a mask per round
+    # would read the whole batch once per round, quadratic in a long block.
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max()) + 2)).tolist()
+    return [order[by_rank[a:z]] for a, z in itertools.pairwise(bounds)], None
 
 
 def lift(
