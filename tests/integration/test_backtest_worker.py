@@ -9,6 +9,9 @@ figures, the alarm performance reports and the incidents' first warnings are equ
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -89,3 +92,35 @@ def test_a_worker_that_cannot_run_says_why(tmp_path: Path) -> None:
     worker = Worker(_site(), empty, np.arange(3), T0, T0 + 10)  # type: ignore[arg-type]
     with pytest.raises(WorkerError, match="no reading store here"):
         worker.result()
+
+
+SCRIPT = """
+import numpy as np
+from hazardwatch.shell.backtest import backtest
+from hazardwatch.storage import BlockStore
+from hazardwatch.vocabulary.config import parse_site
+from hazardwatch.vocabulary.model import Batch
+from tests.e2e.harness import E2E_SITE
+
+site = parse_site(E2E_SITE, "e2e.yaml")
+store = BlockStore({folder!r}, background=False)
+t = np.arange(120.0)
+store.write(Batch.of(np.zeros(t.size, np.int64), 1_763_800_000.0 + t, 10.0 + t / 10))
+report = backtest(site, site, store, 1_763_800_000.0, 1_763_800_119.0, workers=2)
+store.close()
+print("back-tested", report.readings)
+"""
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path: Path) -> None:
+    """The worker is its own module's main: the caller's script runs once (multiprocessing's
+    spawn would run it again in the worker, where it tries to start a worker of its own)."""
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT.format(folder=str(tmp_path / "readings")))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["back-tested 120"]
