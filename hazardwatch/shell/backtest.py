@@ -308,13 +308,16 @@ def run_once(
 
 def worth_a_worker(store: ReadingStore, sensors: np.ndarray, since: float, until: float) -> bool:
     """Whether the candidate run should go to a second process: a store another process
-    can open (a BlockStore), a second core this process may use, and a history long enough
-    to repay the worker's start."""
+    can open (a BlockStore), a history long enough to repay the worker's start, and a core
+    this process may use that is free (the last minute's load average at least one under
+    the cores: on a machine busy with other work a second process only adds its start)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
     return (
         isinstance(store, BlockStore)
-        and (cores or 1) > 1
         and sensors.size * (until - since) >= WORKER_FROM_SENSOR_S
+        and cores > 1
+        and os.getloadavg()[0] <= cores - 1
     )
 
 
