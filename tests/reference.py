@@ -45,7 +45,7 @@ RECOVERY_COUNTS = 2.0
 SWITCH_HIGH = 1.5  # a jump up to this x the steps confirmed (fading) is a usual switch
 UNKNOWN_SPAN, GAS_SIGMA_OF_LEVEL1 = 1e11, 0.05
 GAS_DRIFT_FLOOR_OF_LEVEL1, GAS_ZERO_BAND_OF_LEVEL1, DRIFT_FLOOR_H = 0.1, 0.2, 8.0
-DRIFT_FOLLOW_SHARE = 0.5
+DRIFT_FOLLOW_SHARE = 5.0  # x the baseline's pace while DRIFT alone is active (at most 1)
 LIMIT_CONDITIONS = {Condition.HH, Condition.H, Condition.L, Condition.LL}
 LIMIT_CONDITIONS |= {Condition.GAS1, Condition.GAS2}
 FAULTS = (Condition.SPIKE, Condition.STUCK, Condition.NOISY)
@@ -582,12 +582,11 @@ class ReferenceDetector:
         process = [c for c in mem.active if not c.is_instrument]
         if not process or (process == [Condition.DRIFT] and not self._warmed(i)):
             self._learn(i, v)  # (learning afresh after a STEP, DRIFT held)
-        elif process == [Condition.DRIFT]:  # drifted: the mean follows, slower
+        elif process == [Condition.DRIFT]:  # drifted: the mean follows, faster
             c = clip(v, mem.base_mean - CLIP_SIGMA * sigma, mem.base_mean + CLIP_SIGMA * sigma)
             c -= mem.base_mean
-            alpha = DRIFT_FOLLOW_SHARE * self._setting("baseline_alpha", i)
-            mem.base_mean += alpha * c
-            mem.base_var = (1.0 - alpha) * (mem.base_var + alpha * c * c)
+            alpha = min(DRIFT_FOLLOW_SHARE * self._setting("baseline_alpha", i), 1.0)
+            mem.base_mean += alpha * c  # the level only: the spread is learned on normal rows
 
     def _learn(self, i: int, v: float) -> None:
         mem = self.sensors[i]

@@ -4,7 +4,7 @@ Warm-up: the first `warmup_n` readings give a plain running mean and variance (W
 Then an EWMA with weight `alpha`, each reading first clipped to mean +- 4 sigma so a
 single outlier moves the baseline by little (robust). The detector calls these only
 while the sensor has no process condition active, so the baseline never learns an incident;
-with DRIFT alone active it follows at a slower pace (baseline_follow).
+with DRIFT alone active it follows, faster than it learns (baseline_follow).
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ import numpy as np
 from detectors.compiled import inlined
 
 CLIP_SIGMA = 4.0
-# While DRIFT is the only process condition the baseline still follows the readings, at
-# this share of its usual pace: a level that has moved for good becomes the sensor's usual
-# level after a while (and a sensor that keeps wandering shows a wider spread), DRIFT clears
-# and re-arms for the next change, instead of one DRIFT held for weeks hiding all after it.
-DRIFT_FOLLOW_SHARE = 0.5
+# While DRIFT is the only process condition the baseline's level still follows the
+# readings, at this multiple of its usual pace (a weight of at most 1): a level that moved
+# for good becomes the sensor's usual level within about 1 / (5 alpha) samples (200 at the
+# default alpha), DRIFT clears and re-arms for the next change. At half the pace (before) a
+# DRIFT on an hourly sensor took months to unwind (NAB's ambient temperature: 69 days, over
+# a labelled failure) and hid every move after it. The spread is not learned meanwhile
+# (only normal readings teach it): a creep that goes on (a leak) keeps a lag of its slope /
+# (5 alpha) behind it, in the sigmas of normal operation, and DRIFT stays raised.
+DRIFT_FOLLOW_SHARE = 5.0
 # The CUSUM takes each deviation clipped to +-CUSUM_CLIP_SIGMA sigma (a winsorised CUSUM):
 # one wild reading adds at most (2.5 - k) sigma, so with h = 8 sigma and k = 1 sigma DRIFT
 # needs six readings in a row. A sustained shift still gets there; a burst of noise is
@@ -80,17 +84,21 @@ def baseline_step(
 def baseline_follow(
     value: float, mean: float, var: float, alpha: float, sigma: float
 ) -> tuple[float, float]:
-    """(mean, variance) after following one reading while drifted: the EWMA's step at
-    DRIFT_FOLLOW_SHARE of its pace, the reading clipped as when learning.
+    """(mean, variance) after following one reading while drifted: the mean takes the
+    EWMA's step at DRIFT_FOLLOW_SHARE times its pace (at most a weight of 1), the reading
+    clipped as when learning; the variance stays (it is learned on normal readings only).
 
-    >>> baseline_follow(100.0, 10.0, 1.0, 0.5, 1.0)  # 100 clipped to 10 + 4, a quarter step
-    (11.0, 3.75)
+    >>> baseline_follow(100.0, 10.0, 1.0, 0.05, 1.0)  # 100 clipped to 10 + 4, a quarter step
+    (11.0, 1.0)
+    >>> baseline_follow(100.0, 10.0, 1.0, 0.5, 1.0)  # at most the reading itself (clipped)
+    (14.0, 1.0)
     """
     a = DRIFT_FOLLOW_SHARE * alpha
+    a = a if a < 1.0 else 1.0
     clip = CLIP_SIGMA * sigma
     c = np.minimum(np.maximum(value, mean - clip), mean + clip) - mean
     step = a * c
-    return mean + step, (step * c + var) * (1.0 - a)
+    return mean + step, var
 
 
 @inlined
