@@ -317,6 +317,7 @@ def worth_a_worker(store: ReadingStore, sensors: np.ndarray, since: float, until
         isinstance(store, BlockStore)
         and sensors.size * (until - since) >= WORKER_FROM_SENSOR_S
         and cores > 1
+        and hasattr(os, "getloadavg")  # and a pipe to pass: POSIX
         and os.getloadavg()[0] <= cores - 1
     )
 
