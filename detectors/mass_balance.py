@@ -1,9 +1,11 @@
 """MASS_BALANCE: a tank's level change no longer matches what its flow meters moved.
 
 Per tank with a `balance:` (SensorTable.units, hazardwatch.vocabulary.model.Balance): the flow
-meters'
-readings are integrated into volumes (each reading held until the next, never across a
-silence longer than a slot), the level readings turned into volume through the tank's
+meters' readings are integrated into volumes, each reading held until the next and credited
+up to each level reading, so the level and the meters are compared at the same time. A
+report-by-exception gateway sends a steady flow only at its heartbeat: a meter's silence
+within its stale limit is a flow that held; a longer one is a gap (COMM_LOSS reports it)
+and credits nothing past that limit. The level readings are turned into volume through the tank's
 geometry (hazardwatch.vocabulary.geometry, its height from the level sensor's range as the
 simulators take it). Both are averaged over slots of window_s / SLOTS, which beats the
 gauge's noise down. Each slot's level change leaves some volume unexplained:
@@ -123,17 +125,23 @@ class MassBalance:
         self.meter_of = np.asarray(meter_of, np.int64)
         self.sign = np.asarray(sign, np.float64)
         self.m3_s_per = np.asarray(per, np.float64)
-        # A meter's reading is held until its next one, for at most a slot: a longer
-        # silence is a gap (COMM_LOSS reports it), not a flow.
-        self.meter_hold_s = self.slot_s[self.meter_of]
+        # A meter's reading is held until its next one, for as long as the meter is not
+        # stale (at least a slot): a longer silence is a gap (COMM_LOSS reports it).
+        stale = np.asarray(table.stale_after_s, np.float64)[self.meter]
+        self.meter_hold_s = np.fmax(self.slot_s[self.meter_of], stale)
         # Which balance each sensor belongs to, as level (>= 0) or meter (-2 - meter).
         self.member = np.full(table.n, -1, np.int64)
         self.member[self.meter] = -2 - np.arange(self.meter.size)
         self.member[self.level] = np.arange(self.level.size)
         b = self.level.size
-        # The meters' last reading (s, m³/s) and each tank's cumulative metered volumes (m³):
-        # in minus out, transfer (size only) and gross (every meter, for the tolerance).
+        # The meters' last reading (its ts, m³/s), the time their flow is credited up to, and
+        # each tank's cumulative metered volumes (m³): in minus out, transfer (size only) and
+        # gross (every meter, for the tolerance).
+        self.meter_read_ts = np.full(self.meter.size, np.nan)
         self.meter_ts, self.meter_q = np.full(self.meter.size, np.nan), np.zeros(self.meter.size)
+        # Which tank's meters: the slice of `meter` (grouped by tank, in order) per tank.
+        self.meters_from = np.searchsorted(self.meter_of, np.arange(self.level.size))
+        self.meters_to = np.searchsorted(self.meter_of, np.arange(self.level.size), "right")
         self.cum = np.zeros((3, b))
         # The slot filling now: since when, and sums of (volume, volume², the three cums).
         self.slot_start = np.full(b, np.nan)
@@ -156,7 +164,7 @@ class MassBalance:
     memory_name = "mass_balance"
     _TANK_MEMORY = ("cum", "slot_start", "sums", "count", "ring", "since", "way", "still_m3",
                     "still_anchor")  # fmt: skip
-    _METER_MEMORY = ("meter_ts", "meter_q")
+    _METER_MEMORY = ("meter_read_ts", "meter_ts", "meter_q")
 
     def memory(self) -> dict[str, np.ndarray]:
         """The windows as arrays for the checkpoint (detectors.rule.Remembers): per tank
@@ -228,15 +236,33 @@ class MassBalance:
             self.orphans.add(sensor)
 
     def _integrate(self, m: np.ndarray, ts: np.ndarray, value: np.ndarray) -> None:
-        """Meter readings (meter rows `m`, each once): the held flow times the time since."""
-        dt = np.clip(ts - self.meter_ts[m], 0.0, self.meter_hold_s[m])
-        vol = np.nan_to_num(self.meter_q[m] * dt)  # first reading: nothing held yet
+        """Meter readings (meter rows `m`, each once): the held flow credited up to `ts`,
+        then the new one held from there."""
+        self._credit(m, ts)
+        self.meter_read_ts[m] = np.fmax(self.meter_read_ts[m], ts)
+        self.meter_ts[m] = np.fmax(self.meter_ts[m], ts)
+        self.meter_q[m] = value * self.m3_s_per[m]
+
+    def _credit(self, m: np.ndarray, until: np.ndarray) -> None:
+        """The held flow of meters `m` times the time from where it was credited up to
+        `until`, but not past the meter's last reading + its hold (a gap credits nothing)."""
+        end = np.fmin(until, self.meter_read_ts[m] + self.meter_hold_s[m])
+        dt = np.clip(end - self.meter_ts[m], 0.0, None)
+        vol = np.nan_to_num(self.meter_q[m] * dt)  # before its first reading: nothing held
         b = self.meter_of[m]
         np.add.at(self.cum[0], b, self.sign[m] * vol)
         np.add.at(self.cum[1], b, (self.sign[m] == 0) * np.abs(vol))
         np.add.at(self.cum[2], b, np.abs(vol))
-        self.meter_ts[m] = np.fmax(self.meter_ts[m], ts)
-        self.meter_q[m] = value * self.m3_s_per[m]
+        self.meter_ts[m] = np.fmax(self.meter_ts[m], end)
+
+    def _credit_tanks(self, b: np.ndarray, ts: np.ndarray) -> None:
+        """Bring the meters of tanks `b` up to their level readings' `ts`."""
+        counts = self.meters_to[b] - self.meters_from[b]
+        if not counts.any():
+            return
+        first = np.repeat(self.meters_from[b], counts)
+        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        self._credit(first + offset, np.repeat(ts, counts))
 
     def _add_levels(
         self,
@@ -248,6 +274,7 @@ class MassBalance:
         round_no: int,
     ) -> None:
         """Level readings of tanks `b` (each once): into their slots; judge closed slots."""
+        self._credit_tanks(b, ts)
         volume = self._volume(b, value)
         start = self.slot_start[b]
         fresh = np.isnan(start)

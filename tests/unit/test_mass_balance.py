@@ -122,6 +122,38 @@ def test_a_gauge_frozen_at_rest_behind_report_by_exception_is_stuck_once_a_fill_
     assert 0.0 < stuck[0][0] <= 900.0 + 300.0
 
 
+def test_a_steady_flow_behind_report_by_exception_holds_between_heartbeats() -> None:
+    """A fill at a steady 120 m³/h; the meter's gateway reports by exception, so the meter
+    speaks at the start and then only at its heartbeat (every 600 s: its period, stale
+    after 1,800 s), while the gauge reports every 5 s. The silent meter's flow held: the
+    level follows it, nothing is unbalanced. Before: a silence longer than a slot (225 s)
+    credited nothing, and the level rose "unexplained" (an LPG sphere's false MASS_BALANCE
+    on a realism draw). Once the pump stops (the meter reports 0 at once), a level that
+    goes on rising is unexplained again."""
+    sensors = (
+        sensor("T1-LT", Kind.LEVEL, lo=0.0, hi=10.0, limits=Limits()),
+        sensor("T1-FI", Kind.FLOW, lo=0.0, hi=800.0, limits=Limits(), period_s=600.0),
+    )
+    u = unit("T1", *sensors, substance="diesel", capacity_m3=1000.0, type="vertical")
+    u = dataclasses.replace(u, balance=Balance(inflow=("T1-FI",)))
+    table = SensorTable.from_site(site(enterprise("e1", hazard_source("hs1", u))))
+    det = Detector(table, T0)
+    n, beat, stop = 2880, int(600.0 / DT), 2160  # 4 h; the pump stops at 3 h
+    level = _fill(n, 120.0)
+    level[stop:] = level[stop] + (level[stop:] - level[stop]) * 0.5  # half the rate, unmetered
+    seen = []
+    for k in range(n):
+        ts = T0 + DT * k
+        batch = [(0, level[k])]
+        if (k % beat == 0 and k < stop) or k == stop:
+            batch.append((1, 120.0 if k < stop else 0.0))
+        idx, values = zip(*batch, strict=True)
+        changes = det.step(Batch.of(list(idx), [ts] * len(idx), list(values)))
+        seen += [(c.ts - T0, c.active) for c in changes if c.condition is MB]
+    assert seen and seen[0][1] is True
+    assert seen[0][0] > DT * stop  # nothing before the pump stopped
+
+
 def test_a_leak_from_an_idle_tank_raises_and_the_meters_reading_nothing_do_not_hide_it() -> None:
     n = 2160  # three hours
     level = np.full(n, 6.0)
