@@ -38,6 +38,7 @@ import numpy as np
 from hazardwatch.shell.service import Service, Settings
 from hazardwatch.vocabulary.clock import FakeClock
 from hazardwatch.vocabulary.model import Batch, Condition, Kind, Site
+from ingest.decoded import GatewayStatus
 from simulators.library import ScenarioSpec
 from simulators.realism import Realism, configured
 from simulators.scenario import Incident
@@ -179,11 +180,22 @@ def run_scenario(
                         seen.add(a.id)
                         activations.append(Activation(a.raised_ts, a.tag, a.unit, a.condition))
 
+            down: frozenset[str] = frozenset()
+
             def on_tick(ts: float, idx: np.ndarray, values: np.ndarray) -> None:
+                nonlocal down
                 clock.set(ts)
                 for plan in farm.take_plans():  # the operators' plans come before their pumps
                     if context:
                         svc.transfers.open(plan)
+                # A gateway that drops off the air: its last will (offline) reaches the
+                # service at once, as the broker delivers it live; back: it says online.
+                now_down = script.gateways_down()
+                for key in sorted(now_down ^ down):
+                    enterprise, gateway = key.split("/", 1)
+                    online = key not in now_down
+                    keep(svc.handle_status(GatewayStatus(enterprise, gateway, online, ts)))
+                down = now_down
                 if idx.size:
                     rows = to_table[idx]
                     batch = Batch.of(rows, np.full(idx.size, ts), values)
