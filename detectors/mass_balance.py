@@ -293,9 +293,15 @@ class MassBalance:
     def _close(self, st: State, b: np.ndarray, ts: np.ndarray, out: Changes, round_no: int) -> None:
         """Close the slots of tanks `b` at `ts`: push their means, judge against the oldest."""
         n = self.count[b]
+        s = self.level[b]
         mean_v = self.sums[0, b] / n
         var = np.maximum(self.sums[1, b] / n - mean_v * mean_v, 0.0)
-        se = np.sqrt(var / np.maximum(n - 1.0, 1.0))
+        # A slot of few readings (a report-by-exception gauge sends one per heartbeat) says
+        # little of its own scatter (one reading: none): the gauge's noise as seen (m³
+        # through the surface) is the least its mean can be off by.
+        noise_m = np.nan_to_num(np.fmax(st.noise_level[s], st.noise[s])) * self.m_per[b]
+        seen = noise_m * self._area(b, self._level_m(b, mean_v)) / np.sqrt(n)
+        se = np.fmax(np.sqrt(var / np.maximum(n - 1.0, 1.0)), seen)
         row = np.vstack([ts, mean_v, self.sums[2:, b] / n, se, np.zeros(b.size)])  # (7, len(b))
         ring = self.ring[:, b]
         last = ring[:, :, -1]  # the slot before (NaN: none)
@@ -309,7 +315,6 @@ class MassBalance:
         ring[:, ring[0] < (ts - self.slot_s[b] * SLOTS - 0.5 * self.slot_s[b])[:, None]] = np.nan
         # A gauge found frozen (STUCK) that moved again: the imbalance its window holds was
         # the instrument's, and its catching up is no flow. The window starts again here.
-        s = self.level[b]
         condemned = st.balance_still[s]
         moved = ~np.isnan(condemned) & (condemned != st.anchor_ts[s])
         if moved.any():

@@ -154,6 +154,25 @@ def test_a_steady_flow_behind_report_by_exception_holds_between_heartbeats() -> 
     assert seen[0][0] > DT * stop  # nothing before the pump stopped
 
 
+def test_a_noisy_gauge_heard_once_a_slot_is_judged_by_its_noise_not_as_exact() -> None:
+    """A tank at rest behind a report-by-exception gateway: its gauge (8 mm of noise) speaks
+    at its heartbeat, every 400 s, so each slot's mean is one reading. Before: a slot of one
+    reading had no scatter, two noisy readings 1.5 cm apart were an imbalance beyond the
+    1 cm gauge error, and MASS_BALANCE was raised on an idle tank (realism draw 727086491)."""
+    table = _table(Balance(inflow=("T1-FI",), outflow=("T1-FO",)))
+    det = Detector(table, T0)
+    rng = np.random.default_rng(7)
+    seen = []
+    for k in range(0, 6 * 720):  # six hours, a tick every DT
+        ts = T0 + DT * k
+        if k % 80:
+            continue
+        level = 6.0 + rng.normal(0.0, 0.008)
+        batch = Batch.of([0, 1, 2], [ts] * 3, [level, 0.0, 0.0])
+        seen += [c for c in det.step(batch) if c.condition is MB]
+    assert seen == []
+
+
 def test_a_leak_from_an_idle_tank_raises_and_the_meters_reading_nothing_do_not_hide_it() -> None:
     n = 2160  # three hours
     level = np.full(n, 6.0)
