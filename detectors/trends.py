@@ -15,7 +15,8 @@ Runs on usable readings only (measured, no signal fault), after the limit checks
 4. the baseline learns the reading only if, after all this, no process condition of the
    sensor is active: it never learns an incident;
 5. a STEP (an instrument shift, detectors.signal) restarted the window (`restart`); it
-   clears once the window is filled again (decide.window_filled).
+   clears once the window is filled again (decide.window_filled), or on a good reading a
+   window or more after the one before it (a sensor slower than its window).
 Steps 1, 3 and 4 are sequential per sensor and run as compiled loops (detectors.sampling);
 RATE and PREDICT_* are numpy over the few sensors whose trend can change.
 """
@@ -138,6 +139,10 @@ def advance_trends(
             r = rows_at(rows, stepped)
             oldest = window.oldest_ts(st, r)
             refilled = window_filled(st.count[r], oldest, t[stepped], p.rate_window_s[r])
+            # A sensor that reports less often than its window spans (an hourly series, a
+            # gauge heard at its heartbeat) never fills it again: the good reading after
+            # the step, a window or more later, ends the STEP (`hist`: newer first).
+            refilled |= st.hist[1, r] - st.hist[3, r] > p.rate_window_s[r]
             bits[stepped[refilled]] &= ~STEP
         held = flagged[(flags & _TRENDS) != 0]
         held = held[awake[held]]

@@ -509,7 +509,9 @@ class ReferenceDetector:
             sure = slope if math.isnan(slope) else 0.0
         filled = t - w[0][0] >= MIN_SPAN_SHARE * window_s
         filled = filled or len(w) >= FILLED_SAMPLES
-        if filled:  # a STEP ends once the restarted window is filled again
+        # A STEP ends once the restarted window is filled again, or on a good reading a
+        # window or more after the good one before it (a sensor slower than its window).
+        if filled or mem.hist[1] - mem.hist[3] > window_s:
             mem.active.discard(Condition.STEP)
         sig = len(w) >= MIN_SAMPLES and abs(slope) > SIGNIFICANCE * se and filled
         limit = self._setting("rate_limit_per_min", i)
