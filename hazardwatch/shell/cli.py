@@ -4,9 +4,7 @@ backtest."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import pickle
 import re
 import signal
 import sys
@@ -39,19 +37,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(config: Path) -> Site:
-    """The site of `config`, packed into fresh memory.
-
-    Parsing a big YAML file leaves the heap fragmented: the site's objects sit among the
-    parser's freed nodes, and CPython cannot hand back an arena that is partly in use, so a
-    20,000-sensor site kept about 190 MB of the parse for the process's life (measured;
-    after the copy, 50 MB). A copy made once the parse's objects are gone fills new arenas
-    only; the old ones are returned whole."""
     try:
-        packed = pickle.dumps(load_site(config), protocol=pickle.HIGHEST_PROTOCOL)
+        return load_site(config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    gc.collect()
-    return pickle.loads(packed)  # our own bytes, made above
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:

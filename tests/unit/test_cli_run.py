@@ -7,10 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
-
-from hazardwatch.shell.cli import EXAMPLE_CONFIG, _load
-from hazardwatch.vocabulary.config import load_site
 
 
 @pytest.mark.parametrize(
@@ -38,12 +34,3 @@ def test_a_setting_out_of_range_is_refused_with_exit_code_2(
     assert result.returncode == 2, result.stderr
     assert says in result.stderr
     assert not data.exists()  # refused before anything was opened
-
-
-def test_the_site_the_cli_loads_is_the_config_s_site_in_fresh_memory(tmp_path: Path) -> None:
-    """The packed copy `_load` makes (to shed the parse's fragments) is the same site."""
-    assert _load(EXAMPLE_CONFIG) == load_site(EXAMPLE_CONFIG)
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("park: [\n")
-    with pytest.raises(typer.Exit):
-        _load(bad)
