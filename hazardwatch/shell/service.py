@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -560,6 +561,12 @@ class Service:
         """Run until `stop` is set (or a stage fails); shuts down in order, flushing the store."""
         stop = stop or asyncio.Event()
         s = self.settings
+        # What is built by now (the site, its tables, the modules) lives as long as the
+        # process: out of the cyclic collector's sight, whose full passes over it (316,000
+        # objects at 20,000 sensors: ~0.3 s with the loop held, measured) would stall the
+        # alarms in flight. Refcounting still frees what is dropped later.
+        gc.collect()
+        gc.freeze()
         queue: asyncio.Queue[Stored | None] = asyncio.Queue(maxsize=s.store_queue_batches)
         ingestor = Ingestor(
             s.broker_url,
